@@ -1,0 +1,172 @@
+/**
+ * BSON bytes ⇄ the ordered value model of `values.ts`.
+ *
+ * `bson.deserialize` returns plain objects, which reorder integer-like keys ("10" before "9" becomes
+ * "9" before "10"), so the test server decodes with this walker instead. Encoding goes through
+ * `bson.serialize`, which writes `Map`s in insertion order.
+ */
+import {
+  Binary,
+  BSONRegExp,
+  BSONSymbol,
+  calculateObjectSize,
+  Code,
+  Decimal128,
+  Double,
+  Int32,
+  Long,
+  MaxKey,
+  MinKey,
+  ObjectId,
+  serialize,
+  Timestamp
+} from 'bson';
+
+import { type BDoc, type BValue } from './values.js';
+
+/** Raised for bytes that are not valid BSON; the server answers it with an error reply. */
+export class BsonDecodeError extends Error {
+  override get name(): string {
+    return 'BsonDecodeError';
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes one BSON document starting at `offset`; returns it in field order. */
+export function decodeDocument(buffer: Buffer, offset = 0): BDoc {
+  const doc: BDoc = new Map();
+  readInto(buffer, offset, (key, value) => doc.set(key, value));
+  return doc;
+}
+
+/** The length of the BSON document at `offset` (its int32 prefix), validated against the buffer. */
+export function documentLength(buffer: Buffer, offset: number): number {
+  if (offset + 5 > buffer.length) throw new BsonDecodeError('BSON document truncated');
+  const length = buffer.readInt32LE(offset);
+  if (length < 5 || offset + length > buffer.length) {
+    throw new BsonDecodeError(`invalid BSON document length ${length}`);
+  }
+  if (buffer[offset + length - 1] !== 0) throw new BsonDecodeError('BSON document not NUL-terminated');
+  return length;
+}
+
+function readInto(buffer: Buffer, offset: number, put: (key: string, value: BValue) => void): number {
+  const length = documentLength(buffer, offset);
+  const end = offset + length - 1;
+  let pos = offset + 4;
+  while (pos < end) {
+    const type = buffer[pos++]!;
+    const keyEnd = buffer.indexOf(0, pos);
+    if (keyEnd < 0 || keyEnd >= end) throw new BsonDecodeError('BSON field name not terminated');
+    const key = buffer.toString('utf8', pos, keyEnd);
+    pos = keyEnd + 1;
+    const [value, next] = readValue(buffer, type, pos, end);
+    put(key, value);
+    pos = next;
+  }
+  if (pos !== end) throw new BsonDecodeError('BSON document overruns its length');
+  return length;
+}
+
+function readString(buffer: Buffer, pos: number, end: number): [string, number] {
+  const size = buffer.readInt32LE(pos);
+  if (size < 1 || pos + 4 + size > end + 1 || buffer[pos + 4 + size - 1] !== 0) {
+    throw new BsonDecodeError('invalid BSON string');
+  }
+  return [utf8.decode(buffer.subarray(pos + 4, pos + 4 + size - 1)), pos + 4 + size];
+}
+
+function readCString(buffer: Buffer, pos: number, end: number): [string, number] {
+  const stop = buffer.indexOf(0, pos);
+  if (stop < 0 || stop >= end) throw new BsonDecodeError('invalid BSON cstring');
+  return [buffer.toString('utf8', pos, stop), stop + 1];
+}
+
+function readValue(buffer: Buffer, type: number, pos: number, end: number): [BValue, number] {
+  switch (type) {
+    case 0x01:
+      return [new Double(buffer.readDoubleLE(pos)), pos + 8];
+    case 0x02:
+      return readString(buffer, pos, end);
+    case 0x03: {
+      const sub: BDoc = new Map();
+      const length = readInto(buffer, pos, (k, v) => sub.set(k, v));
+      return [sub, pos + length];
+    }
+    case 0x04: {
+      const items: BValue[] = [];
+      const length = readInto(buffer, pos, (_k, v) => items.push(v));
+      return [items, pos + length];
+    }
+    case 0x05: {
+      let size = buffer.readInt32LE(pos);
+      const subtype = buffer[pos + 4]!;
+      let start = pos + 5;
+      if (size < 0 || start + size > end) throw new BsonDecodeError('invalid BSON binary length');
+      const next = start + size;
+      if (subtype === 2) {
+        // The deprecated "old binary" subtype nests a second length.
+        size = buffer.readInt32LE(start);
+        start += 4;
+      }
+      return [new Binary(Buffer.from(buffer.subarray(start, start + size)), subtype), next];
+    }
+    case 0x06:
+      return [undefined, pos];
+    case 0x07:
+      return [new ObjectId(Buffer.from(buffer.subarray(pos, pos + 12))), pos + 12];
+    case 0x08:
+      return [buffer[pos] === 1, pos + 1];
+    case 0x09:
+      return [new Date(Number(buffer.readBigInt64LE(pos))), pos + 8];
+    case 0x0a:
+      return [null, pos];
+    case 0x0b: {
+      const [pattern, afterPattern] = readCString(buffer, pos, end);
+      const [options, next] = readCString(buffer, afterPattern, end);
+      return [new BSONRegExp(pattern, options), next];
+    }
+    case 0x0d: {
+      const [code, next] = readString(buffer, pos, end);
+      return [new Code(code), next];
+    }
+    case 0x0e: {
+      const [symbol, next] = readString(buffer, pos, end);
+      return [new BSONSymbol(symbol), next];
+    }
+    case 0x0f: {
+      const total = buffer.readInt32LE(pos);
+      const [code, afterCode] = readString(buffer, pos + 4, end);
+      const scope = decodeDocument(buffer, afterCode);
+      return [new Code(code, Object.fromEntries(scope)), pos + total];
+    }
+    case 0x10:
+      return [new Int32(buffer.readInt32LE(pos)), pos + 4];
+    case 0x11:
+      return [
+        new Timestamp({ i: buffer.readUInt32LE(pos), t: buffer.readUInt32LE(pos + 4) }),
+        pos + 8
+      ];
+    case 0x12:
+      return [Long.fromBigInt(buffer.readBigInt64LE(pos)), pos + 8];
+    case 0x13:
+      return [new Decimal128(Buffer.from(buffer.subarray(pos, pos + 16))), pos + 16];
+    case 0xff:
+      return [new MinKey(), pos];
+    case 0x7f:
+      return [new MaxKey(), pos];
+    default:
+      throw new BsonDecodeError(`unsupported BSON element type 0x${type.toString(16)}`);
+  }
+}
+
+/** Encodes a document (a `Map` tree or a plain object holding BSON values) to BSON bytes. */
+export function encodeDocument(value: BDoc | Record<string, unknown>): Buffer {
+  return serialize(value, { checkKeys: false, ignoreUndefined: false }) as Buffer;
+}
+
+/** The BSON size of a document without encoding it. */
+export function bsonSize(value: BDoc | Record<string, unknown>): number {
+  return calculateObjectSize(value, { ignoreUndefined: false });
+}
