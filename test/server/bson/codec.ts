@@ -162,11 +162,11 @@ function readValue(buffer: Buffer, type: number, pos: number, end: number): [BVa
 }
 
 /** Encodes a document (a `Map` tree or a plain object holding BSON values) to BSON bytes. */
-export function encodeDocument(value: BDoc | Record<string, unknown>): Buffer {
+export function encodeDocument(value: Map<string, unknown> | Record<string, unknown>): Buffer {
   return serialize(value, { checkKeys: false, ignoreUndefined: false }) as Buffer;
 }
 
 /** The BSON size of a document without encoding it. */
-export function bsonSize(value: BDoc | Record<string, unknown>): number {
+export function bsonSize(value: Map<string, unknown> | Record<string, unknown>): number {
   return calculateObjectSize(value, { ignoreUndefined: false });
 }

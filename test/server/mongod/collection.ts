@@ -1,0 +1,261 @@
+/**
+ * One collection's data: documents in natural order keyed by `_id`, its indexes with uniqueness
+ * enforced, and capped-collection eviction. Oplog entries are the caller's job (write-path.ts).
+ */
+import { type Binary, Int32 } from 'bson';
+
+import { bsonSize } from '../bson/codec.js';
+import { getPath } from '../bson/paths.js';
+import { type BDoc, type BValue, isDoc, isNumber, keyOf, toNumber } from '../bson/values.js';
+import { compileFilter, type Matcher } from '../engine/query/matcher.js';
+import { ServerError } from '../engine/server-error.js';
+import { idIndexSpec } from './index-spec.js';
+import { renderValue } from './render.js';
+
+/** An index with what uniqueness enforcement needs. */
+export interface IndexState {
+  readonly name: string;
+  /** Normalised spec as `listIndexes` returns it. */
+  spec: BDoc;
+  readonly keyPaths: readonly string[];
+  readonly unique: boolean;
+  readonly sparse: boolean;
+  readonly partial: Matcher | undefined;
+  /** For unique indexes: index key → `_id` key of the document holding it. */
+  readonly entries: Map<string, string> | undefined;
+}
+
+/** Collection kinds as `listCollections` reports them. */
+export type CollectionType = 'collection' | 'view' | 'timeseries';
+
+export class Collection {
+  readonly records = new Map<string, BDoc>();
+  readonly indexes: IndexState[] = [];
+  #bytes = 0;
+
+  constructor(
+    public db: string,
+    public name: string,
+    public readonly uuid: Binary,
+    /** Creation options as `listCollections` returns them. */
+    public options: BDoc,
+    public readonly type: CollectionType = 'collection'
+  ) {
+    if (!options.has('clusteredIndex')) this.addIndex(idIndexSpec());
+    else this.addIndex(clusteredIdSpec(options.get('clusteredIndex')));
+  }
+
+  get ns(): string {
+    return `${this.db}.${this.name}`;
+  }
+
+  get count(): number {
+    return this.records.size;
+  }
+
+  get dataBytes(): number {
+    return this.#bytes;
+  }
+
+  get capped(): boolean {
+    return this.options.get('capped') === true;
+  }
+
+  /** The stored document with this `_id`, if any. */
+  get(id: BValue): BDoc | undefined {
+    return this.records.get(keyOf(id));
+  }
+
+  /** All documents in natural order (a snapshot, safe to iterate while writing). */
+  snapshot(): BDoc[] {
+    return [...this.records.values()];
+  }
+
+  /** Adds an index, checking existing documents against a unique constraint first. */
+  addIndex(spec: BDoc): IndexState {
+    const key = spec.get('key') as BDoc;
+    const unique = spec.get('unique') === true || spec.get('name') === '_id_';
+    const partialSpec = spec.get('partialFilterExpression');
+    const index: IndexState = {
+      name: spec.get('name') as string,
+      spec,
+      keyPaths: [...key.keys()],
+      unique,
+      sparse: spec.get('sparse') === true,
+      partial: isDoc(partialSpec) ? compileFilter(partialSpec) : undefined,
+      entries: unique ? new Map() : undefined
+    };
+    if (index.entries) {
+      for (const [idKey, doc] of this.records) {
+        for (const indexKey of this.#keysFor(index, doc)) {
+          if (index.entries.has(indexKey) && index.entries.get(indexKey) !== idKey) {
+            throw this.#duplicate(index, doc);
+          }
+          index.entries.set(indexKey, idKey);
+        }
+      }
+    }
+    this.indexes.push(index);
+    return index;
+  }
+
+  dropIndex(name: string): void {
+    const at = this.indexes.findIndex(index => index.name === name);
+    if (at >= 0) this.indexes.splice(at, 1);
+  }
+
+  findIndex(name: string): IndexState | undefined {
+    return this.indexes.find(index => index.name === name);
+  }
+
+  /** Inserts a document (its `_id` already first); throws a duplicate-key ServerError. */
+  insert(doc: BDoc): void {
+    const idKey = keyOf(doc.get('_id'));
+    const pending = this.#checkUnique(doc, idKey);
+    this.records.set(idKey, doc);
+    this.#bytes += bsonSize(doc);
+    for (const [index, keys] of pending) for (const key of keys) index.entries!.set(key, idKey);
+  }
+
+  /** Replaces a stored document in place (same `_id`, same natural position). */
+  replace(before: BDoc, after: BDoc): void {
+    const idKey = keyOf(before.get('_id'));
+    this.#removeKeys(before, idKey);
+    let pending: Map<IndexState, string[]>;
+    try {
+      pending = this.#checkUnique(after, idKey);
+    } catch (error) {
+      this.#addKeys(before, idKey);
+      throw error;
+    }
+    this.records.set(idKey, after);
+    this.#bytes += bsonSize(after) - bsonSize(before);
+    for (const [index, keys] of pending) for (const key of keys) index.entries!.set(key, idKey);
+  }
+
+  /** Removes a stored document. */
+  remove(doc: BDoc): void {
+    const idKey = keyOf(doc.get('_id'));
+    if (!this.records.delete(idKey)) return;
+    this.#removeKeys(doc, idKey);
+    this.#bytes -= bsonSize(doc);
+  }
+
+  /**
+   * For capped collections: the oldest documents to evict after an insert so that `size` and
+   * `max` hold again (mongod does not log these deletes; secondaries evict by themselves).
+   */
+  evictCapped(): void {
+    if (!this.capped) return;
+    const size = toNumber(this.options.get('size') ?? null);
+    const maxValue = this.options.get('max');
+    const max = isNumber(maxValue) ? toNumber(maxValue) : Infinity;
+    for (const doc of this.records.values()) {
+      if (this.records.size <= 1) break;
+      if (this.#bytes <= size && this.records.size <= max) break;
+      this.remove(doc);
+    }
+  }
+
+  #checkUnique(doc: BDoc, idKey: string): Map<IndexState, string[]> {
+    const pending = new Map<IndexState, string[]>();
+    for (const index of this.indexes) {
+      if (!index.entries) continue;
+      const keys = this.#keysFor(index, doc);
+      for (const key of keys) {
+        const owner = index.entries.get(key);
+        if (owner !== undefined && owner !== idKey) throw this.#duplicate(index, doc);
+      }
+      pending.set(index, keys);
+    }
+    return pending;
+  }
+
+  #removeKeys(doc: BDoc, idKey: string): void {
+    for (const index of this.indexes) {
+      if (!index.entries) continue;
+      for (const key of this.#keysFor(index, doc)) {
+        if (index.entries.get(key) === idKey) index.entries.delete(key);
+      }
+    }
+  }
+
+  #addKeys(doc: BDoc, idKey: string): void {
+    for (const index of this.indexes) {
+      if (!index.entries) continue;
+      for (const key of this.#keysFor(index, doc)) index.entries.set(key, idKey);
+    }
+  }
+
+  /** Index keys of a document (several for multikey), none if sparse/partial excludes it. */
+  #keysFor(index: IndexState, doc: BDoc): string[] {
+    if (index.partial && !index.partial.matches(doc)) return [];
+    const perField = index.keyPaths.map(path => indexValues(doc, path));
+    if (index.sparse && perField.every(values => values.missing)) return [];
+    let keys = [''];
+    for (const { values } of perField) {
+      const next: string[] = [];
+      for (const prefix of keys) for (const value of values) next.push(prefix + keyOf(value) + '|');
+      keys = next;
+    }
+    return [...new Set(keys)];
+  }
+
+  #duplicate(index: IndexState, doc: BDoc): ServerError {
+    const keyPattern = index.spec.get('key') as BDoc;
+    const keyValue: BDoc = new Map();
+    for (const path of index.keyPaths) {
+      const values = indexValues(doc, path).values;
+      keyValue.set(path, values[0] ?? null);
+    }
+    const rendered = [...keyValue].map(([k, v]) => `${k}: ${renderValue(v)}`).join(', ');
+    return new ServerError(
+      11000,
+      `E11000 duplicate key error collection: ${this.ns} index: ${index.name} dup key: { ${rendered} }`,
+      { extra: { keyPattern, keyValue } }
+    );
+  }
+}
+
+/** The values a document contributes to an index on `path` (array elements expand). */
+function indexValues(doc: BDoc, path: string): { values: BValue[]; missing: boolean } {
+  const out: BValue[] = [];
+  let missing = true;
+  const walk = (value: BValue | undefined, parts: string[]): void => {
+    if (parts.length === 0) {
+      if (value === undefined) return;
+      missing = false;
+      if (Array.isArray(value)) {
+        if (value.length === 0) out.push(undefined);
+        else out.push(...value);
+      } else {
+        out.push(value);
+      }
+      return;
+    }
+    const [head, ...rest] = parts as [string, ...string[]];
+    if (isDoc(value)) walk(value.get(head), rest);
+    else if (Array.isArray(value)) {
+      const direct = getPath(new Map([['x', value]]), ['x', head]);
+      if (direct !== undefined && /^\d+$/.test(head)) walk(direct, rest);
+      else for (const element of value) walk(element, parts);
+    }
+  };
+  walk(doc, path.split('.'));
+  if (out.length === 0) out.push(null);
+  return { values: out, missing };
+}
+
+function clusteredIdSpec(clustered: BValue): BDoc {
+  const spec: BDoc = new Map<string, BValue>([
+    ['v', new Int32(2)],
+    ['key', new Map([['_id', new Int32(1)]])],
+    ['name', '_id_'],
+    ['unique', true],
+    ['clustered', true]
+  ]);
+  if (isDoc(clustered) && typeof clustered.get('name') === 'string') {
+    spec.set('name', clustered.get('name') as string);
+  }
+  return spec;
+}

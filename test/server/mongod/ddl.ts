@@ -1,0 +1,420 @@
+/**
+ * Catalog changes with their oplog entries: create (explicit and implicit), drop, dropDatabase,
+ * renameCollection, createIndexes (plain or two-phase), dropIndexes, collMod, views.
+ */
+import { Int32, Long, UUID } from 'bson';
+
+import { type BDoc, type BValue, isDoc, isNumber, toNumber, valuesEqual } from '../bson/values.js';
+import { ServerError } from '../engine/server-error.js';
+import { checkCollectionName, checkDatabaseName } from './catalog.js';
+import { type Collection } from './collection.js';
+import { describeSpec, idIndexSpec, normalizeIndexSpec, sameIndex, sameKey } from './index-spec.js';
+import { type Mongod } from './mongod.js';
+
+/** Options `create` accepts, in the order mongod reports them. */
+const CREATE_OPTIONS = [
+  'capped',
+  'size',
+  'max',
+  'autoIndexId',
+  'validator',
+  'validationLevel',
+  'validationAction',
+  'collation',
+  'viewOn',
+  'pipeline',
+  'timeseries',
+  'expireAfterSeconds',
+  'clusteredIndex',
+  'changeStreamPreAndPostImages',
+  'idIndex',
+  'storageEngine',
+  'indexOptionDefaults',
+  'recordPreImages'
+];
+
+/** ICU's defaults, which mongod fills in for every collation it stores. */
+function expandCollation(raw: BValue): BDoc | undefined {
+  if (!isDoc(raw)) throw new ServerError(14, "BSON field 'collation' is the wrong type, expected type 'object'");
+  const locale = raw.get('locale');
+  if (typeof locale !== 'string') throw new ServerError(40414, "BSON field 'locale' is missing but a required field", { codeName: 'Location40414' });
+  if (locale === 'simple') return undefined;
+  const defaults: [string, BValue][] = [
+    ['locale', locale],
+    ['caseLevel', false],
+    ['caseFirst', 'off'],
+    ['strength', new Int32(3)],
+    ['numericOrdering', false],
+    ['alternate', 'non-ignorable'],
+    ['maxVariable', 'punct'],
+    ['normalization', false],
+    ['backwards', false],
+    ['version', '57.1']
+  ];
+  const out: BDoc = new Map();
+  for (const [key, value] of defaults) out.set(key, raw.has(key) && key !== 'version' ? raw.get(key) : value);
+  return out;
+}
+
+export class Ddl {
+  constructor(private readonly mongod: Mongod) {}
+
+  /** The collection for a write or read, refusing views for writes (`CommandNotSupportedOnView`). */
+  viewCheckedCollection(db: string, coll: string): Collection | undefined {
+    const collection = this.mongod.catalog.collection(db, coll);
+    if (collection?.type === 'view') {
+      throw new ServerError(166, `Namespace ${db}.${coll} is a view, not a collection`);
+    }
+    return collection;
+  }
+
+  /** The collection for a write, created implicitly (with its `create` entry) if missing. */
+  ensureCollection(db: string, coll: string): Collection {
+    const existing = this.viewCheckedCollection(db, coll);
+    if (existing) return existing;
+    checkDatabaseName(db);
+    checkCollectionName(db, coll);
+    return this.#create(db, coll, new Map());
+  }
+
+  /** The `create` command. */
+  create(db: string, coll: string, raw: BDoc): void {
+    checkDatabaseName(db);
+    checkCollectionName(db, coll);
+    const options = this.#normalizeCreateOptions(raw);
+    const existing = this.mongod.catalog.collection(db, coll);
+    if (existing) {
+      // mongod 7.0 accepts a create identical to the existing collection.
+      if (this.mongod.profile.maxWireVersion >= 21 && valuesEqual(existing.options, options)) return;
+      throw new ServerError(48, `Collection ${db}.${coll} already exists.`);
+    }
+    if (options.has('viewOn')) {
+      this.#createView(db, coll, options);
+      return;
+    }
+    this.#create(db, coll, options);
+  }
+
+  #normalizeCreateOptions(raw: BDoc): BDoc {
+    const options: BDoc = new Map();
+    for (const key of raw.keys()) {
+      if (!CREATE_OPTIONS.includes(key)) {
+        throw new ServerError(40415, `BSON field 'create.${key}' is an unknown field.`);
+      }
+    }
+    for (const key of CREATE_OPTIONS) {
+      if (!raw.has(key) || key === 'idIndex') continue;
+      let value = raw.get(key);
+      if (key === 'capped') {
+        if (value !== true && !(isNumber(value) && toNumber(value) !== 0)) continue;
+        value = true;
+      }
+      if (key === 'size') {
+        if (!isNumber(value)) throw new ServerError(14, "BSON field 'create.size' is the wrong type, expected type 'number'");
+        // mongod rounds a capped size up to a multiple of 256 bytes.
+        const size = Math.ceil(toNumber(value) / 256) * 256;
+        value = size <= 0x7fffffff ? new Int32(size) : Long.fromNumber(size);
+      }
+      if (key === 'collation') {
+        const expanded = expandCollation(value);
+        if (!expanded) continue;
+        value = expanded;
+      }
+      if (key === 'timeseries' && isDoc(value)) {
+        const ts: BDoc = new Map(value);
+        if (!ts.has('granularity') && !ts.has('bucketMaxSpanSeconds')) ts.set('granularity', 'seconds');
+        if (!ts.has('bucketMaxSpanSeconds')) ts.set('bucketMaxSpanSeconds', new Int32(3600));
+        value = ts;
+      }
+      options.set(key, value);
+    }
+    if (options.get('capped') === true && !options.has('size')) {
+      throw new ServerError(72, 'the size field is required when creating a capped collection');
+    }
+    if ((options.has('size') || options.has('max')) && options.get('capped') !== true) {
+      throw new ServerError(72, 'the \'size\' field is only valid for capped collections');
+    }
+    if (options.has('pipeline') && !options.has('viewOn')) {
+      throw new ServerError(9, "'pipeline' requires 'viewOn' to also be specified");
+    }
+    return options;
+  }
+
+  #create(db: string, coll: string, options: BDoc): Collection {
+    const type = options.has('timeseries') ? 'timeseries' : 'collection';
+    const collection = this.mongod.catalog.create(db, coll, options, type);
+    const o: BDoc = new Map<string, BValue>([['create', coll]]);
+    for (const [key, value] of options) o.set(key, value);
+    if (!options.has('clusteredIndex')) o.set('idIndex', idIndexSpec());
+    this.mongod.writer.append({ op: 'c', ns: `${db}.$cmd`, ui: collection.uuid, o });
+    return collection;
+  }
+
+  #createView(db: string, name: string, options: BDoc): void {
+    const viewOn = options.get('viewOn');
+    if (typeof viewOn !== 'string' || viewOn.length === 0) {
+      throw new ServerError(14, "'viewOn' must be a non-empty string");
+    }
+    const pipeline = options.get('pipeline') ?? [];
+    if (!Array.isArray(pipeline)) throw new ServerError(14, "'pipeline' must be an array");
+    const viewOptions: BDoc = new Map<string, BValue>([
+      ['viewOn', viewOn],
+      ['pipeline', pipeline]
+    ]);
+    if (options.has('collation')) viewOptions.set('collation', options.get('collation'));
+    this.mongod.catalog.create(db, name, viewOptions, 'view');
+    if (!this.mongod.catalog.collection(db, 'system.views')) this.#create(db, 'system.views', new Map());
+    const o: BDoc = new Map<string, BValue>([['create', name]]);
+    for (const [key, value] of viewOptions) o.set(key, value);
+    this.mongod.writer.append({ op: 'c', ns: `${db}.$cmd`, o });
+  }
+
+  /** `drop`: returns the number of indexes the collection had, or undefined if it was missing. */
+  drop(db: string, coll: string): number | undefined {
+    const collection = this.mongod.catalog.collection(db, coll);
+    if (!collection) return undefined;
+    const nIndexes = collection.indexes.length;
+    this.mongod.cursors.killNamespace(collection.ns);
+    this.mongod.catalog.drop(db, coll);
+    const o: BDoc = new Map<string, BValue>([['drop', coll]]);
+    if (collection.type === 'view') {
+      this.mongod.writer.append({ op: 'c', ns: `${db}.$cmd`, o });
+      return 0;
+    }
+    this.mongod.writer.append({
+      op: 'c',
+      ns: `${db}.$cmd`,
+      ui: collection.uuid,
+      o,
+      o2: new Map<string, BValue>([['numRecords', new Int32(collection.count)]])
+    });
+    return nIndexes;
+  }
+
+  /** `dropDatabase`: one `drop` entry per collection, then the `dropDatabase` entry. */
+  dropDatabase(db: string): void {
+    const database = this.mongod.catalog.database(db);
+    if (!database) return;
+    // Views first so no view outlives the collection it reads.
+    const names = [...database.collections.values()]
+      .sort((a, b) => Number(b.type === 'view') - Number(a.type === 'view'))
+      .map(c => c.name);
+    for (const name of names) this.drop(db, name);
+    this.mongod.writer.append({ op: 'c', ns: `${db}.$cmd`, o: new Map([['dropDatabase', new Int32(1)]]) });
+  }
+
+  /** `renameCollection` within or across databases. */
+  rename(from: string, to: string, dropTarget: boolean): void {
+    const [fromDb, fromColl] = splitNs(from);
+    const [toDb, toColl] = splitNs(to);
+    checkCollectionName(toDb, toColl);
+    const source = this.mongod.catalog.collection(fromDb, fromColl);
+    if (!source) throw new ServerError(26, `Source collection ${from} does not exist`);
+    if (source.type === 'view') throw new ServerError(166, `cannot rename view: ${from}`);
+    if (from === to) throw new ServerError(20, `Can't rename a collection to itself`);
+    const target = this.mongod.catalog.collection(toDb, toColl);
+    if (target && !dropTarget) throw new ServerError(48, 'target namespace exists');
+    let droppedUuid: BValue | undefined;
+    if (target) {
+      droppedUuid = target.uuid;
+      this.mongod.cursors.killNamespace(target.ns);
+      // mongod drops the target inside the rename; the entry names its UUID in `dropTarget`.
+      this.mongod.catalog.drop(toDb, toColl);
+    }
+    this.mongod.cursors.killNamespace(source.ns);
+    this.mongod.catalog.rename(source, toDb, toColl);
+    const o: BDoc = new Map<string, BValue>([
+      ['renameCollection', from],
+      ['to', to],
+      ['stayTemp', false]
+    ]);
+    if (droppedUuid) o.set('dropTarget', droppedUuid);
+    this.mongod.writer.append({ op: 'c', ns: `${fromDb}.$cmd`, ui: source.uuid, o });
+  }
+
+  /** `createIndexes`: returns the counts the reply reports. */
+  createIndexes(db: string, coll: string, rawSpecs: BValue[]): { before: number; after: number; createdCollection: boolean; note?: string } {
+    const specs = rawSpecs.map(normalizeIndexSpec);
+    let createdCollection = false;
+    let collection = this.viewCheckedCollection(db, coll);
+    if (!collection) {
+      collection = this.ensureCollection(db, coll);
+      createdCollection = true;
+    }
+    const before = collection.indexes.length;
+    const toBuild: BDoc[] = [];
+    for (const spec of specs) {
+      const name = spec.get('name') as string;
+      const byName = collection.findIndex(name);
+      if (byName) {
+        if (sameIndex(byName.spec, spec)) continue;
+        if (!sameKey(byName.spec, spec)) {
+          throw new ServerError(86, `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${describeSpec(spec)}, existing index: ${describeSpec(byName.spec)}`);
+        }
+        throw new ServerError(85, `An equivalent index already exists with the same name but different options. Requested index: ${describeSpec(spec)}, existing index: ${describeSpec(byName.spec)}`);
+      }
+      const byKey = collection.indexes.find(index => sameKey(index.spec, spec));
+      if (byKey && sameIndex(byKey.spec, spec)) {
+        throw new ServerError(85, `Index already exists with a different name: ${byKey.name}`);
+      }
+      if (toBuild.some(other => other.get('name') === name)) continue;
+      toBuild.push(spec);
+    }
+    if (toBuild.length === 0) {
+      return { before, after: before, createdCollection, note: 'all indexes already exist' };
+    }
+    const built: string[] = [];
+    try {
+      for (const spec of toBuild) {
+        collection.addIndex(spec);
+        built.push(spec.get('name') as string);
+      }
+    } catch (error) {
+      for (const name of built) collection.dropIndex(name);
+      throw error;
+    }
+    const ns = `${db}.$cmd`;
+    if (collection.count === 0) {
+      for (const spec of toBuild) {
+        const o: BDoc = new Map<string, BValue>([['createIndexes', coll]]);
+        for (const [key, value] of spec) o.set(key, value);
+        this.mongod.writer.append({ op: 'c', ns, ui: collection.uuid, o });
+      }
+    } else {
+      // Non-empty collections get a two-phase build (4.4+): start, then commit with the same UUID.
+      const indexBuildUUID = new UUID();
+      for (const phase of ['startIndexBuild', 'commitIndexBuild']) {
+        this.mongod.writer.append({
+          op: 'c',
+          ns,
+          ui: collection.uuid,
+          o: new Map<string, BValue>([
+            [phase, coll],
+            ['indexBuildUUID', indexBuildUUID],
+            ['indexes', toBuild]
+          ])
+        });
+      }
+    }
+    return { before, after: collection.indexes.length, createdCollection };
+  }
+
+  /** `dropIndexes` by name, key pattern, list of names or `'*'`; returns `nIndexesWas`. */
+  dropIndexes(db: string, coll: string, index: BValue): number {
+    const collection = this.viewCheckedCollection(db, coll);
+    if (!collection) throw new ServerError(26, `ns not found ${db}.${coll}`);
+    const was = collection.indexes.length;
+    let names: string[];
+    if (index === '*') {
+      names = collection.indexes.filter(i => i.name !== '_id_').map(i => i.name);
+    } else if (typeof index === 'string') {
+      names = [index];
+    } else if (Array.isArray(index)) {
+      names = index.map(String);
+    } else if (isDoc(index)) {
+      const found = collection.indexes.filter(i => valuesEqual(i.spec.get('key'), index));
+      if (found.length === 0) {
+        throw new ServerError(27, `can't find index with key: ${describeSpec(index)}`);
+      }
+      names = [found[0]!.name];
+    } else {
+      throw new ServerError(14, "BSON field 'dropIndexes.index' is the wrong type");
+    }
+    for (const name of names) {
+      if (name === '_id_') throw new ServerError(72, 'cannot drop _id index');
+      if (!collection.findIndex(name)) throw new ServerError(27, `index not found with name [${name}]`);
+    }
+    for (const name of names) {
+      const spec = collection.findIndex(name)!.spec;
+      collection.dropIndex(name);
+      this.mongod.writer.append({
+        op: 'c',
+        ns: `${db}.$cmd`,
+        ui: collection.uuid,
+        o: new Map<string, BValue>([
+          ['dropIndexes', coll],
+          ['index', name]
+        ]),
+        o2: spec
+      });
+    }
+    return was;
+  }
+
+  /** `collMod`: validator, validation level/action, index TTL/hidden, view definition. */
+  collMod(db: string, coll: string, cmd: BDoc): BDoc {
+    const collection = this.mongod.catalog.collection(db, coll);
+    if (!collection) throw new ServerError(26, `ns does not exist: ${db}.${coll}`);
+    const reply: BDoc = new Map();
+    const o: BDoc = new Map<string, BValue>([['collMod', coll]]);
+    const old: BDoc = new Map();
+    for (const [key, value] of cmd) {
+      if (key === 'collMod' || isGenericArgument(key)) continue;
+      if (['validator', 'validationLevel', 'validationAction', 'changeStreamPreAndPostImages', 'expireAfterSeconds'].includes(key)) {
+        if (collection.options.has(key)) old.set(key, collection.options.get(key));
+        collection.options.set(key, value);
+        o.set(key, value);
+      } else if ((key === 'viewOn' || key === 'pipeline') && collection.type === 'view') {
+        collection.options.set(key, value);
+        o.set(key, value);
+      } else if (key === 'index' && isDoc(value)) {
+        const name = value.get('name');
+        const keyPattern = value.get('keyPattern');
+        const index = collection.indexes.find((i: { name: string; spec: BDoc }) => (typeof name === 'string' ? i.name === name : valuesEqual(i.spec.get('key'), keyPattern)));
+        if (!index) throw new ServerError(27, `cannot find index ${describeSpec(value)} for ns ${db}.${coll}`);
+        const logged: BDoc = new Map<string, BValue>([['name', index.name]]);
+        for (const option of ['expireAfterSeconds', 'hidden']) {
+          if (!value.has(option)) continue;
+          const previous = index.spec.get(option);
+          reply.set(`${option}_old`, previous ?? (option === 'hidden' ? false : null));
+          reply.set(`${option}_new`, value.get(option));
+          const next: BDoc = new Map(index.spec);
+          if (option === 'hidden' && value.get(option) === false) next.delete('hidden');
+          else next.set(option, value.get(option));
+          index.spec = next;
+          logged.set(option, value.get(option));
+        }
+        o.set('index', logged);
+      } else {
+        throw new ServerError(40415, `BSON field 'collMod.${key}' is an unknown field.`);
+      }
+    }
+    const o2 = old.size > 0 ? new Map<string, BValue>([['collectionOptions_old', old]]) : undefined;
+    this.mongod.writer.append({ op: 'c', ns: `${db}.$cmd`, ui: collection.type === 'view' ? undefined : collection.uuid, o, o2 });
+    return reply;
+  }
+}
+
+const GENERIC_ARGUMENTS = new Set([
+  '$db',
+  '$readPreference',
+  '$clusterTime',
+  'lsid',
+  'txnNumber',
+  'stmtId',
+  'autocommit',
+  'startTransaction',
+  'readConcern',
+  'writeConcern',
+  'maxTimeMS',
+  'comment',
+  'apiVersion',
+  'apiStrict',
+  'apiDeprecationErrors',
+  '$audit',
+  'mayBypassWriteBlocking',
+  '$client',
+  'clientOperationKey'
+]);
+
+/** Arguments every command accepts (TEST-SERVER-SPEC §1.6). */
+export function isGenericArgument(field: string): boolean {
+  return GENERIC_ARGUMENTS.has(field);
+}
+
+/** Splits `db.coll` at the first dot. */
+export function splitNs(ns: string): [string, string] {
+  const dot = ns.indexOf('.');
+  if (dot <= 0 || dot === ns.length - 1) throw new ServerError(73, `Invalid namespace specified '${ns}'`);
+  return [ns.slice(0, dot), ns.slice(dot + 1)];
+}

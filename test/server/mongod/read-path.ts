@@ -1,0 +1,166 @@
+/**
+ * Reading documents for find, count, distinct and aggregate: collections, views (their pipeline
+ * runs over the collection they read), and `local.oplog.rs` (seeked by `ts`, tailable).
+ */
+import { Timestamp } from 'bson';
+
+import { type BDoc, type BValue, isDoc, isNumber, toNumber } from '../bson/values.js';
+import { compileProjection, runPipeline } from '../engine/aggregate/pipeline.js';
+import { compileFilter, type Matcher } from '../engine/query/matcher.js';
+import { compileSort } from '../engine/query/sort.js';
+import { ServerError } from '../engine/server-error.js';
+import { ArraySource, type CursorSource } from './cursors.js';
+import { type Mongod } from './mongod.js';
+import { type Oplog } from './oplog.js';
+
+export const OPLOG_NS = 'local.oplog.rs';
+
+/** The find options that shape results. */
+export interface FindSpec {
+  readonly filter: BDoc;
+  readonly sort?: BDoc | undefined;
+  readonly projection?: BDoc | undefined;
+  readonly skip?: number | undefined;
+  readonly limit?: number | undefined;
+  readonly hint?: BValue;
+  readonly tailable?: boolean;
+}
+
+/** Every document of a namespace in natural order (views evaluated), or [] when it is missing. */
+export function namespaceDocs(mongod: Mongod, db: string, coll: string, depth = 0): BDoc[] {
+  if (db === 'local' && coll === 'oplog.rs') return [...mongod.oplog.records()].map(r => r.doc);
+  const collection = mongod.catalog.collection(db, coll);
+  if (!collection) return [];
+  if (collection.type !== 'view') return collection.snapshot();
+  if (depth > 20) throw new ServerError(2, 'View depth too deep or view cycle detected');
+  const source = namespaceDocs(mongod, db, collection.options.get('viewOn') as string, depth + 1);
+  return runPipeline(source, collection.options.get('pipeline') as BDoc[], pipelineContext(mongod, db));
+}
+
+/** What the aggregation engine needs from the server. */
+export function pipelineContext(mongod: Mongod, db: string) {
+  return { dbName: db, resolveCollection: (coll: string) => namespaceDocs(mongod, db, coll) };
+}
+
+/** `$natural` direction of a sort or hint, if that is what it asks for. */
+function naturalDirection(spec: BValue): number | undefined {
+  if (!isDoc(spec) || spec.size !== 1 || !spec.has('$natural')) return undefined;
+  const value = spec.get('$natural');
+  return isNumber(value) && toNumber(value) < 0 ? -1 : 1;
+}
+
+function checkHint(mongod: Mongod, db: string, coll: string, hint: BValue): void {
+  if (hint === undefined || naturalDirection(hint) !== undefined) return;
+  const collection = mongod.catalog.collection(db, coll);
+  if (!collection) return;
+  const found =
+    typeof hint === 'string'
+      ? collection.findIndex(hint)
+      : isDoc(hint)
+        ? collection.indexes.find(index => compileKey(index.spec.get('key')) === compileKey(hint))
+        : undefined;
+  if (!found) {
+    throw new ServerError(2, 'error processing query: ns=' + `${db}.${coll}` + ' planner returned error :: caused by :: hint provided does not correspond to an existing index');
+  }
+}
+
+function compileKey(key: BValue): string {
+  return isDoc(key) ? [...key].map(([k, v]) => `${k}:${isNumber(v) ? toNumber(v) : String(v)}`).join(',') : '';
+}
+
+/** Builds the cursor source of a `find`. */
+export function findSource(mongod: Mongod, db: string, coll: string, spec: FindSpec): CursorSource {
+  checkHint(mongod, db, coll, spec.hint);
+  const matcher = compileFilter(spec.filter);
+  const project = spec.projection && spec.projection.size > 0 ? compileProjection(spec.projection, 'find') : undefined;
+  const isOplog = db === 'local' && coll === 'oplog.rs';
+  if (spec.tailable) {
+    if (!isOplog) {
+      const collection = mongod.catalog.collection(db, coll);
+      if (!collection?.capped) {
+        throw new ServerError(2, `error processing query: ns=${db}.${coll} tailable cursor requested on non capped collection`);
+      }
+      throw new ServerError(238, 'tailable cursors on capped collections other than local.oplog.rs are not supported by the mongo-replicate test server');
+    }
+    if (spec.sort && spec.sort.size > 0 && naturalDirection(spec.sort) !== 1) {
+      throw new ServerError(2, 'error processing query: tailable cursor requested with a sort other than $natural: 1');
+    }
+    return new OplogTailSource(mongod.oplog, matcher, project, seekTimestamp(spec.filter));
+  }
+  let docs: BDoc[];
+  const natural = naturalDirection(spec.sort) ?? naturalDirection(spec.hint);
+  if (isOplog) {
+    const start = seekTimestamp(spec.filter);
+    const from = start ? mongod.oplog.lowerBound(start) : 0;
+    docs = [...mongod.oplog.records(from)].map(r => r.doc);
+  } else {
+    docs = namespaceDocs(mongod, db, coll);
+  }
+  const matched: { doc: BDoc; position: number | undefined }[] = [];
+  for (const doc of docs) {
+    const result = matcher.matchPosition(doc);
+    if (result.matched) matched.push({ doc, position: result.arrayIndex });
+  }
+  if (natural === -1 && (!spec.sort || naturalDirection(spec.sort) !== undefined)) matched.reverse();
+  if (spec.sort && spec.sort.size > 0 && naturalDirection(spec.sort) === undefined) {
+    const compare = compileSort(spec.sort);
+    matched.sort((a, b) => compare(a.doc, b.doc));
+  }
+  const skip = spec.skip ?? 0;
+  const limited = matched.slice(skip, spec.limit && spec.limit > 0 ? skip + spec.limit : undefined);
+  const out = project ? limited.map(m => project(m.doc, m.position)) : limited.map(m => m.doc);
+  return new ArraySource(out);
+}
+
+/** The lower bound of `ts` a filter implies (`$gte`, `$gt`, `$eq` or a plain Timestamp). */
+export function seekTimestamp(filter: BDoc): Timestamp | undefined {
+  const ts = filter.get('ts');
+  if (ts instanceof Timestamp) return ts;
+  if (!isDoc(ts)) return undefined;
+  for (const op of ['$gte', '$gt', '$eq']) {
+    const bound = ts.get(op);
+    if (bound instanceof Timestamp) return bound;
+  }
+  return undefined;
+}
+
+/**
+ * A tailable cursor on the oplog. It remembers the last record it examined; if truncation removes
+ * that record before the next getMore, the cursor has lost its place (CappedPositionLost, 136).
+ */
+export class OplogTailSource implements CursorSource {
+  #last: number | undefined;
+  #startIndex: number;
+
+  constructor(
+    private readonly oplog: Oplog,
+    private readonly matcher: Matcher,
+    private readonly project: ((doc: BDoc, position?: number) => BDoc) | undefined,
+    start: Timestamp | undefined
+  ) {
+    this.#startIndex = start ? oplog.lowerBound(start) : 0;
+  }
+
+  next(limit: number): { docs: BDoc[]; exhausted: boolean } {
+    if (this.#last !== undefined && !this.oplog.contains(this.#last)) {
+      throw new ServerError(
+        136,
+        `Executor error during getMore :: caused by :: CollectionScan died due to position in capped collection being deleted. Last seen record id: RecordId(${this.#last})`
+      );
+    }
+    const from = this.#last === undefined ? this.#startIndex : this.oplog.indexAfter(this.#last);
+    const docs: BDoc[] = [];
+    for (const record of this.oplog.records(from)) {
+      this.#last = record.recordId;
+      if (this.matcher.matches(record.doc)) {
+        docs.push(this.project ? this.project(record.doc) : record.doc);
+        if (docs.length >= limit) break;
+      }
+    }
+    return { docs, exhausted: false };
+  }
+
+  onReadable(listener: () => void): () => void {
+    return this.oplog.onAppend(listener);
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * Document writes with their oplog entries, as mongod performs them: implicit collection creation,
+ * `_id` first, unique indexes, document validation, capped eviction, one oplog entry per document
+ * (or a batched `applyOps` for multi-deletes on 7.0), no entry for a no-op update.
+ */
+import { BSONRegExp, Int32, ObjectId } from 'bson';
+
+import { bsonSize } from '../bson/codec.js';
+import { type BDoc, type BValue, isDoc, keyOf, valuesEqual, valuesIdentical } from '../bson/values.js';
+import { compileFilter, type Matcher } from '../engine/query/matcher.js';
+import { compileSort } from '../engine/query/sort.js';
+import { ServerError } from '../engine/server-error.js';
+import { applyUpdate, buildUpsertDocument } from '../engine/update/apply-update.js';
+import { computeDiffV2, computeUpdateV1 } from '../engine/update/oplog-diff.js';
+import { type Collection } from './collection.js';
+import { type Mongod } from './mongod.js';
+import { type RetryableWrite } from './oplog-entries.js';
+
+const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+
+/** Who is writing: a retryable write's identity and the statement id of this operation. */
+export interface WriteOrigin {
+  readonly retryable?: RetryableWrite | undefined;
+  readonly stmtId?: number | undefined;
+}
+
+/** One update statement (`update.updates[i]` or a findAndModify). */
+export interface UpdateSpec {
+  readonly q: BDoc;
+  readonly u: BDoc | BDoc[];
+  readonly upsert: boolean;
+  readonly multi: boolean;
+  readonly arrayFilters?: BDoc[] | undefined;
+  readonly sort?: BDoc | undefined;
+}
+
+export interface UpdateOutcome {
+  n: number;
+  nModified: number;
+  upsertedId?: BValue;
+  /** The last matched document before and after the change (for findAndModify). */
+  before?: BDoc | undefined;
+  after?: BDoc | undefined;
+}
+
+function retryableOf(origin: WriteOrigin) {
+  return origin.retryable && origin.stmtId !== undefined
+    ? { write: origin.retryable, stmtId: origin.stmtId }
+    : undefined;
+}
+
+/** Puts `_id` first (generating an ObjectId when missing) and validates field names and size. */
+export function prepareForInsert(doc: BDoc): BDoc {
+  let out = doc;
+  if (!doc.has('_id')) {
+    out = new Map<string, BValue>([['_id', new ObjectId()]]);
+    for (const [k, v] of doc) out.set(k, v);
+  } else if (doc.keys().next().value !== '_id') {
+    out = new Map<string, BValue>([['_id', doc.get('_id')]]);
+    for (const [k, v] of doc) if (k !== '_id') out.set(k, v);
+  }
+  const id = out.get('_id');
+  if (Array.isArray(id)) {
+    throw new ServerError(2, `can't use an array for _id`);
+  }
+  if (id instanceof Map) {
+    for (const key of id.keys()) {
+      if (key.startsWith('$')) throw new ServerError(2, `_id fields may not contain '$'-prefixed fields: ${key} is not valid for storage.`);
+    }
+  }
+  if (bsonSize(out) > MAX_DOCUMENT_BYTES) {
+    throw new ServerError(10334, `object to insert too large. size in bytes: ${bsonSize(out)}, max size: ${MAX_DOCUMENT_BYTES}`, { codeName: 'BSONObjectTooLarge' });
+  }
+  return out;
+}
+
+export class WritePath {
+  readonly #validators = new WeakMap<BDoc, Matcher>();
+
+  constructor(private readonly mongod: Mongod) {}
+
+  /** Inserts one document, creating the collection if needed. */
+  insert(db: string, coll: string, raw: BDoc, origin: WriteOrigin): BDoc {
+    const collection = this.mongod.ddl.ensureCollection(db, coll);
+    const doc = prepareForInsert(raw);
+    this.#validate(collection, doc, undefined);
+    collection.insert(doc);
+    this.mongod.writer.append({
+      op: 'i',
+      ns: collection.ns,
+      ui: collection.uuid,
+      o: doc,
+      retryable: retryableOf(origin)
+    });
+    collection.evictCapped();
+    return doc;
+  }
+
+  /** Applies one update statement; returns the counts the `update` reply reports. */
+  update(db: string, coll: string, spec: UpdateSpec, origin: WriteOrigin): UpdateOutcome {
+    const collection = this.mongod.ddl.viewCheckedCollection(db, coll);
+    const matcher = compileFilter(spec.q);
+    const now = new Date();
+    const outcome: UpdateOutcome = { n: 0, nModified: 0 };
+    const candidates = collection ? this.#candidates(collection, spec.q, spec.sort) : [];
+    for (const doc of candidates) {
+      const match = matcher.matchPosition(doc);
+      if (!match.matched) continue;
+      outcome.n++;
+      const after = applyUpdate(doc, spec.u, {
+        ...(spec.arrayFilters ? { arrayFilters: spec.arrayFilters } : {}),
+        ...(match.arrayIndex !== undefined ? { matchPosition: match.arrayIndex } : {}),
+        now
+      });
+      outcome.before = doc;
+      outcome.after = doc;
+      if (!valuesIdentical(doc, after)) {
+        this.#replaceStored(collection!, doc, after, spec.u, origin);
+        outcome.nModified++;
+        outcome.after = after;
+      }
+      if (!spec.multi) break;
+    }
+    if (outcome.n === 0 && spec.upsert) {
+      const seeded = buildUpsertDocument(spec.q, spec.u, { now, isUpsertInsert: true, ...(spec.arrayFilters ? { arrayFilters: spec.arrayFilters } : {}) });
+      const inserted = this.insert(db, coll, seeded, origin);
+      outcome.upsertedId = inserted.get('_id');
+      outcome.after = inserted;
+      outcome.before = undefined;
+    }
+    return outcome;
+  }
+
+  /** Deletes the matching documents (`limit` 1 or 0 = all); returns how many. */
+  delete(db: string, coll: string, q: BDoc, limit: number, origin: WriteOrigin, sort?: BDoc): BDoc[] {
+    const collection = this.mongod.ddl.viewCheckedCollection(db, coll);
+    if (!collection) return [];
+    const matcher = compileFilter(q);
+    const deleted: BDoc[] = [];
+    for (const doc of this.#candidates(collection, q, sort)) {
+      if (!matcher.matches(doc)) continue;
+      deleted.push(doc);
+      if (limit === 1) break;
+    }
+    if (collection.capped && deleted.length > 0 && this.mongod.profile.maxWireVersion < 21) {
+      // Before 7.0 mongod refused deletes from capped collections.
+      throw new ServerError(20, `cannot remove from a capped collection: ${collection.ns}`);
+    }
+    for (const doc of deleted) collection.remove(doc);
+    const batched = this.mongod.profile.batchedDeletes && deleted.length > 1 && !origin.retryable;
+    if (batched) {
+      const ops = deleted.map(
+        doc =>
+          new Map<string, BValue>([
+            ['op', 'd'],
+            ['ns', collection.ns],
+            ['ui', collection.uuid],
+            ['o', idOnly(doc)]
+          ])
+      );
+      this.mongod.writer.append({
+        op: 'c',
+        ns: 'admin.$cmd',
+        o: new Map<string, BValue>([['applyOps', ops]])
+      });
+    } else {
+      for (const doc of deleted) {
+        this.mongod.writer.append({
+          op: 'd',
+          ns: collection.ns,
+          ui: collection.uuid,
+          o: idOnly(doc),
+          retryable: retryableOf(origin)
+        });
+      }
+    }
+    return deleted;
+  }
+
+  #replaceStored(collection: Collection, before: BDoc, after: BDoc, update: BDoc | BDoc[], origin: WriteOrigin): void {
+    if (!valuesEqual(before.get('_id'), after.get('_id')) || keyOf(before.get('_id')) !== keyOf(after.get('_id'))) {
+      throw new ServerError(66, `After applying the update, the (immutable) field '_id' was found to have been altered to _id: ${String(after.get('_id'))}`);
+    }
+    if (bsonSize(after) > MAX_DOCUMENT_BYTES) {
+      throw new ServerError(17419, `Resulting document after update is larger than ${MAX_DOCUMENT_BYTES}`);
+    }
+    this.#validate(collection, after, before);
+    collection.replace(before, after);
+    const o2 = idOnly(before);
+    const isReplacement = !Array.isArray(update) && !isOperatorUpdate(update);
+    let o: BDoc | null = null;
+    if (!isReplacement) {
+      o = this.mongod.profile.updateFormat === 'v2' ? computeDiffV2(before, after) : computeUpdateV1(before, after);
+    }
+    this.mongod.writer.append({
+      op: 'u',
+      ns: collection.ns,
+      ui: collection.uuid,
+      o: o ?? after,
+      o2,
+      retryable: retryableOf(origin)
+    });
+  }
+
+  /** Documents to test against the filter: the `_id` fast path, else every document (sorted). */
+  #candidates(collection: Collection, q: BDoc, sort: BDoc | undefined): BDoc[] {
+    if (!sort || sort.size === 0) {
+      const id = q.get('_id');
+      if (q.size === 1 && id !== undefined && !isDoc(id) && !Array.isArray(id) && !(id instanceof BSONRegExp)) {
+        const found = collection.get(id);
+        return found ? [found] : [];
+      }
+      return collection.snapshot();
+    }
+    return collection.snapshot().sort(compileSort(sort));
+  }
+
+  #validate(collection: Collection, doc: BDoc, before: BDoc | undefined): void {
+    const validator = collection.options.get('validator');
+    if (!isDoc(validator) || validator.size === 0) return;
+    const level = collection.options.get('validationLevel') ?? 'strict';
+    if (level === 'off') return;
+    let matcher = this.#validators.get(validator);
+    if (!matcher) {
+      matcher = compileFilter(validator);
+      this.#validators.set(validator, matcher);
+    }
+    // 'moderate' skips updates of documents that already failed validation.
+    if (level === 'moderate' && before && !matcher.matches(before)) return;
+    if (matcher.matches(doc)) return;
+    if ((collection.options.get('validationAction') ?? 'error') === 'warn') return;
+    throw new ServerError(121, 'Document failed validation', {
+      extra: {
+        errInfo: new Map<string, BValue>([
+          ['failingDocumentId', doc.get('_id')],
+          ['details', new Map<string, BValue>([['operatorName', '$and'], ['clausesNotSatisfied', []]])]
+        ])
+      }
+    });
+  }
+}
+
+/** True when an update document is in operator form (`{$set: ...}`), not a replacement. */
+export function isOperatorUpdate(update: BDoc): boolean {
+  const first = update.keys().next().value;
+  return typeof first === 'string' && first.startsWith('$');
+}
+
+function idOnly(doc: BDoc): BDoc {
+  return new Map<string, BValue>([['_id', doc.get('_id')]]);
+}
+
+/** `n` as the reply's int32. */
+export function int(n: number): Int32 {
+  return new Int32(n);
+}

@@ -1,0 +1,91 @@
+/**
+ * Starts the MongoDB wire-protocol test server: an in-memory single-node replica set that the
+ * official driver, mongosh and mongoose accept as a primary (docs/test-server.md).
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+
+import { Mongod } from './mongod/mongod.js';
+import { resolveVersionProfile } from './mongod/version-profiles.js';
+import { Connection } from './wire/connection.js';
+
+export interface TestServerOptions {
+  /** TCP port; 0 picks a free one. @defaultValue 0 */
+  port?: number;
+  /** Emulated MongoDB version: '4.4', '5.0', '6.0' or '7.0'. @defaultValue '7.0' */
+  version?: string;
+  /** Replica set name. @defaultValue 'rs0' */
+  replSetName?: string;
+  /** Capped size of `local.oplog.rs` in MiB. @defaultValue 64 */
+  oplogSizeMb?: number;
+  /** Write a periodic `n` no-op entry this often when > 0 (mongod: 10 s). @defaultValue 0 (off) */
+  noopIntervalMs?: number;
+}
+
+export interface TestServer {
+  /** `mongodb://127.0.0.1:<port>/?replicaSet=<name>` */
+  readonly uri: string;
+  /** `mongodb://127.0.0.1:<port>/?directConnection=true` */
+  readonly directUri: string;
+  readonly port: number;
+  /** The emulated server's state (for the test server's own tooling, not for tests). */
+  readonly mongod: Mongod;
+  /** Closes every connection and stops listening. */
+  stop(): Promise<void>;
+}
+
+/** Starts a test server and resolves once it listens. */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const profile = resolveVersionProfile(options.version ?? '7.0');
+  const replSetName = options.replSetName ?? 'rs0';
+  const mongod = new Mongod({
+    profile,
+    replSetName,
+    oplogSizeBytes: Math.floor((options.oplogSizeMb ?? 64) * 1024 * 1024)
+  });
+  const connections = new Set<Connection>();
+  const sockets = new Set<Socket>();
+  const server: Server = createServer(socket => {
+    sockets.add(socket);
+    const connection = new Connection(socket, mongod);
+    connections.add(connection);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      connections.delete(connection);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('test server has no TCP address');
+  const port = address.port;
+  mongod.host = `127.0.0.1:${port}`;
+  const noopTimer =
+    options.noopIntervalMs && options.noopIntervalMs > 0
+      ? setInterval(
+          () => mongod.writer.append({ op: 'n', ns: '', o: new Map([['msg', 'periodic noop']]) }),
+          options.noopIntervalMs
+        )
+      : undefined;
+  let stopping: Promise<void> | undefined;
+  return {
+    uri: `mongodb://${mongod.host}/?replicaSet=${encodeURIComponent(replSetName)}`,
+    directUri: `mongodb://${mongod.host}/?directConnection=true`,
+    port,
+    mongod,
+    stop() {
+      stopping ??= new Promise<void>(resolve => {
+        if (noopTimer) clearInterval(noopTimer);
+        mongod.cursors.killAll();
+        server.close(() => resolve());
+        for (const connection of connections) connection.destroy();
+        for (const socket of sockets) socket.destroy();
+      });
+      return stopping;
+    }
+  };
+}
