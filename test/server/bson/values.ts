@@ -51,10 +51,11 @@ export function isDoc(value: unknown): value is BDoc {
 }
 
 export function isNumber(value: unknown): value is Int32 | Double | Long | Decimal128 {
+  // bson 7's Timestamp extends Long, but it is not a number to mongod.
   return (
     value instanceof Int32 ||
     value instanceof Double ||
-    value instanceof Long ||
+    (value instanceof Long && !(value instanceof Timestamp)) ||
     value instanceof Decimal128
   );
 }
@@ -93,6 +94,7 @@ export function typeAlias(value: BValue): string {
   if (value instanceof Date) return 'date';
   if (value instanceof Int32) return 'int';
   if (value instanceof Double) return 'double';
+  if (value instanceof Timestamp) return 'timestamp';
   if (value instanceof Long) return 'long';
   if (value instanceof Decimal128) return 'decimal';
   if (value instanceof ObjectId) return 'objectId';
@@ -151,6 +153,7 @@ export function numericValue(value: Int32 | Double | Long | Decimal128): number 
 
 /** A JS number for a numeric BSON value (may round a large Long). */
 export function toNumber(value: BValue): number {
+  if (value instanceof Timestamp) return NaN;
   if (value instanceof Int32 || value instanceof Double) return value.value;
   if (value instanceof Long) return value.toNumber();
   if (value instanceof Decimal128) return Number(value.toString());

@@ -77,6 +77,11 @@ export class Ddl {
     return this.#create(db, coll, new Map());
   }
 
+  /** Creates a system collection the server itself owns (no user namespace rules apply). */
+  ensureSystemCollection(db: string, coll: string): Collection {
+    return this.mongod.catalog.collection(db, coll) ?? this.#create(db, coll, new Map());
+  }
+
   /** The `create` command. */
   create(db: string, coll: string, raw: BDoc): void {
     checkDatabaseName(db);

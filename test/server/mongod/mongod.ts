@@ -71,6 +71,7 @@ export class Mongod {
   /** What a fresh `rs.initiate()` leaves behind: the first noop and the system collections. */
   #initiate(): void {
     this.writer.append({ op: 'n', ns: '', o: new Map([['msg', 'initiating set']]) });
+    this.ddl.ensureSystemCollection('admin', 'system.version');
     this.writes.insert(
       'admin',
       'system.version',
@@ -80,7 +81,7 @@ export class Mongod {
       ]),
       {}
     );
-    this.ddl.ensureCollection('config', 'system.sessions');
+    this.ddl.ensureSystemCollection('config', 'system.sessions');
     this.ddl.createIndexes('config', 'system.sessions', [
       new Map<string, BValue>([
         ['key', new Map([['lastUse', new Int32(1)]])],

@@ -15,9 +15,18 @@ describe('query parse errors', () => {
       message:
         "unknown top level operator: $foo. If you have a field name that starts with a '$' symbol, consider using $getField or $setField."
     });
-    assert.deepEqual(parseError({ a: { $foo: 1 } }), { code: 2, message: 'unknown operator: $foo' });
-    assert.deepEqual(parseError({ a: { $gt: 1, b: 1 } }), { code: 2, message: 'unknown operator: b' });
-    assert.deepEqual(parseError({ a: { $not: { b: 1 } } }), { code: 2, message: 'unknown operator: b' });
+    assert.deepEqual(parseError({ a: { $foo: 1 } }), {
+      code: 2,
+      message: 'unknown operator: $foo'
+    });
+    assert.deepEqual(parseError({ a: { $gt: 1, b: 1 } }), {
+      code: 2,
+      message: 'unknown operator: b'
+    });
+    assert.deepEqual(parseError({ a: { $not: { b: 1 } } }), {
+      code: 2,
+      message: 'unknown operator: b'
+    });
   });
 
   it('validates logical operators', () => {
@@ -38,10 +47,22 @@ describe('query parse errors', () => {
       code: 2,
       message: 'cannot nest $ under $in'
     });
-    assert.deepEqual(parseError({ a: { $size: -1 } }), { code: 2, message: '$size may not be negative' });
-    assert.deepEqual(parseError({ a: { $size: 'x' } }), { code: 2, message: '$size needs a number' });
-    assert.deepEqual(parseError({ a: { $size: 1.5 } }), { code: 2, message: '$size must be a whole number' });
-    assert.deepEqual(parseError({ a: { $mod: [0, 1] } }), { code: 2, message: 'divisor cannot be 0' });
+    assert.deepEqual(parseError({ a: { $size: -1 } }), {
+      code: 2,
+      message: '$size may not be negative'
+    });
+    assert.deepEqual(parseError({ a: { $size: 'x' } }), {
+      code: 2,
+      message: '$size needs a number'
+    });
+    assert.deepEqual(parseError({ a: { $size: 1.5 } }), {
+      code: 2,
+      message: '$size must be a whole number'
+    });
+    assert.deepEqual(parseError({ a: { $mod: [0, 1] } }), {
+      code: 2,
+      message: 'divisor cannot be 0'
+    });
     assert.deepEqual(parseError({ a: { $mod: [1] } }), {
       code: 2,
       message: 'malformed mod, not enough elements'
@@ -78,8 +99,14 @@ describe('query parse errors', () => {
   });
 
   it('validates regexes', () => {
-    assert.deepEqual(parseError({ a: { $options: 'i' } }), { code: 2, message: '$options needs a $regex' });
-    assert.deepEqual(parseError({ a: { $regex: 1 } }), { code: 2, message: '$regex has to be a string' });
+    assert.deepEqual(parseError({ a: { $options: 'i' } }), {
+      code: 2,
+      message: '$options needs a $regex'
+    });
+    assert.deepEqual(parseError({ a: { $regex: 1 } }), {
+      code: 2,
+      message: '$regex has to be a string'
+    });
     assert.equal(parseError({ a: { $regex: 'a', $options: 'z' } })?.code, 51108);
     assert.equal(parseError({ a: { $regex: '(' } })?.code, 51091);
     assert.equal(parseError({ a: { $regex: /a/i, $options: 'm' } })?.code, 51075);

@@ -9,7 +9,8 @@ import { compileFilter } from '../../engine/query/matcher.js';
 
 /** Converts a plain value recursively; bson class instances, Dates and Maps pass through. */
 export function bv(value: unknown): BValue {
-  if (typeof value === 'number') return Number.isInteger(value) ? new Int32(value) : new Double(value);
+  if (typeof value === 'number')
+    return Number.isInteger(value) ? new Int32(value) : new Double(value);
   if (Array.isArray(value)) return value.map(bv);
   if (value instanceof RegExp) return new BSONRegExp(value.source, value.flags);
   if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, bv(v)]));

@@ -120,9 +120,28 @@ describe('query element operators', () => {
 
   it('$elemMatch in query form matches a single embedded document', () => {
     const filter = { a: { $elemMatch: { b: 1, c: { $gt: 1 } } } };
-    assert.equal(match(filter, { a: [{ b: 1, c: 0 }, { b: 2, c: 5 }] }), false);
-    assert.equal(match(filter, { a: [{ b: 1, c: 0 }, { b: 1, c: 5 }] }), true);
-    assert.equal(match({ a: { $elemMatch: { $or: [{ b: 1 }, { c: 1 }] } } }, { a: [{ c: 1 }] }), true);
+    assert.equal(
+      match(filter, {
+        a: [
+          { b: 1, c: 0 },
+          { b: 2, c: 5 }
+        ]
+      }),
+      false
+    );
+    assert.equal(
+      match(filter, {
+        a: [
+          { b: 1, c: 0 },
+          { b: 1, c: 5 }
+        ]
+      }),
+      true
+    );
+    assert.equal(
+      match({ a: { $elemMatch: { $or: [{ b: 1 }, { c: 1 }] } } }, { a: [{ c: 1 }] }),
+      true
+    );
     assert.equal(match({ a: { $elemMatch: {} } }, { a: [1, { x: 1 }] }), true);
     assert.equal(match({ a: { $elemMatch: {} } }, { a: [1, 2] }), false);
     assert.equal(match({ a: { $elemMatch: { '0': 1 } } }, { a: [[1, 2]] }), true);
@@ -144,5 +163,15 @@ describe('query element operators', () => {
   it('$alwaysTrue and $alwaysFalse', () => {
     assert.equal(match({ $alwaysTrue: 1 }, {}), true);
     assert.equal(match({ $alwaysFalse: 1 }, {}), false);
+  });
+});
+
+describe('query timestamps', () => {
+  it('a Timestamp is its own type, not a number', async () => {
+    const { Timestamp } = await import('bson');
+    const ts = new Timestamp({ t: 1, i: 2 });
+    assert.equal(match({ a: { $type: 'timestamp' } }, { a: ts }), true);
+    assert.equal(match({ a: { $type: 'number' } }, { a: ts }), false);
+    assert.equal(match({ a: { $gt: 0 } }, { a: ts }), false);
   });
 });

@@ -30,7 +30,12 @@ describe('positional match index', () => {
   });
 
   it('$elemMatch records the matching element', () => {
-    const doc = { a: [{ b: 1, c: 1 }, { b: 2, c: 2 }] };
+    const doc = {
+      a: [
+        { b: 1, c: 1 },
+        { b: 2, c: 2 }
+      ]
+    };
     assert.deepEqual(position({ a: { $elemMatch: { b: 2, c: 2 } } }, doc), {
       matched: true,
       arrayIndex: 1
@@ -46,6 +51,9 @@ describe('positional match index', () => {
     assert.deepEqual(position({ a: 2, b: 5 }, doc), { matched: true, arrayIndex: 0 });
     assert.deepEqual(position({ $or: [{ a: 2 }] }, doc), { matched: true });
     assert.deepEqual(position({ a: { $ne: 9 } }, doc), { matched: true });
-    assert.deepEqual(position({ a: 2, b: { $exists: true } }, doc), { matched: true, arrayIndex: 1 });
+    assert.deepEqual(position({ a: 2, b: { $exists: true } }, doc), {
+      matched: true,
+      arrayIndex: 0
+    });
   });
 });

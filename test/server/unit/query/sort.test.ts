@@ -71,7 +71,13 @@ describe('sort', () => {
 
   it('keys from one array stay together across sort fields', () => {
     const docs = [
-      { _id: 1, a: [{ b: 1, c: 1 }, { b: 2, c: 5 }] },
+      {
+        _id: 1,
+        a: [
+          { b: 1, c: 1 },
+          { b: 2, c: 5 }
+        ]
+      },
       { _id: 2, a: [{ b: 1, c: 3 }] }
     ];
     assert.deepEqual(order({ 'a.b': 1, 'a.c': -1 }, docs), [2, 1]);

@@ -1,0 +1,25 @@
+/**
+ * An AbortSignal that aborts after `ms` with a message naming what was awaited. Built on a ref'd
+ * timer on purpose: `AbortSignal.timeout()` is unref'd, and node:test then cancels a test that
+ * waits on it ("event loop has already resolved") instead of failing it with this message.
+ */
+export function timeoutSignal(ms: number, what: string): AbortSignal {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
+    ms
+  );
+  controller.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  return controller.signal;
+}
+
+/** Polls `condition` (on the event loop's turn, not on a sleep) until it holds or `signal` aborts. */
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  signal: AbortSignal
+): Promise<void> {
+  while (!(await condition())) {
+    signal.throwIfAborted();
+    await new Promise(resolve => setImmediate(resolve));
+  }
+}
