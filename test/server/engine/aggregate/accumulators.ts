@@ -9,7 +9,17 @@ import { ServerError } from '../server-error.js';
 import { decAdd, decDiv, decFromBigInt, decToDecimal128, type Dec } from './decimal.js';
 import { type Compiled, isNullish, MISSING, type Parser, type Value } from './expr-core.js';
 import { mergeInto } from './expr-object.js';
-import { asBigInt, asDec, asDouble, fitsInt64, integral, isNum, INT, LONG, type Kind } from './numeric.js';
+import {
+  asBigInt,
+  asDec,
+  asDouble,
+  fitsInt64,
+  integral,
+  isNum,
+  INT,
+  LONG,
+  type Kind
+} from './numeric.js';
 
 export interface AccumulatorState {
   add(v: Value): void;
@@ -79,7 +89,8 @@ export class Summation {
   /** The total with mongod's result type: int if it fits and only ints were seen, etc. */
   total(): Int32 | Long | Double | Decimal128 {
     if (this.dec !== undefined) {
-      const rest = this.kind === 2 ? asDec(new Double(this.doubleTotal())) : decFromBigInt(this.long);
+      const rest =
+        this.kind === 2 ? asDec(new Double(this.doubleTotal())) : decFromBigInt(this.long);
       return decToDecimal128(decAdd(this.dec, rest));
     }
     if (this.kind === 2) return new Double(this.doubleTotal());
@@ -104,7 +115,10 @@ const FACTORIES: Record<string, Factory> = {
   },
   $avg: () => {
     const s = new Summation();
-    return { add: v => (isNum(v) ? s.add(v) : undefined), result: () => (s.count === 0 ? null : s.average()) };
+    return {
+      add: v => (isNum(v) ? s.add(v) : undefined),
+      result: () => (s.count === 0 ? null : s.average())
+    };
   },
   $min: () => extreme(-1),
   $max: () => extreme(1),
@@ -188,25 +202,39 @@ function stdDev(sample: boolean): AccumulatorState {
 }
 
 const NOT_IMPLEMENTED_ACCUMULATORS = new Set([
-  '$accumulator', '$top', '$topN', '$bottom', '$bottomN', '$firstN', '$lastN', '$maxN', '$minN',
-  '$median', '$percentile'
+  '$accumulator',
+  '$top',
+  '$topN',
+  '$bottom',
+  '$bottomN',
+  '$firstN',
+  '$lastN',
+  '$maxN',
+  '$minN',
+  '$median',
+  '$percentile'
 ]);
 
 /** Parses `{$op: expr}` for output field `field` of a `$group`-like stage. */
 export function compileAccumulator(field: string, spec: BValue, p: Parser): CompiledAccumulator {
-  if (!isDoc(spec)) throw new ServerError(40234, `The field '${field}' must be an accumulator object`);
-  if (spec.size !== 1) throw new ServerError(40238, `The field '${field}' must specify one accumulator`);
+  if (!isDoc(spec))
+    throw new ServerError(40234, `The field '${field}' must be an accumulator object`);
+  if (spec.size !== 1)
+    throw new ServerError(40238, `The field '${field}' must specify one accumulator`);
   const [op, arg] = spec.entries().next().value as [string, BValue];
   if (op === '$count') {
     if (!isDoc(arg) || arg.size !== 0) {
-      throw new ServerError(5424101, "$count takes no arguments, i.e. $count:{}");
+      throw new ServerError(5424101, '$count takes no arguments, i.e. $count:{}');
     }
     return { arg: () => new Int32(1), create: FACTORIES.$sum! };
   }
   const factory = FACTORIES[op];
   if (!factory) {
     if (NOT_IMPLEMENTED_ACCUMULATORS.has(op)) {
-      throw new ServerError(238, `accumulator ${op} is not supported by the mongo-replicate test server`);
+      throw new ServerError(
+        238,
+        `accumulator ${op} is not supported by the mongo-replicate test server`
+      );
     }
     throw new ServerError(15952, `unknown group operator '${op}'`);
   }
@@ -215,4 +243,3 @@ export function compileAccumulator(field: string, spec: BValue, p: Parser): Comp
   }
   return { arg: p.compile(arg), create: factory };
 }
-

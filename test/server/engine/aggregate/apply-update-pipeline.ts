@@ -7,10 +7,20 @@ import { ServerError } from '../server-error.js';
 import { runPipeline, stageEntry } from './pipeline.js';
 
 const UPDATE_STAGES = new Set([
-  '$addFields', '$set', '$project', '$unset', '$replaceRoot', '$replaceWith'
+  '$addFields',
+  '$set',
+  '$project',
+  '$unset',
+  '$replaceRoot',
+  '$replaceWith'
 ]);
 
-export function applyUpdatePipeline(doc: BDoc, pipeline: BDoc[], vars?: Map<string, BValue>, now?: Date): BDoc {
+export function applyUpdatePipeline(
+  doc: BDoc,
+  pipeline: BDoc[],
+  vars?: Map<string, BValue>,
+  now?: Date
+): BDoc {
   for (const stage of pipeline) {
     const [name] = stageEntry(stage);
     if (!UPDATE_STAGES.has(name)) {

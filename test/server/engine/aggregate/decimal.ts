@@ -26,7 +26,9 @@ export function decFromDecimal128(value: Decimal128): Dec {
 
 export function decToDecimal128(value: Dec): Decimal128 {
   if (typeof value === 'number') {
-    return Decimal128.fromString(Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity');
+    return Decimal128.fromString(
+      Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity'
+    );
   }
   const r = round34(value, false);
   if (r.exp > 6111 || r.exp < -6176) throw notImplemented('Decimal128 exponent overflow/underflow');

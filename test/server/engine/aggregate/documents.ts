@@ -35,7 +35,10 @@ export function setNested(doc: BDoc, parts: string[], value: Value): BDoc {
 
 function fieldPathArg(stage: string, option: string, v: BValue, code: number): string[] {
   if (typeof v !== 'string' || !v.startsWith('$')) {
-    throw new ServerError(code, `${option} option to ${stage} stage should be prefixed with a '$': ${debugString(v)}`);
+    throw new ServerError(
+      code,
+      `${option} option to ${stage} stage should be prefixed with a '$': ${debugString(v)}`
+    );
   }
   return v.slice(1).split('.');
 }
@@ -52,25 +55,44 @@ export function compileUnwind(spec: BValue): Stage {
       if (k === 'path') continue;
       if (k === 'includeArrayIndex') {
         if (typeof v !== 'string') {
-          throw new ServerError(28810, `expected a non-empty string for the includeArrayIndex option to $unwind stage, got ${typeName(v)}`);
+          throw new ServerError(
+            28810,
+            `expected a non-empty string for the includeArrayIndex option to $unwind stage, got ${typeName(v)}`
+          );
         }
-        if (v.length === 0) throw new ServerError(28810, 'expected a non-empty string for the includeArrayIndex  option to $unwind stage');
+        if (v.length === 0)
+          throw new ServerError(
+            28810,
+            'expected a non-empty string for the includeArrayIndex  option to $unwind stage'
+          );
         if (v.startsWith('$')) {
-          throw new ServerError(28822, `includeArrayIndex option to $unwind stage should not be prefixed with a '$': ${v}`);
+          throw new ServerError(
+            28822,
+            `includeArrayIndex option to $unwind stage should not be prefixed with a '$': ${v}`
+          );
         }
         indexField = v.split('.');
       } else if (k === 'preserveNullAndEmptyArrays') {
         if (typeof v !== 'boolean') {
-          throw new ServerError(28809, `expected a boolean for the preserveNullAndEmptyArrays option to $unwind stage, got ${typeName(v)}`);
+          throw new ServerError(
+            28809,
+            `expected a boolean for the preserveNullAndEmptyArrays option to $unwind stage, got ${typeName(v)}`
+          );
         }
         preserve = v;
       } else throw new ServerError(28811, `unrecognized option to $unwind stage: ${k}`);
     }
   } else {
-    throw new ServerError(15981, `expected either a string or an object as specification for $unwind stage, got ${typeName(spec)}`);
+    throw new ServerError(
+      15981,
+      `expected either a string or an object as specification for $unwind stage, got ${typeName(spec)}`
+    );
   }
   if (typeof pathSpec !== 'string') {
-    throw new ServerError(28808, `expected a string as the path for $unwind stage, got ${typeName(pathSpec)}`);
+    throw new ServerError(
+      28808,
+      `expected a string as the path for $unwind stage, got ${typeName(pathSpec)}`
+    );
   }
   if (pathSpec.length === 0) throw new ServerError(28812, 'no path specified to $unwind stage');
   const path = fieldPathArg('$unwind', 'path', pathSpec, 28818);
@@ -100,14 +122,27 @@ export function compileUnwind(spec: BValue): Stage {
   };
 }
 
-export function compileReplaceRoot(stage: '$replaceRoot' | '$replaceWith', spec: BValue, vars: string[]): Stage {
+export function compileReplaceRoot(
+  stage: '$replaceRoot' | '$replaceWith',
+  spec: BValue,
+  vars: string[]
+): Stage {
   let expr: BValue;
   if (stage === '$replaceRoot') {
-    if (!isDoc(spec)) throw new ServerError(40228, `expected an object as specification for $replaceRoot stage, got ${typeName(spec)}`);
+    if (!isDoc(spec))
+      throw new ServerError(
+        40228,
+        `expected an object as specification for $replaceRoot stage, got ${typeName(spec)}`
+      );
     for (const k of spec.keys()) {
-      if (k !== 'newRoot') throw new ServerError(40415, `BSON field '$replaceRoot.${k}' is an unknown field.`);
+      if (k !== 'newRoot')
+        throw new ServerError(40415, `BSON field '$replaceRoot.${k}' is an unknown field.`);
     }
-    if (!spec.has('newRoot')) throw new ServerError(40414, "BSON field '$replaceRoot.newRoot' is missing but a required field");
+    if (!spec.has('newRoot'))
+      throw new ServerError(
+        40414,
+        "BSON field '$replaceRoot.newRoot' is missing but a required field"
+      );
     expr = spec.get('newRoot')!;
   } else expr = spec;
   const compiled = compileExpression(expr, vars);
@@ -145,7 +180,11 @@ export interface LookupEnv {
 }
 
 export function compileLookup(spec: BValue, vars: string[], lookupEnv: LookupEnv): Stage {
-  if (!isDoc(spec)) throw new ServerError(40319, `the $lookup stage specification must be an object, but found ${typeName(spec)}`);
+  if (!isDoc(spec))
+    throw new ServerError(
+      40319,
+      `the $lookup stage specification must be an object, but found ${typeName(spec)}`
+    );
   let from: string | undefined;
   let as: string | undefined;
   let localField: string | undefined;
@@ -157,25 +196,40 @@ export function compileLookup(spec: BValue, vars: string[], lookupEnv: LookupEnv
       if (typeof v !== 'string') throw notImplemented('$lookup from a non-string namespace');
       from = v;
     } else if (k === 'as' || k === 'localField' || k === 'foreignField') {
-      if (typeof v !== 'string') throw new ServerError(40321, `$lookup argument '${k}: ${debugString(v)}' must be a string, is type ${typeName(v)}`);
+      if (typeof v !== 'string')
+        throw new ServerError(
+          40321,
+          `$lookup argument '${k}: ${debugString(v)}' must be a string, is type ${typeName(v)}`
+        );
       if (k === 'as') as = v;
       else if (k === 'localField') localField = v;
       else foreignField = v;
     } else if (k === 'pipeline') {
-      if (!Array.isArray(v) || !v.every(isDoc)) throw new ServerError(14, "'pipeline' option must be specified as an array");
+      if (!Array.isArray(v) || !v.every(isDoc))
+        throw new ServerError(14, "'pipeline' option must be specified as an array");
       pipeline = v as BDoc[];
     } else if (k === 'let') {
-      if (!isDoc(v)) throw new ServerError(14, `$lookup argument 'let' must be an object, is type ${typeName(v)}`);
+      if (!isDoc(v))
+        throw new ServerError(
+          14,
+          `$lookup argument 'let' must be an object, is type ${typeName(v)}`
+        );
       letSpec = v;
     } else throw new ServerError(9, `unknown argument to $lookup: ${k}`);
   }
   if (!as) throw new ServerError(9, "must specify 'as' field for a $lookup");
   if (!from) throw new ServerError(9, "must specify 'from' field for a $lookup");
   if ((localField === undefined) !== (foreignField === undefined)) {
-    throw new ServerError(9, "$lookup requires both or neither of 'localField' and 'foreignField' to be specified");
+    throw new ServerError(
+      9,
+      "$lookup requires both or neither of 'localField' and 'foreignField' to be specified"
+    );
   }
   if (localField === undefined && !pipeline) {
-    throw new ServerError(9, "$lookup requires either 'pipeline' or both 'localField' and 'foreignField' to be specified");
+    throw new ServerError(
+      9,
+      "$lookup requires either 'pipeline' or both 'localField' and 'foreignField' to be specified"
+    );
   }
   if (pipeline && localField === undefined && letSpec === undefined && pipeline.length === 0) {
     // Valid: every foreign document joins.
@@ -183,7 +237,10 @@ export function compileLookup(spec: BValue, vars: string[], lookupEnv: LookupEnv
   const asPath = as.split('.');
   const localParts = localField?.split('.');
   const foreign = foreignField;
-  const lets: [string, Compiled][] = [...(letSpec ?? new Map())].map(([name, e]) => [name, compileExpression(e, vars)]);
+  const lets: [string, Compiled][] = [...(letSpec ?? new Map())].map(([name, e]) => [
+    name,
+    compileExpression(e, vars)
+  ]);
   const coll = from;
   const sub = pipeline;
   return (docs, env: StageEnv) => {

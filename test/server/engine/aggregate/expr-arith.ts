@@ -1,7 +1,6 @@
 /** Arithmetic operators with mongod's result types (int → long on overflow, double, decimal). */
 import { Decimal128, Double, Int32, Long } from 'bson';
 
-
 import { notImplemented, ServerError } from '../server-error.js';
 import {
   decAdd,
@@ -76,7 +75,8 @@ class Accumulation {
       const r = this.op === 'add' ? this.int + x : this.int * x;
       if (!fitsInt64(r)) {
         // long overflow: mongod continues in double.
-        this.double = this.op === 'add' ? Number(this.int) + Number(x) : Number(this.int) * Number(x);
+        this.double =
+          this.op === 'add' ? Number(this.int) + Number(x) : Number(this.int) * Number(x);
         this.kind = DOUBLE;
         return;
       }
@@ -105,7 +105,11 @@ const add: OperatorParser = (arg, p) => {
         date = true;
         acc.push(BigInt(v.getTime()));
       } else if (isNum(v)) acc.push(v);
-      else throw new ServerError(16554, `$add only supports numeric or date types, not ${typeName(v)}`);
+      else
+        throw new ServerError(
+          16554,
+          `$add only supports numeric or date types, not ${typeName(v)}`
+        );
     }
     const total = acc.result();
     if (!date) return total;
@@ -129,7 +133,8 @@ const multiply: OperatorParser = (arg, p) => {
     for (const c of args) {
       const v = c(s);
       if (isNullish(v)) return null;
-      if (!isNum(v)) throw new ServerError(16555, `$multiply only supports numeric types, not ${typeName(v)}`);
+      if (!isNum(v))
+        throw new ServerError(16555, `$multiply only supports numeric types, not ${typeName(v)}`);
       acc.push(v);
     }
     return acc.result();
@@ -167,7 +172,10 @@ const divide: OperatorParser = (arg, p, name) => {
     const y = b(s);
     if (isNullish(x) || isNullish(y)) return null;
     if (!isNum(x) || !isNum(y)) {
-      throw new ServerError(16609, `$divide only supports numeric types, not ${typeName(x)} and ${typeName(y)}`);
+      throw new ServerError(
+        16609,
+        `$divide only supports numeric types, not ${typeName(x)} and ${typeName(y)}`
+      );
     }
     if (kindOf(x) === DECIMAL || kindOf(y) === DECIMAL) {
       const dy = asDec(y);
@@ -187,7 +195,10 @@ const mod: OperatorParser = (arg, p, name) => {
     const y = b(s);
     if (isNullish(x) || isNullish(y)) return null;
     if (!isNum(x) || !isNum(y)) {
-      throw new ServerError(16611, `$mod only supports numeric types, not ${typeName(x)} and ${typeName(y)}`);
+      throw new ServerError(
+        16611,
+        `$mod only supports numeric types, not ${typeName(x)} and ${typeName(y)}`
+      );
     }
     const kind = Math.max(kindOf(x), kindOf(y)) as Kind;
     if (kind === DECIMAL) {
@@ -213,7 +224,8 @@ function unary(fn: (v: Num, name: string) => Value): OperatorParser {
     return s => {
       const v = a(s);
       if (isNullish(v)) return null;
-      if (!isNum(v)) throw new ServerError(28765, `${name} only supports numeric types, not ${typeName(v)}`);
+      if (!isNum(v))
+        throw new ServerError(28765, `${name} only supports numeric types, not ${typeName(v)}`);
       return fn(v, name);
     };
   };
@@ -256,16 +268,22 @@ function placeRounding(mode: 'even' | 'trunc'): OperatorParser {
       if (b) {
         const pv = b(s);
         if (isNullish(pv)) return null;
-        if (!isNum(pv)) throw new ServerError(51082, `precision argument to  ${name} must be a integral value`);
+        if (!isNum(pv))
+          throw new ServerError(51082, `precision argument to  ${name} must be a integral value`);
         const n = asDouble(pv);
-        if (!Number.isInteger(n)) throw new ServerError(51082, `precision argument to  ${name} must be a integral value`);
+        if (!Number.isInteger(n))
+          throw new ServerError(51082, `precision argument to  ${name} must be a integral value`);
         if (n < -20 || n > 100) {
-          throw new ServerError(51083, `cannot apply ${name} with precision value ${n} value must be in [-20, 100]`);
+          throw new ServerError(
+            51083,
+            `cannot apply ${name} with precision value ${n} value must be in [-20, 100]`
+          );
         }
         place = n;
       }
       if (isNullish(v)) return null;
-      if (!isNum(v)) throw new ServerError(51081, `${name} only supports numeric types, not ${typeName(v)}`);
+      if (!isNum(v))
+        throw new ServerError(51081, `${name} only supports numeric types, not ${typeName(v)}`);
       return roundAt(v, place, mode);
     };
   };
@@ -292,8 +310,10 @@ const pow: OperatorParser = (arg, p, name) => {
     const base = a(s);
     const exp = b(s);
     if (isNullish(base) || isNullish(exp)) return null;
-    if (!isNum(base)) throw new ServerError(28762, `$pow's base must be numeric, not ${typeName(base)}`);
-    if (!isNum(exp)) throw new ServerError(28763, `$pow's exponent must be numeric, not ${typeName(exp)}`);
+    if (!isNum(base))
+      throw new ServerError(28762, `$pow's base must be numeric, not ${typeName(base)}`);
+    if (!isNum(exp))
+      throw new ServerError(28763, `$pow's exponent must be numeric, not ${typeName(exp)}`);
     const kind = Math.max(kindOf(base), kindOf(exp)) as Kind;
     if (kind === DECIMAL) throw notImplemented('$pow on Decimal128 values');
     if (kind === DOUBLE) return new Double(Math.pow(asDouble(base), asDouble(exp)));
@@ -328,4 +348,3 @@ export const ARITHMETIC_OPERATORS: Record<string, OperatorParser> = {
   $pow: pow,
   $sqrt: sqrt
 };
-

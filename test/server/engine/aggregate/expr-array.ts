@@ -19,7 +19,13 @@ import { debugString, typeName } from './format.js';
 import { asDouble, isNum } from './numeric.js';
 
 /** An integral argument that must fit in 32 bits (mongod's `$arrayElemAt`/`$slice`/`$range`). */
-function int32Arg(v: Value, typeCode: number, typeMsg: string, rangeCode: number, rangeMsg: string): number {
+function int32Arg(
+  v: Value,
+  typeCode: number,
+  typeMsg: string,
+  rangeCode: number,
+  rangeMsg: string
+): number {
   if (!isNum(v)) throw new ServerError(typeCode, `${typeMsg}${typeName(v)}`);
   const n = asDouble(v);
   if (!Number.isInteger(n) || n < -(2 ** 31) || n >= 2 ** 31) {
@@ -39,7 +45,10 @@ const size: OperatorParser = (arg, p, name) => {
   return s => {
     const v = a(s);
     if (!Array.isArray(v)) {
-      throw new ServerError(17124, `The argument to $size must be an array. Type of argument is ${typeName(v)}`);
+      throw new ServerError(
+        17124,
+        `The argument to $size must be an array. Type of argument is ${typeName(v)}`
+      );
     }
     return new Int32(v.length);
   };
@@ -52,7 +61,10 @@ const arrayElemAt: OperatorParser = (arg, p, name) => {
     const idx = b(s);
     if (isNullish(arr) || isNullish(idx)) return null;
     if (!Array.isArray(arr)) {
-      throw new ServerError(28689, `$arrayElemAt's first argument must be an array, but is ${typeName(arr)}`);
+      throw new ServerError(
+        28689,
+        `$arrayElemAt's first argument must be an array, but is ${typeName(arr)}`
+      );
     }
     const i = int32Arg(
       idx,
@@ -88,7 +100,8 @@ const concatArrays: OperatorParser = (arg, p) => {
     for (const c of args) {
       const v = c(s);
       if (isNullish(v)) return null;
-      if (!Array.isArray(v)) throw new ServerError(28664, `$concatArrays only supports arrays, not ${typeName(v)}`);
+      if (!Array.isArray(v))
+        throw new ServerError(28664, `$concatArrays only supports arrays, not ${typeName(v)}`);
       out.push(...v);
     }
     return out;
@@ -96,15 +109,33 @@ const concatArrays: OperatorParser = (arg, p) => {
 };
 
 /** Parses `{input, as, <body>}` style arguments shared by `$filter` and `$map`. */
-function iterationArgs(name: string, arg: BValue, body: string, extra: string[], p: Parameters<OperatorParser>[1]) {
-  if (!isDoc(arg)) throw new ServerError(name === '$map' ? 16878 : 28646, `${name} only supports an object as its argument`);
+function iterationArgs(
+  name: string,
+  arg: BValue,
+  body: string,
+  extra: string[],
+  p: Parameters<OperatorParser>[1]
+) {
+  if (!isDoc(arg))
+    throw new ServerError(
+      name === '$map' ? 16878 : 28646,
+      `${name} only supports an object as its argument`
+    );
   for (const key of arg.keys()) {
     if (key !== 'input' && key !== 'as' && key !== body && !extra.includes(key)) {
-      throw new ServerError(name === '$map' ? 16879 : 28647, `Unrecognized parameter to ${name}: ${key}`);
+      throw new ServerError(
+        name === '$map' ? 16879 : 28647,
+        `Unrecognized parameter to ${name}: ${key}`
+      );
     }
   }
-  if (!arg.has('input')) throw new ServerError(name === '$map' ? 16880 : 28648, `Missing 'input' parameter to ${name}`);
-  if (!arg.has(body)) throw new ServerError(name === '$map' ? 16882 : 28650, `Missing '${body}' parameter to ${name}`);
+  if (!arg.has('input'))
+    throw new ServerError(name === '$map' ? 16880 : 28648, `Missing 'input' parameter to ${name}`);
+  if (!arg.has(body))
+    throw new ServerError(
+      name === '$map' ? 16882 : 28650,
+      `Missing '${body}' parameter to ${name}`
+    );
   const as = arg.get('as') ?? 'this';
   if (typeof as !== 'string') throw new ServerError(16866, 'empty variable names are not allowed');
   validateVariableName(as);
@@ -122,13 +153,17 @@ const filter: OperatorParser = (arg, p, name) => {
   return s => {
     const v = input(s);
     if (isNullish(v)) return null;
-    if (!Array.isArray(v)) throw new ServerError(28651, `input to $filter must be an array not ${typeName(v)}`);
+    if (!Array.isArray(v))
+      throw new ServerError(28651, `input to $filter must be an array not ${typeName(v)}`);
     let max = Infinity;
     if (limit) {
       const l = limit(s);
       if (!isNullish(l)) {
         if (!isNum(l) || !Number.isInteger(asDouble(l))) {
-          throw new ServerError(327391, `$filter: limit must be represented as a 32-bit integral value: ${debugString(l)}`);
+          throw new ServerError(
+            327391,
+            `$filter: limit must be represented as a 32-bit integral value: ${debugString(l)}`
+          );
         }
         max = asDouble(l);
         if (max < 1) throw new ServerError(327392, `$filter: limit must be greater than 0: ${max}`);
@@ -149,7 +184,8 @@ const map: OperatorParser = (arg, p, name) => {
   return s => {
     const v = input(s);
     if (isNullish(v)) return null;
-    if (!Array.isArray(v)) throw new ServerError(16883, `input to $map must be an array not ${typeName(v)}`);
+    if (!Array.isArray(v))
+      throw new ServerError(16883, `input to $map must be an array not ${typeName(v)}`);
     return v.map(item => {
       const r = body(bind(s, as, item));
       return r === MISSING ? null : r;
@@ -158,14 +194,19 @@ const map: OperatorParser = (arg, p, name) => {
 };
 
 const reduce: OperatorParser = (arg, p) => {
-  if (!isDoc(arg)) throw new ServerError(40075, `$reduce requires an object as an argument, found: ${typeName(arg)}`);
+  if (!isDoc(arg))
+    throw new ServerError(
+      40075,
+      `$reduce requires an object as an argument, found: ${typeName(arg)}`
+    );
   for (const key of arg.keys()) {
     if (!['input', 'initialValue', 'in'].includes(key)) {
       throw new ServerError(40076, `$reduce found an unknown argument: ${key}`);
     }
   }
   if (!arg.has('input')) throw new ServerError(40077, "$reduce requires 'input' to be specified");
-  if (!arg.has('initialValue')) throw new ServerError(40078, "$reduce requires 'initialValue' to be specified");
+  if (!arg.has('initialValue'))
+    throw new ServerError(40078, "$reduce requires 'initialValue' to be specified");
   if (!arg.has('in')) throw new ServerError(40079, "$reduce requires 'in' to be specified");
   const input = p.compile(arg.get('input')!);
   const init = p.compile(arg.get('initialValue')!);
@@ -173,7 +214,11 @@ const reduce: OperatorParser = (arg, p) => {
   return s => {
     const v = input(s);
     if (isNullish(v)) return null;
-    if (!Array.isArray(v)) throw new ServerError(40080, `$reduce requires that 'input' be an array, found: ${debugString(v)}`);
+    if (!Array.isArray(v))
+      throw new ServerError(
+        40080,
+        `$reduce requires that 'input' be an array, found: ${debugString(v)}`
+      );
     let acc = init(s);
     for (const item of v) {
       const vars = new Map(s.vars);
@@ -191,7 +236,11 @@ const inOp: OperatorParser = (arg, p, name) => {
   return s => {
     const v = a(s);
     const arr = b(s);
-    if (!Array.isArray(arr)) throw new ServerError(40081, `$in requires an array as a second argument, found: ${typeName(arr)}`);
+    if (!Array.isArray(arr))
+      throw new ServerError(
+        40081,
+        `$in requires an array as a second argument, found: ${typeName(arr)}`
+      );
     const needle = v === MISSING ? null : v;
     // MISSING never equals anything, not even null.
     return v !== MISSING && arr.some(x => valuesEqual(x, needle));
@@ -206,14 +255,30 @@ const slice: OperatorParser = (arg, p, name) => {
     const third = args[2] ? args[2](s) : undefined;
     if (isNullish(arr) || isNullish(second) || (args[2] && isNullish(third as Value))) return null;
     if (!Array.isArray(arr)) {
-      throw new ServerError(28724, `First argument to $slice must be an array, but is of type: ${typeName(arr)}`);
+      throw new ServerError(
+        28724,
+        `First argument to $slice must be an array, but is of type: ${typeName(arr)}`
+      );
     }
-    const n = int32Arg(second, 28725, 'Second argument to $slice must be a numeric value, but is of type: ', 28726, 'Second argument to $slice must be representable as a 32-bit integer: ');
+    const n = int32Arg(
+      second,
+      28725,
+      'Second argument to $slice must be a numeric value, but is of type: ',
+      28726,
+      'Second argument to $slice must be representable as a 32-bit integer: '
+    );
     if (!args[2]) {
       return n >= 0 ? arr.slice(0, n) : arr.slice(Math.max(0, arr.length + n));
     }
-    const count = int32Arg(third as Value, 28727, 'Third argument to $slice must be numeric, but is of type: ', 28728, 'Third argument to $slice must be representable as a 32-bit integer: ');
-    if (count <= 0) throw new ServerError(28729, `Third argument to $slice must be positive: ${count}`);
+    const count = int32Arg(
+      third as Value,
+      28727,
+      'Third argument to $slice must be numeric, but is of type: ',
+      28728,
+      'Third argument to $slice must be representable as a 32-bit integer: '
+    );
+    if (count <= 0)
+      throw new ServerError(28729, `Third argument to $slice must be positive: ${count}`);
     const start = n >= 0 ? Math.min(n, arr.length) : Math.max(0, arr.length + n);
     return arr.slice(start, start + count);
   };
@@ -230,7 +295,10 @@ const reverseArray: OperatorParser = (arg, p, name) => {
     const v = a(s);
     if (isNullish(v)) return null;
     if (!Array.isArray(v)) {
-      throw new ServerError(34435, `The argument to $reverseArray must be an array, but was of type: ${typeName(v)}`);
+      throw new ServerError(
+        34435,
+        `The argument to $reverseArray must be an array, but was of type: ${typeName(v)}`
+      );
     }
     return [...v].reverse();
   };
@@ -250,10 +318,17 @@ const range: OperatorParser = (arg, p, name) => {
 };
 
 function rangeInt(v: Value, what: string, typeCode: number, intCode: number): number {
-  if (!isNum(v)) throw new ServerError(typeCode, `$range requires a numeric ${what}, found value of type: ${typeName(v)}`);
+  if (!isNum(v))
+    throw new ServerError(
+      typeCode,
+      `$range requires a numeric ${what}, found value of type: ${typeName(v)}`
+    );
   const n = asDouble(v);
   if (!Number.isInteger(n) || n < -(2 ** 31) || n >= 2 ** 31) {
-    throw new ServerError(intCode, `$range requires a ${what} that can be represented as a 32-bit integer, found value: ${debugString(v)}`);
+    throw new ServerError(
+      intCode,
+      `$range requires a ${what} that can be represented as a 32-bit integer, found value: ${debugString(v)}`
+    );
   }
   return n;
 }
@@ -263,7 +338,11 @@ const indexOfArray: OperatorParser = (arg, p, name) => {
   return s => {
     const arr = args[0]!(s);
     if (isNullish(arr)) return null;
-    if (!Array.isArray(arr)) throw new ServerError(40090, `$indexOfArray requires an array as a first argument, found: ${typeName(arr)}`);
+    if (!Array.isArray(arr))
+      throw new ServerError(
+        40090,
+        `$indexOfArray requires an array as a first argument, found: ${typeName(arr)}`
+      );
     const needle = args[1]!(s);
     const start = args[2] ? arrayIndex(args[2](s), 'starting') : 0;
     const end = args[3] ? Math.min(arrayIndex(args[3](s), 'ending'), arr.length) : arr.length;
@@ -275,10 +354,17 @@ const indexOfArray: OperatorParser = (arg, p, name) => {
 
 function arrayIndex(v: Value, which: string): number {
   if (!isNum(v) || !Number.isInteger(asDouble(v))) {
-    throw new ServerError(40096, `$indexOfArray requires an integral ${which} index, found a value of type: ${typeName(v)}, with value: ${debugString(v)}`);
+    throw new ServerError(
+      40096,
+      `$indexOfArray requires an integral ${which} index, found a value of type: ${typeName(v)}, with value: ${debugString(v)}`
+    );
   }
   const n = asDouble(v);
-  if (n < 0) throw new ServerError(40097, `$indexOfArray requires a nonnegative ${which} index, found: ${n}`);
+  if (n < 0)
+    throw new ServerError(
+      40097,
+      `$indexOfArray requires a nonnegative ${which} index, found: ${n}`
+    );
   return n;
 }
 

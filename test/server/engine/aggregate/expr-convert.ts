@@ -4,7 +4,14 @@ import { Decimal128, Double, Int32, Long, ObjectId, Timestamp } from 'bson';
 import { type BValue, BSON_TYPE_NUMBERS, isDoc, isTruthy, typeAlias } from '../../bson/values.js';
 import { notImplemented, ServerError } from '../server-error.js';
 import { decFromDecimal128, decToDecimal128, decToNumber, decTruncToBigInt } from './decimal.js';
-import { type Compiled, exactArgs, isNullish, MISSING, type OperatorParser, type Value } from './expr-core.js';
+import {
+  type Compiled,
+  exactArgs,
+  isNullish,
+  MISSING,
+  type OperatorParser,
+  type Value
+} from './expr-core.js';
 import { formatDoubleG, typeName } from './format.js';
 import { isoDate } from './expr-string.js';
 import { asBigInt, asDec, fitsInt32, fitsInt64, isNum } from './numeric.js';
@@ -14,8 +21,14 @@ const ServerErrorCode = { BadValue: 2, FailedToParse: 9 } as const;
 type Target = 'double' | 'string' | 'objectId' | 'bool' | 'date' | 'int' | 'long' | 'decimal';
 
 const TARGETS_BY_NUMBER = new Map<number, Target>([
-  [1, 'double'], [2, 'string'], [7, 'objectId'], [8, 'bool'], [9, 'date'], [16, 'int'],
-  [18, 'long'], [19, 'decimal']
+  [1, 'double'],
+  [2, 'string'],
+  [7, 'objectId'],
+  [8, 'bool'],
+  [9, 'date'],
+  [16, 'int'],
+  [18, 'long'],
+  [19, 'decimal']
 ]);
 
 /** A failed conversion; `$convert` answers it with `onError` or error 241. */
@@ -36,22 +49,32 @@ function toIntegral(v: BValue, to: 'int' | 'long'): bigint {
   if (typeof v === 'boolean') return v ? 1n : 0n;
   if (v instanceof Int32 || v instanceof Long) {
     const n = asBigInt(v);
-    if (!fits(n)) fail(`Conversion would overflow target type in $convert with no onError value: ${n}`);
+    if (!fits(n))
+      fail(`Conversion would overflow target type in $convert with no onError value: ${n}`);
     return n;
   }
   if (v instanceof Double || v instanceof Decimal128) {
     const x = v instanceof Double ? v.value : decToNumber(decFromDecimal128(v));
     const shown = v instanceof Double ? formatDoubleG(x) : v.toString();
-    if (Number.isNaN(x)) fail(`Attempt to convert NaN value to integer type in $convert with no onError value: ${shown}`);
-    if (!Number.isFinite(x)) fail(`Attempt to convert infinity value to integer type in $convert with no onError value: ${shown}`);
+    if (Number.isNaN(x))
+      fail(
+        `Attempt to convert NaN value to integer type in $convert with no onError value: ${shown}`
+      );
+    if (!Number.isFinite(x))
+      fail(
+        `Attempt to convert infinity value to integer type in $convert with no onError value: ${shown}`
+      );
     const n = v instanceof Double ? BigInt(Math.trunc(x)) : decTruncToBigInt(decFromDecimal128(v))!;
-    if (!fits(n)) fail(`Conversion would overflow target type in $convert with no onError value: ${shown}`);
+    if (!fits(n))
+      fail(`Conversion would overflow target type in $convert with no onError value: ${shown}`);
     return n;
   }
   if (v instanceof Date && to === 'long') return BigInt(v.getTime());
   if (typeof v === 'string') {
     if (!/^[+-]?\d+$/.test(v)) {
-      fail(`Failed to parse number '${v}' in $convert with no onError value: Did not consume whole string.`);
+      fail(
+        `Failed to parse number '${v}' in $convert with no onError value: Did not consume whole string.`
+      );
     }
     const n = BigInt(v);
     if (!fits(n)) fail(`Failed to parse number '${v}' in $convert with no onError value: Overflow`);
@@ -68,7 +91,9 @@ function toDouble(v: BValue): number {
     const d = decFromDecimal128(v);
     const x = decToNumber(d);
     if (typeof d !== 'number' && !Number.isFinite(x)) {
-      fail(`Conversion would overflow target type in $convert with no onError value: ${v.toString()}`);
+      fail(
+        `Conversion would overflow target type in $convert with no onError value: ${v.toString()}`
+      );
     }
     return x;
   }
@@ -79,10 +104,13 @@ function toDouble(v: BValue): number {
     if (t === 'inf' || t === 'infinity') return Infinity;
     if (t === '-inf' || t === '-infinity') return -Infinity;
     if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v)) {
-      fail(`Failed to parse number '${v}' in $convert with no onError value: Did not consume whole string.`);
+      fail(
+        `Failed to parse number '${v}' in $convert with no onError value: Did not consume whole string.`
+      );
     }
     const x = Number(v);
-    if (!Number.isFinite(x)) fail(`Failed to parse number '${v}' in $convert with no onError value: Out of range`);
+    if (!Number.isFinite(x))
+      fail(`Failed to parse number '${v}' in $convert with no onError value: Out of range`);
     return x;
   }
   return unsupported(v, 'double');
@@ -94,7 +122,9 @@ function toDecimal(v: BValue): Decimal128 {
   if (v instanceof Date) return Decimal128.fromString(String(v.getTime()));
   if (typeof v === 'string') {
     if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v) && !/^[+-]?(nan|inf|infinity)$/i.test(v)) {
-      fail(`Failed to parse number '${v}' in $convert with no onError value: Failed to parse string to decimal`);
+      fail(
+        `Failed to parse number '${v}' in $convert with no onError value: Failed to parse string to decimal`
+      );
     }
     return Decimal128.fromString(v);
   }
@@ -120,23 +150,34 @@ function toObjectId(v: BValue): ObjectId {
   if (v instanceof ObjectId) return v;
   if (typeof v === 'string') {
     if (v.length !== 24) {
-      fail(`Failed to parse objectId '${v}' in $convert with no onError value: Invalid string length for parsing to OID, expected 24 but found ${v.length}`);
+      fail(
+        `Failed to parse objectId '${v}' in $convert with no onError value: Invalid string length for parsing to OID, expected 24 but found ${v.length}`
+      );
     }
     if (!/^[0-9a-fA-F]{24}$/.test(v)) {
-      fail(`Failed to parse objectId '${v}' in $convert with no onError value: Invalid character found in hex string: ${v}`);
+      fail(
+        `Failed to parse objectId '${v}' in $convert with no onError value: Invalid character found in hex string: ${v}`
+      );
     }
     return new ObjectId(v);
   }
   return unsupported(v, 'objectId');
 }
 
-const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+const ISO_DATE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
 function toDate(v: BValue): Date {
   if (v instanceof Date) return v;
   if (v instanceof Double || v instanceof Long || v instanceof Decimal128) {
-    const x = v instanceof Long ? Number(v.toBigInt()) : v instanceof Double ? v.value : decToNumber(decFromDecimal128(v));
-    if (!Number.isFinite(x)) fail(`Conversion would overflow target type in $convert with no onError value: ${x}`);
+    const x =
+      v instanceof Long
+        ? Number(v.toBigInt())
+        : v instanceof Double
+          ? v.value
+          : decToNumber(decFromDecimal128(v));
+    if (!Number.isFinite(x))
+      fail(`Conversion would overflow target type in $convert with no onError value: ${x}`);
     return new Date(Math.trunc(x));
   }
   if (v instanceof ObjectId) return new Date(v.getTimestamp().getTime());
@@ -182,7 +223,8 @@ function convertTo(v: BValue, to: Target): BValue {
 
 function resolveTarget(t: Value): Target {
   if (typeof t === 'string') {
-    if (['double', 'string', 'objectId', 'bool', 'date', 'int', 'long', 'decimal'].includes(t)) return t as Target;
+    if (['double', 'string', 'objectId', 'bool', 'date', 'int', 'long', 'decimal'].includes(t))
+      return t as Target;
     if (t in BSON_TYPE_NUMBERS) throw notImplemented(`$convert to ${t}`);
     throw new ServerError(ServerErrorCode.BadValue, `Unknown type name: ${t}`);
   }
@@ -192,10 +234,19 @@ function resolveTarget(t: Value): Target {
     if (target) return target;
     throw notImplemented(`$convert to BSON type ${n}`);
   }
-  throw new ServerError(ServerErrorCode.FailedToParse, `$convert's 'to' argument must be a string or number, but is ${typeName(t)}`);
+  throw new ServerError(
+    ServerErrorCode.FailedToParse,
+    `$convert's 'to' argument must be a string or number, but is ${typeName(t)}`
+  );
 }
 
-function runConvert(v: Value, to: Target, onError: Compiled | undefined, onNull: Compiled | undefined, s: Parameters<Compiled>[0]): Value {
+function runConvert(
+  v: Value,
+  to: Target,
+  onError: Compiled | undefined,
+  onNull: Compiled | undefined,
+  s: Parameters<Compiled>[0]
+): Value {
   if (isNullish(v)) return onNull ? onNull(s) : null;
   try {
     return convertTo(v as BValue, to);
@@ -231,7 +282,10 @@ export const CONVERT_OPERATORS: Record<string, OperatorParser> = {
   $isNumber: isNumberOp,
   $convert: (arg, p) => {
     if (!isDoc(arg)) {
-      throw new ServerError(ServerErrorCode.FailedToParse, `$convert expects an object of named arguments but found: ${typeName(arg)}`);
+      throw new ServerError(
+        ServerErrorCode.FailedToParse,
+        `$convert expects an object of named arguments but found: ${typeName(arg)}`
+      );
     }
     let input: Compiled | undefined;
     let to: Compiled | undefined;
@@ -242,11 +296,18 @@ export const CONVERT_OPERATORS: Record<string, OperatorParser> = {
       else if (k === 'to') to = p.compile(v);
       else if (k === 'onError') onError = p.compile(v);
       else if (k === 'onNull') onNull = p.compile(v);
-      else if (k === 'format' || k === 'base' || k === 'byteOrder') throw notImplemented(`$convert option '${k}'`);
-      else throw new ServerError(ServerErrorCode.FailedToParse, `$convert found an unknown argument: ${k}`);
+      else if (k === 'format' || k === 'base' || k === 'byteOrder')
+        throw notImplemented(`$convert option '${k}'`);
+      else
+        throw new ServerError(
+          ServerErrorCode.FailedToParse,
+          `$convert found an unknown argument: ${k}`
+        );
     }
-    if (!input) throw new ServerError(ServerErrorCode.FailedToParse, "Missing 'input' parameter to $convert");
-    if (!to) throw new ServerError(ServerErrorCode.FailedToParse, "Missing 'to' parameter to $convert");
+    if (!input)
+      throw new ServerError(ServerErrorCode.FailedToParse, "Missing 'input' parameter to $convert");
+    if (!to)
+      throw new ServerError(ServerErrorCode.FailedToParse, "Missing 'to' parameter to $convert");
     const inp = input;
     const target = to;
     return s => {

@@ -58,7 +58,13 @@ export function exactArgs(name: string, arg: BValue, n: number, p: Parser): Comp
   return list.map(a => p.compile(a));
 }
 
-export function rangeArgs(name: string, arg: BValue, min: number, max: number, p: Parser): Compiled[] {
+export function rangeArgs(
+  name: string,
+  arg: BValue,
+  min: number,
+  max: number,
+  p: Parser
+): Compiled[] {
   const list = argList(arg);
   if (list.length < min || list.length > max) {
     throw new ServerError(
@@ -96,17 +102,25 @@ const SYSTEM_VARS = new Set(['ROOT', 'CURRENT', 'NOW', 'REMOVE']);
 /** mongod's user variable names: a lowercase letter or non-ASCII first, then word characters. */
 export function validateVariableName(name: string, isReference = false): void {
   if (SYSTEM_VARS.has(name) && !isReference) {
-    throw new ServerError(16867, `'${name}' starts with an invalid character for a user variable name`);
+    throw new ServerError(
+      16867,
+      `'${name}' starts with an invalid character for a user variable name`
+    );
   }
   if (name.length === 0) throw new ServerError(16866, 'empty variable names are not allowed');
   const first = name.charCodeAt(0);
   if (!((first >= 97 && first <= 122) || first >= 128)) {
-    throw new ServerError(16867, `'${name}' starts with an invalid character for a user variable name`);
+    throw new ServerError(
+      16867,
+      `'${name}' starts with an invalid character for a user variable name`
+    );
   }
   for (const ch of name) {
     if (!/[A-Za-z0-9_]/.test(ch) && ch.charCodeAt(0) < 128) {
-      throw new ServerError(16868, `'${name}' contains an invalid character for a variable name: '${ch}'`);
+      throw new ServerError(
+        16868,
+        `'${name}' contains an invalid character for a variable name: '${ch}'`
+      );
     }
   }
 }
-

@@ -14,7 +14,17 @@ export function coerceToDate(v: Value): Date {
   throw new ServerError(16006, `can't convert from BSON type ${typeName(v)} to Date`);
 }
 
-const UTC_NAMES = new Set(['UTC', 'GMT', 'Etc/UTC', 'Etc/GMT', 'Z', '+00:00', '+0000', '+00', '-00:00']);
+const UTC_NAMES = new Set([
+  'UTC',
+  'GMT',
+  'Etc/UTC',
+  'Etc/GMT',
+  'Z',
+  '+00:00',
+  '+0000',
+  '+00',
+  '-00:00'
+]);
 
 function datePart(extract: (d: Date) => number): OperatorParser {
   return (arg, p, name) => {
@@ -22,16 +32,26 @@ function datePart(extract: (d: Date) => number): OperatorParser {
     let tz: Compiled | undefined;
     if (Array.isArray(arg)) {
       if (arg.length !== 1) {
-        throw new ServerError(40536, `${name} accepts exactly one argument if given an array, but was given ${arg.length}`);
+        throw new ServerError(
+          40536,
+          `${name} accepts exactly one argument if given an array, but was given ${arg.length}`
+        );
       }
       dateExpr = arg[0]!;
     } else if (isDoc(arg) && !([...arg.keys()][0] ?? '').startsWith('$')) {
       for (const key of arg.keys()) {
         if (key !== 'date' && key !== 'timezone') {
-          throw new ServerError(40535, `unrecognized option to ${name}: "${key}". Options are "date" and "timezone".`);
+          throw new ServerError(
+            40535,
+            `unrecognized option to ${name}: "${key}". Options are "date" and "timezone".`
+          );
         }
       }
-      if (!arg.has('date')) throw new ServerError(40539, `missing 'date' argument to ${name}, provided: ${[...arg.keys()].join(', ')}`);
+      if (!arg.has('date'))
+        throw new ServerError(
+          40539,
+          `missing 'date' argument to ${name}, provided: ${[...arg.keys()].join(', ')}`
+        );
       dateExpr = arg.get('date')!;
       if (arg.has('timezone')) tz = p.compile(arg.get('timezone')!);
     }
@@ -42,7 +62,10 @@ function datePart(extract: (d: Date) => number): OperatorParser {
         const zone = tz(s);
         if (isNullish(zone)) return null;
         if (typeof zone !== 'string') {
-          throw new ServerError(40517, `timezone must evaluate to a string, found ${typeName(zone)}`);
+          throw new ServerError(
+            40517,
+            `timezone must evaluate to a string, found ${typeName(zone)}`
+          );
         }
         if (!UTC_NAMES.has(zone)) throw notImplemented(`timezone '${zone}' in ${name}`);
       }

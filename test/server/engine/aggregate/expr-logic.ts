@@ -67,7 +67,10 @@ const cond: OperatorParser = (arg, p, name) => {
   } else {
     const list = argList(arg);
     if (list.length !== 3) {
-      throw new ServerError(16020, `Expression ${name} takes exactly 3 arguments. ${list.length} were passed in.`);
+      throw new ServerError(
+        16020,
+        `Expression ${name} takes exactly 3 arguments. ${list.length} were passed in.`
+      );
     }
     parts = list as [BValue, BValue, BValue];
   }
@@ -92,14 +95,17 @@ const ifNull: OperatorParser = (arg, p) => {
 };
 
 const switchOp: OperatorParser = (arg, p) => {
-  if (!isDoc(arg)) throw new ServerError(40060, `$switch requires an object as an argument, found: ${typeof arg}`);
+  if (!isDoc(arg))
+    throw new ServerError(40060, `$switch requires an object as an argument, found: ${typeof arg}`);
   const branches: [Compiled, Compiled][] = [];
   let fallback: Compiled | undefined;
   for (const [key, value] of arg) {
     if (key === 'branches') {
-      if (!Array.isArray(value)) throw new ServerError(40061, "$switch expected an array for 'branches'");
+      if (!Array.isArray(value))
+        throw new ServerError(40061, "$switch expected an array for 'branches'");
       for (const branch of value) {
-        if (!isDoc(branch)) throw new ServerError(40062, "$switch expected each branch to be an object");
+        if (!isDoc(branch))
+          throw new ServerError(40062, '$switch expected each branch to be an object');
         let c: Compiled | undefined;
         let t: Compiled | undefined;
         for (const [bk, bv] of branch) {
@@ -107,8 +113,10 @@ const switchOp: OperatorParser = (arg, p) => {
           else if (bk === 'then') t = p.compile(bv);
           else throw new ServerError(40063, `$switch found an unknown argument to a branch: ${bk}`);
         }
-        if (!c) throw new ServerError(40064, "$switch requires each branch have a 'case' expression");
-        if (!t) throw new ServerError(40065, "$switch requires each branch have a 'then' expression.");
+        if (!c)
+          throw new ServerError(40064, "$switch requires each branch have a 'case' expression");
+        if (!t)
+          throw new ServerError(40065, "$switch requires each branch have a 'then' expression.");
         branches.push([c, t]);
       }
     } else if (key === 'default') fallback = p.compile(value);
@@ -128,14 +136,15 @@ const switchOp: OperatorParser = (arg, p) => {
 const literal: OperatorParser = arg => () => arg;
 
 const letOp: OperatorParser = (arg, p) => {
-  if (!isDoc(arg)) throw new ServerError(16874, "$let only supports an object as its argument");
+  if (!isDoc(arg)) throw new ServerError(16874, '$let only supports an object as its argument');
   for (const key of arg.keys()) {
-    if (key !== 'vars' && key !== 'in') throw new ServerError(16875, `Unrecognized parameter to $let: ${key}`);
+    if (key !== 'vars' && key !== 'in')
+      throw new ServerError(16875, `Unrecognized parameter to $let: ${key}`);
   }
   const vars = arg.get('vars');
   if (!arg.has('vars')) throw new ServerError(16876, "Missing 'vars' parameter to $let");
   if (!arg.has('in')) throw new ServerError(16877, "Missing 'in' parameter to $let");
-  if (!isDoc(vars)) throw new ServerError(10065, "invalid parameter: expected an object (vars)");
+  if (!isDoc(vars)) throw new ServerError(10065, 'invalid parameter: expected an object (vars)');
   const defs: [string, Compiled][] = [];
   for (const [name, expr] of vars) {
     validateVariableName(name);

@@ -17,7 +17,10 @@ import { debugString, typeName } from './format.js';
 export function mergeInto(out: BDoc, v: Value, index: number): void {
   if (isNullish(v)) return;
   if (!isDoc(v)) {
-    throw new ServerError(40400, `$mergeObjects requires object inputs, but input ${debugString(v)} is of type ${typeName(v)}`);
+    throw new ServerError(
+      40400,
+      `$mergeObjects requires object inputs, but input ${debugString(v)} is of type ${typeName(v)}`
+    );
   }
   for (const [k, x] of v) out.set(k, x);
   void index;
@@ -37,8 +40,18 @@ const objectToArray: OperatorParser = (arg, p, name) => {
   return s => {
     const v = a(s);
     if (isNullish(v)) return null;
-    if (!isDoc(v)) throw new ServerError(40390, `$objectToArray requires a document input, found: ${typeName(v)}`);
-    return [...v].map(([k, x]) => new Map<string, BValue>([['k', k], ['v', x]]));
+    if (!isDoc(v))
+      throw new ServerError(
+        40390,
+        `$objectToArray requires a document input, found: ${typeName(v)}`
+      );
+    return [...v].map(
+      ([k, x]) =>
+        new Map<string, BValue>([
+          ['k', k],
+          ['v', x]
+        ])
+    );
   };
 };
 
@@ -47,7 +60,8 @@ const arrayToObject: OperatorParser = (arg, p, name) => {
   return s => {
     const v = a(s);
     if (isNullish(v)) return null;
-    if (!Array.isArray(v)) throw new ServerError(40386, `$arrayToObject requires an array input, found: ${typeName(v)}`);
+    if (!Array.isArray(v))
+      throw new ServerError(40386, `$arrayToObject requires an array input, found: ${typeName(v)}`);
     const out: BDoc = new Map();
     if (v.length === 0) return out;
     const pairs = Array.isArray(v[0]);
@@ -56,28 +70,47 @@ const arrayToObject: OperatorParser = (arg, p, name) => {
       let value: BValue;
       if (pairs) {
         if (!Array.isArray(item)) {
-          throw new ServerError(40398, `Unrecognised input type format for $arrayToObject: ${typeName(item)}`);
+          throw new ServerError(
+            40398,
+            `Unrecognised input type format for $arrayToObject: ${typeName(item)}`
+          );
         }
         if (item.length !== 2) {
-          throw new ServerError(40397, `$arrayToObject requires an array of size 2 arrays,found array of size: ${item.length}`);
+          throw new ServerError(
+            40397,
+            `$arrayToObject requires an array of size 2 arrays,found array of size: ${item.length}`
+          );
         }
         [key, value] = item as [BValue, BValue];
         if (typeof key !== 'string') {
-          throw new ServerError(40395, `$arrayToObject requires an array of key-value pairs, where the key must be of type string. Found key type: ${typeName(key)}`);
+          throw new ServerError(
+            40395,
+            `$arrayToObject requires an array of key-value pairs, where the key must be of type string. Found key type: ${typeName(key)}`
+          );
         }
       } else {
-        if (!isDoc(item)) throw new ServerError(40398, `Unrecognised input type format for $arrayToObject: ${typeName(item)}`);
+        if (!isDoc(item))
+          throw new ServerError(
+            40398,
+            `Unrecognised input type format for $arrayToObject: ${typeName(item)}`
+          );
         if (item.size !== 2 || !item.has('k') || !item.has('v')) {
-          throw new ServerError(40392, `$arrayToObject requires an object keys of 'k' and 'v'. Found incorrect number of keys:${item.size}`);
+          throw new ServerError(
+            40392,
+            `$arrayToObject requires an object keys of 'k' and 'v'. Found incorrect number of keys:${item.size}`
+          );
         }
         key = item.get('k')!;
         value = item.get('v')!;
         if (typeof key !== 'string') {
-          throw new ServerError(40394, `$arrayToObject requires an object with keys 'k' and 'v', where the value of 'k' must be of type string. Found type: ${typeName(key)}`);
+          throw new ServerError(
+            40394,
+            `$arrayToObject requires an object with keys 'k' and 'v', where the value of 'k' must be of type string. Found type: ${typeName(key)}`
+          );
         }
       }
       if (key.includes('\0')) {
-        throw new ServerError(4940400, "Key field cannot contain an embedded null byte");
+        throw new ServerError(4940400, 'Key field cannot contain an embedded null byte');
       }
       out.set(key, value);
     }
@@ -106,7 +139,8 @@ const getField: OperatorParser = (arg, p) => {
         throw new ServerError(3041701, `$getField found an unknown argument: ${key}`);
       }
     }
-    if (!arg.has('field')) throw new ServerError(3041702, "$getField requires 'field' to be specified");
+    if (!arg.has('field'))
+      throw new ServerError(3041702, "$getField requires 'field' to be specified");
     field = constantField('$getField', arg.get('field'));
     if (arg.has('input')) input = p.compile(arg.get('input')!);
   } else {
@@ -121,15 +155,19 @@ const getField: OperatorParser = (arg, p) => {
 };
 
 const setField: OperatorParser = (arg, p: Parser) => {
-  if (!isDoc(arg)) throw new ServerError(4161100, `$setField only supports an object as its argument`);
+  if (!isDoc(arg))
+    throw new ServerError(4161100, `$setField only supports an object as its argument`);
   for (const key of arg.keys()) {
     if (!['field', 'input', 'value'].includes(key)) {
       throw new ServerError(4161101, `$setField found an unknown argument: ${key}`);
     }
   }
-  if (!arg.has('field')) throw new ServerError(4161102, "$setField requires 'field' to be specified");
-  if (!arg.has('value')) throw new ServerError(4161103, "$setField requires 'value' to be specified");
-  if (!arg.has('input')) throw new ServerError(4161109, "$setField requires 'input' to be specified");
+  if (!arg.has('field'))
+    throw new ServerError(4161102, "$setField requires 'field' to be specified");
+  if (!arg.has('value'))
+    throw new ServerError(4161103, "$setField requires 'value' to be specified");
+  if (!arg.has('input'))
+    throw new ServerError(4161109, "$setField requires 'input' to be specified");
   const field = constantField('$setField', arg.get('field'));
   const input = p.compile(arg.get('input')!);
   const value = p.compile(arg.get('value')!);

@@ -32,10 +32,17 @@ export function coerceToString(v: Value): string {
 /** `%Y-%m-%dT%H:%M:%S.%LZ`, the format mongod renders dates in. */
 export function isoDate(d: Date): string {
   const ms = d.getTime();
-  if (Number.isNaN(ms)) throw new ServerError(18537, 'Could not convert date to string: date component was outside the supported range of 0-9999');
+  if (Number.isNaN(ms))
+    throw new ServerError(
+      18537,
+      'Could not convert date to string: date component was outside the supported range of 0-9999'
+    );
   const year = d.getUTCFullYear();
   if (year < 0 || year > 9999) {
-    throw new ServerError(18537, `Could not convert date to string: date component was outside the supported range of 0-9999: ${year}`);
+    throw new ServerError(
+      18537,
+      `Could not convert date to string: date component was outside the supported range of 0-9999: ${year}`
+    );
   }
   return d.toISOString();
 }
@@ -44,7 +51,8 @@ const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8');
 
 function requireString(name: string, v: Value, code: number, what: string): string {
-  if (typeof v !== 'string') throw new ServerError(code, `${name} requires ${what}, found: ${typeName(v)}`);
+  if (typeof v !== 'string')
+    throw new ServerError(code, `${name} requires ${what}, found: ${typeName(v)}`);
   return v;
 }
 
@@ -55,7 +63,8 @@ const concat: OperatorParser = (arg, p) => {
     for (const c of args) {
       const v = c(s);
       if (isNullish(v)) return null;
-      if (typeof v !== 'string') throw new ServerError(16702, `$concat only supports strings, not ${typeName(v)}`);
+      if (typeof v !== 'string')
+        throw new ServerError(16702, `$concat only supports strings, not ${typeName(v)}`);
       out += v;
     }
     return out;
@@ -64,7 +73,10 @@ const concat: OperatorParser = (arg, p) => {
 
 function intArg(name: string, v: Value, code: number, what: string): number {
   if (!isNum(v)) {
-    throw new ServerError(code, `${name}: ${what} must be a numeric type (is BSON type ${typeName(v)})`);
+    throw new ServerError(
+      code,
+      `${name}: ${what} must be a numeric type (is BSON type ${typeName(v)})`
+    );
   }
   return Math.trunc(asDouble(v));
 }
@@ -81,10 +93,16 @@ const substrBytes: OperatorParser = (arg, p, name) => {
     if (start < 0 || start >= bytes.length) return '';
     const end = length < 0 ? bytes.length : Math.min(bytes.length, start + length);
     if (isContinuation(bytes[start])) {
-      throw new ServerError(28656, `${name}:  Invalid range, starting index is a UTF-8 continuation byte.`);
+      throw new ServerError(
+        28656,
+        `${name}:  Invalid range, starting index is a UTF-8 continuation byte.`
+      );
     }
     if (end < bytes.length && isContinuation(bytes[end])) {
-      throw new ServerError(28657, `${name}:  Invalid range, ending index is in the middle of a UTF-8 character.`);
+      throw new ServerError(
+        28657,
+        `${name}:  Invalid range, ending index is in the middle of a UTF-8 character.`
+      );
     }
     return utf8Decoder.decode(bytes.subarray(start, end));
   };
@@ -100,13 +118,30 @@ const substrCP: OperatorParser = (arg, p, name) => {
     const cps = [...coerceToString(a(s))];
     const startV = b(s);
     const lenV = c(s);
-    if (!isNum(startV)) throw new ServerError(34450, `${name}: starting index must be a numeric type (is BSON type ${typeName(startV)})`);
-    if (!isNum(lenV)) throw new ServerError(34452, `${name}: length must be a numeric type (is BSON type ${typeName(lenV)})`);
+    if (!isNum(startV))
+      throw new ServerError(
+        34450,
+        `${name}: starting index must be a numeric type (is BSON type ${typeName(startV)})`
+      );
+    if (!isNum(lenV))
+      throw new ServerError(
+        34452,
+        `${name}: length must be a numeric type (is BSON type ${typeName(lenV)})`
+      );
     const start = asDouble(startV);
     const length = asDouble(lenV);
-    if (!Number.isInteger(start)) throw new ServerError(34451, `${name}: starting index cannot be represented as a 32-bit integral value: ${debugString(startV)}`);
-    if (!Number.isInteger(length)) throw new ServerError(34453, `${name}: length cannot be represented as a 32-bit integral value: ${debugString(lenV)}`);
-    if (start < 0) throw new ServerError(34455, `${name}: the starting index must be nonnegative integer.`);
+    if (!Number.isInteger(start))
+      throw new ServerError(
+        34451,
+        `${name}: starting index cannot be represented as a 32-bit integral value: ${debugString(startV)}`
+      );
+    if (!Number.isInteger(length))
+      throw new ServerError(
+        34453,
+        `${name}: length cannot be represented as a 32-bit integral value: ${debugString(lenV)}`
+      );
+    if (start < 0)
+      throw new ServerError(34455, `${name}: the starting index must be nonnegative integer.`);
     if (length < 0) throw new ServerError(34454, `${name}: length must be a nonnegative integer.`);
     return cps.slice(start, start + length).join('');
   };
@@ -117,8 +152,7 @@ function asciiCase(upper: boolean): OperatorParser {
   return (arg, p, name) => {
     const [a] = exactArgs(name, arg, 1, p) as [Compiled];
     const re = upper ? /[a-z]+/g : /[A-Z]+/g;
-    return s =>
-      coerceToString(a(s)).replace(re, m => (upper ? m.toUpperCase() : m.toLowerCase()));
+    return s => coerceToString(a(s)).replace(re, m => (upper ? m.toUpperCase() : m.toLowerCase()));
   };
 }
 
@@ -126,7 +160,8 @@ const strLenCP: OperatorParser = (arg, p, name) => {
   const [a] = exactArgs(name, arg, 1, p) as [Compiled];
   return s => {
     const v = a(s);
-    if (typeof v !== 'string') throw new ServerError(34471, `$strLenCP requires a string argument, found: ${typeName(v)}`);
+    if (typeof v !== 'string')
+      throw new ServerError(34471, `$strLenCP requires a string argument, found: ${typeName(v)}`);
     return new Int32([...v].length);
   };
 };
@@ -138,10 +173,16 @@ const split: OperatorParser = (arg, p, name) => {
     const d = b(s);
     if (isNullish(v) || isNullish(d)) return null;
     if (typeof v !== 'string') {
-      throw new ServerError(40085, `$split requires an expression that evaluates to a string as a first argument, found: ${typeName(v)}`);
+      throw new ServerError(
+        40085,
+        `$split requires an expression that evaluates to a string as a first argument, found: ${typeName(v)}`
+      );
     }
     if (typeof d !== 'string') {
-      throw new ServerError(40086, `$split requires an expression that evaluates to a string as a second argument, found: ${typeName(d)}`);
+      throw new ServerError(
+        40086,
+        `$split requires an expression that evaluates to a string as a second argument, found: ${typeName(d)}`
+      );
     }
     if (d.length === 0) throw new ServerError(40087, '$split requires a non-empty separator');
     return v.split(d);
@@ -150,14 +191,40 @@ const split: OperatorParser = (arg, p, name) => {
 
 /** mongod's default $trim set: NUL, ASCII whitespace and the Unicode space separators. */
 const DEFAULT_TRIM = [
-  '\0', ' ', '\t', '\n', '\v', '\f', '\r', '\u00a0', '\u1680', '\u2000', '\u2001', '\u2002',
-  '\u2003', '\u2004', '\u2005', '\u2006', '\u2007', '\u2008', '\u2009', '\u200a', '\u2028',
-  '\u2029', '\u202f', '\u205f', '\u3000'
+  '\0',
+  ' ',
+  '\t',
+  '\n',
+  '\v',
+  '\f',
+  '\r',
+  '\u00a0',
+  '\u1680',
+  '\u2000',
+  '\u2001',
+  '\u2002',
+  '\u2003',
+  '\u2004',
+  '\u2005',
+  '\u2006',
+  '\u2007',
+  '\u2008',
+  '\u2009',
+  '\u200a',
+  '\u2028',
+  '\u2029',
+  '\u202f',
+  '\u205f',
+  '\u3000'
 ];
 
 function trim(left: boolean, right: boolean): OperatorParser {
   return (arg, p, name) => {
-    if (!(arg instanceof Map)) throw new ServerError(50696, `${name} only supports an object as an argument, found: ${typeName(arg)}`);
+    if (!(arg instanceof Map))
+      throw new ServerError(
+        50696,
+        `${name} only supports an object as an argument, found: ${typeName(arg)}`
+      );
     let input: Compiled | undefined;
     let chars: Compiled | undefined;
     for (const [k, v] of arg) {
@@ -171,14 +238,20 @@ function trim(left: boolean, right: boolean): OperatorParser {
       const v = inp(s);
       if (isNullish(v)) return null;
       if (typeof v !== 'string') {
-        throw new ServerError(50699, `${name} requires its input to be a string, got ${debugString(v)} (of type ${typeName(v)}) instead.`);
+        throw new ServerError(
+          50699,
+          `${name} requires its input to be a string, got ${debugString(v)} (of type ${typeName(v)}) instead.`
+        );
       }
       let set = DEFAULT_TRIM;
       if (chars) {
         const c = chars(s);
         if (isNullish(c)) return null;
         if (typeof c !== 'string') {
-          throw new ServerError(50700, `${name} requires 'chars' to be a string, got ${debugString(c)} (of type ${typeName(c)}) instead.`);
+          throw new ServerError(
+            50700,
+            `${name} requires 'chars' to be a string, got ${debugString(c)} (of type ${typeName(c)}) instead.`
+          );
         }
         set = [...c];
       }
@@ -212,17 +285,22 @@ const indexOfCP: OperatorParser = (arg, p, name) => {
 
 function index(name: string, v: Value, which: string): number {
   if (!isNum(v) || !Number.isInteger(asDouble(v))) {
-    throw new ServerError(40096, `${name} requires an integral ${which} index, found a value of type: ${typeName(v)}, with value: ${debugString(v)}`);
+    throw new ServerError(
+      40096,
+      `${name} requires an integral ${which} index, found a value of type: ${typeName(v)}, with value: ${debugString(v)}`
+    );
   }
   const n = asDouble(v);
-  if (n < 0) throw new ServerError(40097, `${name} requires a nonnegative ${which} index, found: ${n}`);
+  if (n < 0)
+    throw new ServerError(40097, `${name} requires a nonnegative ${which} index, found: ${n}`);
   return n;
 }
 
 const strcasecmp: OperatorParser = (arg, p, name) => {
   const [a, b] = exactArgs(name, arg, 2, p) as [Compiled, Compiled];
   const upper = (x: string) => x.replace(/[a-z]+/g, m => m.toUpperCase());
-  return s => new Int32(Math.sign(compareStrings(upper(coerceToString(a(s))), upper(coerceToString(b(s))))));
+  return s =>
+    new Int32(Math.sign(compareStrings(upper(coerceToString(a(s))), upper(coerceToString(b(s))))));
 };
 
 export const STRING_OPERATORS: Record<string, OperatorParser> = {

@@ -54,21 +54,98 @@ const OPERATORS: ReadonlyMap<string, OperatorParser> = new Map(
 
 /** Operators mongod knows that the test server refuses rather than approximates. */
 const NOT_IMPLEMENTED = new Set([
-  '$meta', '$function', '$accumulator', '$regexMatch', '$regexFind', '$regexFindAll', '$replaceOne',
-  '$replaceAll', '$dateToString', '$dateFromString', '$dateToParts', '$dateFromParts', '$dateAdd',
-  '$dateSubtract', '$dateDiff', '$dateTrunc', '$week', '$isoWeek', '$isoWeekYear', '$isoDayOfWeek',
-  '$exp', '$ln', '$log', '$log10', '$sin', '$cos', '$tan', '$asin', '$acos', '$atan', '$atan2',
-  '$asinh', '$acosh', '$atanh', '$sinh', '$cosh', '$tanh', '$degreesToRadians', '$radiansToDegrees',
-  '$setUnion', '$setIntersection', '$setDifference', '$setEquals', '$setIsSubset', '$anyElementTrue',
-  '$allElementsTrue', '$zip', '$sortArray', '$maxN', '$minN', '$firstN', '$lastN', '$top', '$topN',
-  '$bottom', '$bottomN', '$strLenBytes', '$indexOfBytes', '$binarySize', '$bsonSize', '$rand',
-  '$sampleRate', '$tsSecond', '$tsIncrement', '$unsetField', '$toHashedIndexKey', '$sum', '$avg',
-  '$min', '$max', '$stdDevPop', '$stdDevSamp', '$median', '$percentile', '$bitAnd', '$bitOr',
-  '$bitXor', '$bitNot', '$getField_internal', '$toUUID', '$createObjectId', '$hash', '$encStrStartsWith'
+  '$meta',
+  '$function',
+  '$accumulator',
+  '$regexMatch',
+  '$regexFind',
+  '$regexFindAll',
+  '$replaceOne',
+  '$replaceAll',
+  '$dateToString',
+  '$dateFromString',
+  '$dateToParts',
+  '$dateFromParts',
+  '$dateAdd',
+  '$dateSubtract',
+  '$dateDiff',
+  '$dateTrunc',
+  '$week',
+  '$isoWeek',
+  '$isoWeekYear',
+  '$isoDayOfWeek',
+  '$exp',
+  '$ln',
+  '$log',
+  '$log10',
+  '$sin',
+  '$cos',
+  '$tan',
+  '$asin',
+  '$acos',
+  '$atan',
+  '$atan2',
+  '$asinh',
+  '$acosh',
+  '$atanh',
+  '$sinh',
+  '$cosh',
+  '$tanh',
+  '$degreesToRadians',
+  '$radiansToDegrees',
+  '$setUnion',
+  '$setIntersection',
+  '$setDifference',
+  '$setEquals',
+  '$setIsSubset',
+  '$anyElementTrue',
+  '$allElementsTrue',
+  '$zip',
+  '$sortArray',
+  '$maxN',
+  '$minN',
+  '$firstN',
+  '$lastN',
+  '$top',
+  '$topN',
+  '$bottom',
+  '$bottomN',
+  '$strLenBytes',
+  '$indexOfBytes',
+  '$binarySize',
+  '$bsonSize',
+  '$rand',
+  '$sampleRate',
+  '$tsSecond',
+  '$tsIncrement',
+  '$unsetField',
+  '$toHashedIndexKey',
+  '$sum',
+  '$avg',
+  '$min',
+  '$max',
+  '$stdDevPop',
+  '$stdDevSamp',
+  '$median',
+  '$percentile',
+  '$bitAnd',
+  '$bitOr',
+  '$bitXor',
+  '$bitNot',
+  '$getField_internal',
+  '$toUUID',
+  '$createObjectId',
+  '$hash',
+  '$encStrStartsWith'
 ]);
 
 const UNSUPPORTED_SYSTEM_VARS = new Set([
-  'CLUSTER_TIME', 'DESCEND', 'PRUNE', 'KEEP', 'SEARCH_META', 'USER_ROLES'
+  'CLUSTER_TIME',
+  'DESCEND',
+  'PRUNE',
+  'KEEP',
+  'SEARCH_META',
+  'USER_ROLES'
 ]);
 
 function makeParser(defined: ReadonlySet<string>): Parser {
@@ -127,10 +204,11 @@ function compileWith(expr: BValue, p: Parser, defined: ReadonlySet<string>): Com
   if (Array.isArray(expr)) {
     const items = expr.map(e => p.compile(e));
     // A missing element becomes null, as mongod's ExpressionArray does.
-    return s => items.map(c => {
-      const v = c(s);
-      return v === MISSING ? null : v;
-    });
+    return s =>
+      items.map(c => {
+        const v = c(s);
+        return v === MISSING ? null : v;
+      });
   }
   if (isDoc(expr)) {
     const first = expr.keys().next();
@@ -177,9 +255,13 @@ function compileObject(expr: BDoc, p: Parser): Compiled {
 }
 
 export function validateFieldName(key: string): void {
-  if (key.length === 0) throw new ServerError(16412, 'FieldPath cannot be constructed with empty string');
+  if (key.length === 0)
+    throw new ServerError(16412, 'FieldPath cannot be constructed with empty string');
   if (key.startsWith('$')) {
-    throw new ServerError(16410, `FieldPath field names may not start with '$'. Consider using $getField or $setField.`);
+    throw new ServerError(
+      16410,
+      `FieldPath field names may not start with '$'. Consider using $getField or $setField.`
+    );
   }
   if (key.includes('.')) throw new ServerError(16412, "FieldPath field names may not contain '.'.");
 }
@@ -188,9 +270,13 @@ function splitFieldPath(path: string): string[] {
   if (path.length === 0) throw new ServerError(16872, "'$' by itself is not a valid FieldPath");
   const parts = path.split('.');
   for (const part of parts) {
-    if (part.length === 0) throw new ServerError(15998, 'FieldPath field names may not be empty strings.');
+    if (part.length === 0)
+      throw new ServerError(15998, 'FieldPath field names may not be empty strings.');
     if (part.startsWith('$')) {
-      throw new ServerError(16410, `FieldPath field names may not start with '$'. Consider using $getField or $setField.`);
+      throw new ServerError(
+        16410,
+        `FieldPath field names may not start with '$'. Consider using $getField or $setField.`
+      );
     }
   }
   return parts;

@@ -45,6 +45,7 @@ export function debugString(v: BValue | symbol): string {
   if (v instanceof ObjectId) return `ObjectId('${v.toHexString()}')`;
   if (v instanceof Timestamp) return `Timestamp(${v.t}, ${v.i})`;
   if (v instanceof BSONRegExp) return `/${v.pattern}/${v.options}`;
-  if (v instanceof Binary) return `BinData(${v.sub_type}, ${Buffer.from(v.buffer.subarray(0, v.position)).toString('hex')})`;
+  if (v instanceof Binary)
+    return `BinData(${v.sub_type}, ${Buffer.from(v.buffer.subarray(0, v.position)).toString('hex')})`;
   return String(v);
 }

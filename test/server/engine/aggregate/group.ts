@@ -1,9 +1,20 @@
 /** Grouping stages: `$group`, `$sortByCount`, `$bucket` and `$bucketAuto`. */
 import { Int32 } from 'bson';
 
-import { type BDoc, type BValue, canonicalType, compareValues, isDoc, keyOf } from '../../bson/values.js';
+import {
+  type BDoc,
+  type BValue,
+  canonicalType,
+  compareValues,
+  isDoc,
+  keyOf
+} from '../../bson/values.js';
 import { notImplemented, ServerError } from '../server-error.js';
-import { type AccumulatorState, compileAccumulator, type CompiledAccumulator } from './accumulators.js';
+import {
+  type AccumulatorState,
+  compileAccumulator,
+  type CompiledAccumulator
+} from './accumulators.js';
 import { type Compiled, MISSING, type Parser, type Scope, type Value } from './expr-core.js';
 import { expressionParser, makeScope } from './expressions.js';
 import { debugString, typeName } from './format.js';
@@ -23,8 +34,10 @@ function parseOutputs(spec: BDoc, skip: Set<string>, p: Parser): [string, Compil
   const out: [string, CompiledAccumulator][] = [];
   for (const [field, value] of spec) {
     if (skip.has(field)) continue;
-    if (field.includes('.')) throw new ServerError(40235, `The field name '${field}' cannot contain '.'`);
-    if (field.startsWith('$')) throw new ServerError(40236, `The field name '${field}' cannot be an operator name`);
+    if (field.includes('.'))
+      throw new ServerError(40235, `The field name '${field}' cannot contain '.'`);
+    if (field.startsWith('$'))
+      throw new ServerError(40236, `The field name '${field}' cannot be an operator name`);
     out.push([field, compileAccumulator(field, value, p)]);
   }
   return out;
@@ -56,7 +69,11 @@ function runGroups(
   return [...groups.values()];
 }
 
-function groupDoc(id: BValue, outputs: [string, CompiledAccumulator][], states: AccumulatorState[]): BDoc {
+function groupDoc(
+  id: BValue,
+  outputs: [string, CompiledAccumulator][],
+  states: AccumulatorState[]
+): BDoc {
   const out: BDoc = new Map([['_id', id]]);
   outputs.forEach(([field], i) => {
     const v = states[i]!.result();
@@ -66,7 +83,7 @@ function groupDoc(id: BValue, outputs: [string, CompiledAccumulator][], states: 
 }
 
 export function compileGroup(spec: BValue, vars: string[]): Stage {
-  if (!isDoc(spec)) throw new ServerError(15947, 'a group\'s fields must be specified in an object');
+  if (!isDoc(spec)) throw new ServerError(15947, "a group's fields must be specified in an object");
   if (!spec.has('_id')) throw new ServerError(15955, 'a group specification must include an _id');
   const p = expressionParser(vars);
   const idExpr = p.compile(spec.get('_id')!);
@@ -76,17 +93,25 @@ export function compileGroup(spec: BValue, vars: string[]): Stage {
     return v === MISSING ? null : v;
   };
   // mongod's hash-based $group has no defined output order; groups come out in first-seen order.
-  return (docs, env) => runGroups(docs, env, key, outputs).map(g => groupDoc(g.id, outputs, g.states));
+  return (docs, env) =>
+    runGroups(docs, env, key, outputs).map(g => groupDoc(g.id, outputs, g.states));
 }
 
 export function compileSortByCount(spec: BValue, vars: string[]): Stage {
-  const isExpr = (typeof spec === 'string' && spec.startsWith('$')) || (isDoc(spec) && spec.size === 1 && [...spec.keys()][0]!.startsWith('$'));
+  const isExpr =
+    (typeof spec === 'string' && spec.startsWith('$')) ||
+    (isDoc(spec) && spec.size === 1 && [...spec.keys()][0]!.startsWith('$'));
   if (!isExpr) {
-    throw new ServerError(40148, 'the sortByCount field must be defined as a $-prefixed path or an expression');
+    throw new ServerError(
+      40148,
+      'the sortByCount field must be defined as a $-prefixed path or an expression'
+    );
   }
   const p = expressionParser(vars);
   const expr = p.compile(spec);
-  const outputs: [string, CompiledAccumulator][] = [['count', compileAccumulator('count', new Map([['$sum', new Int32(1)]]), p)]];
+  const outputs: [string, CompiledAccumulator][] = [
+    ['count', compileAccumulator('count', new Map([['$sum', new Int32(1)]]), p)]
+  ];
   const key = (s: Scope): BValue => {
     const v = expr(s);
     return v === MISSING ? null : v;
@@ -98,9 +123,14 @@ export function compileSortByCount(spec: BValue, vars: string[]): Stage {
 }
 
 function groupByArg(stage: string, v: BValue | undefined, code: number): BValue {
-  const ok = (typeof v === 'string' && v.startsWith('$')) || (isDoc(v) && v.size > 0 && [...v.keys()][0]!.startsWith('$'));
+  const ok =
+    (typeof v === 'string' && v.startsWith('$')) ||
+    (isDoc(v) && v.size > 0 && [...v.keys()][0]!.startsWith('$'));
   if (!ok) {
-    throw new ServerError(code, `The ${stage} 'groupBy' field must be defined as a $-prefixed path or an expression, but found: ${debugString(v ?? MISSING)}.`);
+    throw new ServerError(
+      code,
+      `The ${stage} 'groupBy' field must be defined as a $-prefixed path or an expression, but found: ${debugString(v ?? MISSING)}.`
+    );
   }
   return v!;
 }
@@ -110,7 +140,11 @@ function defaultCount(p: Parser): [string, CompiledAccumulator][] {
 }
 
 export function compileBucket(spec: BValue, vars: string[]): Stage {
-  if (!isDoc(spec)) throw new ServerError(40201, `Argument to $bucket stage must be an object, but found type: ${typeName(spec)}.`);
+  if (!isDoc(spec))
+    throw new ServerError(
+      40201,
+      `Argument to $bucket stage must be an object, but found type: ${typeName(spec)}.`
+    );
   const p = expressionParser(vars);
   let groupBy: Compiled | undefined;
   let boundaries: BValue[] | undefined;
@@ -119,26 +153,44 @@ export function compileBucket(spec: BValue, vars: string[]): Stage {
   for (const [k, v] of spec) {
     if (k === 'groupBy') groupBy = p.compile(groupByArg('$bucket', v, 40202));
     else if (k === 'boundaries') {
-      if (!Array.isArray(v)) throw new ServerError(40200, `The $bucket 'boundaries' field must be an array, but found type: ${typeName(v)}.`);
+      if (!Array.isArray(v))
+        throw new ServerError(
+          40200,
+          `The $bucket 'boundaries' field must be an array, but found type: ${typeName(v)}.`
+        );
       boundaries = v;
     } else if (k === 'default') fallback = v;
     else if (k === 'output') {
-      if (!isDoc(v)) throw new ServerError(40196, `The $bucket 'output' field must be an object, but found type: ${typeName(v)}.`);
+      if (!isDoc(v))
+        throw new ServerError(
+          40196,
+          `The $bucket 'output' field must be an object, but found type: ${typeName(v)}.`
+        );
       outputs = parseOutputs(v, new Set(), p);
     } else throw new ServerError(40197, `Unrecognized option to $bucket: ${k}.`);
   }
-  if (!groupBy || !boundaries) throw new ServerError(40198, "$bucket requires 'groupBy' and 'boundaries' to be specified.");
+  if (!groupBy || !boundaries)
+    throw new ServerError(40198, "$bucket requires 'groupBy' and 'boundaries' to be specified.");
   if (boundaries.length < 2) {
-    throw new ServerError(40192, `The $bucket 'boundaries' field must have at least 2 values, but found ${boundaries.length} value(s).`);
+    throw new ServerError(
+      40192,
+      `The $bucket 'boundaries' field must have at least 2 values, but found ${boundaries.length} value(s).`
+    );
   }
   for (let i = 1; i < boundaries.length; i++) {
     const a = boundaries[i - 1]!;
     const b = boundaries[i]!;
     if (canonicalType(a) !== canonicalType(b)) {
-      throw new ServerError(40193, `All values in the the 'boundaries' option to $bucket must have the same type. Found conflicting types ${typeName(a)} and ${typeName(b)}.`);
+      throw new ServerError(
+        40193,
+        `All values in the the 'boundaries' option to $bucket must have the same type. Found conflicting types ${typeName(a)} and ${typeName(b)}.`
+      );
     }
     if (compareValues(a, b) >= 0) {
-      throw new ServerError(40194, `The 'boundaries' option to $bucket must be sorted in ascending order, but elements ${i - 1} and ${i} are not in ascending order (${debugString(a)} is not less than ${debugString(b)}).`);
+      throw new ServerError(
+        40194,
+        `The 'boundaries' option to $bucket must be sorted in ascending order, but elements ${i - 1} and ${i} are not in ascending order (${debugString(a)} is not less than ${debugString(b)}).`
+      );
     }
   }
   const bounds = boundaries;
@@ -146,8 +198,15 @@ export function compileBucket(spec: BValue, vars: string[]): Stage {
     const d = fallback;
     const lo = bounds[0]!;
     const hi = bounds[bounds.length - 1]!;
-    if (canonicalType(d) === canonicalType(lo) && compareValues(d, lo) >= 0 && compareValues(d, hi) < 0) {
-      throw new ServerError(40199, "The $bucket 'default' field must be less than the lowest boundary or greater than or equal to the highest boundary.");
+    if (
+      canonicalType(d) === canonicalType(lo) &&
+      compareValues(d, lo) >= 0 &&
+      compareValues(d, hi) < 0
+    ) {
+      throw new ServerError(
+        40199,
+        "The $bucket 'default' field must be less than the lowest boundary or greater than or equal to the highest boundary."
+      );
     }
   }
   const outs = outputs ?? defaultCount(p);
@@ -157,10 +216,14 @@ export function compileBucket(spec: BValue, vars: string[]): Stage {
     const v: Value = by(s);
     const x = v === MISSING ? null : v;
     for (let i = 0; i + 1 < bounds.length; i++) {
-      if (compareValues(x, bounds[i]!) >= 0 && compareValues(x, bounds[i + 1]!) < 0) return bounds[i]!;
+      if (compareValues(x, bounds[i]!) >= 0 && compareValues(x, bounds[i + 1]!) < 0)
+        return bounds[i]!;
     }
     if (def === MISSING) {
-      throw new ServerError(40066, '$switch could not find a matching branch for an input, and no default was specified.');
+      throw new ServerError(
+        40066,
+        '$switch could not find a matching branch for an input, and no default was specified.'
+      );
     }
     return def;
   };
@@ -171,7 +234,11 @@ export function compileBucket(spec: BValue, vars: string[]): Stage {
 }
 
 export function compileBucketAuto(spec: BValue, vars: string[]): Stage {
-  if (!isDoc(spec)) throw new ServerError(40240, `The argument to $bucketAuto must be an object, but found type: ${typeName(spec)}.`);
+  if (!isDoc(spec))
+    throw new ServerError(
+      40240,
+      `The argument to $bucketAuto must be an object, but found type: ${typeName(spec)}.`
+    );
   const p = expressionParser(vars);
   let groupBy: Compiled | undefined;
   let buckets: number | undefined;
@@ -179,15 +246,30 @@ export function compileBucketAuto(spec: BValue, vars: string[]): Stage {
   for (const [k, v] of spec) {
     if (k === 'groupBy') groupBy = p.compile(groupByArg('$bucketAuto', v, 40239));
     else if (k === 'buckets') {
-      if (!isNum(v)) throw new ServerError(40241, `The $bucketAuto 'buckets' field must be a numeric value, but found type: ${typeName(v)}.`);
+      if (!isNum(v))
+        throw new ServerError(
+          40241,
+          `The $bucketAuto 'buckets' field must be a numeric value, but found type: ${typeName(v)}.`
+        );
       const n = asDouble(v);
       if (!Number.isInteger(n) || n < -(2 ** 31) || n >= 2 ** 31) {
-        throw new ServerError(40242, `The $bucketAuto 'buckets' field must be representable as a 32-bit integer, but found ${debugString(v)}.`);
+        throw new ServerError(
+          40242,
+          `The $bucketAuto 'buckets' field must be representable as a 32-bit integer, but found ${debugString(v)}.`
+        );
       }
-      if (n <= 0) throw new ServerError(40243, `The $bucketAuto 'buckets' field must be greater than 0, but found: ${n}.`);
+      if (n <= 0)
+        throw new ServerError(
+          40243,
+          `The $bucketAuto 'buckets' field must be greater than 0, but found: ${n}.`
+        );
       buckets = n;
     } else if (k === 'output') {
-      if (!isDoc(v)) throw new ServerError(40244, `The $bucketAuto 'output' field must be an object, but found type: ${typeName(v)}.`);
+      if (!isDoc(v))
+        throw new ServerError(
+          40244,
+          `The $bucketAuto 'output' field must be an object, but found type: ${typeName(v)}.`
+        );
       outputs = parseOutputs(v, new Set(), p);
     } else if (k === 'granularity') throw notImplemented('$bucketAuto granularity');
     else throw new ServerError(40245, `Unrecognized option to $bucketAuto: ${k}.`);
@@ -212,7 +294,8 @@ export function compileBucketAuto(spec: BValue, vars: string[]): Stage {
     let i = 0;
     for (let b = 0; b < nBuckets && i < entries.length; b++) {
       const states = outs.map(([, acc]) => acc.create());
-      const add = (e: (typeof entries)[number]) => outs.forEach(([, acc], j) => states[j]!.add(acc.arg(e.s)));
+      const add = (e: (typeof entries)[number]) =>
+        outs.forEach(([, acc], j) => states[j]!.add(acc.arg(e.s)));
       const min = entries[i]!.key;
       let max = min;
       const last = b === nBuckets - 1;
@@ -227,6 +310,15 @@ export function compileBucketAuto(spec: BValue, vars: string[]): Stage {
     }
     // Each bucket's max is the next bucket's min; the last keeps its largest value.
     for (let b = 0; b + 1 < result.length; b++) result[b]!.max = result[b + 1]!.min;
-    return result.map(r => groupDoc(new Map([['min', r.min], ['max', r.max]]), outs, r.states));
+    return result.map(r =>
+      groupDoc(
+        new Map([
+          ['min', r.min],
+          ['max', r.max]
+        ]),
+        outs,
+        r.states
+      )
+    );
   };
 }

@@ -5,7 +5,13 @@
 import { Decimal128, Double, Int32, Long } from 'bson';
 
 import { type BValue, isNumber } from '../../bson/values.js';
-import { type Dec, decFromBigInt, decFromDecimal128, decFromDouble15, decToNumber } from './decimal.js';
+import {
+  type Dec,
+  decFromBigInt,
+  decFromDecimal128,
+  decFromDouble15,
+  decToNumber
+} from './decimal.js';
 
 export type Num = Int32 | Double | Long | Decimal128;
 /** Widening order of the numeric kinds. */

@@ -12,7 +12,14 @@ import { compileLookup, compileReplaceRoot, compileUnwind } from './documents.js
 import { MISSING } from './expr-core.js';
 import { compileExpression, makeScope } from './expressions.js';
 import { debugString, typeName } from './format.js';
-import { compileBucket, compileBucketAuto, compileGroup, compileSortByCount, type Stage, type StageEnv } from './group.js';
+import {
+  compileBucket,
+  compileBucketAuto,
+  compileGroup,
+  compileSortByCount,
+  type Stage,
+  type StageEnv
+} from './group.js';
 import { asDouble, isNum } from './numeric.js';
 import { compileAddFields, compileProjection, compileUnset } from './projection.js';
 
@@ -29,27 +36,79 @@ export type PipelineContext = {
 
 /** Stages mongod has that the test server refuses. */
 const NOT_IMPLEMENTED = new Set([
-  '$redact', '$out', '$merge', '$changeStream', '$collStats', '$indexStats', '$currentOp',
-  '$listSessions', '$listLocalSessions', '$graphLookup', '$geoNear', '$unionWith', '$densify',
-  '$fill', '$setWindowFields', '$search', '$searchMeta', '$vectorSearch', '$documents',
-  '$planCacheStats', '$changeStreamSplitLargeEvent', '$listSearchIndexes', '$shardedDataDistribution',
-  '$querySettings', '$queryStats', '$listSampledQueries', '$listCatalog', '$listClusterCatalog'
+  '$redact',
+  '$out',
+  '$merge',
+  '$changeStream',
+  '$collStats',
+  '$indexStats',
+  '$currentOp',
+  '$listSessions',
+  '$listLocalSessions',
+  '$graphLookup',
+  '$geoNear',
+  '$unionWith',
+  '$densify',
+  '$fill',
+  '$setWindowFields',
+  '$search',
+  '$searchMeta',
+  '$vectorSearch',
+  '$documents',
+  '$planCacheStats',
+  '$changeStreamSplitLargeEvent',
+  '$listSearchIndexes',
+  '$shardedDataDistribution',
+  '$querySettings',
+  '$queryStats',
+  '$listSampledQueries',
+  '$listCatalog',
+  '$listClusterCatalog'
 ]);
 
 /** Stages not allowed inside `$facet` (mongod's code 40600). */
-const NOT_IN_FACET = new Set(['$collStats', '$facet', '$geoNear', '$indexStats', '$out', '$merge', '$planCacheStats', '$changeStream']);
+const NOT_IN_FACET = new Set([
+  '$collStats',
+  '$facet',
+  '$geoNear',
+  '$indexStats',
+  '$out',
+  '$merge',
+  '$planCacheStats',
+  '$changeStream'
+]);
 
 export const KNOWN_STAGES = new Set([
-  '$match', '$project', '$addFields', '$set', '$unset', '$sort', '$skip', '$limit', '$count', '$group',
-  '$sample', '$bucketAuto', '$bucket', '$unwind', '$replaceRoot', '$replaceWith', '$lookup',
-  '$sortByCount', '$facet'
+  '$match',
+  '$project',
+  '$addFields',
+  '$set',
+  '$unset',
+  '$sort',
+  '$skip',
+  '$limit',
+  '$count',
+  '$group',
+  '$sample',
+  '$bucketAuto',
+  '$bucket',
+  '$unwind',
+  '$replaceRoot',
+  '$replaceWith',
+  '$lookup',
+  '$sortByCount',
+  '$facet'
 ]);
 
 /** The single `$name: spec` of a stage document, with mongod's shape errors. */
 export function stageEntry(stage: BValue): [string, BValue] {
-  if (!isDoc(stage)) throw new ServerError(14, `Each element of the 'pipeline' array must be an object`);
+  if (!isDoc(stage))
+    throw new ServerError(14, `Each element of the 'pipeline' array must be an object`);
   if (stage.size !== 1) {
-    throw new ServerError(40323, 'A pipeline stage specification object must contain exactly one field.');
+    throw new ServerError(
+      40323,
+      'A pipeline stage specification object must contain exactly one field.'
+    );
   }
   const [name, spec] = stage.entries().next().value as [string, BValue];
   if (!KNOWN_STAGES.has(name)) {
@@ -69,7 +128,8 @@ function perDoc(fn: (doc: BDoc) => BDoc): Stage {
 }
 
 function compileMatch(spec: BValue, vars: string[]): Stage {
-  if (!isDoc(spec)) throw new ServerError(15959, 'the match filter must be an expression in an object');
+  if (!isDoc(spec))
+    throw new ServerError(15959, 'the match filter must be an expression in an object');
   // A top-level $expr is evaluated here so it sees pipeline variables ($lookup's let) and $$NOW.
   const rest: BDoc = new Map([...spec].filter(([k]) => k !== '$expr'));
   const expr = spec.has('$expr') ? compileExpression(spec.get('$expr')!, vars) : undefined;
@@ -85,27 +145,43 @@ function compileMatch(spec: BValue, vars: string[]): Stage {
 }
 
 function nonNegativeInt(stage: string, v: BValue, typeCode: number, negCode: number): number {
-  if (!isNum(v)) throw new ServerError(typeCode, `invalid argument to ${stage} stage: Expected a number in: ${stage}: ${debugString(v)}`);
+  if (!isNum(v))
+    throw new ServerError(
+      typeCode,
+      `invalid argument to ${stage} stage: Expected a number in: ${stage}: ${debugString(v)}`
+    );
   const n = asDouble(v);
   if (!Number.isInteger(n)) {
-    throw new ServerError(typeCode, `invalid argument to ${stage} stage: Expected an integer: ${stage}: ${debugString(v)}`);
+    throw new ServerError(
+      typeCode,
+      `invalid argument to ${stage} stage: Expected an integer: ${stage}: ${debugString(v)}`
+    );
   }
-  if (n < 0) throw new ServerError(negCode, `invalid argument to ${stage} stage: Expected a non-negative number in: ${stage}: ${debugString(v)}`);
+  if (n < 0)
+    throw new ServerError(
+      negCode,
+      `invalid argument to ${stage} stage: Expected a non-negative number in: ${stage}: ${debugString(v)}`
+    );
   return n;
 }
 
 function compileCount(spec: BValue): Stage {
   if (typeof spec !== 'string') {
-    throw new ServerError(40156, `the count field must be a non-empty string, but found type: ${typeName(spec)}`);
+    throw new ServerError(
+      40156,
+      `the count field must be a non-empty string, but found type: ${typeName(spec)}`
+    );
   }
   if (spec.length === 0) throw new ServerError(40157, 'the count field must be a non-empty string');
-  if (spec.startsWith('$')) throw new ServerError(40158, 'the count field cannot be a $-prefixed path');
+  if (spec.startsWith('$'))
+    throw new ServerError(40158, 'the count field cannot be a $-prefixed path');
   if (spec.includes('.')) throw new ServerError(40160, "the count field cannot contain '.'");
   return docs => (docs.length === 0 ? [] : [new Map([[spec, new Int32(docs.length)]])]);
 }
 
 function compileSample(spec: BValue): Stage {
-  if (!isDoc(spec)) throw new ServerError(28745, 'the $sample stage specification must be an object');
+  if (!isDoc(spec))
+    throw new ServerError(28745, 'the $sample stage specification must be an object');
   let size: number | undefined;
   for (const [k, v] of spec) {
     if (k !== 'size') throw new ServerError(28748, `unrecognized option to $sample: ${k}`);
@@ -128,19 +204,29 @@ function compileSample(spec: BValue): Stage {
 }
 
 function compileFacet(spec: BValue, env: CompileEnv): Stage {
-  if (!isDoc(spec) || spec.size === 0) throw new ServerError(40169, 'the $facet specification must be a non-empty object');
+  if (!isDoc(spec) || spec.size === 0)
+    throw new ServerError(40169, 'the $facet specification must be a non-empty object');
   const facets: [string, Stage[]][] = [];
   for (const [name, sub] of spec) {
-    if (!Array.isArray(sub)) throw new ServerError(40170, `arguments to $facet must be arrays, ${name} is type ${typeName(sub)}`);
+    if (!Array.isArray(sub))
+      throw new ServerError(
+        40170,
+        `arguments to $facet must be arrays, ${name} is type ${typeName(sub)}`
+      );
     for (const stage of sub) {
       const stageName = isDoc(stage) ? [...stage.keys()][0] : undefined;
       if (stageName && NOT_IN_FACET.has(stageName)) {
-        throw new ServerError(40600, `${stageName} is not allowed to be used within a $facet stage`);
+        throw new ServerError(
+          40600,
+          `${stageName} is not allowed to be used within a $facet stage`
+        );
       }
     }
     facets.push([name, compileStages(sub as BDoc[], env)]);
   }
-  return (docs, stageEnv) => [new Map(facets.map(([name, stages]) => [name, runStages(docs, stages, stageEnv)]))];
+  return (docs, stageEnv) => [
+    new Map(facets.map(([name, stages]) => [name, runStages(docs, stages, stageEnv)]))
+  ];
 }
 
 function compileStage(name: string, spec: BValue, env: CompileEnv): Stage {
@@ -156,15 +242,21 @@ function compileStage(name: string, spec: BValue, env: CompileEnv): Stage {
     }
     case '$addFields':
     case '$set': {
-      if (!isDoc(spec)) throw new ServerError(40272, `${name} specification stage must be an object, got ${typeName(spec)}`);
+      if (!isDoc(spec))
+        throw new ServerError(
+          40272,
+          `${name} specification stage must be an object, got ${typeName(spec)}`
+        );
       compileAddFields(spec, options(), name);
       return withVars(o => compileAddFields(spec, o, name));
     }
     case '$unset':
       return perDoc(compileUnset(spec));
     case '$sort': {
-      if (!isDoc(spec)) throw new ServerError(15973, 'the $sort key specification must be an object');
-      if (spec.size === 0) throw new ServerError(15976, '$sort stage must have at least one sort key');
+      if (!isDoc(spec))
+        throw new ServerError(15973, 'the $sort key specification must be an object');
+      if (spec.size === 0)
+        throw new ServerError(15976, '$sort stage must have at least one sort key');
       const cmp = compileSort(spec);
       return docs => [...docs].sort(cmp);
     }
@@ -175,7 +267,8 @@ function compileStage(name: string, spec: BValue, env: CompileEnv): Stage {
     case '$limit': {
       if (!isNum(spec)) throw new ServerError(15957, 'the limit must be specified as a number');
       const n = asDouble(spec);
-      if (!Number.isInteger(n)) throw new ServerError(15957, 'the limit must be specified as a number');
+      if (!Number.isInteger(n))
+        throw new ServerError(15957, 'the limit must be specified as a number');
       if (n <= 0) throw new ServerError(15958, 'the limit must be positive');
       return docs => docs.slice(0, n);
     }

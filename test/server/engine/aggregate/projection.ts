@@ -39,7 +39,10 @@ function addAt(root: Node, path: string[], leaf: Leaf | Node, full: string): voi
       node = created;
     } else if (child.kind === 'node') node = child;
     else {
-      throw new ServerError(31249, `Path collision at ${full} remaining portion ${path.slice(i + 1).join('.')}`);
+      throw new ServerError(
+        31249,
+        `Path collision at ${full} remaining portion ${path.slice(i + 1).join('.')}`
+      );
     }
   }
   const last = path[path.length - 1]!;
@@ -57,12 +60,17 @@ function markComputed(root: Node, path: string[]): void {
 }
 
 function checkPath(key: string): string[] {
-  if (key.length === 0) throw new ServerError(40352, 'FieldPath cannot be constructed with empty string');
+  if (key.length === 0)
+    throw new ServerError(40352, 'FieldPath cannot be constructed with empty string');
   const parts = key.split('.');
   for (const part of parts) {
-    if (part.length === 0) throw new ServerError(15998, 'FieldPath field names may not be empty strings.');
+    if (part.length === 0)
+      throw new ServerError(15998, 'FieldPath field names may not be empty strings.');
     if (part.startsWith('$')) {
-      throw new ServerError(16410, `FieldPath field names may not start with '$'. Consider using $getField or $setField.`);
+      throw new ServerError(
+        16410,
+        `FieldPath field names may not start with '$'. Consider using $getField or $setField.`
+      );
     }
   }
   return parts;
@@ -85,12 +93,23 @@ function parse(spec: BDoc, mode: Mode, p: Parser, query: BDoc | undefined): Pars
       const isTopId = prefix.length === 0 && key === '_id';
       if (prefix.length === 0 && (key === '_id' || key.startsWith('_id.'))) idSpecified = true;
       if (mode === 'find' && (key.endsWith('.$') || key === '$' || key.includes('.$.'))) {
-        if (!isTruthy(value) || isDoc(value)) throw notImplemented(`positional projection form ${key}`);
-        if (positional) throw new ServerError(31276, 'Cannot specify more than one positional projection per query.');
-        if (elemMatch) throw new ServerError(31256, 'Cannot specify positional operator and $elemMatch.');
-        if (key.includes('.$.') || key.indexOf('.$') !== key.length - 2) throw notImplemented(`positional projection form ${key}`);
+        if (!isTruthy(value) || isDoc(value))
+          throw notImplemented(`positional projection form ${key}`);
+        if (positional)
+          throw new ServerError(
+            31276,
+            'Cannot specify more than one positional projection per query.'
+          );
+        if (elemMatch)
+          throw new ServerError(31256, 'Cannot specify positional operator and $elemMatch.');
+        if (key.includes('.$.') || key.indexOf('.$') !== key.length - 2)
+          throw notImplemented(`positional projection form ${key}`);
         positional = true;
-        if (type === 'exclusion') throw new ServerError(31253, `Cannot do inclusion on field ${key} in exclusion projection`);
+        if (type === 'exclusion')
+          throw new ServerError(
+            31253,
+            `Cannot do inclusion on field ${key} in exclusion projection`
+          );
         type = 'inclusion';
         addAt(root, [...prefix, ...checkPath(key.slice(0, -2))], { kind: 'positional' }, key);
         continue;
@@ -98,7 +117,7 @@ function parse(spec: BDoc, mode: Mode, p: Parser, query: BDoc | undefined): Pars
       const path = [...prefix, ...checkPath(key)];
       const full = path.join('.');
       if (mode === 'addFields') {
-        if (isDoc(value) && value.size > 0 && !([...value.keys()][0]!.startsWith('$'))) {
+        if (isDoc(value) && value.size > 0 && ![...value.keys()][0]!.startsWith('$')) {
           walkSpec(value, path);
         } else {
           addAt(root, path, { kind: 'expr', expr: p.compile(value) }, full);
@@ -109,7 +128,10 @@ function parse(spec: BDoc, mode: Mode, p: Parser, query: BDoc | undefined): Pars
       if (isDoc(value)) {
         const first = [...value.keys()][0];
         if (first === undefined) {
-          throw new ServerError(51270, `An empty sub-projection is not a valid value. Found empty object at path`);
+          throw new ServerError(
+            51270,
+            `An empty sub-projection is not a valid value. Found empty object at path`
+          );
         }
         if (!first.startsWith('$')) {
           walkSpec(value, path);
@@ -122,17 +144,31 @@ function parse(spec: BDoc, mode: Mode, p: Parser, query: BDoc | undefined): Pars
         }
         if (mode === 'find' && first === '$elemMatch') {
           const arg = value.get('$elemMatch');
-          if (!isDoc(arg)) throw new ServerError(31274, `elemMatch: Invalid argument, object required, but got ${typeof arg}`);
-          if (positional) throw new ServerError(31255, 'Cannot specify positional operator and $elemMatch.');
-          if (path.length > 1) throw new ServerError(31275, 'Cannot use $elemMatch projection on a nested field.');
+          if (!isDoc(arg))
+            throw new ServerError(
+              31274,
+              `elemMatch: Invalid argument, object required, but got ${typeof arg}`
+            );
+          if (positional)
+            throw new ServerError(31255, 'Cannot specify positional operator and $elemMatch.');
+          if (path.length > 1)
+            throw new ServerError(31275, 'Cannot use $elemMatch projection on a nested field.');
           const matcher = compileFilter(new Map([['x', new Map([['$elemMatch', arg]])]]));
           elemMatch = true;
-          addAt(root, path, { kind: 'elemMatch', test: e => matcher.matches(new Map([['x', [e]]])) }, full);
+          addAt(
+            root,
+            path,
+            { kind: 'elemMatch', test: e => matcher.matches(new Map([['x', [e]]])) },
+            full
+          );
           continue;
         }
         if (first === '$meta') throw notImplemented('$meta projection');
         if (type === 'exclusion') {
-          throw new ServerError(31252, 'Cannot use expression other than $meta in exclusion projection');
+          throw new ServerError(
+            31252,
+            'Cannot use expression other than $meta in exclusion projection'
+          );
         }
         type = 'inclusion';
         addAt(root, path, { kind: 'expr', expr: p.compile(value) }, full);
@@ -141,27 +177,40 @@ function parse(spec: BDoc, mode: Mode, p: Parser, query: BDoc | undefined): Pars
       }
       if (typeof value === 'boolean' || typeof value === 'number' || isNumberLike(value)) {
         if (isTruthy(value)) {
-          if (type === 'exclusion') throw new ServerError(31253, `Cannot do inclusion on field ${full} in exclusion projection`);
+          if (type === 'exclusion')
+            throw new ServerError(
+              31253,
+              `Cannot do inclusion on field ${full} in exclusion projection`
+            );
           type = 'inclusion';
           addAt(root, path, { kind: 'include' }, full);
         } else {
           addAt(root, path, { kind: 'exclude' }, full);
           if (!isTopId) {
-            if (type === 'inclusion') throw new ServerError(31254, `Cannot do exclusion on field ${full} in inclusion projection`);
+            if (type === 'inclusion')
+              throw new ServerError(
+                31254,
+                `Cannot do exclusion on field ${full} in inclusion projection`
+              );
             type = 'exclusion';
           }
         }
         continue;
       }
       // Any other literal is a computed field (strings are field paths or literals).
-      if (type === 'exclusion') throw new ServerError(31252, 'Cannot use expression other than $meta in exclusion projection');
+      if (type === 'exclusion')
+        throw new ServerError(
+          31252,
+          'Cannot use expression other than $meta in exclusion projection'
+        );
       type = 'inclusion';
       addAt(root, path, { kind: 'expr', expr: p.compile(value) }, full);
       markComputed(root, path);
     }
   };
   walkSpec(spec, []);
-  if (positional && !query) throw new ServerError(51050, 'Projections with a positional operator require a matcher');
+  if (positional && !query)
+    throw new ServerError(51050, 'Projections with a positional operator require a matcher');
   if (mode === 'addFields') return { root, inclusion: false };
   if (!type) type = findSlice ? 'exclusion' : elemMatch ? 'inclusion' : 'exclusion';
   if (type === 'inclusion' && !idSpecified) root.children.set('_id', { kind: 'include' });
@@ -169,16 +218,30 @@ function parse(spec: BDoc, mode: Mode, p: Parser, query: BDoc | undefined): Pars
 }
 
 function isNumberLike(v: BValue): boolean {
-  return isDoc(v) ? false : typeof v === 'object' && v !== null && '_bsontype' in v && ['Int32', 'Double', 'Long', 'Decimal128'].includes((v as { _bsontype: string })._bsontype);
+  return isDoc(v)
+    ? false
+    : typeof v === 'object' &&
+        v !== null &&
+        '_bsontype' in v &&
+        ['Int32', 'Double', 'Long', 'Decimal128'].includes((v as { _bsontype: string })._bsontype);
 }
 
 function parseSlice(arg: BValue): [number | undefined, number] {
   if (isNumberLike(arg)) return [undefined, clampInt(Number(arg!.valueOf()))];
   if (Array.isArray(arg)) {
-    if (arg.length !== 2) throw new ServerError(31272, '$slice array argument should be of form [skip, limit]');
+    if (arg.length !== 2)
+      throw new ServerError(31272, '$slice array argument should be of form [skip, limit]');
     const [skip, limit] = arg;
-    if (!isNumberLike(skip!)) throw new ServerError(31257, `$slice expects the skip argument to be a number, got ${typeof skip}`);
-    if (!isNumberLike(limit!)) throw new ServerError(31258, `$slice expects the limit argument to be a number, got ${typeof limit}`);
+    if (!isNumberLike(skip!))
+      throw new ServerError(
+        31257,
+        `$slice expects the skip argument to be a number, got ${typeof skip}`
+      );
+    if (!isNumberLike(limit!))
+      throw new ServerError(
+        31258,
+        `$slice expects the limit argument to be a number, got ${typeof limit}`
+      );
     const l = clampInt(Number(limit!.valueOf()));
     if (l <= 0) throw new ServerError(31259, `$slice limit must be positive, got ${l}`);
     return [clampInt(Number(skip!.valueOf())), l];
@@ -192,7 +255,8 @@ function clampInt(n: number): number {
 
 function applySlice(v: BValue, [skip, limit]: [number | undefined, number]): BValue {
   if (!Array.isArray(v)) return v;
-  if (skip === undefined) return limit >= 0 ? v.slice(0, limit) : v.slice(Math.max(0, v.length + limit));
+  if (skip === undefined)
+    return limit >= 0 ? v.slice(0, limit) : v.slice(Math.max(0, v.length + limit));
   const start = skip >= 0 ? Math.min(skip, v.length) : Math.max(0, v.length + skip);
   return v.slice(start, start + limit);
 }
@@ -209,7 +273,8 @@ function includeDoc(node: Node, doc: BDoc, rc: RunCtx): BDoc {
   for (const [key, value] of doc) {
     const child = node.children.get(key);
     if (!child) continue;
-    if (child.kind === 'include') out.set(key, child.slice ? applySlice(value, child.slice) : value);
+    if (child.kind === 'include')
+      out.set(key, child.slice ? applySlice(value, child.slice) : value);
     else if (child.kind === 'positional') out.set(key, positionalValue(value, rc.position));
     else if (child.kind === 'node') {
       const v = includeValue(child, value, rc);
@@ -221,7 +286,10 @@ function includeDoc(node: Node, doc: BDoc, rc: RunCtx): BDoc {
 
 function positionalValue(value: BValue, position: number | undefined): BValue {
   if (!Array.isArray(value) || position === undefined || position >= value.length) {
-    throw new ServerError(51246, "Executor error during find command :: caused by :: positional operator '.$' couldn't find a matching element in the array");
+    throw new ServerError(
+      51246,
+      "Executor error during find command :: caused by :: positional operator '.$' couldn't find a matching element in the array"
+    );
   }
   return [value[position]!];
 }
@@ -256,7 +324,9 @@ function excludeDoc(node: Node, doc: BDoc, rc: RunCtx): BDoc {
 function excludeValue(node: Node, value: BValue, rc: RunCtx): BValue {
   if (isDoc(value)) return excludeDoc(node, value, rc);
   if (Array.isArray(value)) {
-    return value.map(item => (Array.isArray(item) && !rc.recurseNested ? item : excludeValue(node, item, rc)));
+    return value.map(item =>
+      Array.isArray(item) && !rc.recurseNested ? item : excludeValue(node, item, rc)
+    );
   }
   return value;
 }
@@ -317,23 +387,45 @@ export interface ProjectionOptions {
 /** A compiled projection over whole documents; `matchPosition` feeds the positional `.$`. */
 export type Projector = (doc: BDoc, matchPosition?: number) => BDoc;
 
-export function compileProjection(spec: BDoc, mode: 'find' | 'aggregate', options: ProjectionOptions = {}): Projector {
+export function compileProjection(
+  spec: BDoc,
+  mode: 'find' | 'aggregate',
+  options: ProjectionOptions = {}
+): Projector {
   const stage = mode === 'aggregate' ? '$project' : undefined;
   try {
     if (mode === 'aggregate' && spec.size === 0) {
       throw new ServerError(51272, 'projection specification must have at least one field');
     }
     if (mode === 'find' && spec.size === 0) return doc => doc;
-    return build(parse(spec, mode, expressionParser(options.vars?.keys() ?? []), mode === 'find' ? options.query ?? new Map() : undefined), mode, options);
+    return build(
+      parse(
+        spec,
+        mode,
+        expressionParser(options.vars?.keys() ?? []),
+        mode === 'find' ? (options.query ?? new Map()) : undefined
+      ),
+      mode,
+      options
+    );
   } catch (e) {
     throw stage ? wrapStageError(stage, e) : e;
   }
 }
 
 /** `$addFields` / `$set`: every leaf is an expression; existing fields are overwritten in place. */
-export function compileAddFields(spec: BDoc, options: ProjectionOptions = {}, stage = '$addFields'): Projector {
+export function compileAddFields(
+  spec: BDoc,
+  options: ProjectionOptions = {},
+  stage = '$addFields'
+): Projector {
   try {
-    const parsed = parse(spec, 'addFields', expressionParser(options.vars?.keys() ?? []), undefined);
+    const parsed = parse(
+      spec,
+      'addFields',
+      expressionParser(options.vars?.keys() ?? []),
+      undefined
+    );
     return doc => {
       const rc = runCtx(doc, options, true, undefined);
       const out: BDoc = new Map(doc);
@@ -348,13 +440,19 @@ export function compileAddFields(spec: BDoc, options: ProjectionOptions = {}, st
 /** `$unset`: an exclusion projection of the named paths. */
 export function compileUnset(spec: BValue): Projector {
   const fields = typeof spec === 'string' ? [spec] : spec;
-  if (!Array.isArray(fields) || fields.length === 0 && Array.isArray(spec)) {
-    throw new ServerError(31119, '$unset specification must be a string or an array with at least one field');
+  if (!Array.isArray(fields) || (fields.length === 0 && Array.isArray(spec))) {
+    throw new ServerError(
+      31119,
+      '$unset specification must be a string or an array with at least one field'
+    );
   }
   if (!fields.every(f => typeof f === 'string')) {
-    throw new ServerError(31120, '$unset specification must be a string or an array containing only string values');
+    throw new ServerError(
+      31120,
+      '$unset specification must be a string or an array containing only string values'
+    );
   }
-  const projection: BDoc = new Map(fields.map(f => [f as string, 0 as unknown as BValue]));
+  const projection: BDoc = new Map(fields.map(f => [f as string, false]));
   try {
     const parsed = parse(projection, 'aggregate', expressionParser(), undefined);
     return build(parsed, 'aggregate', {});
@@ -363,8 +461,17 @@ export function compileUnset(spec: BValue): Projector {
   }
 }
 
-function runCtx(doc: BDoc, options: ProjectionOptions, recurseNested: boolean, position: number | undefined): RunCtx {
-  return { scope: makeScope(doc, options.vars ?? new Map(), options.now ?? new Date()), recurseNested, position };
+function runCtx(
+  doc: BDoc,
+  options: ProjectionOptions,
+  recurseNested: boolean,
+  position: number | undefined
+): RunCtx {
+  return {
+    scope: makeScope(doc, options.vars ?? new Map(), options.now ?? new Date()),
+    recurseNested,
+    position
+  };
 }
 
 function build(parsed: Parsed, mode: Mode, options: ProjectionOptions): Projector {
@@ -384,6 +491,9 @@ function build(parsed: Parsed, mode: Mode, options: ProjectionOptions): Projecto
 /** Aggregation stages report parse errors as "Invalid $project :: caused by :: …". */
 export function wrapStageError(stage: string, e: unknown): unknown {
   if (!(e instanceof ServerError) || e.code === 238) return e;
-  if (![31249, 31250, 31252, 31253, 31254, 51270, 51272, 40352, 15998, 16410].includes(e.code)) return e;
-  return new ServerError(e.code, `Invalid ${stage} :: caused by :: ${e.message}`, { codeName: e.codeName });
+  if (![31249, 31250, 31252, 31253, 31254, 51270, 51272, 40352, 15998, 16410].includes(e.code))
+    return e;
+  return new ServerError(e.code, `Invalid ${stage} :: caused by :: ${e.message}`, {
+    codeName: e.codeName
+  });
 }

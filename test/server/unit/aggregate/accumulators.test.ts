@@ -39,9 +39,24 @@ describe('accumulators', () => {
   });
   it('$push, $addToSet, $mergeObjects, $count, $stdDev*', () => {
     assert.deepEqual(acc('$push', [new Int32(1), MISSING, null]), ['1i', null]);
-    assert.deepEqual(acc('$addToSet', [new Int32(1), new Double(1), new Long(1), new Int32(2)]), ['1i', '2i']);
+    assert.deepEqual(acc('$addToSet', [new Int32(1), new Double(1), new Long(1), new Int32(2)]), [
+      '1i',
+      '2i'
+    ]);
     assert.deepEqual(acc('$mergeObjects', [v({ a: 1 }), null, v({ b: 2 })]), { a: '1i', b: '2i' });
-    assert.equal(acc('$stdDevPop', [new Int32(2), new Int32(4), new Int32(4), new Int32(4), new Int32(5), new Int32(5), new Int32(7), new Int32(9)]), '2d');
+    assert.equal(
+      acc('$stdDevPop', [
+        new Int32(2),
+        new Int32(4),
+        new Int32(4),
+        new Int32(4),
+        new Int32(5),
+        new Int32(5),
+        new Int32(7),
+        new Int32(9)
+      ]),
+      '2d'
+    );
     assert.equal(acc('$stdDevSamp', [new Int32(1)]), null);
   });
   it('rejects unknown accumulators', () => {

@@ -8,7 +8,14 @@ import { evaluate, REMOVE } from '../../engine/aggregate/expressions.js';
 import { ServerError } from '../../engine/server-error.js';
 import { d, plain, v } from './fixtures.js';
 
-const root = d({ a: 1, b: 2.5, s: 'Hello', arr: [1, 2, 3], docs: [{ x: 1 }, { x: 2 }, { y: 3 }], n: null });
+const root = d({
+  a: 1,
+  b: 2.5,
+  s: 'Hello',
+  arr: [1, 2, 3],
+  docs: [{ x: 1 }, { x: 2 }, { y: 3 }],
+  n: null
+});
 const ev = (expr: unknown, r = root) => plain(evaluate(v(expr), { root: r }));
 const code = (expr: unknown) => {
   try {
@@ -30,8 +37,14 @@ describe('field paths and variables', () => {
   });
   it('supports $$ROOT, $$CURRENT, user variables and $let', () => {
     assert.equal(ev('$$ROOT.s'), 'Hello');
-    assert.equal(plain(evaluate('$$x', { root, vars: new Map<string, BValue>([['x', 'y']]) })), 'y');
-    assert.equal(ev({ $let: { vars: { t: { $add: ['$a', 1] } }, in: { $multiply: ['$$t', 2] } } }), '4i');
+    assert.equal(
+      plain(evaluate('$$x', { root, vars: new Map<string, BValue>([['x', 'y']]) })),
+      'y'
+    );
+    assert.equal(
+      ev({ $let: { vars: { t: { $add: ['$a', 1] } }, in: { $multiply: ['$$t', 2] } } }),
+      '4i'
+    );
     assert.equal(code('$$undefinedVar'), 17276);
   });
   it('rejects unknown operators with 168', () => {
@@ -62,12 +75,18 @@ describe('arithmetic result types', () => {
     assert.equal(ev({ $trunc: [-2.7] }), '-2d');
     assert.equal(ev({ $ceil: 1.2 }), '2d');
     assert.equal(ev({ $floor: 1.8 }), '1d');
-    assert.equal(plain(evaluate(v({ $divide: [Decimal128.fromString('1'), 3] }), { root })), '0.3333333333333333333333333333333333m');
+    assert.equal(
+      plain(evaluate(v({ $divide: [Decimal128.fromString('1'), 3] }), { root })),
+      '0.3333333333333333333333333333333333m'
+    );
   });
   it('does date arithmetic', () => {
     const r = d({ t: new Date(1000) });
     assert.deepEqual(evaluate(v({ $add: ['$t', 500] }), { root: r }), new Date(1500));
-    assert.deepEqual(evaluate(v({ $subtract: ['$t', new Date(400)] }), { root: r }), Long.fromNumber(600));
+    assert.deepEqual(
+      evaluate(v({ $subtract: ['$t', new Date(400)] }), { root: r }),
+      Long.fromNumber(600)
+    );
     assert.deepEqual(evaluate(v({ $subtract: ['$t', 1000] }), { root: r }), new Date(0));
   });
   it('raises mongod errors', () => {
@@ -122,9 +141,19 @@ describe('arrays', () => {
     assert.equal(ev({ $arrayElemAt: ['$arr', -1] }), '3i');
     assert.equal(evaluate(v({ $arrayElemAt: ['$arr', 5] }), { root }), REMOVE);
     assert.deepEqual(ev({ $concatArrays: ['$arr', [4]] }), ['1i', '2i', '3i', '4i']);
-    assert.deepEqual(ev({ $filter: { input: '$arr', as: 'x', cond: { $gte: ['$$x', 2] } } }), ['2i', '3i']);
-    assert.deepEqual(ev({ $map: { input: '$arr', in: { $multiply: ['$$this', 10] } } }), ['10i', '20i', '30i']);
-    assert.equal(ev({ $reduce: { input: '$arr', initialValue: 0, in: { $add: ['$$value', '$$this'] } } }), '6i');
+    assert.deepEqual(ev({ $filter: { input: '$arr', as: 'x', cond: { $gte: ['$$x', 2] } } }), [
+      '2i',
+      '3i'
+    ]);
+    assert.deepEqual(ev({ $map: { input: '$arr', in: { $multiply: ['$$this', 10] } } }), [
+      '10i',
+      '20i',
+      '30i'
+    ]);
+    assert.equal(
+      ev({ $reduce: { input: '$arr', initialValue: 0, in: { $add: ['$$value', '$$this'] } } }),
+      '6i'
+    );
     assert.equal(ev({ $in: [2.0, '$arr'] }), true);
     assert.deepEqual(ev({ $slice: ['$arr', -2] }), ['2i', '3i']);
     assert.deepEqual(ev({ $slice: ['$arr', 1, 1] }), ['2i']);
@@ -153,7 +182,10 @@ describe('types and conversion', () => {
     assert.equal(ev({ $toBool: 0 }), false);
     assert.equal(ev({ $toBool: '' }), true);
     assert.equal(ev({ $toObjectId: '5ab9cbfa31c2ab715d42129e' }), 'oid:5ab9cbfa31c2ab715d42129e');
-    assert.deepEqual(evaluate(v({ $toDate: '2018-03-03T00:00:00Z' }), { root }), new Date('2018-03-03T00:00:00Z'));
+    assert.deepEqual(
+      evaluate(v({ $toDate: '2018-03-03T00:00:00Z' }), { root }),
+      new Date('2018-03-03T00:00:00Z')
+    );
     assert.equal(ev({ $convert: { input: 'x', to: 'int', onError: 'bad' } }), 'bad');
     assert.equal(ev({ $convert: { input: null, to: 'int', onNull: 'nul' } }), 'nul');
     assert.equal(ev({ $isNumber: '1' }), false);
@@ -164,13 +196,30 @@ describe('types and conversion', () => {
 
 describe('objects and dates', () => {
   it('implements the object operators', () => {
-    assert.deepEqual(ev({ $mergeObjects: [{ a: 1, b: 1 }, null, { b: 2, c: 3 }] }), { a: '1i', b: '2i', c: '3i' });
+    assert.deepEqual(ev({ $mergeObjects: [{ a: 1, b: 1 }, null, { b: 2, c: 3 }] }), {
+      a: '1i',
+      b: '2i',
+      c: '3i'
+    });
     assert.deepEqual(ev({ $objectToArray: { x: 1 } }), [{ k: 'x', v: '1i' }]);
-    assert.deepEqual(ev({ $arrayToObject: [[['x', 1], ['y', 2]]] }), { x: '1i', y: '2i' });
+    assert.deepEqual(
+      ev({
+        $arrayToObject: [
+          [
+            ['x', 1],
+            ['y', 2]
+          ]
+        ]
+      }),
+      { x: '1i', y: '2i' }
+    );
     assert.deepEqual(ev({ $arrayToObject: [[{ k: 'x', v: 1 }]] }), { x: '1i' });
     assert.equal(ev({ $getField: 'a' }), '1i');
     assert.equal(ev({ $getField: { field: 'x', input: { x: 5 } } }), '5i');
-    assert.deepEqual(ev({ $setField: { field: 'z', input: { x: 1 }, value: 2 } }), { x: '1i', z: '2i' });
+    assert.deepEqual(ev({ $setField: { field: 'z', input: { x: 1 }, value: 2 } }), {
+      x: '1i',
+      z: '2i'
+    });
     assert.deepEqual(ev({ $setField: { field: 'x', input: { x: 1 }, value: '$$REMOVE' } }), {});
     assert.equal(code({ $mergeObjects: [1] }), 40400);
   });
@@ -186,7 +235,13 @@ describe('objects and dates', () => {
     assert.equal(part('$millisecond'), '16i');
     assert.equal(part('$dayOfWeek'), '7i');
     assert.equal(part('$dayOfYear'), '60i');
-    assert.equal(plain(evaluate(v({ $year: { date: '$t', timezone: 'UTC' } }), { root: r })), '2020i');
-    assert.throws(() => evaluate(v({ $year: { date: '$t', timezone: 'Europe/Paris' } }), { root: r }), /not supported/);
+    assert.equal(
+      plain(evaluate(v({ $year: { date: '$t', timezone: 'UTC' } }), { root: r })),
+      '2020i'
+    );
+    assert.throws(
+      () => evaluate(v({ $year: { date: '$t', timezone: 'Europe/Paris' } }), { root: r }),
+      /not supported/
+    );
   });
 });

@@ -4,7 +4,8 @@ import { Double, Int32 } from 'bson';
 import { type BDoc, type BValue } from '../../bson/values.js';
 
 export function v(value: unknown): BValue {
-  if (typeof value === 'number') return Number.isInteger(value) ? new Int32(value) : new Double(value);
+  if (typeof value === 'number')
+    return Number.isInteger(value) ? new Int32(value) : new Double(value);
   if (Array.isArray(value)) return value.map(v);
   if (value instanceof Map) return value as BDoc;
   if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {

@@ -20,7 +20,8 @@ describe('$set / $unset', () => {
   });
   it('does not mutate the input', () => {
     const doc = d({ _id: 1, a: { b: [1, 2] } });
-    up(doc, d({ $set: { 'a.b.0': 9 }, $push: { 'a.b': 3 } }));
+    up(doc, d({ $set: { 'a.b.0': 9, 'a.c': 1 } }));
+    up(doc, d({ $push: { 'a.b': 3 } }));
     assertIdentical(doc, d({ _id: 1, a: { b: [1, 2] } }));
   });
   it('$unset removes fields, nulls array elements, ignores missing paths', () => {
