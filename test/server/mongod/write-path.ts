@@ -190,7 +190,10 @@ export class WritePath {
     const isReplacement = !Array.isArray(update) && !isOperatorUpdate(update);
     let o: BDoc | null = null;
     if (!isReplacement) {
-      o = this.mongod.profile.updateFormat === 'v2' ? computeDiffV2(before, after) : computeUpdateV1(before, after);
+      o =
+        this.mongod.profile.updateFormat === 'v2'
+          ? computeDiffV2(before, after, { sizeLimited: Array.isArray(update) })
+          : computeUpdateV1(before, after);
     }
     this.mongod.writer.append({
       op: 'u',

@@ -2,8 +2,8 @@
 import { Long } from 'bson';
 
 import { type BDoc, type BValue, isDoc } from '../../bson/values.js';
-import { notImplemented, ServerError } from '../server-error.js';
 import { compileFilter } from '../query/matcher.js';
+import { notImplemented, ServerError } from '../server-error.js';
 import { type Compiled, MISSING, type Value } from './expr-core.js';
 import { compileExpression, makeScope } from './expressions.js';
 import { debugString, typeName } from './format.js';

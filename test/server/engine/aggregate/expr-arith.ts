@@ -3,6 +3,7 @@ import { Decimal128, Double, Int32, Long } from 'bson';
 
 import { notImplemented, ServerError } from '../server-error.js';
 import {
+  type Dec,
   decAdd,
   decDiv,
   decFromDoubleExact,
@@ -12,9 +13,7 @@ import {
   decQuantize,
   decToDecimal128,
   decToNumber,
-  decTruncToBigInt,
-  type Dec
-} from './decimal.js';
+  decTruncToBigInt} from './decimal.js';
 import {
   argList,
   type Compiled,

@@ -1,7 +1,7 @@
 /** `$type`, `$isNumber` and the conversion operators (`$convert` and its `$toX` shorthands). */
 import { Decimal128, Double, Int32, Long, ObjectId, Timestamp } from 'bson';
 
-import { type BValue, BSON_TYPE_NUMBERS, isDoc, isTruthy, typeAlias } from '../../bson/values.js';
+import { BSON_TYPE_NUMBERS, type BValue, isDoc, isTruthy, typeAlias } from '../../bson/values.js';
 import { notImplemented, ServerError } from '../server-error.js';
 import { decFromDecimal128, decToDecimal128, decToNumber, decTruncToBigInt } from './decimal.js';
 import {
@@ -12,8 +12,8 @@ import {
   type OperatorParser,
   type Value
 } from './expr-core.js';
-import { formatDoubleG, typeName } from './format.js';
 import { isoDate } from './expr-string.js';
+import { formatDoubleG, typeName } from './format.js';
 import { asBigInt, asDec, fitsInt32, fitsInt64, isNum } from './numeric.js';
 
 const ServerErrorCode = { BadValue: 2, FailedToParse: 9 } as const;

@@ -5,9 +5,9 @@
 import { Int32 } from 'bson';
 
 import { type BDoc, type BValue, isDoc, isTruthy } from '../../bson/values.js';
-import { notImplemented, ServerError } from '../server-error.js';
 import { compileFilter } from '../query/matcher.js';
 import { compileSort } from '../query/sort.js';
+import { notImplemented, ServerError } from '../server-error.js';
 import { compileLookup, compileReplaceRoot, compileUnwind } from './documents.js';
 import { MISSING } from './expr-core.js';
 import { compileExpression, makeScope } from './expressions.js';

@@ -4,8 +4,8 @@
  * positional `.$`). Field order follows mongod: kept fields in document order, then computed ones.
  */
 import { type BDoc, type BValue, isDoc, isTruthy } from '../../bson/values.js';
-import { notImplemented, ServerError } from '../server-error.js';
 import { compileFilter } from '../query/matcher.js';
+import { notImplemented, ServerError } from '../server-error.js';
 import { type Compiled, MISSING, type Parser, type Scope, type Value } from './expr-core.js';
 import { expressionParser, makeScope } from './expressions.js';
 

@@ -57,7 +57,10 @@ function applyObject(node: ObjectNode, element: Ref, st: State): void {
   const matched = st.matchedField;
   let pending = positional !== undefined;
   if (pending && matched === undefined) {
-    throw new ServerError(2, 'The positional operator did not find the match needed from the query.');
+    throw new ServerError(
+      2,
+      'The positional operator did not find the match needed from the query.'
+    );
   }
   const run = (child: UpdateNode, field: string): void => {
     current = applyChild(child, field, current, st);

@@ -51,7 +51,8 @@ function combine(
   dbl: (x: number, y: number) => number,
   int: (x: bigint, y: bigint) => bigint
 ): Num | null {
-  if (a instanceof Decimal128 || b instanceof Decimal128) return decToDecimal128(dec(toDec(a), toDec(b)));
+  if (a instanceof Decimal128 || b instanceof Decimal128)
+    return decToDecimal128(dec(toDec(a), toDec(b)));
   if (a instanceof Double || b instanceof Double) return new Double(dbl(toDouble(a), toDouble(b)));
   const bothInt32 = a instanceof Int32 && b instanceof Int32;
   return integral(int(toBig(a as Int32 | Long), toBig(b as Int32 | Long)), bothInt32);
@@ -59,12 +60,24 @@ function combine(
 
 /** SafeNum `+`; null when the int64 sum overflows (mongod reports an error). */
 export function safeAdd(a: Num, b: Num): Num | null {
-  return combine(a, b, decAdd, (x, y) => x + y, (x, y) => x + y);
+  return combine(
+    a,
+    b,
+    decAdd,
+    (x, y) => x + y,
+    (x, y) => x + y
+  );
 }
 
 /** SafeNum `*`; null when the int64 product overflows. */
 export function safeMul(a: Num, b: Num): Num | null {
-  return combine(a, b, decMul, (x, y) => x * y, (x, y) => x * y);
+  return combine(
+    a,
+    b,
+    decMul,
+    (x, y) => x * y,
+    (x, y) => x * y
+  );
 }
 
 /** SafeNum bitwise and/or/xor of two integral values: int32 unless either side is int64. */

@@ -29,7 +29,10 @@ export function parseArrayFilters(filters: readonly BValue[] | undefined): Map<s
     const names = new Set<string>();
     topLevelNames(filter, names);
     if (names.size === 0) {
-      throw new ServerError(9, 'Cannot use an expression without a top-level field name in arrayFilters');
+      throw new ServerError(
+        9,
+        'Cannot use an expression without a top-level field name in arrayFilters'
+      );
     }
     if (names.size > 1) {
       const [a, b] = [...names];
@@ -46,7 +49,10 @@ export function parseArrayFilters(filters: readonly BValue[] | undefined): Map<s
       );
     }
     if (out.has(identifier)) {
-      throw new ServerError(9, `Found multiple array filters with the same top-level field name ${identifier}`);
+      throw new ServerError(
+        9,
+        `Found multiple array filters with the same top-level field name ${identifier}`
+      );
     }
     out.set(identifier, compileFilter(filter));
   }

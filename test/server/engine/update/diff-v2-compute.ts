@@ -56,28 +56,28 @@ function isContainerPair(a: BValue, b: BValue): boolean {
 }
 
 /** A sub-diff of two documents or two arrays, or null when the new value is smaller. */
-function subDiff(pre: BValue, post: BValue): DiffNode | null {
+function subDiff(pre: BValue, post: BValue, limited: boolean): DiffNode | null {
   return pre instanceof Map
-    ? docDiff(pre, post as BDoc, 0)
-    : arrayDiff(pre as BValue[], post as BValue[]);
+    ? docDiff(pre, post as BDoc, 0, limited)
+    : arrayDiff(pre as BValue[], post as BValue[], limited);
 }
 
-function arrayDiff(pre: BValue[], post: BValue[]): ArrayNode | null {
+function arrayDiff(pre: BValue[], post: BValue[], limited: boolean): ArrayNode | null {
   const node: ArrayNode = { kind: 'array', resize: undefined, entries: [] };
   const common = Math.min(pre.length, post.length);
   for (let i = 0; i < common; i++) {
     const a = pre[i];
     const b = post[i];
     if (binaryEqual(a, b)) continue;
-    const sub = isContainerPair(a, b) ? subDiff(a, b) : null;
+    const sub = isContainerPair(a, b) ? subDiff(a, b, limited) : null;
     node.entries.push([i, sub ? { sub } : { update: b }]);
   }
   for (let i = common; i < post.length; i++) node.entries.push([i, { update: post[i] }]);
   if (pre.length > post.length) node.resize = post.length;
-  return bsonSize(serialize(node)) < arraySize(post) ? node : null;
+  return !limited || bsonSize(serialize(node)) < arraySize(post) ? node : null;
 }
 
-function docDiff(pre: BDoc, post: BDoc, padding: number): DocNode | null {
+function docDiff(pre: BDoc, post: BDoc, padding: number, limited: boolean): DocNode | null {
   const node: DocNode = { kind: 'doc', deletes: [], updates: [], inserts: [], subs: [] };
   const before = [...pre];
   const after = [...post];
@@ -94,7 +94,7 @@ function docDiff(pre: BDoc, post: BDoc, padding: number): DocNode | null {
       continue;
     }
     if (!binaryEqual(preValue, postValue)) {
-      const sub = isContainerPair(preValue, postValue) ? subDiff(preValue, postValue) : null;
+      const sub = isContainerPair(preValue, postValue) ? subDiff(preValue, postValue, limited) : null;
       if (sub) node.subs.push([preKey, sub]);
       else node.updates.push([preKey, postValue]);
     }
@@ -108,17 +108,22 @@ function docDiff(pre: BDoc, post: BDoc, padding: number): DocNode | null {
   }
   // mongod keeps these in a std::set: they are logged in byte order after the trailing deletes.
   node.deletes.push(...[...skipped].sort(compareStrings));
-  return bsonSize(serialize(node)) + padding < bsonSize(post) ? node : null;
+  return !limited || bsonSize(serialize(node)) + padding < bsonSize(post) ? node : null;
 }
 
 /**
  * The `o` field of a `$v: 2` update oplog entry turning `pre` into `post`, or null when mongod
  * would log the full post-image instead. Identical documents give an empty diff.
+ *
+ * `sizeLimited` (pipeline updates, mongod's diff calculator) falls back to whole values and to a
+ * replacement when they are smaller. Operator updates pass `false`: mongod's update tree always
+ * logs them as a diff, however small the document.
  */
-export function computeDiffV2(pre: BDoc, post: BDoc): BDoc | null {
+export function computeDiffV2(pre: BDoc, post: BDoc, options: { sizeLimited?: boolean } = {}): BDoc | null {
+  const limited = options.sizeLimited ?? true;
   let diff: BDoc = new Map();
   if (!binaryEqual(pre, post)) {
-    const node = docDiff(pre, post, DELTA_METADATA_BYTES);
+    const node = docDiff(pre, post, DELTA_METADATA_BYTES, limited);
     if (!node) return null;
     diff = serialize(node);
   }

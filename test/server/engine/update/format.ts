@@ -28,7 +28,8 @@ export function formatDoubleNice(x: number): string {
   else {
     const [mant, expText] = x.toExponential(15).split('e') as [string, string];
     const exp = Number(expText);
-    const strip = (s: string): string => (s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s);
+    const strip = (s: string): string =>
+      s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
     if (exp < -4 || exp >= 16) {
       const abs = Math.abs(exp);
       text = `${strip(mant)}e${exp < 0 ? '-' : '+'}${abs < 10 ? '0' : ''}${abs}`;

@@ -155,8 +155,7 @@ function currentDate(value: BValue): Modifier {
   const make = (ctx: UpdateContext): BValue =>
     asDate
       ? new Date(ctx.now.getTime())
-      : (ctx.timestamp ??
-        new Timestamp({ t: Math.floor(ctx.now.getTime() / 1000), i: 1 }));
+      : (ctx.timestamp ?? new Timestamp({ t: Math.floor(ctx.now.getTime() / 1000), i: 1 }));
   return {
     ...base('$currentDate', true),
     applyExisting(ref, _path, env) {
@@ -302,10 +301,34 @@ function pop(path: string, value: BValue): Modifier {
 
 /** Query operators that make `{$pull: {a: {$gt: 1}}}` a condition on the element itself. */
 const PATH_KEYWORDS = new Set([
-  '$all', '$bitsAllClear', '$bitsAllSet', '$bitsAnyClear', '$bitsAnySet', '$elemMatch', '$eq',
-  '$exists', '$geoIntersects', '$geoWithin', '$gt', '$gte', '$in', '$lt', '$lte', '$maxDistance',
-  '$minDistance', '$mod', '$ne', '$near', '$nearSphere', '$nin', '$not', '$options', '$regex',
-  '$size', '$type', '$within'
+  '$all',
+  '$bitsAllClear',
+  '$bitsAllSet',
+  '$bitsAnyClear',
+  '$bitsAnySet',
+  '$elemMatch',
+  '$eq',
+  '$exists',
+  '$geoIntersects',
+  '$geoWithin',
+  '$gt',
+  '$gte',
+  '$in',
+  '$lt',
+  '$lte',
+  '$maxDistance',
+  '$minDistance',
+  '$mod',
+  '$ne',
+  '$near',
+  '$nearSphere',
+  '$nin',
+  '$not',
+  '$options',
+  '$regex',
+  '$size',
+  '$type',
+  '$within'
 ]);
 
 /** The key the wrapped $pull condition and its element are put under (any name behaves alike). */
@@ -363,8 +386,21 @@ export function renameModifier(from: string, to: string): Modifier {
 
 /** The modifiers mongod knows, in modifier_table order. */
 export const MODIFIER_NAMES = new Set([
-  '$addToSet', '$bit', '$currentDate', '$inc', '$max', '$min', '$mul', '$pop', '$pull',
-  '$pullAll', '$push', '$rename', '$set', '$setOnInsert', '$unset'
+  '$addToSet',
+  '$bit',
+  '$currentDate',
+  '$inc',
+  '$max',
+  '$min',
+  '$mul',
+  '$pop',
+  '$pull',
+  '$pullAll',
+  '$push',
+  '$rename',
+  '$set',
+  '$setOnInsert',
+  '$unset'
 ]);
 
 /** Parses one `path: value` entry of modifier `op` (not $rename, which tree.ts handles). */
@@ -398,4 +434,3 @@ export function parseModifier(op: string, path: string, value: BValue): Modifier
       throw new Error(`parseModifier: unexpected ${op}`);
   }
 }
-

@@ -5,8 +5,8 @@
  */
 import { Decimal128, Double, Int32, Long } from 'bson';
 
-import { type BValue, cloneValue, compareValues, typeAlias } from '../../bson/values.js';
 import { getPath } from '../../bson/paths.js';
+import { type BValue, cloneValue, compareValues, typeAlias } from '../../bson/values.js';
 import { ServerError } from '../server-error.js';
 
 export interface PushSpec {
@@ -46,7 +46,8 @@ function directionOf(value: BValue): number | undefined {
 function parseSort(clause: BValue): (a: BValue, b: BValue) => number {
   const whole = directionOf(clause);
   if (whole !== undefined) {
-    if (whole !== 1 && whole !== -1) throw badValue('The $sort element value must be either 1 or -1');
+    if (whole !== 1 && whole !== -1)
+      throw badValue('The $sort element value must be either 1 or -1');
     return (a, b) => whole * compareValues(a, b);
   }
   if (!(clause instanceof Map)) {
@@ -54,7 +55,8 @@ function parseSort(clause: BValue): (a: BValue, b: BValue) => number {
       'The $sort is invalid: use 1/-1 to sort the whole element, or {field:1/-1} to sort embedded fields'
     );
   }
-  if (clause.size === 0) throw badValue('The $sort pattern is empty when it should be a set of fields.');
+  if (clause.size === 0)
+    throw badValue('The $sort pattern is empty when it should be a set of fields.');
   const keys: [string, number][] = [];
   for (const [field, dir] of clause) {
     const d = directionOf(dir) ?? 0;
@@ -66,7 +68,8 @@ function parseSort(clause: BValue): (a: BValue, b: BValue) => number {
     keys.push([field, d]);
   }
   // Non-documents are wrapped as {"": value}, so every pattern field is missing: null.
-  const keyOf = (v: BValue, path: string): BValue => (v instanceof Map ? (getPath(v, path) ?? null) : null);
+  const keyOf = (v: BValue, path: string): BValue =>
+    v instanceof Map ? (getPath(v, path) ?? null) : null;
   return (a, b) => {
     for (const [path, d] of keys) {
       const c = compareValues(keyOf(a, path), keyOf(b, path));
@@ -86,14 +89,18 @@ export function parsePushSpec(value: BValue): PushSpec {
   }
   const each = value.get('$each');
   if (!Array.isArray(each)) {
-    throw badValue(`The argument to $each in $push must be an array but it was of type: ${typeAlias(each)}`);
+    throw badValue(
+      `The argument to $each in $push must be an array but it was of type: ${typeAlias(each)}`
+    );
   }
   const spec: PushSpec = { values: each, position: undefined, slice: undefined, sort: undefined };
   if (value.has('$slice')) {
     const clause = value.get('$slice');
     spec.slice = integerOf(clause);
     if (spec.slice === undefined) {
-      throw badValue(`The value for $slice must be an integer value but was given type: ${typeAlias(clause)}`);
+      throw badValue(
+        `The value for $slice must be an integer value but was given type: ${typeAlias(clause)}`
+      );
     }
   }
   if (value.has('$sort')) spec.sort = parseSort(value.get('$sort'));
@@ -101,7 +108,9 @@ export function parsePushSpec(value: BValue): PushSpec {
     const clause = value.get('$position');
     spec.position = integerOf(clause);
     if (spec.position === undefined) {
-      throw badValue(`The value for $position must be an integer value, not of type: ${typeAlias(clause)}`);
+      throw badValue(
+        `The value for $position must be an integer value, not of type: ${typeAlias(clause)}`
+      );
     }
   }
   return spec;

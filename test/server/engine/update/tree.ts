@@ -7,7 +7,7 @@
 import { type BDoc, type BValue, compareStrings, typeAlias } from '../../bson/values.js';
 import { ServerError } from '../server-error.js';
 import { docString, elementString } from './format.js';
-import { MODIFIER_NAMES, type Modifier, parseModifier, renameModifier } from './modifiers.js';
+import { type Modifier, MODIFIER_NAMES, parseModifier, renameModifier } from './modifiers.js';
 
 export interface LeafNode {
   readonly kind: 'leaf';
@@ -55,7 +55,9 @@ function checkPath(path: string): string[] {
     throw badValue(`Too many positional (i.e. '$') elements found in path '${path}'`);
   }
   if (positional[0] === 0) {
-    throw badValue(`Cannot have positional (i.e. '$') element in the first position in path '${path}'`);
+    throw badValue(
+      `Cannot have positional (i.e. '$') element in the first position in path '${path}'`
+    );
   }
   return parts;
 }
@@ -91,7 +93,13 @@ function setChild(node: ObjectNode | ArrayNode, name: string, child: UpdateNode)
 }
 
 /** UpdateObjectNode::parseAndMerge for one already-initialised leaf. */
-function merge(root: ObjectNode, parts: string[], path: string, leaf: LeafNode, state: ParseState): void {
+function merge(
+  root: ObjectNode,
+  parts: string[],
+  path: string,
+  leaf: LeafNode,
+  state: ParseState
+): void {
   const conflict = (at: string): ServerError =>
     new ServerError(40, `Updating the path '${path}' would create a conflict at '${at}'`);
   let current: ObjectNode | ArrayNode = root;
@@ -100,7 +108,8 @@ function merge(root: ObjectNode, parts: string[], path: string, leaf: LeafNode, 
     const shouldBeArray = isArrayFilterIdentifier(parts[i + 1]!);
     let child = getChild(current, name);
     if (child) {
-      if (child.kind !== (shouldBeArray ? 'array' : 'object')) throw conflict(parts.slice(0, i + 1).join('.'));
+      if (child.kind !== (shouldBeArray ? 'array' : 'object'))
+        throw conflict(parts.slice(0, i + 1).join('.'));
     } else {
       child = shouldBeArray ? { kind: 'array', children: new Map() } : newObjectNode();
       setChild(current, name, child);
@@ -131,8 +140,10 @@ function parseRename(root: ObjectNode, from: string, to: BValue, state: ParseSta
   if (to.startsWith(from + '.') || from.startsWith(to + '.')) {
     throw badValue(`The source and target field for $rename must not be on the same path: ${spec}`);
   }
-  if (isDynamic(fromParts)) throw badValue(`The source field for $rename may not be dynamic: ${from}`);
-  if (isDynamic(toParts)) throw badValue(`The destination field for $rename may not be dynamic: ${to}`);
+  if (isDynamic(fromParts))
+    throw badValue(`The source field for $rename may not be dynamic: ${from}`);
+  if (isDynamic(toParts))
+    throw badValue(`The destination field for $rename may not be dynamic: ${to}`);
   merge(root, toParts, to, { kind: 'leaf', mod: renameModifier(from, to) }, state);
 }
 

@@ -48,7 +48,9 @@ function diffDoc(pre: BDoc, post: BDoc, prefix: string, ops: Ops): boolean {
   if (kept.some((k, i) => postKeys[i] !== k)) return false;
   const added = postKeys.slice(kept.length);
   if (added.some((k, i) => i > 0 && compareStrings(added[i - 1]!, k) >= 0)) return false;
-  const touched = [...pre.keys()].filter(k => !post.has(k) || !binaryEqual(pre.get(k), post.get(k)));
+  const touched = [...pre.keys()].filter(
+    k => !post.has(k) || !binaryEqual(pre.get(k), post.get(k))
+  );
   if (![...touched, ...added].every(nameable)) return false;
   for (const k of pre.keys()) if (!post.has(k)) ops.unsets.push(join(prefix, k));
   for (const k of kept) diffValue(pre.get(k), post.get(k), join(prefix, k), ops);

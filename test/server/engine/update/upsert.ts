@@ -6,7 +6,12 @@ import { BSONRegExp, ObjectId } from 'bson';
 
 import { type BDoc, type BValue, cloneValue, compareStrings } from '../../bson/values.js';
 import { ServerError } from '../server-error.js';
-import { applyModifiers, applyPipeline, applyReplacement, isModifierUpdate } from './apply-update.js';
+import {
+  applyModifiers,
+  applyPipeline,
+  applyReplacement,
+  isModifierUpdate
+} from './apply-update.js';
 import type { UpdateContext } from './context.js';
 import { idFirst } from './validate.js';
 
@@ -21,7 +26,12 @@ function equalityValue(value: BValue): BValue | typeof NONE {
   if (value.has('$eq')) return value.get('$eq');
   // The query optimizer rewrites a one-element $in without regexes to $eq.
   const list = value.get('$in');
-  if (value.size === 1 && Array.isArray(list) && list.length === 1 && !(list[0] instanceof BSONRegExp)) {
+  if (
+    value.size === 1 &&
+    Array.isArray(list) &&
+    list.length === 1 &&
+    !(list[0] instanceof BSONRegExp)
+  ) {
     return list[0];
   }
   return NONE;
@@ -48,7 +58,10 @@ export function queryEqualities(query: BDoc): Map<string, BValue> {
   for (const [path, value] of found) {
     for (const other of out.keys()) {
       if (other === path) {
-        throw new ServerError(54, `cannot infer query fields to set, path '${path}' is matched twice`);
+        throw new ServerError(
+          54,
+          `cannot infer query fields to set, path '${path}' is matched twice`
+        );
       }
       if (other.startsWith(path + '.') || path.startsWith(other + '.')) {
         throw new ServerError(
@@ -86,11 +99,7 @@ export function seedFromQuery(query: BDoc): BDoc {
  * The document an upsert inserts. A replacement takes only `_id` from the query; modifier and
  * pipeline updates start from all equality conditions. `_id` ends up first, generated if absent.
  */
-export function buildUpsertDocument(
-  query: BDoc,
-  update: BDoc | BDoc[],
-  ctx: UpdateContext
-): BDoc {
+export function buildUpsertDocument(query: BDoc, update: BDoc | BDoc[], ctx: UpdateContext): BDoc {
   const insertCtx: UpdateContext = { ...ctx, isUpsertInsert: true };
   let result: BDoc;
   if (!Array.isArray(update) && !isModifierUpdate(update)) {

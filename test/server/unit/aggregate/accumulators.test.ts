@@ -3,12 +3,12 @@ import { describe, it } from 'node:test';
 
 import { Decimal128, Double, Int32, Long } from 'bson';
 
+import { type BValue } from '../../bson/values.js';
 import { compileAccumulator } from '../../engine/aggregate/accumulators.js';
+import { MISSING, type Value } from '../../engine/aggregate/expr-core.js';
 import { expressionParser } from '../../engine/aggregate/expressions.js';
 import { ServerError } from '../../engine/server-error.js';
 import { plain, v } from './fixtures.js';
-import { type BValue } from '../../bson/values.js';
-import { MISSING, type Value } from '../../engine/aggregate/expr-core.js';
 
 function acc(op: string, values: Value[], arg: unknown = '$x'): unknown {
   const a = compileAccumulator('f', v({ [op]: arg }), expressionParser());

@@ -7,16 +7,29 @@ import { applyUpdate } from '../../engine/update/apply-update.js';
 import { assertIdentical, assertServerError, d, NOW, pairs } from './fixtures.js';
 
 const up = (doc: BDoc, update: BDoc): BDoc => applyUpdate(doc, update, { now: NOW });
-const withA = (a: BValue): BDoc => pairs([['_id', 1], ['a', a]]);
+const withA = (a: BValue): BDoc =>
+  pairs([
+    ['_id', 1],
+    ['a', a]
+  ]);
 
 describe('$inc / $mul type promotion (SafeNum)', () => {
   it('int32 + int32 stays int32 until it overflows to int64', () => {
     assertIdentical(up(withA(new Int32(1)), d({ $inc: { a: 2 } })), withA(new Int32(3)));
-    assertIdentical(up(withA(new Int32(2 ** 31 - 1)), d({ $inc: { a: 1 } })), withA(Long.fromNumber(2 ** 31)));
-    assertIdentical(up(withA(new Int32(2 ** 16)), d({ $mul: { a: 2 ** 16 } })), withA(Long.fromNumber(2 ** 32)));
+    assertIdentical(
+      up(withA(new Int32(2 ** 31 - 1)), d({ $inc: { a: 1 } })),
+      withA(Long.fromNumber(2 ** 31))
+    );
+    assertIdentical(
+      up(withA(new Int32(2 ** 16)), d({ $mul: { a: 2 ** 16 } })),
+      withA(Long.fromNumber(2 ** 32))
+    );
   });
   it('int32 with int64 gives int64; any double gives double', () => {
-    assertIdentical(up(withA(new Int32(1)), d({ $inc: { a: Long.fromNumber(1) } })), withA(Long.fromNumber(2)));
+    assertIdentical(
+      up(withA(new Int32(1)), d({ $inc: { a: Long.fromNumber(1) } })),
+      withA(Long.fromNumber(2))
+    );
     assertIdentical(up(withA(Long.fromNumber(1)), d({ $inc: { a: 0.5 } })), withA(new Double(1.5)));
     assertIdentical(up(withA(new Double(2)), d({ $mul: { a: 3 } })), withA(new Double(6)));
   });
@@ -32,18 +45,35 @@ describe('$inc / $mul type promotion (SafeNum)', () => {
     assertIdentical(out, withA(Decimal128.fromString('1.100000000000000')));
   });
   it('missing fields are created with the operand type ($mul makes zero)', () => {
-    assertIdentical(up(d({ _id: 1 }), d({ $inc: { a: Long.fromNumber(5) } })), withA(Long.fromNumber(5)));
+    assertIdentical(
+      up(d({ _id: 1 }), d({ $inc: { a: Long.fromNumber(5) } })),
+      withA(Long.fromNumber(5))
+    );
     assertIdentical(up(d({ _id: 1 }), d({ $mul: { a: 5 } })), withA(new Int32(0)));
-    assertIdentical(up(d({ _id: 1 }), d({ $mul: { a: Long.fromNumber(5) } })), withA(Long.fromNumber(0)));
+    assertIdentical(
+      up(d({ _id: 1 }), d({ $mul: { a: Long.fromNumber(5) } })),
+      withA(Long.fromNumber(0))
+    );
     assertIdentical(up(d({ _id: 1 }), d({ $mul: { a: 2.5 } })), withA(new Double(0)));
   });
   it('$inc by zero keeps the stored type', () => {
-    assertIdentical(up(withA(new Int32(4)), d({ $inc: { a: Long.fromNumber(0) } })), withA(Long.fromNumber(4)));
+    assertIdentical(
+      up(withA(new Int32(4)), d({ $inc: { a: Long.fromNumber(0) } })),
+      withA(Long.fromNumber(4))
+    );
     assertIdentical(up(withA(new Int32(4)), d({ $inc: { a: 0 } })), withA(new Int32(4)));
   });
   it('rejects non-numeric operands and targets', () => {
-    assertServerError(() => up(d({ _id: 1 }), d({ $inc: { a: 'x' } })), 14, 'Cannot increment with non-numeric argument: {a: "x"}');
-    assertServerError(() => up(d({ _id: 1 }), d({ $mul: { a: null } })), 14, 'Cannot multiply with non-numeric argument: {a: null}');
+    assertServerError(
+      () => up(d({ _id: 1 }), d({ $inc: { a: 'x' } })),
+      14,
+      'Cannot increment with non-numeric argument: {a: "x"}'
+    );
+    assertServerError(
+      () => up(d({ _id: 1 }), d({ $mul: { a: null } })),
+      14,
+      'Cannot multiply with non-numeric argument: {a: null}'
+    );
     assertServerError(
       () => up(d({ _id: 1, a: 'x' }), d({ $inc: { a: 1 } })),
       14,

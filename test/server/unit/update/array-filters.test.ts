@@ -15,11 +15,23 @@ describe('$[ident] with arrayFilters', () => {
     );
     assertIdentical(
       up(
-        d({ _id: 1, g: [{ grade: 80, n: 1 }, { grade: 90, n: 2 }] }),
+        d({
+          _id: 1,
+          g: [
+            { grade: 80, n: 1 },
+            { grade: 90, n: 2 }
+          ]
+        }),
         d({ $inc: { 'g.$[e].n': 10 } }),
         [d({ 'e.grade': { $gte: 85 } })]
       ),
-      d({ _id: 1, g: [{ grade: 80, n: 1 }, { grade: 90, n: 12 }] })
+      d({
+        _id: 1,
+        g: [
+          { grade: 80, n: 1 },
+          { grade: 90, n: 12 }
+        ]
+      })
     );
   });
   it('nested identifiers', () => {
@@ -33,23 +45,42 @@ describe('$[ident] with arrayFilters', () => {
   });
   it('two filters matching one element conflict only when their updates do', () => {
     assertIdentical(
-      up(d({ _id: 1, a: [{ v: 1 }] }), d({ $set: { 'a.$[x].p': 1, 'a.$[y].q': 2 } }), [d({ 'x.v': 1 }), d({ 'y.v': 1 })]),
+      up(d({ _id: 1, a: [{ v: 1 }] }), d({ $set: { 'a.$[x].p': 1, 'a.$[y].q': 2 } }), [
+        d({ 'x.v': 1 }),
+        d({ 'y.v': 1 })
+      ]),
       d({ _id: 1, a: [{ v: 1, p: 1, q: 2 }] })
     );
     assertServerError(
-      () => up(d({ _id: 1, a: [1] }), d({ $set: { 'a.$[x]': 1, 'a.$[y]': 2 } }), [d({ x: 1 }), d({ y: 1 })]),
+      () =>
+        up(d({ _id: 1, a: [1] }), d({ $set: { 'a.$[x]': 1, 'a.$[y]': 2 } }), [
+          d({ x: 1 }),
+          d({ y: 1 })
+        ]),
       40,
       "Update created a conflict at 'a.0'"
     );
   });
   it('unknown, unused and malformed identifiers', () => {
-    assertServerError(() => up(d({ _id: 1, a: [] }), d({ $set: { 'a.$[x]': 1 } }), []), 2, "No array filter found for identifier 'x' in path 'a.$[x]'");
+    assertServerError(
+      () => up(d({ _id: 1, a: [] }), d({ $set: { 'a.$[x]': 1 } }), []),
+      2,
+      "No array filter found for identifier 'x' in path 'a.$[x]'"
+    );
     assertServerError(
       () => up(d({ _id: 1, a: [] }), d({ $set: { 'a.$[x]': 1 } }), [d({ x: 1 }), d({ y: 1 })]),
       9,
       "The array filter for identifier 'y' was not used in the update { $set: { a.$[x]: 1 } }"
     );
-    assertServerError(() => up(d({ _id: 1, a: [] }), d({ $set: { 'a.$[x]': 1 } }), [d({ x: 1 }), d({ x: 2 })]), 9, 'Found multiple array filters with the same top-level field name x');
-    assertServerError(() => up(d({ _id: 1, a: [] }), d({ $set: { a: 1 } }), [d({})]), 9, 'Cannot use an expression without a top-level field name in arrayFilters');
+    assertServerError(
+      () => up(d({ _id: 1, a: [] }), d({ $set: { 'a.$[x]': 1 } }), [d({ x: 1 }), d({ x: 2 })]),
+      9,
+      'Found multiple array filters with the same top-level field name x'
+    );
+    assertServerError(
+      () => up(d({ _id: 1, a: [] }), d({ $set: { a: 1 } }), [d({})]),
+      9,
+      'Cannot use an expression without a top-level field name in arrayFilters'
+    );
   });
 });

@@ -1,10 +1,11 @@
 /**
  * Test fixtures: plain JS values → the server's value model. Integral JS numbers become Int32,
- * other numbers Double; plain objects become ordered Maps; BSON class instances pass through.
+ * other numbers Double; plain objects become ordered Maps; RegExps become BSONRegExp; BSON class
+ * instances pass through.
  */
 import assert from 'node:assert/strict';
 
-import { Double, Int32 } from 'bson';
+import { BSONRegExp, Double, Int32 } from 'bson';
 
 import { type BDoc, type BValue, valuesIdentical } from '../../bson/values.js';
 import { ServerError } from '../../engine/server-error.js';
@@ -12,11 +13,18 @@ import { docString } from '../../engine/update/format.js';
 
 export function v(value: unknown): BValue {
   if (typeof value === 'number') {
-    return Number.isInteger(value) && Math.abs(value) < 2 ** 31 ? new Int32(value) : new Double(value);
+    return Number.isInteger(value) && Math.abs(value) < 2 ** 31
+      ? new Int32(value)
+      : new Double(value);
   }
   if (Array.isArray(value)) return value.map(v);
+  if (value instanceof RegExp) return new BSONRegExp(value.source, value.flags);
   if (value instanceof Map) return value as BDoc;
-  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
     return d(value as Record<string, unknown>);
   }
   return value as BValue;
@@ -33,11 +41,18 @@ export function pairs(entries: [string, unknown][]): BDoc {
 
 export function assertIdentical(actual: BValue, expected: BValue): void {
   const show = (x: BValue): string => (x instanceof Map ? docString(x) : String(x));
-  assert.ok(valuesIdentical(actual, expected), `expected ${show(expected)}\n     got ${show(actual)}`);
+  assert.ok(
+    valuesIdentical(actual, expected),
+    `expected ${show(expected)}\n     got ${show(actual)}`
+  );
 }
 
 /** Asserts `fn` throws a ServerError with `code` (and `message` when given). */
-export function assertServerError(fn: () => unknown, code: number, message?: string | RegExp): void {
+export function assertServerError(
+  fn: () => unknown,
+  code: number,
+  message?: string | RegExp
+): void {
   assert.throws(fn, (error: unknown) => {
     assert.ok(error instanceof ServerError, `expected ServerError, got ${String(error)}`);
     assert.equal(error.code, code, `code ${error.code}: ${error.message}`);

@@ -9,15 +9,33 @@ const up = (doc: BDoc, pipeline: BDoc[], arrayFilters?: BDoc[]): BDoc =>
 
 describe('pipeline-style updates', () => {
   it('runs the stages', () => {
-    assertIdentical(up(d({ _id: 1, a: 1 }), [d({ $set: { b: { $add: ['$a', 1] } } })]), d({ _id: 1, a: 1, b: 2 }));
+    assertIdentical(
+      up(d({ _id: 1, a: 1 }), [d({ $set: { b: { $add: ['$a', 1] } } })]),
+      d({ _id: 1, a: 1, b: 2 })
+    );
     assertIdentical(up(d({ _id: 1, a: 1 }), [d({ $unset: 'a' })]), d({ _id: 1 }));
   });
   it('keeps _id first and immutable', () => {
-    assertIdentical(up(d({ _id: 1, a: 1 }), [d({ $replaceWith: { z: 1, _id: 1 } })]), d({ _id: 1, z: 1 }));
-    assertServerError(() => up(d({ _id: 1 }), [d({ $set: { _id: 2 } })]), 66, "After applying the update, the (immutable) field '_id' was found to have been altered to _id: 2");
-    assertServerError(() => up(d({ _id: 1 }), [d({ $unset: '_id' })]), 66, "After applying the update, the (immutable) field '_id' was found to have been removed.");
+    assertIdentical(
+      up(d({ _id: 1, a: 1 }), [d({ $replaceWith: { z: 1, _id: 1 } })]),
+      d({ _id: 1, z: 1 })
+    );
+    assertServerError(
+      () => up(d({ _id: 1 }), [d({ $set: { _id: 2 } })]),
+      66,
+      "After applying the update, the (immutable) field '_id' was found to have been altered to _id: 2"
+    );
+    assertServerError(
+      () => up(d({ _id: 1 }), [d({ $unset: '_id' })]),
+      66,
+      "After applying the update, the (immutable) field '_id' was found to have been removed."
+    );
   });
   it('refuses arrayFilters', () => {
-    assertServerError(() => up(d({ _id: 1 }), [d({ $set: { a: 1 } })], [d({ x: 1 })]), 9, 'arrayFilters may not be specified for pipeline-syle updates');
+    assertServerError(
+      () => up(d({ _id: 1 }), [d({ $set: { a: 1 } })], [d({ x: 1 })]),
+      9,
+      'arrayFilters may not be specified for pipeline-syle updates'
+    );
   });
 });

@@ -9,15 +9,22 @@ const up = (doc: BDoc, update: BDoc, ctx: Partial<UpdateContext> = {}): BDoc =>
 
 describe('positional $', () => {
   it('updates the matched element', () => {
-    assertIdentical(up(d({ _id: 1, a: [1, 2, 3] }), d({ $set: { 'a.$': 9 } }), { matchPosition: 1 }), d({ _id: 1, a: [1, 9, 3] }));
     assertIdentical(
-      up(d({ _id: 1, a: [{ b: 1 }, { b: 2 }] }), d({ $inc: { 'a.$.b': 10 } }), { matchPosition: 1 }),
+      up(d({ _id: 1, a: [1, 2, 3] }), d({ $set: { 'a.$': 9 } }), { matchPosition: 1 }),
+      d({ _id: 1, a: [1, 9, 3] })
+    );
+    assertIdentical(
+      up(d({ _id: 1, a: [{ b: 1 }, { b: 2 }] }), d({ $inc: { 'a.$.b': 10 } }), {
+        matchPosition: 1
+      }),
       d({ _id: 1, a: [{ b: 1 }, { b: 12 }] })
     );
   });
   it('merges with an explicit index on the same element', () => {
     assertIdentical(
-      up(d({ _id: 1, a: [{ b: 1 }, { b: 2 }] }), d({ $set: { 'a.$.c': 1, 'a.1.d': 2 } }), { matchPosition: 1 }),
+      up(d({ _id: 1, a: [{ b: 1 }, { b: 2 }] }), d({ $set: { 'a.$.c': 1, 'a.1.d': 2 } }), {
+        matchPosition: 1
+      }),
       d({ _id: 1, a: [{ b: 1 }, { b: 2, c: 1, d: 2 }] })
     );
     assertServerError(
@@ -37,12 +44,18 @@ describe('positional $', () => {
 
 describe('all positional $[]', () => {
   it('updates every element', () => {
-    assertIdentical(up(d({ _id: 1, a: [1, 2] }), d({ $inc: { 'a.$[]': 1 } })), d({ _id: 1, a: [2, 3] }));
+    assertIdentical(
+      up(d({ _id: 1, a: [1, 2] }), d({ $inc: { 'a.$[]': 1 } })),
+      d({ _id: 1, a: [2, 3] })
+    );
     assertIdentical(
       up(d({ _id: 1, a: [{ b: [1] }, { b: [2, 3] }] }), d({ $set: { 'a.$[].b.$[]': 0 } })),
       d({ _id: 1, a: [{ b: [0] }, { b: [0, 0] }] })
     );
-    assertIdentical(up(d({ _id: 1, a: [{}, { c: 1 }] }), d({ $set: { 'a.$[].c': 5 } })), d({ _id: 1, a: [{ c: 5 }, { c: 5 }] }));
+    assertIdentical(
+      up(d({ _id: 1, a: [{}, { c: 1 }] }), d({ $set: { 'a.$[].c': 5 } })),
+      d({ _id: 1, a: [{ c: 5 }, { c: 5 }] })
+    );
   });
   it('requires an existing array', () => {
     assertServerError(
