@@ -6,14 +6,19 @@ import { describe, it } from 'node:test';
 
 import { MongoClient } from 'mongodb';
 
-import { timeoutSignal } from '../support/timeout-signal.js';
+import { withTimeout } from '../support/timeout-signal.js';
 
 /** Starts the CLI as the README shows it and resolves with its first stdout line. */
 async function startCli(args: string[]) {
-  const child = spawn('npm', ['run', 'test-server', '--', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Its own process group, so SIGTERM reaches the server process and not only npm (as a shell's
+  // job control or a service manager would send it).
+  const child = spawn('npm', ['run', 'test-server', '--', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true
+  });
   const lines = createInterface({ input: child.stdout });
-  const signal = timeoutSignal(30_000, 'the test server CLI to print its URI');
-  const [firstLine] = (await once(lines, 'line', { signal })) as [string];
+  const [firstLine] = (await withTimeout(once(lines, 'line'), 30_000, 'the test server CLI to print its URI')) as [string];
+  lines.close();
   return { child, firstLine };
 }
 
@@ -34,7 +39,7 @@ describe('test server command line', () => {
       }
     } finally {
       const exited = once(child, 'exit');
-      child.kill('SIGTERM');
+      process.kill(-child.pid!, 'SIGTERM');
       const [code, signal] = await exited;
       assert.ok(code === 0 || signal === 'SIGTERM', `exit code ${String(code)} signal ${String(signal)}`);
     }

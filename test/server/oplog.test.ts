@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { BSON, Long, MongoServerError, type Document, type MongoClient } from 'mongodb';
 
-import { timeoutSignal } from '../support/timeout-signal.js';
+import { withTimeout } from '../support/timeout-signal.js';
 import { type AnyDoc, startWithClient, type Started } from './support.js';
 
 type Entry = Document & { ts: BSON.Timestamp; op: string; ns: string };
@@ -216,12 +216,8 @@ describe('test server oplog tailing', () => {
       assert.equal(cursor.closed, false);
       const waiting = cursor.next();
       const writer = started.client.db('t').collection<AnyDoc>('wake');
-      const signal = timeoutSignal(10_000, 'the tailing cursor to wake');
       await writer.insertOne({ _id: 'wake' });
-      const entry = await Promise.race([
-        waiting,
-        new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))
-      ]);
+      const entry = await withTimeout(waiting, 10_000, 'the tailing cursor to wake');
       assert.ok(entry);
       const entries = [entry, await cursor.next()];
       assert.ok(entries.some(e => e?.op === 'i' && e.o._id === 'wake'));

@@ -23,3 +23,19 @@ export async function waitUntil(
     await new Promise(resolve => setImmediate(resolve));
   }
 }
+
+/**
+ * Resolves like `promise`, or rejects with a message naming `what` after `ms`. The timer is
+ * cleared as soon as the promise settles, so a passing test does not keep the process alive.
+ */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
