@@ -21,14 +21,28 @@ export default tseslint.config(
         'error',
         { prefer: 'type-imports', fixStyle: 'inline-type-imports' }
       ],
-      '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', name: ['describe', 'it', 'test', 'suite'], package: 'node:test' }
+          ]
+        }
+      ],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }
+      ],
       'no-restricted-syntax': [
         'error',
-        { selector: 'TSEnumDeclaration', message: 'Use a frozen const object and a union type instead of an enum' },
+        {
+          selector: 'TSEnumDeclaration',
+          message: 'Use a frozen const object and a union type instead of an enum'
+        },
         {
           selector: "CallExpression[callee.property.name='removeAllListeners'][arguments.length=0]",
-          message: 'removeAllListeners() without an event name removes listeners other code relies on'
+          message:
+            'removeAllListeners() without an event name removes listeners other code relies on'
         }
       ],
       eqeqeq: ['error', 'always', { null: 'ignore' }]
@@ -41,6 +55,14 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked
+  },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', __dirname: 'readonly', module: 'writable' }
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' }
   },
   prettier
 );

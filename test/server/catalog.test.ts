@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { BSON, MongoServerError, type MongoClient } from 'mongodb';
+import { BSON, type MongoClient, MongoServerError } from 'mongodb';
 
-import { type AnyDoc, startWithClient, type Started } from './support.js';
+import { type AnyDoc, type Started, startWithClient } from './support.js';
 
 describe('test server catalog commands', () => {
   let started: Started;
@@ -18,7 +18,10 @@ describe('test server catalog commands', () => {
 
   it('lists admin, config and local on a fresh server, then user databases', async () => {
     const fresh = await client.db('admin').admin().listDatabases();
-    assert.deepEqual(fresh.databases.map(d => d.name), ['admin', 'config', 'local']);
+    assert.deepEqual(
+      fresh.databases.map(d => d.name),
+      ['admin', 'config', 'local']
+    );
     await client.db('cat1').collection<AnyDoc>('c').insertOne({ a: 1 });
     const names = await client.db('admin').admin().listDatabases({ nameOnly: true });
     assert.ok(names.databases.some(d => d.name === 'cat1'));
@@ -29,7 +32,11 @@ describe('test server catalog commands', () => {
     const db = client.db('cat2');
     await db.createCollection('plain');
     await db.createCollection('capped', { capped: true, size: 5000, max: 10 });
-    await db.createCollection('validated', { validator: { a: { $type: 'int' } }, validationLevel: 'moderate', validationAction: 'warn' });
+    await db.createCollection('validated', {
+      validator: { a: { $type: 'int' } },
+      validationLevel: 'moderate',
+      validationAction: 'warn'
+    });
     const list = await db.listCollections({}, { nameOnly: false }).toArray();
     const plain = list.find(c => c.name === 'plain')!;
     assert.equal(plain.type, 'collection');
@@ -38,7 +45,11 @@ describe('test server catalog commands', () => {
     assert.equal(plain.info!.uuid.sub_type, 4);
     assert.equal(plain.info!.readOnly, false);
     assert.deepEqual(plain.idIndex, { v: 2, key: { _id: 1 }, name: '_id_' });
-    assert.deepEqual(list.find(c => c.name === 'capped')!.options, { capped: true, size: 5120, max: 10 });
+    assert.deepEqual(list.find(c => c.name === 'capped')!.options, {
+      capped: true,
+      size: 5120,
+      max: 10
+    });
     assert.deepEqual(list.find(c => c.name === 'validated')!.options, {
       validator: { a: { $type: 'int' } },
       validationLevel: 'moderate',
@@ -55,23 +66,32 @@ describe('test server catalog commands', () => {
   it('answers NamespaceExists for a second create with other options', async () => {
     const db = client.db('cat3');
     await db.createCollection('c');
-    await assert.rejects(db.createCollection('c', { capped: true, size: 100 }), (e: MongoServerError) => {
-      assert.equal(e.code, 48);
-      assert.equal(e.codeName, 'NamespaceExists');
-      return true;
-    });
+    await assert.rejects(
+      db.createCollection('c', { capped: true, size: 100 }),
+      (e: MongoServerError) => {
+        assert.equal(e.code, 48);
+        assert.equal(e.codeName, 'NamespaceExists');
+        return true;
+      }
+    );
   });
 
   it('creates views, lists them as views, reads through them and refuses writes to them', async () => {
     const db = client.db('cat4');
-    await db.collection<AnyDoc>('src').insertMany([{ _id: 1, v: 1 }, { _id: 2, v: 5 }]);
+    await db.collection<AnyDoc>('src').insertMany([
+      { _id: 1, v: 1 },
+      { _id: 2, v: 5 }
+    ]);
     await db.createCollection('big', { viewOn: 'src', pipeline: [{ $match: { v: { $gt: 2 } } }] });
     const [view] = await db.listCollections({ name: 'big' }, { nameOnly: false }).toArray();
     assert.equal(view!.type, 'view');
     assert.deepEqual(view!.options, { viewOn: 'src', pipeline: [{ $match: { v: { $gt: 2 } } }] });
     assert.deepEqual(view!.info, { readOnly: true });
     assert.deepEqual(await db.collection<AnyDoc>('big').find().toArray(), [{ _id: 2, v: 5 }]);
-    await assert.rejects(db.collection<AnyDoc>('big').insertOne({ v: 9 }), (e: MongoServerError) => e.code === 166);
+    await assert.rejects(
+      db.collection<AnyDoc>('big').insertOne({ v: 9 }),
+      (e: MongoServerError) => e.code === 166
+    );
   });
 
   it('drops collections and databases, and renames collections', async () => {
@@ -84,7 +104,9 @@ describe('test server catalog commands', () => {
       client.db('admin').command({ renameCollection: 'cat5.c', to: 'cat5.b' }),
       (e: MongoServerError) => e.code === 48
     );
-    await client.db('admin').command({ renameCollection: 'cat5.c', to: 'cat5.b', dropTarget: true });
+    await client
+      .db('admin')
+      .command({ renameCollection: 'cat5.c', to: 'cat5.b', dropTarget: true });
     assert.deepEqual(await db.collection<AnyDoc>('b').find().toArray(), [{ _id: 1 }]);
     await assert.rejects(
       client.db('admin').command({ renameCollection: 'cat5.missing', to: 'cat5.x' }),
@@ -102,7 +124,10 @@ describe('test server catalog commands', () => {
     await db.createCollection('v');
     await db.command({ collMod: 'v', validator: { n: { $gte: 0 } } });
     await db.collection<AnyDoc>('v').insertOne({ n: 1 });
-    await assert.rejects(db.collection<AnyDoc>('v').insertOne({ n: -1 }), (e: MongoServerError) => e.code === 121);
+    await assert.rejects(
+      db.collection<AnyDoc>('v').insertOne({ n: -1 }),
+      (e: MongoServerError) => e.code === 121
+    );
   });
 
   it('reports dbStats and collStats sizes', async () => {
@@ -157,24 +182,41 @@ describe('test server indexes', () => {
     assert.deepEqual(error.keyPattern, { email: 1 });
     assert.deepEqual(error.keyValue, { email: 'a@x' });
     assert.match(error.errmsg!, /index: email_1 dup key: \{ email: "a@x" \}$/);
-    await assert.rejects(coll.updateOne({ email: 'b@x' }, { $set: { email: 'a@x' } }), (e: MongoServerError) => e.code === 11000);
+    await assert.rejects(
+      coll.updateOne({ email: 'b@x' }, { $set: { email: 'a@x' } }),
+      (e: MongoServerError) => e.code === 11000
+    );
   });
 
   it('refuses a unique index over existing duplicates', async () => {
     const coll = started.client.db('idx').collection<AnyDoc>('dups');
     await coll.insertMany([{ k: 1 }, { k: 1 }]);
-    await assert.rejects(coll.createIndex({ k: 1 }, { unique: true }), (e: MongoServerError) => e.code === 11000);
+    await assert.rejects(
+      coll.createIndex({ k: 1 }, { unique: true }),
+      (e: MongoServerError) => e.code === 11000
+    );
     assert.equal((await coll.listIndexes().toArray()).length, 1);
   });
 
   it('answers conflicts with IndexOptionsConflict and IndexKeySpecsConflict', async () => {
     const coll = started.client.db('idx').collection<AnyDoc>('conflicts');
     await coll.createIndex({ a: 1 });
-    const again = await started.client.db('idx').command({ createIndexes: 'conflicts', indexes: [{ key: { a: 1 }, name: 'a_1' }] });
+    const again = await started.client
+      .db('idx')
+      .command({ createIndexes: 'conflicts', indexes: [{ key: { a: 1 }, name: 'a_1' }] });
     assert.equal(again.note, 'all indexes already exist');
-    await assert.rejects(coll.createIndex({ a: 1 }, { name: 'other' }), (e: MongoServerError) => e.code === 85);
-    await assert.rejects(coll.createIndex({ b: 1 }, { name: 'a_1' }), (e: MongoServerError) => e.code === 86);
-    await assert.rejects(coll.createIndex({ a: 1 }, { unique: true }), (e: MongoServerError) => e.code === 85);
+    await assert.rejects(
+      coll.createIndex({ a: 1 }, { name: 'other' }),
+      (e: MongoServerError) => e.code === 85
+    );
+    await assert.rejects(
+      coll.createIndex({ b: 1 }, { name: 'a_1' }),
+      (e: MongoServerError) => e.code === 86
+    );
+    await assert.rejects(
+      coll.createIndex({ a: 1 }, { unique: true }),
+      (e: MongoServerError) => e.code === 85
+    );
   });
 
   it('drops indexes by name, key and *, and refuses unknown names', async () => {
@@ -184,7 +226,10 @@ describe('test server indexes', () => {
     await coll.dropIndex({ b: 1 } as never);
     await assert.rejects(coll.dropIndex('nope'), (e: MongoServerError) => e.code === 27);
     await coll.dropIndexes();
-    assert.deepEqual((await coll.listIndexes().toArray()).map(i => i.name), ['_id_']);
+    assert.deepEqual(
+      (await coll.listIndexes().toArray()).map(i => i.name),
+      ['_id_']
+    );
   });
 
   it('answers listIndexes on a missing collection with NamespaceNotFound', async () => {

@@ -3,18 +3,18 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 
 import {
   BSON,
+  type Collection,
   Decimal128,
+  type Document,
   Double,
   Int32,
   Long,
   MongoBulkWriteError,
   MongoServerError,
-  ObjectId,
-  type Collection,
-  type Document
+  ObjectId
 } from 'mongodb';
 
-import { type AnyDoc, startWithClient, type Started } from './support.js';
+import { type AnyDoc, type Started, startWithClient } from './support.js';
 
 describe('test server CRUD through the driver', () => {
   let started: Started;
@@ -46,27 +46,42 @@ describe('test server CRUD through the driver', () => {
       ['regex', new BSON.BSONRegExp('^a', 'im')],
       ['min', new BSON.MinKey()],
       ['max', new BSON.MaxKey()],
-      ['nested', new Map<string, unknown>([['10', 'a'], ['9', 'b'], ['z', null], ['a', [1, 'x', { k: true }]]])]
+      [
+        'nested',
+        new Map<string, unknown>([
+          ['10', 'a'],
+          ['9', 'b'],
+          ['z', null],
+          ['a', [1, 'x', { k: true }]]
+        ])
+      ]
     ]);
     const bytes = BSON.serialize(doc);
     await collection.insertOne(BSON.deserialize(bytes, { promoteValues: false }) as Document);
     // Compare bytes, since any JS object decode would reorder "10" and "9" by itself.
     const insertedRaw = BSON.serialize(doc);
     await collection.deleteMany({});
-    await started.client.db('crud').command({ insert: collection.collectionName, documents: [doc] });
+    await started.client
+      .db('crud')
+      .command({ insert: collection.collectionName, documents: [doc] });
     const raw = (await collection.find({}, { raw: true }).toArray()) as unknown as Buffer[];
     assert.equal(raw.length, 1);
     assert.ok(Buffer.from(raw[0]!).equals(insertedRaw));
   });
 
   it('generates an ObjectId _id and moves _id to the front of inserted documents', async () => {
-    await started.client.db('crud').command({ insert: collection.collectionName, documents: [{ a: 1, _id: 7 }, { b: 2 }] }, { raw: false });
+    await started.client
+      .db('crud')
+      .command(
+        { insert: collection.collectionName, documents: [{ a: 1, _id: 7 }, { b: 2 }] },
+        { raw: false }
+      );
     const docs = await collection.find({}, { sort: { $natural: 1 } }).toArray();
     assert.deepEqual(Object.keys(docs[0]!), ['_id', 'a']);
     assert.equal(docs[1]!.b, 2);
   });
 
-  it('reports a duplicate _id with mongod\'s write error shape', async () => {
+  it("reports a duplicate _id with mongod's write error shape", async () => {
     await collection.insertOne({ _id: 1 });
     const error = await collection.insertOne({ _id: 1 }).catch((e: unknown) => e);
     assert.ok(error instanceof MongoServerError);
@@ -82,17 +97,27 @@ describe('test server CRUD through the driver', () => {
   it('treats 1, 1.0 and NumberLong(1) as the same _id', async () => {
     await collection.insertOne({ _id: new Int32(1) });
     for (const id of [new Double(1), Long.fromNumber(1)]) {
-      await assert.rejects(collection.insertOne({ _id: id }), (e: MongoServerError) => e.code === 11000);
+      await assert.rejects(
+        collection.insertOne({ _id: id }),
+        (e: MongoServerError) => e.code === 11000
+      );
     }
     assert.equal(await collection.countDocuments({ _id: Long.fromNumber(1) }), 1);
   });
 
   it('stops an ordered insertMany at the first error and continues an unordered one', async () => {
     await collection.insertOne({ _id: 2 });
-    const ordered = await collection.insertMany([{ _id: 1 }, { _id: 2 }, { _id: 3 }]).catch((e: unknown) => e);
+    const ordered = await collection
+      .insertMany([{ _id: 1 }, { _id: 2 }, { _id: 3 }])
+      .catch((e: unknown) => e);
     assert.ok(ordered instanceof MongoBulkWriteError);
     assert.equal(ordered.result.insertedCount, 1);
-    assert.equal(ordered.writeErrors instanceof Array ? ordered.writeErrors[0]!.index : (ordered.writeErrors as { index: number }).index, 1);
+    assert.equal(
+      ordered.writeErrors instanceof Array
+        ? ordered.writeErrors[0]!.index
+        : (ordered.writeErrors as { index: number }).index,
+      1
+    );
     assert.equal(await collection.countDocuments(), 2);
     await collection.deleteMany({});
     await collection.insertOne({ _id: 2 });
@@ -101,7 +126,9 @@ describe('test server CRUD through the driver', () => {
       .catch((e: unknown) => e);
     assert.ok(unordered instanceof MongoBulkWriteError);
     assert.equal(unordered.result.insertedCount, 2);
-    const indexes = (Array.isArray(unordered.writeErrors) ? unordered.writeErrors : [unordered.writeErrors]).map(e => e.index);
+    const indexes = (
+      Array.isArray(unordered.writeErrors) ? unordered.writeErrors : [unordered.writeErrors]
+    ).map(e => e.index);
     assert.deepEqual(indexes, [1, 3]);
   });
 
@@ -110,10 +137,17 @@ describe('test server CRUD through the driver', () => {
       { _id: 1, n: 1, tags: ['a'], grades: [80, 90, 95] },
       { _id: 2, n: 2, tags: [], grades: [70] }
     ]);
-    const one = await collection.updateOne({ _id: 1 }, { $inc: { n: 5 }, $push: { tags: 'b' } } as Document);
+    const one = await collection.updateOne({ _id: 1 }, {
+      $inc: { n: 5 },
+      $push: { tags: 'b' }
+    } as Document);
     assert.equal(one.matchedCount, 1);
     assert.equal(one.modifiedCount, 1);
-    assert.deepEqual(await collection.findOne({ _id: 1 }, { projection: { n: 1, tags: 1 } }), { _id: 1, n: 6, tags: ['a', 'b'] });
+    assert.deepEqual(await collection.findOne({ _id: 1 }, { projection: { n: 1, tags: 1 } }), {
+      _id: 1,
+      n: 6,
+      tags: ['a', 'b']
+    });
     const many = await collection.updateMany({}, { $set: { seen: true } });
     assert.equal(many.modifiedCount, 2);
     const filtered = await collection.updateOne(
@@ -123,7 +157,11 @@ describe('test server CRUD through the driver', () => {
     );
     assert.equal(filtered.modifiedCount, 1);
     assert.deepEqual((await collection.findOne({ _id: 1 }))!.grades, [80, 100, 100]);
-    const upsert = await collection.updateOne({ _id: 3, kind: 'x' }, { $set: { n: 3 } }, { upsert: true });
+    const upsert = await collection.updateOne(
+      { _id: 3, kind: 'x' },
+      { $set: { n: 3 } },
+      { upsert: true }
+    );
     assert.equal(upsert.upsertedCount, 1);
     assert.equal(upsert.upsertedId, 3);
     assert.deepEqual(await collection.findOne({ _id: 3 }), { _id: 3, kind: 'x', n: 3 });
@@ -145,7 +183,10 @@ describe('test server CRUD through the driver', () => {
 
   it('applies pipeline updates and replacements', async () => {
     await collection.insertOne({ _id: 1, a: 2, b: 3 });
-    await collection.updateOne({ _id: 1 }, [{ $set: { sum: { $add: ['$a', '$b'] } } }, { $unset: 'b' }]);
+    await collection.updateOne({ _id: 1 }, [
+      { $set: { sum: { $add: ['$a', '$b'] } } },
+      { $unset: 'b' }
+    ]);
     assert.deepEqual(await collection.findOne({ _id: 1 }), { _id: 1, a: 2, sum: 5 });
     await collection.replaceOne({ _id: 1 }, { only: true });
     assert.deepEqual(await collection.findOne({ _id: 1 }), { _id: 1, only: true });
@@ -153,35 +194,63 @@ describe('test server CRUD through the driver', () => {
 
   it('refuses to change _id with ImmutableField', async () => {
     await collection.insertOne({ _id: 1 });
-    await assert.rejects(collection.updateOne({ _id: 1 }, { $set: { _id: 2 } }), (e: MongoServerError) => e.code === 66);
+    await assert.rejects(
+      collection.updateOne({ _id: 1 }, { $set: { _id: 2 } }),
+      (e: MongoServerError) => e.code === 66
+    );
   });
 
-  it('rejects unknown update operators with mongod\'s message', async () => {
+  it("rejects unknown update operators with mongod's message", async () => {
     await collection.insertOne({ _id: 1 });
-    await assert.rejects(collection.updateOne({ _id: 1 }, { $nope: { a: 1 } } as Document), (e: MongoServerError) => {
-      assert.equal(e.code, 9);
-      assert.match(e.message, /Unknown modifier: \$nope/);
-      return true;
-    });
+    await assert.rejects(
+      collection.updateOne({ _id: 1 }, { $nope: { a: 1 } } as Document),
+      (e: MongoServerError) => {
+        assert.equal(e.code, 9);
+        assert.match(e.message, /Unknown modifier: \$nope/);
+        return true;
+      }
+    );
   });
 
   it('deletes one or many documents', async () => {
-    await collection.insertMany([{ _id: 1, k: 1 }, { _id: 2, k: 1 }, { _id: 3, k: 2 }]);
+    await collection.insertMany([
+      { _id: 1, k: 1 },
+      { _id: 2, k: 1 },
+      { _id: 3, k: 2 }
+    ]);
     assert.equal((await collection.deleteOne({ k: 1 })).deletedCount, 1);
     assert.equal((await collection.deleteMany({})).deletedCount, 2);
     assert.equal((await collection.deleteOne({ k: 9 })).deletedCount, 0);
   });
 
   it('runs findOneAndUpdate, findOneAndReplace and findOneAndDelete', async () => {
-    await collection.insertMany([{ _id: 1, n: 1 }, { _id: 2, n: 2 }]);
-    const before = await collection.findOneAndUpdate({ n: { $gte: 1 } }, { $inc: { n: 10 } }, { sort: { n: -1 } });
+    await collection.insertMany([
+      { _id: 1, n: 1 },
+      { _id: 2, n: 2 }
+    ]);
+    const before = await collection.findOneAndUpdate(
+      { n: { $gte: 1 } },
+      { $inc: { n: 10 } },
+      { sort: { n: -1 } }
+    );
     assert.deepEqual(before, { _id: 2, n: 2 });
-    const after = await collection.findOneAndUpdate({ _id: 1 }, { $inc: { n: 1 } }, { returnDocument: 'after' });
+    const after = await collection.findOneAndUpdate(
+      { _id: 1 },
+      { $inc: { n: 1 } },
+      { returnDocument: 'after' }
+    );
     assert.deepEqual(after, { _id: 1, n: 2 });
-    const upserted = await collection.findOneAndUpdate({ _id: 9 }, { $set: { n: 9 } }, { upsert: true, returnDocument: 'after', includeResultMetadata: true });
+    const upserted = await collection.findOneAndUpdate(
+      { _id: 9 },
+      { $set: { n: 9 } },
+      { upsert: true, returnDocument: 'after', includeResultMetadata: true }
+    );
     assert.deepEqual(upserted.value, { _id: 9, n: 9 });
     assert.equal(upserted.lastErrorObject?.upserted, 9);
-    assert.deepEqual(await collection.findOneAndReplace({ _id: 1 }, { r: 1 }, { returnDocument: 'after' }), { _id: 1, r: 1 });
+    assert.deepEqual(
+      await collection.findOneAndReplace({ _id: 1 }, { r: 1 }, { returnDocument: 'after' }),
+      { _id: 1, r: 1 }
+    );
     assert.deepEqual(await collection.findOneAndDelete({ _id: 2 }), { _id: 2, n: 12 });
     assert.equal(await collection.findOneAndDelete({ _id: 2 }), null);
   });
@@ -199,7 +268,10 @@ describe('test server CRUD through the driver', () => {
     assert.equal(result.modifiedCount, 2);
     assert.equal(result.upsertedCount, 1);
     assert.equal(result.deletedCount, 1);
-    assert.deepEqual(await collection.find().sort({ _id: 1 }).toArray(), [{ _id: 2, b: 1 }, { _id: 3, a: 3 }]);
+    assert.deepEqual(await collection.find().sort({ _id: 1 }).toArray(), [
+      { _id: 2, b: 1 },
+      { _id: 3, a: 3 }
+    ]);
   });
 
   it('counts and lists distinct values', async () => {
@@ -211,10 +283,15 @@ describe('test server CRUD through the driver', () => {
     assert.deepEqual((await collection.distinct('t')).sort(), ['x', 'y']);
   });
 
-  it('rejects an unknown field in a command with IDL\'s error', async () => {
+  it("rejects an unknown field in a command with IDL's error", async () => {
     await assert.rejects(
-      started.client.db('crud').command({ update: collection.collectionName, updates: [{ q: {}, u: { $set: { a: 1 } } }], bogus: 1 }),
-      (e: MongoServerError) => e.code === 40415 && e.message === "BSON field 'update.bogus' is an unknown field."
+      started.client.db('crud').command({
+        update: collection.collectionName,
+        updates: [{ q: {}, u: { $set: { a: 1 } } }],
+        bogus: 1
+      }),
+      (e: MongoServerError) =>
+        e.code === 40415 && e.message === "BSON field 'update.bogus' is an unknown field."
     );
   });
 

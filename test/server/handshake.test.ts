@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { BSON, Int32, Long, MongoClient, MongoServerError, ObjectId } from 'mongodb';
 
 import { startTestServer, type TestServer } from './server.js';
-import { type AnyDoc, startWithClient, type Started, type TopologyView } from './support.js';
+import { type AnyDoc, type Started, startWithClient, type TopologyView } from './support.js';
 
 describe('test server handshake and admin commands', () => {
   let started: Started;
@@ -28,7 +28,10 @@ describe('test server handshake and admin commands', () => {
     assert.equal(hello.maxWriteBatchSize, 100_000);
     assert.equal(hello.logicalSessionTimeoutMinutes, 30);
     assert.ok(hello.electionId instanceof ObjectId);
-    assert.ok(hello.topologyVersion.counter instanceof Long || typeof hello.topologyVersion.counter === 'number');
+    assert.ok(
+      hello.topologyVersion.counter instanceof Long ||
+        typeof hello.topologyVersion.counter === 'number'
+    );
     assert.equal(hello.compression, undefined, 'no compression is advertised');
     const legacy = await started.client.db('admin').command({ isMaster: 1 });
     assert.equal(legacy.ismaster, true);
@@ -41,14 +44,21 @@ describe('test server handshake and admin commands', () => {
       await direct.connect();
       const result = await direct.db('x').command({ ping: 1 });
       assert.equal(result.ok, 1);
-      const description = [...(direct as unknown as TopologyView).topology!.description.servers.values()][0]!;
+      const description = [
+        ...(direct as unknown as TopologyView).topology!.description.servers.values()
+      ][0]!;
       assert.equal(description.type, 'RSPrimary');
     } finally {
       await direct.close();
     }
-    const description = [...(started.client as unknown as TopologyView).topology!.description.servers.values()][0]!;
+    const description = [
+      ...(started.client as unknown as TopologyView).topology!.description.servers.values()
+    ][0]!;
     assert.equal(description.type, 'RSPrimary');
-    assert.equal((started.client as unknown as TopologyView).topology!.description.type, 'ReplicaSetWithPrimary');
+    assert.equal(
+      (started.client as unknown as TopologyView).topology!.description.type,
+      'ReplicaSetWithPrimary'
+    );
   });
 
   it('answers ping on any database and buildInfo with the emulated version', async () => {
@@ -60,7 +70,9 @@ describe('test server handshake and admin commands', () => {
   });
 
   it('reports featureCompatibilityVersion and rejects unknown parameters like mongod', async () => {
-    const fcv = await started.client.db('admin').command({ getParameter: 1, featureCompatibilityVersion: 1 });
+    const fcv = await started.client
+      .db('admin')
+      .command({ getParameter: 1, featureCompatibilityVersion: 1 });
     assert.deepEqual(fcv.featureCompatibilityVersion, { version: '7.0' });
     await assert.rejects(
       started.client.db('admin').command({ getParameter: 1, noSuchParameter: 1 }),
@@ -82,12 +94,15 @@ describe('test server handshake and admin commands', () => {
 
   it('answers an unknown command with CommandNotFound, and command names are case-sensitive', async () => {
     for (const command of [{ noSuchCommand: 1 }, { PING: 1 }, { Find: 'c' }]) {
-      await assert.rejects(started.client.db('test').command(command), (error: MongoServerError) => {
-        assert.equal(error.code, 59);
-        assert.equal(error.codeName, 'CommandNotFound');
-        assert.equal(error.message, `no such command: '${Object.keys(command)[0]}'`);
-        return true;
-      });
+      await assert.rejects(
+        started.client.db('test').command(command),
+        (error: MongoServerError) => {
+          assert.equal(error.code, 59);
+          assert.equal(error.codeName, 'CommandNotFound');
+          assert.equal(error.message, `no such command: '${Object.keys(command)[0]}'`);
+          return true;
+        }
+      );
     }
   });
 
@@ -127,7 +142,10 @@ describe('test server legacy OP_QUERY handling', () => {
     await server.stop();
   });
 
-  async function opQuery(command: Record<string, unknown>, promoteValues = true): Promise<BSON.Document> {
+  async function opQuery(
+    command: Record<string, unknown>,
+    promoteValues = true
+  ): Promise<BSON.Document> {
     const socket = connect(server.port, '127.0.0.1');
     await once(socket, 'connect');
     const body = BSON.serialize(command);

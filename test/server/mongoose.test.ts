@@ -10,7 +10,9 @@ describe('mongoose against the test server', () => {
   let connection: mongoose.Connection;
   before(async () => {
     server = await startTestServer();
-    connection = await mongoose.createConnection(server.uri, { dbName: 'shop', serverSelectionTimeoutMS: 5000 }).asPromise();
+    connection = await mongoose
+      .createConnection(server.uri, { dbName: 'shop', serverSelectionTimeoutMS: 5000 })
+      .asPromise();
   });
   after(async () => {
     await connection.close();
@@ -30,13 +32,20 @@ describe('mongoose against the test server', () => {
     assert.ok(indexes.some(index => index.name === 'email_1' && index.unique === true));
     const alice = await User.create({ email: 'alice@example.com' });
     await User.updateOne({ _id: alice._id }, { $inc: { visits: 2 } });
-    const updated = await User.findOneAndUpdate({ email: 'alice@example.com' }, { $inc: { visits: 1 } }, { new: true });
+    const updated = await User.findOneAndUpdate(
+      { email: 'alice@example.com' },
+      { $inc: { visits: 1 } },
+      { new: true }
+    );
     assert.equal(updated?.visits, 3);
-    await assert.rejects(User.create({ email: 'alice@example.com' }), (error: { code?: number; keyValue?: unknown }) => {
-      assert.equal(error.code, 11000);
-      assert.deepEqual(error.keyValue, { email: 'alice@example.com' });
-      return true;
-    });
+    await assert.rejects(
+      User.create({ email: 'alice@example.com' }),
+      (error: { code?: number; keyValue?: unknown }) => {
+        assert.equal(error.code, 11000);
+        assert.deepEqual(error.keyValue, { email: 'alice@example.com' });
+        return true;
+      }
+    );
     assert.equal(await User.countDocuments(), 1);
   });
 });

@@ -8,7 +8,11 @@ import { promisify } from 'node:util';
 import { startTestServer, type TestServer } from './server.js';
 
 const run = promisify(execFile);
-const mongoshBin = join(dirname(createRequire(import.meta.url).resolve('mongosh/package.json')), 'bin', 'mongosh.js');
+const mongoshBin = join(
+  dirname(createRequire(import.meta.url).resolve('mongosh/package.json')),
+  'bin',
+  'mongosh.js'
+);
 
 const script = `
 db = db.getSiblingDB('shell');
@@ -34,10 +38,14 @@ describe('mongosh (the npm package) against the test server', () => {
   });
 
   it('runs a script that inserts, updates, finds and lists collections and indexes', async () => {
-    const { stdout } = await run(process.execPath, [mongoshBin, server.uri, '--quiet', '--norc', '--eval', script], {
-      timeout: 60_000,
-      env: { ...process.env, MONGOSH_NO_UPDATE_CHECK: '1', DO_NOT_TRACK: '1' }
-    });
+    const { stdout } = await run(
+      process.execPath,
+      [mongoshBin, server.uri, '--quiet', '--norc', '--eval', script],
+      {
+        timeout: 60_000,
+        env: { ...process.env, MONGOSH_NO_UPDATE_CHECK: '1', DO_NOT_TRACK: '1' }
+      }
+    );
     const result = JSON.parse(stdout.trim().split('\n').at(-1)!);
     assert.deepEqual(result, {
       found: [

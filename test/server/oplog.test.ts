@@ -1,21 +1,31 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { BSON, Long, MongoServerError, type Document, type MongoClient } from 'mongodb';
+import { BSON, type Document, Long, type MongoClient, type MongoServerError } from 'mongodb';
 
 import { withTimeout } from '../support/timeout-signal.js';
-import { type AnyDoc, startWithClient, type Started } from './support.js';
+import { type AnyDoc, type Started, startWithClient } from './support.js';
 
 type Entry = Document & { ts: BSON.Timestamp; op: string; ns: string };
 
 async function newestTs(client: MongoClient): Promise<BSON.Timestamp> {
-  const [last] = await client.db('local').collection<AnyDoc>('oplog.rs').find({}).sort({ $natural: -1 }).limit(1).toArray();
+  const [last] = await client
+    .db('local')
+    .collection<AnyDoc>('oplog.rs')
+    .find({})
+    .sort({ $natural: -1 })
+    .limit(1)
+    .toArray();
   return last!.ts as BSON.Timestamp;
 }
 
 /** Entries written after `since`, excluding it. */
 async function entriesAfter(client: MongoClient, since: BSON.Timestamp): Promise<Entry[]> {
-  return (await client.db('local').collection<AnyDoc>('oplog.rs').find({ ts: { $gt: since } }).toArray()) as unknown as Entry[];
+  return (await client
+    .db('local')
+    .collection<AnyDoc>('oplog.rs')
+    .find({ ts: { $gt: since } })
+    .toArray()) as unknown as Entry[];
 }
 
 describe('test server oplog (7.0 format)', () => {
@@ -30,21 +40,35 @@ describe('test server oplog (7.0 format)', () => {
   });
 
   it('is a capped collection without _id whose entries have strictly increasing ts', async () => {
-    const [info] = await client.db('local').listCollections({ name: 'oplog.rs' }, { nameOnly: false }).toArray();
+    const [info] = await client
+      .db('local')
+      .listCollections({ name: 'oplog.rs' }, { nameOnly: false })
+      .toArray();
     assert.equal(info!.options!.capped, true);
-    await client.db('o').collection<AnyDoc>('ts').insertMany([{ a: 1 }, { a: 2 }, { a: 3 }]);
+    await client
+      .db('o')
+      .collection<AnyDoc>('ts')
+      .insertMany([{ a: 1 }, { a: 2 }, { a: 3 }]);
     const entries = await client.db('local').collection<AnyDoc>('oplog.rs').find({}).toArray();
     for (let i = 1; i < entries.length; i++) {
-      assert.ok((entries[i]!.ts as BSON.Timestamp).greaterThan(entries[i - 1]!.ts as BSON.Timestamp));
+      assert.ok(
+        (entries[i]!.ts as BSON.Timestamp).greaterThan(entries[i - 1]!.ts as BSON.Timestamp)
+      );
       assert.equal(entries[i]!._id, undefined);
     }
   });
 
   it('logs implicit creation, then one insert entry per document, with the collection uuid', async () => {
     const since = await newestTs(client);
-    await client.db('o').collection<AnyDoc>('ins').insertMany([{ _id: 1, a: 1 }, { _id: 2 }]);
+    await client
+      .db('o')
+      .collection<AnyDoc>('ins')
+      .insertMany([{ _id: 1, a: 1 }, { _id: 2 }]);
     const entries = await entriesAfter(client, since);
-    assert.deepEqual(entries.map(e => e.op), ['c', 'i', 'i']);
+    assert.deepEqual(
+      entries.map(e => e.op),
+      ['c', 'i', 'i']
+    );
     const [create, first] = entries as [Entry, Entry];
     assert.equal(create.ns, 'o.$cmd');
     assert.equal(create.o.create, 'ins');
@@ -54,7 +78,10 @@ describe('test server oplog (7.0 format)', () => {
     assert.equal(first.v, 2);
     assert.ok(first.t instanceof Long || typeof first.t === 'number');
     assert.ok(first.wall instanceof Date);
-    const [info] = await client.db('o').listCollections({ name: 'ins' }, { nameOnly: false }).toArray();
+    const [info] = await client
+      .db('o')
+      .listCollections({ name: 'ins' }, { nameOnly: false })
+      .toArray();
     assert.ok(first.ui.equals(info!.info!.uuid), 'ui is the uuid listCollections reports');
     assert.ok(create.ui.equals(info!.info!.uuid));
   });
@@ -74,11 +101,17 @@ describe('test server oplog (7.0 format)', () => {
     const coll = client.db('o').collection<AnyDoc>('upd');
     await coll.insertOne({ _id: 1, a: 1, b: { c: 1, d: [1, 2, 3] }, gone: true });
     const since = await newestTs(client);
-    await coll.updateOne({ _id: 1 }, { $set: { a: 2, 'b.c': 5, 'b.d.1': 9, n: 1 }, $unset: { gone: '' } });
+    await coll.updateOne(
+      { _id: 1 },
+      { $set: { a: 2, 'b.c': 5, 'b.d.1': 9, n: 1 }, $unset: { gone: '' } }
+    );
     await coll.updateOne({ _id: 1 }, { $set: { a: 2 } });
     await coll.replaceOne({ _id: 1 }, { x: 1 });
     const entries = await entriesAfter(client, since);
-    assert.deepEqual(entries.map(e => e.op), ['u', 'u']);
+    assert.deepEqual(
+      entries.map(e => e.op),
+      ['u', 'u']
+    );
     const [diff, replacement] = entries as [Entry, Entry];
     assert.deepEqual(diff.o2, { _id: 1 });
     assert.equal(diff.o.$v, 2);
@@ -105,7 +138,10 @@ describe('test server oplog (7.0 format)', () => {
     assert.equal(batched.ns, 'admin.$cmd');
     assert.deepEqual(
       batched.o.applyOps.map((op: Document) => [op.op, op.ns, op.o]),
-      [['d', 'o.del', { _id: 2 }], ['d', 'o.del', { _id: 3 }]]
+      [
+        ['d', 'o.del', { _id: 2 }],
+        ['d', 'o.del', { _id: 3 }]
+      ]
     );
   });
 
@@ -124,8 +160,19 @@ describe('test server oplog (7.0 format)', () => {
     const entries = (await entriesAfter(client, since)).filter(e => e.op === 'c');
     const summary = entries.map(e => Object.keys(e.o)[0]);
     assert.deepEqual(summary, [
-      'create', 'create', 'startIndexBuild', 'commitIndexBuild', 'create', 'createIndexes',
-      'dropIndexes', 'collMod', 'renameCollection', 'drop', 'drop', 'drop', 'dropDatabase'
+      'create',
+      'create',
+      'startIndexBuild',
+      'commitIndexBuild',
+      'create',
+      'createIndexes',
+      'dropIndexes',
+      'collMod',
+      'renameCollection',
+      'drop',
+      'drop',
+      'drop',
+      'dropDatabase'
     ]);
     const capped = entries[0]!;
     assert.equal(capped.o.capped, true);
@@ -160,7 +207,13 @@ describe('test server oplog (6.0 and 4.4 formats)', () => {
       const since = await newestTs(started.client);
       await coll.deleteMany({});
       const entries = await entriesAfter(started.client, since);
-      assert.deepEqual(entries.map(e => [e.op, e.o]), [['d', { _id: 1 }], ['d', { _id: 2 }]]);
+      assert.deepEqual(
+        entries.map(e => [e.op, e.o]),
+        [
+          ['d', { _id: 1 }],
+          ['d', { _id: 2 }]
+        ]
+      );
       assert.equal((await started.client.db('admin').command({ hello: 1 })).maxWireVersion, 17);
     } finally {
       await started.close();
@@ -198,7 +251,12 @@ describe('test server oplog tailing', () => {
   it('starts a ts >= query exactly at the requested entry', async () => {
     const start = await newestTs(started.client);
     await started.client.db('t').collection<AnyDoc>('c').insertOne({ a: 1 });
-    const [first] = await started.client.db('local').collection<AnyDoc>('oplog.rs').find({ ts: { $gte: start } }).limit(1).toArray();
+    const [first] = await started.client
+      .db('local')
+      .collection<AnyDoc>('oplog.rs')
+      .find({ ts: { $gte: start } })
+      .limit(1)
+      .toArray();
     assert.ok((first!.ts as BSON.Timestamp).equals(start));
   });
 
@@ -207,7 +265,10 @@ describe('test server oplog tailing', () => {
     const cursor = started.client
       .db('local')
       .collection<AnyDoc>('oplog.rs')
-      .find({ ts: { $gt: start } }, { tailable: true, awaitData: true, oplogReplay: true, maxAwaitTimeMS: 200 });
+      .find(
+        { ts: { $gt: start } },
+        { tailable: true, awaitData: true, oplogReplay: true, maxAwaitTimeMS: 200 }
+      );
     try {
       assert.equal(cursor.bufferedCount(), 0);
       // One empty getMore that waited maxAwaitTimeMS; the cursor is still open afterwards.
@@ -238,7 +299,10 @@ describe('test server oplog tailing', () => {
       await started.client.db('t').collection<AnyDoc>('fast').insertOne({ x: 1 });
       const entry = await pending;
       assert.ok(entry);
-      assert.ok(Date.now() - startedAt < 30_000, 'the getMore returned on the write, not on its timeout');
+      assert.ok(
+        Date.now() - startedAt < 30_000,
+        'the getMore returned on the write, not on its timeout'
+      );
     } finally {
       await tail.close();
     }
@@ -252,12 +316,16 @@ describe('test server oplog tailing', () => {
       const cursor = client
         .db('local')
         .collection<AnyDoc>('oplog.rs')
-        .find({ ts: { $gte: start } }, { tailable: true, awaitData: true, batchSize: 1, maxAwaitTimeMS: 100 });
+        .find(
+          { ts: { $gte: start } },
+          { tailable: true, awaitData: true, batchSize: 1, maxAwaitTimeMS: 100 }
+        );
       const first = await cursor.next();
       assert.ok(first);
       // Write well over 1 MiB so that the entry the cursor stands on is truncated away.
       const big = 'x'.repeat(100_000);
-      for (let i = 0; i < 30; i++) await client.db('t').collection<AnyDoc>('big').insertOne({ i, big });
+      for (let i = 0; i < 30; i++)
+        await client.db('t').collection<AnyDoc>('big').insertOne({ i, big });
       await assert.rejects(
         async () => {
           for (;;) await cursor.next();
@@ -269,8 +337,16 @@ describe('test server oplog tailing', () => {
         }
       );
       await cursor.close();
-      const [oldest] = await client.db('local').collection<AnyDoc>('oplog.rs').find({}).limit(1).toArray();
-      assert.ok((oldest!.ts as BSON.Timestamp).greaterThan(start), 'the oldest entries were dropped');
+      const [oldest] = await client
+        .db('local')
+        .collection<AnyDoc>('oplog.rs')
+        .find({})
+        .limit(1)
+        .toArray();
+      assert.ok(
+        (oldest!.ts as BSON.Timestamp).greaterThan(start),
+        'the oldest entries were dropped'
+      );
     } finally {
       await server.close();
     }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { BSON, MongoServerError, type Collection, type Document } from 'mongodb';
+import { type BSON, type Collection, type MongoServerError } from 'mongodb';
 
-import { type AnyDoc, startWithClient, type Started } from './support.js';
+import { type AnyDoc, type Started, startWithClient } from './support.js';
 
 describe('test server queries, cursors and aggregation', () => {
   let started: Started;
@@ -12,7 +12,12 @@ describe('test server queries, cursors and aggregation', () => {
     started = await startWithClient();
     coll = started.client.db('q').collection<AnyDoc>('people');
     await coll.insertMany(
-      Array.from({ length: 250 }, (_, i) => ({ _id: i, n: i % 10, name: `p${i}`, tags: i % 2 ? ['odd'] : ['even', 'x'] }))
+      Array.from({ length: 250 }, (_, i) => ({
+        _id: i,
+        n: i % 10,
+        name: `p${i}`,
+        tags: i % 2 ? ['odd'] : ['even', 'x']
+      }))
     );
   });
   after(async () => {
@@ -21,7 +26,10 @@ describe('test server queries, cursors and aggregation', () => {
 
   it('filters with operators, sorts, skips, limits and projects', async () => {
     const docs = await coll
-      .find({ n: { $in: [1, 2] }, tags: 'odd' }, { sort: { _id: -1 }, skip: 1, limit: 3, projection: { name: 1, _id: 0 } })
+      .find(
+        { n: { $in: [1, 2] }, tags: 'odd' },
+        { sort: { _id: -1 }, skip: 1, limit: 3, projection: { name: 1, _id: 0 } }
+      )
       .toArray();
     assert.deepEqual(docs, [{ name: 'p231' }, { name: 'p221' }, { name: 'p211' }]);
   });
@@ -50,32 +58,63 @@ describe('test server queries, cursors and aggregation', () => {
     assert.deepEqual(await started.client.db('q').collection<AnyDoc>('none').find().toArray(), []);
   });
 
-  it('keeps mongod\'s type bracketing: $gt on a number never matches strings', async () => {
+  it("keeps mongod's type bracketing: $gt on a number never matches strings", async () => {
     const mixed = started.client.db('q').collection<AnyDoc>('mixed');
-    await mixed.insertMany([{ _id: 1, v: 5 }, { _id: 2, v: '7' }, { _id: 3, v: 9.5 }, { _id: 4, v: null }, { _id: 5 }]);
-    assert.deepEqual((await mixed.find({ v: { $gt: 4 } }).toArray()).map(d => d._id), [1, 3]);
-    assert.deepEqual((await mixed.find({ v: null }).toArray()).map(d => d._id), [4, 5]);
-    assert.deepEqual((await mixed.find().sort({ v: 1, _id: 1 }).toArray()).map(d => d._id), [4, 5, 1, 3, 2]);
+    await mixed.insertMany([
+      { _id: 1, v: 5 },
+      { _id: 2, v: '7' },
+      { _id: 3, v: 9.5 },
+      { _id: 4, v: null },
+      { _id: 5 }
+    ]);
+    assert.deepEqual(
+      (await mixed.find({ v: { $gt: 4 } }).toArray()).map(d => d._id),
+      [1, 3]
+    );
+    assert.deepEqual(
+      (await mixed.find({ v: null }).toArray()).map(d => d._id),
+      [4, 5]
+    );
+    assert.deepEqual(
+      (await mixed.find().sort({ v: 1, _id: 1 }).toArray()).map(d => d._id),
+      [4, 5, 1, 3, 2]
+    );
   });
 
   it('runs aggregation stages: $match, $group, $sort, $count, $project', async () => {
     const groups = await coll
-      .aggregate([{ $match: { n: { $lt: 3 } } }, { $group: { _id: '$n', count: { $sum: 1 } } }, { $sort: { _id: 1 } }])
+      .aggregate([
+        { $match: { n: { $lt: 3 } } },
+        { $group: { _id: '$n', count: { $sum: 1 } } },
+        { $sort: { _id: 1 } }
+      ])
       .toArray();
-    assert.deepEqual(groups, [{ _id: 0, count: 25 }, { _id: 1, count: 25 }, { _id: 2, count: 25 }]);
-    assert.deepEqual(await coll.aggregate([{ $match: { n: 0 } }, { $count: 'total' }]).toArray(), [{ total: 25 }]);
+    assert.deepEqual(groups, [
+      { _id: 0, count: 25 },
+      { _id: 1, count: 25 },
+      { _id: 2, count: 25 }
+    ]);
+    assert.deepEqual(await coll.aggregate([{ $match: { n: 0 } }, { $count: 'total' }]).toArray(), [
+      { total: 25 }
+    ]);
   });
 
   it('samples with $sample and splits with $bucketAuto', async () => {
     const sample = await coll.aggregate([{ $sample: { size: 10 } }]).toArray();
     assert.equal(sample.length, 10);
     assert.equal(new Set(sample.map(d => d._id)).size, 10);
-    const buckets = await coll.aggregate([{ $bucketAuto: { groupBy: '$_id', buckets: 4 } }]).toArray();
+    const buckets = await coll
+      .aggregate([{ $bucketAuto: { groupBy: '$_id', buckets: 4 } }])
+      .toArray();
     assert.equal(buckets.length, 4);
-    assert.equal(buckets.reduce((sum, b) => sum + b.count, 0), 250);
+    assert.equal(
+      buckets.reduce((sum, b) => sum + b.count, 0),
+      250
+    );
     assert.equal(buckets[0]!._id.min, 0);
     assert.equal(buckets.at(-1)!._id.max, 249);
-    for (let i = 1; i < buckets.length; i++) assert.equal(buckets[i]!._id.min, buckets[i - 1]!._id.max);
+    for (let i = 1; i < buckets.length; i++)
+      assert.equal(buckets[i]!._id.min, buckets[i - 1]!._id.max);
   });
 
   it('reports $collStats storage stats', async () => {
@@ -85,7 +124,7 @@ describe('test server queries, cursors and aggregation', () => {
     assert.ok(stats!.storageStats.size > 0);
   });
 
-  it('answers an unknown stage with mongod\'s error 40324', async () => {
+  it("answers an unknown stage with mongod's error 40324", async () => {
     await assert.rejects(coll.aggregate([{ $nope: {} }]).toArray(), (e: MongoServerError) => {
       assert.equal(e.code, 40324);
       assert.equal(e.message, "Unrecognized pipeline stage name: '$nope'");
@@ -94,6 +133,9 @@ describe('test server queries, cursors and aggregation', () => {
   });
 
   it('answers an unknown query operator with BadValue', async () => {
-    await assert.rejects(coll.find({ n: { $nope: 1 } }).toArray(), (e: MongoServerError) => e.code === 2);
+    await assert.rejects(
+      coll.find({ n: { $nope: 1 } }).toArray(),
+      (e: MongoServerError) => e.code === 2
+    );
   });
 });

@@ -36,7 +36,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** Decodes one BSON document starting at `offset`; returns it in field order. */
 export function decodeDocument(buffer: Buffer, offset = 0): BDoc {
   const doc: BDoc = new Map();
-  readInto(buffer, offset, (key, value) => doc.set(key, value));
+  const length = readInto(buffer, offset, (key, value) => doc.set(key, value));
+  sizes.set(doc, length);
   return doc;
 }
 
@@ -47,11 +48,16 @@ export function documentLength(buffer: Buffer, offset: number): number {
   if (length < 5 || offset + length > buffer.length) {
     throw new BsonDecodeError(`invalid BSON document length ${length}`);
   }
-  if (buffer[offset + length - 1] !== 0) throw new BsonDecodeError('BSON document not NUL-terminated');
+  if (buffer[offset + length - 1] !== 0)
+    throw new BsonDecodeError('BSON document not NUL-terminated');
   return length;
 }
 
-function readInto(buffer: Buffer, offset: number, put: (key: string, value: BValue) => void): number {
+function readInto(
+  buffer: Buffer,
+  offset: number,
+  put: (key: string, value: BValue) => void
+): number {
   const length = documentLength(buffer, offset);
   const end = offset + length - 1;
   let pos = offset + 4;
@@ -92,6 +98,7 @@ function readValue(buffer: Buffer, type: number, pos: number, end: number): [BVa
     case 0x03: {
       const sub: BDoc = new Map();
       const length = readInto(buffer, pos, (k, v) => sub.set(k, v));
+      sizes.set(sub, length);
       return [sub, pos + length];
     }
     case 0x04: {
@@ -166,7 +173,49 @@ export function encodeDocument(value: Map<string, unknown> | Record<string, unkn
   return serialize(value, { checkKeys: false, ignoreUndefined: false }) as Buffer;
 }
 
+/**
+ * BSON sizes of documents, remembered per `Map`: stored documents are never mutated (every write
+ * builds a new one), so a size computed once, or read off the wire, stays true.
+ */
+const sizes = new WeakMap<object, number>();
+
 /** The BSON size of a document without encoding it. */
 export function bsonSize(value: Map<string, unknown> | Record<string, unknown>): number {
-  return calculateObjectSize(value, { ignoreUndefined: false });
+  if (!(value instanceof Map)) return calculateObjectSize(value, { ignoreUndefined: false });
+  return documentSize(value as BDoc);
+}
+
+function documentSize(doc: BDoc): number {
+  const cached = sizes.get(doc);
+  if (cached !== undefined) return cached;
+  let size = 5;
+  for (const [key, value] of doc) size += 2 + Buffer.byteLength(key, 'utf8') + valueSize(value);
+  sizes.set(doc, size);
+  return size;
+}
+
+function arraySize(items: BValue[]): number {
+  let size = 5;
+  for (let i = 0; i < items.length; i++) size += 2 + String(i).length + valueSize(items[i]);
+  return size;
+}
+
+function valueSize(value: BValue): number {
+  if (value === null || value === undefined) return 0;
+  if (typeof value === 'string') return 5 + Buffer.byteLength(value, 'utf8');
+  if (typeof value === 'boolean') return 1;
+  if (value instanceof Map) return documentSize(value);
+  if (Array.isArray(value)) return arraySize(value);
+  if (value instanceof Int32) return 4;
+  if (value instanceof Double || value instanceof Long || value instanceof Date) return 8;
+  if (value instanceof ObjectId) return 12;
+  if (value instanceof Decimal128) return 16;
+  if (value instanceof Binary) return 5 + value.position + (value.sub_type === 2 ? 4 : 0);
+  if (value instanceof MinKey || value instanceof MaxKey) return 0;
+  if (value instanceof BSONRegExp) {
+    return Buffer.byteLength(value.pattern, 'utf8') + Buffer.byteLength(value.options, 'utf8') + 2;
+  }
+  if (value instanceof BSONSymbol) return 5 + Buffer.byteLength(value.valueOf(), 'utf8');
+  // Timestamp is a Long subclass and was counted above; Code (with or without scope) is rare.
+  return calculateObjectSize({ v: value }) - 8;
 }

@@ -168,7 +168,8 @@ function compareNumeric(a: number | bigint, b: number | bigint): number {
   if (aNaN || bNaN) return aNaN && bNaN ? 0 : aNaN ? -1 : 1;
   if (typeof a === typeof b) return a < b ? -1 : a > b ? 1 : 0;
   // Mixed bigint/number: compare exactly where the number is integral, else by approximation.
-  const [big, num, sign] = typeof a === 'bigint' ? [a, b as number, 1] : [b as bigint, a as number, -1];
+  const [big, num, sign] =
+    typeof a === 'bigint' ? [a, b as number, 1] : [b as bigint, a as number, -1];
   if (!Number.isFinite(num)) return num > 0 ? -sign : sign;
   if (Number.isInteger(num)) {
     const n = BigInt(num);
@@ -307,9 +308,7 @@ export function valuesIdentical(a: BValue, b: BValue): boolean {
     return true;
   }
   if (Array.isArray(a)) {
-    return (
-      Array.isArray(b) && a.length === b.length && a.every((v, i) => valuesIdentical(v, b[i]))
-    );
+    return Array.isArray(b) && a.length === b.length && a.every((v, i) => valuesIdentical(v, b[i]));
   }
   if (typeAlias(a) !== typeAlias(b)) return false;
   if (a instanceof Double && b instanceof Double) {
@@ -332,16 +331,23 @@ export function keyOf(value: BValue): string {
     return out + '}';
   }
   if (Array.isArray(value)) return '[' + value.map(keyOf).join(',') + ']';
+  if (value instanceof Int32) return 'n' + value.value;
   if (isNumber(value)) {
     const n = numericValue(value);
     if (typeof n === 'bigint') return 'n' + n.toString();
+    if (Number.isSafeInteger(n)) return 'n' + (n === 0 ? 0 : n);
     if (Number.isInteger(n)) return 'n' + BigInt(n).toString();
     return 'n' + String(n);
   }
   if (value instanceof ObjectId) return 'o' + value.toHexString();
   if (value instanceof Date) return 'd' + value.getTime();
   if (value instanceof Binary) {
-    return 'b' + value.sub_type + ':' + Buffer.from(value.buffer.subarray(0, value.position)).toString('hex');
+    return (
+      'b' +
+      value.sub_type +
+      ':' +
+      Buffer.from(value.buffer.subarray(0, value.position)).toString('hex')
+    );
   }
   if (value instanceof Timestamp) return 't' + value.t + ':' + value.i;
   if (value instanceof BSONRegExp) return 'r/' + value.pattern + '/' + value.options;
@@ -369,7 +375,8 @@ function cloneAny(value: BValue): BValue {
 
 /** Builds a document from `[key, value]` pairs or a plain object (keys in JS order). */
 export function doc(entries: Iterable<[string, BValue]> | Record<string, BValue> = []): BDoc {
-  if (entries instanceof Map || Array.isArray(entries)) return new Map(entries as Iterable<[string, BValue]>);
+  if (entries instanceof Map || Array.isArray(entries))
+    return new Map(entries as Iterable<[string, BValue]>);
   if (Symbol.iterator in entries) return new Map(entries as Iterable<[string, BValue]>);
   return new Map(Object.entries(entries));
 }

@@ -23,7 +23,10 @@ import {
 
 function openListCursor(ctx: CommandContext, ns: string, docs: BDoc[]): Record<string, unknown> {
   const cursorSpec = ctx.cmd.get('cursor');
-  const batchSize = isDoc(cursorSpec) && isNumber(cursorSpec.get('batchSize')) ? toNumber(cursorSpec.get('batchSize')) : undefined;
+  const batchSize =
+    isDoc(cursorSpec) && isNumber(cursorSpec.get('batchSize'))
+      ? toNumber(cursorSpec.get('batchSize'))
+      : undefined;
   const { id, batch } = ctx.mongod.cursors.open(ns, new ArraySource(docs), { batchSize });
   return { cursor: { id, ns, firstBatch: batch } };
 }
@@ -39,7 +42,13 @@ function collectionInfo(mongod: Mongod, collection: Collection, nameOnly: boolea
     info.set('info', new Map([['readOnly', true]]));
     return info;
   }
-  info.set('info', new Map<string, BValue>([['readOnly', false], ['uuid', collection.uuid]]));
+  info.set(
+    'info',
+    new Map<string, BValue>([
+      ['readOnly', false],
+      ['uuid', collection.uuid]
+    ])
+  );
   const idIndex = collection.findIndex('_id_');
   if (idIndex && !collection.options.has('clusteredIndex') && collection.type === 'collection') {
     info.set('idIndex', idIndex.spec);
@@ -49,19 +58,31 @@ function collectionInfo(mongod: Mongod, collection: Collection, nameOnly: boolea
 }
 
 function oplogInfo(mongod: Mongod, nameOnly: boolean): BDoc {
-  const info: BDoc = new Map<string, BValue>([['name', 'oplog.rs'], ['type', 'collection']]);
+  const info: BDoc = new Map<string, BValue>([
+    ['name', 'oplog.rs'],
+    ['type', 'collection']
+  ]);
   if (nameOnly) return info;
-  info.set('options', new Map<string, BValue>([
-    ['capped', true],
-    ['size', Long.fromNumber(mongod.oplog.maxBytes)],
-    ['autoIndexId', false]
-  ]));
+  info.set(
+    'options',
+    new Map<string, BValue>([
+      ['capped', true],
+      ['size', Long.fromNumber(mongod.oplog.maxBytes)],
+      ['autoIndexId', false]
+    ])
+  );
   info.set('info', new Map<string, BValue>([['readOnly', false]]));
   return info;
 }
 
 const listCollections: CommandHandler = ctx => {
-  checkFields(ctx, ['filter', 'nameOnly', 'authorizedCollections', 'cursor', 'includePendingDrops']);
+  checkFields(ctx, [
+    'filter',
+    'nameOnly',
+    'authorizedCollections',
+    'cursor',
+    'includePendingDrops'
+  ]);
   const filter = optionalDoc(ctx, 'filter');
   const nameOnly = optionalBool(ctx, 'nameOnly') ?? false;
   const matcher = filter ? compileFilter(filter) : undefined;
@@ -81,13 +102,19 @@ const listIndexes: CommandHandler = ctx => {
   const coll = collectionName(ctx);
   const collection = ctx.mongod.catalog.collection(ctx.db, coll);
   if (!collection) throw new ServerError(26, `ns does not exist: ${ctx.db}.${coll}`);
-  if (collection.type === 'view') throw new ServerError(166, `Namespace ${ctx.db}.${coll} is a view, not a collection`);
-  return openListCursor(ctx, `${ctx.db}.${coll}`, collection.indexes.map(index => index.spec));
+  if (collection.type === 'view')
+    throw new ServerError(166, `Namespace ${ctx.db}.${coll} is a view, not a collection`);
+  return openListCursor(
+    ctx,
+    `${ctx.db}.${coll}`,
+    collection.indexes.map(index => index.spec)
+  );
 };
 
 function databaseSize(mongod: Mongod, db: string): number {
   let size = 0;
-  for (const collection of mongod.catalog.database(db)?.collections.values() ?? []) size += collection.dataBytes;
+  for (const collection of mongod.catalog.database(db)?.collections.values() ?? [])
+    size += collection.dataBytes;
   if (db === 'local') size += mongod.oplog.bytes;
   return Math.max(size, 4096);
 }
@@ -112,14 +139,37 @@ const listDatabases: CommandHandler = ctx => {
     databases.push(nameOnly ? new Map([['name', name]]) : entry);
   }
   if (nameOnly) return { databases };
-  return { databases, totalSize: Long.fromNumber(total), totalSizeMb: Long.fromNumber(Math.floor(total / 1024 / 1024)) };
+  return {
+    databases,
+    totalSize: Long.fromNumber(total),
+    totalSizeMb: Long.fromNumber(Math.floor(total / 1024 / 1024))
+  };
 };
 
 const create: CommandHandler = ctx => {
   const coll = collectionName(ctx);
   const options: BDoc = new Map();
   for (const [key, value] of ctx.cmd) {
-    if (key === 'create' || ['$db', '$readPreference', '$clusterTime', 'lsid', 'txnNumber', 'writeConcern', 'comment', 'maxTimeMS', 'apiVersion', 'apiStrict', 'apiDeprecationErrors', 'autocommit', 'startTransaction', 'readConcern'].includes(key)) continue;
+    if (
+      key === 'create' ||
+      [
+        '$db',
+        '$readPreference',
+        '$clusterTime',
+        'lsid',
+        'txnNumber',
+        'writeConcern',
+        'comment',
+        'maxTimeMS',
+        'apiVersion',
+        'apiStrict',
+        'apiDeprecationErrors',
+        'autocommit',
+        'startTransaction',
+        'readConcern'
+      ].includes(key)
+    )
+      continue;
     options.set(key, value);
   }
   ctx.mongod.ddl.create(ctx.db, coll, options);
@@ -146,10 +196,16 @@ const dropDatabase: CommandHandler = ctx => {
 
 const renameCollection: CommandHandler = ctx => {
   checkFields(ctx, ['to', 'dropTarget', 'stayTemp']);
-  if (ctx.db !== 'admin') throw new ServerError(13, 'renameCollection may only be run against the admin database.');
+  if (ctx.db !== 'admin')
+    throw new ServerError(13, 'renameCollection may only be run against the admin database.');
   const from = optionalString(ctx, 'renameCollection');
   const to = optionalString(ctx, 'to');
-  if (!from || !to) throw new ServerError(40414, "BSON field 'renameCollection.to' is missing but a required field", { codeName: 'Location40414' });
+  if (!from || !to)
+    throw new ServerError(
+      40414,
+      "BSON field 'renameCollection.to' is missing but a required field",
+      { codeName: 'Location40414' }
+    );
   splitNs(from);
   splitNs(to);
   ctx.mongod.ddl.rename(from, to, optionalBool(ctx, 'dropTarget') ?? false);
@@ -157,7 +213,12 @@ const renameCollection: CommandHandler = ctx => {
 };
 
 const createIndexes: CommandHandler = ctx => {
-  checkFields(ctx, ['indexes', 'commitQuorum', 'ignoreUnknownIndexOptions', 'isTimeseriesNamespace']);
+  checkFields(ctx, [
+    'indexes',
+    'commitQuorum',
+    'ignoreUnknownIndexOptions',
+    'isTimeseriesNamespace'
+  ]);
   const coll = collectionName(ctx);
   const indexes = requiredArray(ctx, 'indexes');
   if (indexes.length === 0) throw new ServerError(2, 'Must specify at least one index to create');
@@ -242,7 +303,12 @@ const collStats: CommandHandler = ctx => {
 const appendOplogNote: CommandHandler = ctx => {
   checkFields(ctx, ['data']);
   const data = optionalDoc(ctx, 'data');
-  if (!data) throw new ServerError(40414, "BSON field 'appendOplogNote.data' is missing but a required field", { codeName: 'Location40414' });
+  if (!data)
+    throw new ServerError(
+      40414,
+      "BSON field 'appendOplogNote.data' is missing but a required field",
+      { codeName: 'Location40414' }
+    );
   ctx.mongod.writer.append({ op: 'n', ns: '', o: data });
   return {};
 };

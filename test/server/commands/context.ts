@@ -35,7 +35,12 @@ export function checkFields(ctx: CommandContext, allowed: readonly string[]): vo
   }
 }
 
-function wrongType(ctx: CommandContext, field: string, value: BValue, expected: string): ServerError {
+function wrongType(
+  ctx: CommandContext,
+  field: string,
+  value: BValue,
+  expected: string
+): ServerError {
   return new ServerError(
     14,
     `BSON field '${ctx.name}.${field}' is the wrong type '${typeAlias(value)}', expected type '${expected}'`
@@ -84,7 +89,11 @@ export function optionalString(ctx: CommandContext, field: string): string | und
 export function requiredArray(ctx: CommandContext, field: string): BValue[] {
   const value = ctx.cmd.get(field);
   if (value === undefined) {
-    throw new ServerError(40414, `BSON field '${ctx.name}.${field}' is missing but a required field`, { codeName: 'Location40414' });
+    throw new ServerError(
+      40414,
+      `BSON field '${ctx.name}.${field}' is missing but a required field`,
+      { codeName: 'Location40414' }
+    );
   }
   if (!Array.isArray(value)) throw wrongType(ctx, field, value, 'array');
   return value;
@@ -94,7 +103,10 @@ export function requiredArray(ctx: CommandContext, field: string): BValue[] {
 export function checkCollation(value: BValue): void {
   if (value === undefined || value === null) return;
   if (isDoc(value) && value.get('locale') === 'simple') return;
-  throw new ServerError(238, 'collation other than {locale: "simple"} is not supported by the mongo-replicate test server');
+  throw new ServerError(
+    238,
+    'collation other than {locale: "simple"} is not supported by the mongo-replicate test server'
+  );
 }
 
 /** int32 when it fits, as mongod types counters. */

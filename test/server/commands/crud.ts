@@ -2,8 +2,8 @@
 import { Int32, Long } from 'bson';
 
 import { type BDoc, type BValue, isDoc, isNumber, toNumber } from '../bson/values.js';
-import { ServerError } from '../engine/server-error.js';
 import { compileProjection } from '../engine/aggregate/pipeline.js';
+import { ServerError } from '../engine/server-error.js';
 import { type RetryableWrite } from '../mongod/oplog-entries.js';
 import { type UpdateSpec, type WriteOrigin } from '../mongod/write-path.js';
 import {
@@ -71,7 +71,11 @@ function runStatements<T>(
   return errors;
 }
 
-function writeReply(ctx: CommandContext, fields: [string, unknown][], errors: Map<string, unknown>[]): Map<string, unknown> {
+function writeReply(
+  ctx: CommandContext,
+  fields: [string, unknown][],
+  errors: Map<string, unknown>[]
+): Map<string, unknown> {
   const reply = new Map<string, unknown>(fields);
   if (errors.length > 0) reply.set('writeErrors', errors);
   reply.set('electionId', ctx.mongod.electionId);
@@ -92,7 +96,18 @@ const insert: CommandHandler = ctx => {
   return writeReply(ctx, [['n', int(n)]], errors);
 };
 
-const UPDATE_STATEMENT_FIELDS = ['q', 'u', 'upsert', 'multi', 'arrayFilters', 'hint', 'collation', 'c', 'upsertSupplied', 'sort'];
+const UPDATE_STATEMENT_FIELDS = [
+  'q',
+  'u',
+  'upsert',
+  'multi',
+  'arrayFilters',
+  'hint',
+  'collation',
+  'c',
+  'upsertSupplied',
+  'sort'
+];
 
 function parseUpdateStatement(ctx: CommandContext, raw: BValue): UpdateSpec {
   if (!isDoc(raw)) throw new ServerError(14, "BSON field 'update.updates' is the wrong type");
@@ -104,16 +119,27 @@ function parseUpdateStatement(ctx: CommandContext, raw: BValue): UpdateSpec {
   checkCollation(raw.get('collation'));
   const q = raw.get('q');
   const u = raw.get('u');
-  if (!isDoc(q)) throw new ServerError(14, "BSON field 'update.updates.q' is the wrong type, expected type 'object'");
+  if (!isDoc(q))
+    throw new ServerError(
+      14,
+      "BSON field 'update.updates.q' is the wrong type, expected type 'object'"
+    );
   if (!isDoc(u) && !Array.isArray(u)) {
-    throw new ServerError(14, "BSON field 'update.updates.u' is the wrong type, expected type 'object' or 'array'");
+    throw new ServerError(
+      14,
+      "BSON field 'update.updates.u' is the wrong type, expected type 'object' or 'array'"
+    );
   }
   const arrayFilters = raw.get('arrayFilters');
   const multi = raw.get('multi') === true;
   if (multi && isDoc(u) && u.size > 0 && !String(u.keys().next().value).startsWith('$')) {
     throw new ServerError(9, 'multi update is not supported for replacement-style update');
   }
-  if (raw.has('c')) throw new ServerError(238, "update 'c' (let constants) is not supported by the mongo-replicate test server");
+  if (raw.has('c'))
+    throw new ServerError(
+      238,
+      "update 'c' (let constants) is not supported by the mongo-replicate test server"
+    );
   return {
     q,
     u: Array.isArray(u) ? (u as BDoc[]) : u,
@@ -125,7 +151,8 @@ function parseUpdateStatement(ctx: CommandContext, raw: BValue): UpdateSpec {
 
 const update: CommandHandler = ctx => {
   checkFields(ctx, ['updates', ...WRITE_FIELDS]);
-  if (ctx.cmd.has('let')) throw new ServerError(238, "update 'let' is not supported by the mongo-replicate test server");
+  if (ctx.cmd.has('let'))
+    throw new ServerError(238, "update 'let' is not supported by the mongo-replicate test server");
   const coll = collectionName(ctx);
   const statements = requiredArray(ctx, 'updates');
   let n = 0;
@@ -136,7 +163,12 @@ const update: CommandHandler = ctx => {
     const outcome = ctx.mongod.writes.update(ctx.db, coll, spec, origin);
     if (outcome.upsertedId !== undefined) {
       n++;
-      upserted.push(new Map<string, unknown>([['index', new Int32(index)], ['_id', outcome.upsertedId]]));
+      upserted.push(
+        new Map<string, unknown>([
+          ['index', new Int32(index)],
+          ['_id', outcome.upsertedId]
+        ])
+      );
     } else {
       n += outcome.n;
       nModified += outcome.nModified;
@@ -163,9 +195,16 @@ const del: CommandHandler = ctx => {
     checkCollation(raw.get('collation'));
     const q = raw.get('q');
     const limit = raw.get('limit');
-    if (!isDoc(q)) throw new ServerError(14, "BSON field 'delete.deletes.q' is the wrong type, expected type 'object'");
+    if (!isDoc(q))
+      throw new ServerError(
+        14,
+        "BSON field 'delete.deletes.q' is the wrong type, expected type 'object'"
+      );
     if (!isNumber(limit) || ![0, 1].includes(toNumber(limit))) {
-      throw new ServerError(9, `The limit field in delete objects must be 0 or 1. Got ${String(limit)}`);
+      throw new ServerError(
+        9,
+        `The limit field in delete objects must be 0 or 1. Got ${String(limit)}`
+      );
     }
     n += ctx.mongod.writes.delete(ctx.db, coll, q, toNumber(limit), origin).length;
   });
@@ -173,9 +212,27 @@ const del: CommandHandler = ctx => {
 };
 
 const findAndModify: CommandHandler = ctx => {
-  checkFields(ctx, ['query', 'sort', 'remove', 'update', 'new', 'fields', 'upsert', 'bypassDocumentValidation', 'arrayFilters', 'hint', 'collation', 'let', 'maxTimeMS']);
+  checkFields(ctx, [
+    'query',
+    'sort',
+    'remove',
+    'update',
+    'new',
+    'fields',
+    'upsert',
+    'bypassDocumentValidation',
+    'arrayFilters',
+    'hint',
+    'collation',
+    'let',
+    'maxTimeMS'
+  ]);
   checkCollation(ctx.cmd.get('collation'));
-  if (ctx.cmd.has('let')) throw new ServerError(238, "findAndModify 'let' is not supported by the mongo-replicate test server");
+  if (ctx.cmd.has('let'))
+    throw new ServerError(
+      238,
+      "findAndModify 'let' is not supported by the mongo-replicate test server"
+    );
   const coll = collectionName(ctx);
   const query = optionalDoc(ctx, 'query') ?? new Map();
   const sort = optionalDoc(ctx, 'sort');
@@ -184,13 +241,19 @@ const findAndModify: CommandHandler = ctx => {
   const returnNew = optionalBool(ctx, 'new') ?? false;
   const upsert = optionalBool(ctx, 'upsert') ?? false;
   const fields = optionalDoc(ctx, 'fields');
-  const project = fields && fields.size > 0 ? compileProjection(fields, 'find') : (doc: BDoc) => doc;
+  const project =
+    fields && fields.size > 0 ? compileProjection(fields, 'find') : (doc: BDoc) => doc;
   const retryable = retryableWrite(ctx);
   const origin: WriteOrigin = { retryable, stmtId: 0 };
-  if (remove && updateDoc !== undefined) throw new ServerError(9, 'Either an update or remove=true must be specified, but not both');
+  if (remove && updateDoc !== undefined)
+    throw new ServerError(9, 'Either an update or remove=true must be specified, but not both');
   if (remove) {
     if (upsert) throw new ServerError(9, 'Cannot specify both upsert=true and remove=true ');
-    if (returnNew) throw new ServerError(9, 'Cannot specify both new=true and remove=true; \'remove\' always returns the deleted document');
+    if (returnNew)
+      throw new ServerError(
+        9,
+        "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document"
+      );
     const [deleted] = ctx.mongod.writes.delete(ctx.db, coll, query, 1, origin, sort);
     return {
       lastErrorObject: { n: new Int32(deleted ? 1 : 0) },

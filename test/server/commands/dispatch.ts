@@ -42,7 +42,10 @@ export function errorReply(mongod: Mongod, error: unknown): Map<string, unknown>
   const failure =
     error instanceof ServerError
       ? error
-      : new ServerError(1, `mongo-replicate test server internal error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      : new ServerError(
+          1,
+          `mongo-replicate test server internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`
+        );
   const reply = new Map<string, unknown>([
     ['ok', new Double(0)],
     ['errmsg', failure.message],
@@ -57,18 +60,27 @@ export function errorReply(mongod: Mongod, error: unknown): Map<string, unknown>
 }
 
 /** Runs the command in `body` (already with document sequences folded in). */
-export async function runCommand(mongod: Mongod, body: BDoc, connection: ConnectionInfo): Promise<Map<string, unknown>> {
+export async function runCommand(
+  mongod: Mongod,
+  body: BDoc,
+  connection: ConnectionInfo
+): Promise<Map<string, unknown>> {
   try {
     const name = body.keys().next().value;
     if (name === undefined) throw new ServerError(59, "no such command: ''");
     const db = body.get('$db');
     if (typeof db !== 'string') {
-      throw new ServerError(40571, 'OP_MSG requests require a $db argument', { codeName: 'Location40571' });
+      throw new ServerError(40571, 'OP_MSG requests require a $db argument', {
+        codeName: 'Location40571'
+      });
     }
     const handler = COMMANDS.get(name);
     if (!handler) throw new ServerError(59, `no such command: '${name}'`);
     if (body.has('startTransaction') || body.get('autocommit') === false) {
-      throw new ServerError(238, 'multi-document transactions are not supported by the mongo-replicate test server yet');
+      throw new ServerError(
+        238,
+        'multi-document transactions are not supported by the mongo-replicate test server yet'
+      );
     }
     const result = await handler({ mongod, db, name, cmd: body, connection });
     const reply = new Map<string, unknown>(toEntries(result));

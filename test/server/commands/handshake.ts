@@ -64,7 +64,7 @@ async function awaitTopologyChange(ctx: CommandContext): Promise<void> {
   const version = ctx.cmd.get('topologyVersion');
   if (maxAwait === undefined && version === undefined) return;
   if (maxAwait === undefined || !isDoc(version) || !isNumber(maxAwait)) {
-    throw new ServerError(9, 'A request with a \'topologyVersion\' must include \'maxAwaitTimeMS\'');
+    throw new ServerError(9, "A request with a 'topologyVersion' must include 'maxAwaitTimeMS'");
   }
   const processId = version.get('processId');
   const counter = version.get('counter');
@@ -106,7 +106,11 @@ const buildInfo: CommandHandler = ctx => {
     sysInfo: 'deprecated',
     versionArray: [...version.split('.').map(n => new Int32(Number(n))), new Int32(0)],
     openssl: { running: 'disabled', compiled: 'disabled' },
-    buildEnvironment: { distmod: 'mongo-replicate-test-server', target_arch: 'x86_64', target_os: 'linux' },
+    buildEnvironment: {
+      distmod: 'mongo-replicate-test-server',
+      target_arch: 'x86_64',
+      target_os: 'linux'
+    },
     bits: new Int32(64),
     debug: false,
     maxBsonObjectSize: new Int32(16 * 1024 * 1024),
@@ -133,7 +137,13 @@ const getParameter: CommandHandler = ctx => {
   if (selector === '*') return all;
   const out: Record<string, unknown> = {};
   for (const field of ctx.cmd.keys()) {
-    if (field === 'getParameter' || field.startsWith('$') || field === 'lsid' || field === 'comment') continue;
+    if (
+      field === 'getParameter' ||
+      field.startsWith('$') ||
+      field === 'lsid' ||
+      field === 'comment'
+    )
+      continue;
     if (!(field in all)) throw new ServerError(72, 'no option found to get');
     out[field] = all[field];
   }
@@ -152,7 +162,14 @@ const serverStatus: CommandHandler = ctx => {
     uptimeMillis: Long.fromNumber(Date.now() - mongod.startedAt.getTime()),
     localTime: new Date(),
     connections: { current: new Int32(0), available: new Int32(1000), totalCreated: new Int32(0) },
-    opcounters: { insert: Long.ZERO, query: Long.ZERO, update: Long.ZERO, delete: Long.ZERO, getmore: Long.ZERO, command: Long.ZERO },
+    opcounters: {
+      insert: Long.ZERO,
+      query: Long.ZERO,
+      update: Long.ZERO,
+      delete: Long.ZERO,
+      getmore: Long.ZERO,
+      command: Long.ZERO
+    },
     repl: {
       topologyVersion: topologyVersion(mongod),
       hosts: [mongod.host],
@@ -227,7 +244,14 @@ const getLog: CommandHandler = ctx => {
 };
 
 const hostInfo: CommandHandler = () => ({
-  system: { currentTime: new Date(), hostname: 'localhost', cpuAddrSize: new Int32(64), memSizeMB: Long.fromNumber(1024), numCores: new Int32(2), cpuArch: 'x86_64' },
+  system: {
+    currentTime: new Date(),
+    hostname: 'localhost',
+    cpuAddrSize: new Int32(64),
+    memSizeMB: Long.fromNumber(1024),
+    numCores: new Int32(2),
+    cpuArch: 'x86_64'
+  },
   os: { type: 'Linux', name: 'mongo-replicate test server', version: '' },
   extra: {}
 });

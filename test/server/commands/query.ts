@@ -23,9 +23,28 @@ import {
 } from './context.js';
 
 const FIND_FIELDS = [
-  'filter', 'sort', 'projection', 'hint', 'skip', 'limit', 'batchSize', 'singleBatch', 'max', 'min',
-  'returnKey', 'showRecordId', 'tailable', 'oplogReplay', 'noCursorTimeout', 'awaitData',
-  'allowPartialResults', 'allowDiskUse', 'let', 'collation', 'readOnce', 'term'
+  'filter',
+  'sort',
+  'projection',
+  'hint',
+  'skip',
+  'limit',
+  'batchSize',
+  'singleBatch',
+  'max',
+  'min',
+  'returnKey',
+  'showRecordId',
+  'tailable',
+  'oplogReplay',
+  'noCursorTimeout',
+  'awaitData',
+  'allowPartialResults',
+  'allowDiskUse',
+  'let',
+  'collation',
+  'readOnce',
+  'term'
 ];
 
 function cursorReply(id: Long, ns: string, batch: BDoc[], first: boolean): Record<string, unknown> {
@@ -35,7 +54,11 @@ function cursorReply(id: Long, ns: string, batch: BDoc[], first: boolean): Recor
 function nonNegative(ctx: CommandContext, field: string): number | undefined {
   const value = optionalNumber(ctx, field);
   if (value !== undefined && value < 0) {
-    throw new ServerError(51024, `BSON field '${field}' value must be >= 0, actual value '${value}'`, { codeName: 'Location51024' });
+    throw new ServerError(
+      51024,
+      `BSON field '${field}' value must be >= 0, actual value '${value}'`,
+      { codeName: 'Location51024' }
+    );
   }
   return value;
 }
@@ -74,11 +97,18 @@ const getMore: CommandHandler = async ctx => {
   checkFields(ctx, ['collection', 'batchSize', 'maxTimeMS', 'term', 'lastKnownCommittedOpTime']);
   const id = ctx.cmd.get('getMore');
   if (!(id instanceof Long)) {
-    throw new ServerError(14, `BSON field 'getMore.getMore' is the wrong type '${typeof id}', expected type 'long'`);
+    throw new ServerError(
+      14,
+      `BSON field 'getMore.getMore' is the wrong type '${typeof id}', expected type 'long'`
+    );
   }
   const collection = ctx.cmd.get('collection');
   if (typeof collection !== 'string') {
-    throw new ServerError(40414, "BSON field 'getMore.collection' is missing but a required field", { codeName: 'Location40414' });
+    throw new ServerError(
+      40414,
+      "BSON field 'getMore.collection' is missing but a required field",
+      { codeName: 'Location40414' }
+    );
   }
   const ns = `${ctx.db}.${collection}`;
   const result = await ctx.mongod.cursors.getMore(id, ns, {
@@ -91,7 +121,11 @@ const getMore: CommandHandler = async ctx => {
 const killCursors: CommandHandler = ctx => {
   checkFields(ctx, ['cursors']);
   const ids = requiredArray(ctx, 'cursors').map(value => {
-    if (!(value instanceof Long)) throw new ServerError(14, "BSON field 'killCursors.cursors' is the wrong type, expected type 'long'");
+    if (!(value instanceof Long))
+      throw new ServerError(
+        14,
+        "BSON field 'killCursors.cursors' is the wrong type, expected type 'long'"
+      );
     return value;
   });
   const { killed, notFound } = ctx.mongod.cursors.kill(ids);
@@ -116,7 +150,11 @@ const distinct: CommandHandler = ctx => {
   checkCollation(ctx.cmd.get('collation'));
   const coll = collectionName(ctx);
   const key = ctx.cmd.get('key');
-  if (typeof key !== 'string') throw new ServerError(14, "BSON field 'distinct.key' is the wrong type, expected type 'string'");
+  if (typeof key !== 'string')
+    throw new ServerError(
+      14,
+      "BSON field 'distinct.key' is the wrong type, expected type 'string'"
+    );
   const matcher = compileFilter(optionalDoc(ctx, 'query') ?? new Map());
   const seen = new Map<string, BValue>();
   const add = (value: BValue | undefined) => {
@@ -139,7 +177,8 @@ function distinctValues(value: BValue | undefined, parts: string[]): BValue[] {
   const [head, ...rest] = parts as [string, ...string[]];
   if (isDoc(value)) return distinctValues(value.get(head), rest);
   if (Array.isArray(value)) {
-    if (/^\d+$/.test(head)) return distinctValues(getPath(new Map([['a', value]]), ['a', head]), rest);
+    if (/^\d+$/.test(head))
+      return distinctValues(getPath(new Map([['a', value]]), ['a', head]), rest);
     return value.flatMap(element => distinctValues(element, parts));
   }
   return [];
@@ -148,7 +187,11 @@ function distinctValues(value: BValue | undefined, parts: string[]): BValue[] {
 /** `$collStats` as the first stage: sizes the splitter and MongoShake-style tools read. */
 function collStatsStage(mongod: Mongod, db: string, coll: string, spec: BValue): BDoc {
   const collection = mongod.catalog.collection(db, coll);
-  if (!collection) throw new ServerError(26, `Unable to retrieve storageStats in $collStats stage :: caused by :: Collection [${db}.${coll}] not found.`);
+  if (!collection)
+    throw new ServerError(
+      26,
+      `Unable to retrieve storageStats in $collStats stage :: caused by :: Collection [${db}.${coll}] not found.`
+    );
   const out: BDoc = new Map<string, BValue>([
     ['ns', `${db}.${coll}`],
     ['host', mongod.host],
@@ -157,33 +200,51 @@ function collStatsStage(mongod: Mongod, db: string, coll: string, spec: BValue):
   const count = collection.count;
   const size = collection.dataBytes;
   if (isDoc(spec) && spec.has('storageStats')) {
-    out.set('storageStats', new Map<string, BValue>([
-      ['size', Long.fromNumber(size)],
-      ['count', Long.fromNumber(count)],
-      ['avgObjSize', new Int32(count ? Math.floor(size / count) : 0)],
-      ['storageSize', Long.fromNumber(size)],
-      ['capped', collection.capped],
-      ['nindexes', new Int32(collection.indexes.length)],
-      ['totalIndexSize', Long.ZERO],
-      ['totalSize', Long.fromNumber(size)]
-    ]));
+    out.set(
+      'storageStats',
+      new Map<string, BValue>([
+        ['size', Long.fromNumber(size)],
+        ['count', Long.fromNumber(count)],
+        ['avgObjSize', new Int32(count ? Math.floor(size / count) : 0)],
+        ['storageSize', Long.fromNumber(size)],
+        ['capped', collection.capped],
+        ['nindexes', new Int32(collection.indexes.length)],
+        ['totalIndexSize', Long.ZERO],
+        ['totalSize', Long.fromNumber(size)]
+      ])
+    );
   }
   if (isDoc(spec) && spec.has('count')) out.set('count', Long.fromNumber(count));
   return out;
 }
 
 const aggregate: CommandHandler = ctx => {
-  checkFields(ctx, ['pipeline', 'cursor', 'explain', 'allowDiskUse', 'hint', 'collation', 'let', 'bypassDocumentValidation', 'fromMongos', 'needsMerge']);
+  checkFields(ctx, [
+    'pipeline',
+    'cursor',
+    'explain',
+    'allowDiskUse',
+    'hint',
+    'collation',
+    'let',
+    'bypassDocumentValidation',
+    'fromMongos',
+    'needsMerge'
+  ]);
   checkCollation(ctx.cmd.get('collation'));
   if (ctx.cmd.has('explain')) throw notImplemented("aggregate 'explain'");
   if (ctx.cmd.has('let')) throw notImplemented("aggregate 'let'");
   const pipeline = requiredArray(ctx, 'pipeline');
   for (const stage of pipeline) {
-    if (!isDoc(stage)) throw new ServerError(14, 'Each element of the \'pipeline\' array must be an object');
+    if (!isDoc(stage))
+      throw new ServerError(14, "Each element of the 'pipeline' array must be an object");
   }
   const cursorSpec = ctx.cmd.get('cursor');
   if (!isDoc(cursorSpec)) {
-    throw new ServerError(9, "The 'cursor' option is required, except for aggregate with the explain argument");
+    throw new ServerError(
+      9,
+      "The 'cursor' option is required, except for aggregate with the explain argument"
+    );
   }
   const batchSizeValue = cursorSpec.get('batchSize');
   const batchSize = isNumber(batchSizeValue) ? toNumber(batchSizeValue) : undefined;
@@ -204,7 +265,10 @@ const aggregate: CommandHandler = ctx => {
     }
   } else if (isNumber(target) && toNumber(target) === 1) {
     if (firstName !== '$documents') {
-      throw new ServerError(73, `{aggregate: 1} is not valid for '${String(firstName)}'; a collection is required.`);
+      throw new ServerError(
+        73,
+        `{aggregate: 1} is not valid for '${String(firstName)}'; a collection is required.`
+      );
     }
     coll = '$cmd.aggregate';
     input = [];

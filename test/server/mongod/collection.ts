@@ -74,7 +74,9 @@ export class Collection {
   /** Adds an index, checking existing documents against a unique constraint first. */
   addIndex(spec: BDoc): IndexState {
     const key = spec.get('key') as BDoc;
-    const unique = spec.get('unique') === true || spec.get('name') === '_id_';
+    // The records map, keyed by _id, already enforces the _id index.
+    const isId = spec.get('name') === '_id_';
+    const unique = spec.get('unique') === true && !isId;
     const partialSpec = spec.get('partialFilterExpression');
     const index: IndexState = {
       name: spec.get('name') as string,
@@ -111,7 +113,8 @@ export class Collection {
   /** Inserts a document (its `_id` already first); throws a duplicate-key ServerError. */
   insert(doc: BDoc): void {
     const idKey = keyOf(doc.get('_id'));
-    if (this.records.has(idKey)) throw this.#duplicate(this.findIndex('_id_') ?? this.indexes[0]!, doc);
+    if (this.records.has(idKey))
+      throw this.#duplicate(this.findIndex('_id_') ?? this.indexes[0]!, doc);
     const pending = this.#checkUnique(doc, idKey);
     this.records.set(idKey, doc);
     this.#bytes += bsonSize(doc);

@@ -3,8 +3,9 @@
  * documents from a `CursorSource`, so find, aggregate, listCollections and oplog tailing share the
  * batching, the 16 MiB reply bound and the getMore rules.
  */
-import { Long } from 'bson';
 import { randomBytes } from 'node:crypto';
+
+import { Long } from 'bson';
 
 import { bsonSize } from '../bson/codec.js';
 import { type BDoc } from '../bson/values.js';
@@ -71,11 +72,18 @@ export class CursorRegistry {
   open(
     ns: string,
     source: CursorSource,
-    options: { batchSize?: number | undefined; limit?: number | undefined; tailable?: boolean; awaitData?: boolean; singleBatch?: boolean }
+    options: {
+      batchSize?: number | undefined;
+      limit?: number | undefined;
+      tailable?: boolean;
+      awaitData?: boolean;
+      singleBatch?: boolean;
+    }
   ): { id: Long; batch: BDoc[] } {
     const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
     const first = Math.min(options.batchSize ?? DEFAULT_FIRST_BATCH, limit);
-    const { docs, exhausted } = first > 0 ? source.next(first, MAX_BATCH_BYTES) : { docs: [], exhausted: false };
+    const { docs, exhausted } =
+      first > 0 ? source.next(first, MAX_BATCH_BYTES) : { docs: [], exhausted: false };
     const remaining = limit - docs.length;
     if ((exhausted && !options.tailable) || remaining <= 0 || options.singleBatch) {
       return { id: Long.ZERO, batch: docs };
@@ -104,15 +112,24 @@ export class CursorRegistry {
     const cursor = this.#cursors.get(id.toString());
     if (!cursor) throw new ServerError(43, `cursor id ${id.toString()} not found`);
     if (cursor.ns !== ns) {
-      throw new ServerError(13, `Requested getMore on namespace '${ns}', but cursor belongs to a different namespace ${cursor.ns}`);
+      throw new ServerError(
+        13,
+        `Requested getMore on namespace '${ns}', but cursor belongs to a different namespace ${cursor.ns}`
+      );
     }
     if (options.maxTimeMS !== undefined && !cursor.awaitData) {
-      throw new ServerError(2, 'cannot set maxTimeMS on getMore command for a non-awaitData cursor');
+      throw new ServerError(
+        2,
+        'cannot set maxTimeMS on getMore command for a non-awaitData cursor'
+      );
     }
     if (cursor.busy) throw new ServerError(2, `cursor id ${id.toString()} is already in use`);
     cursor.busy = true;
     try {
-      const limit = Math.min(options.batchSize && options.batchSize > 0 ? options.batchSize : Infinity, cursor.remaining);
+      const limit = Math.min(
+        options.batchSize && options.batchSize > 0 ? options.batchSize : Infinity,
+        cursor.remaining
+      );
       let result = this.#read(cursor, limit);
       if (result.docs.length === 0 && cursor.awaitData && !result.exhausted) {
         const deadline = Date.now() + (options.maxTimeMS ?? 1000);

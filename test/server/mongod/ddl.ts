@@ -35,9 +35,13 @@ const CREATE_OPTIONS = [
 
 /** ICU's defaults, which mongod fills in for every collation it stores. */
 function expandCollation(raw: BValue): BDoc | undefined {
-  if (!isDoc(raw)) throw new ServerError(14, "BSON field 'collation' is the wrong type, expected type 'object'");
+  if (!isDoc(raw))
+    throw new ServerError(14, "BSON field 'collation' is the wrong type, expected type 'object'");
   const locale = raw.get('locale');
-  if (typeof locale !== 'string') throw new ServerError(40414, "BSON field 'locale' is missing but a required field", { codeName: 'Location40414' });
+  if (typeof locale !== 'string')
+    throw new ServerError(40414, "BSON field 'locale' is missing but a required field", {
+      codeName: 'Location40414'
+    });
   if (locale === 'simple') return undefined;
   const defaults: [string, BValue][] = [
     ['locale', locale],
@@ -52,7 +56,8 @@ function expandCollation(raw: BValue): BDoc | undefined {
     ['version', '57.1']
   ];
   const out: BDoc = new Map();
-  for (const [key, value] of defaults) out.set(key, raw.has(key) && key !== 'version' ? raw.get(key) : value);
+  for (const [key, value] of defaults)
+    out.set(key, raw.has(key) && key !== 'version' ? raw.get(key) : value);
   return out;
 }
 
@@ -90,7 +95,8 @@ export class Ddl {
     const existing = this.mongod.catalog.collection(db, coll);
     if (existing) {
       // mongod 7.0 accepts a create identical to the existing collection.
-      if (this.mongod.profile.maxWireVersion >= 21 && valuesEqual(existing.options, options)) return;
+      if (this.mongod.profile.maxWireVersion >= 21 && valuesEqual(existing.options, options))
+        return;
       throw new ServerError(48, `Collection ${db}.${coll} already exists.`);
     }
     if (options.has('viewOn')) {
@@ -115,7 +121,11 @@ export class Ddl {
         value = true;
       }
       if (key === 'size') {
-        if (!isNumber(value)) throw new ServerError(14, "BSON field 'create.size' is the wrong type, expected type 'number'");
+        if (!isNumber(value))
+          throw new ServerError(
+            14,
+            "BSON field 'create.size' is the wrong type, expected type 'number'"
+          );
         // mongod rounds a capped size up to a multiple of 256 bytes.
         const size = Math.ceil(toNumber(value) / 256) * 256;
         value = size <= 0x7fffffff ? new Int32(size) : Long.fromNumber(size);
@@ -127,7 +137,8 @@ export class Ddl {
       }
       if (key === 'timeseries' && isDoc(value)) {
         const ts: BDoc = new Map(value);
-        if (!ts.has('granularity') && !ts.has('bucketMaxSpanSeconds')) ts.set('granularity', 'seconds');
+        if (!ts.has('granularity') && !ts.has('bucketMaxSpanSeconds'))
+          ts.set('granularity', 'seconds');
         if (!ts.has('bucketMaxSpanSeconds')) ts.set('bucketMaxSpanSeconds', new Int32(3600));
         value = ts;
       }
@@ -137,7 +148,7 @@ export class Ddl {
       throw new ServerError(72, 'the size field is required when creating a capped collection');
     }
     if ((options.has('size') || options.has('max')) && options.get('capped') !== true) {
-      throw new ServerError(72, 'the \'size\' field is only valid for capped collections');
+      throw new ServerError(72, "the 'size' field is only valid for capped collections");
     }
     if (options.has('pipeline') && !options.has('viewOn')) {
       throw new ServerError(9, "'pipeline' requires 'viewOn' to also be specified");
@@ -168,7 +179,8 @@ export class Ddl {
     ]);
     if (options.has('collation')) viewOptions.set('collation', options.get('collation'));
     this.mongod.catalog.create(db, name, viewOptions, 'view');
-    if (!this.mongod.catalog.collection(db, 'system.views')) this.#create(db, 'system.views', new Map());
+    if (!this.mongod.catalog.collection(db, 'system.views'))
+      this.#create(db, 'system.views', new Map());
     const o: BDoc = new Map<string, BValue>([['create', name]]);
     for (const [key, value] of viewOptions) o.set(key, value);
     this.mongod.writer.append({ op: 'c', ns: `${db}.$cmd`, o });
@@ -205,7 +217,11 @@ export class Ddl {
       .sort((a, b) => Number(b.type === 'view') - Number(a.type === 'view'))
       .map(c => c.name);
     for (const name of names) this.drop(db, name);
-    this.mongod.writer.append({ op: 'c', ns: `${db}.$cmd`, o: new Map([['dropDatabase', new Int32(1)]]) });
+    this.mongod.writer.append({
+      op: 'c',
+      ns: `${db}.$cmd`,
+      o: new Map([['dropDatabase', new Int32(1)]])
+    });
   }
 
   /** `renameCollection` within or across databases. */
@@ -238,7 +254,11 @@ export class Ddl {
   }
 
   /** `createIndexes`: returns the counts the reply reports. */
-  createIndexes(db: string, coll: string, rawSpecs: BValue[]): { before: number; after: number; createdCollection: boolean; note?: string } {
+  createIndexes(
+    db: string,
+    coll: string,
+    rawSpecs: BValue[]
+  ): { before: number; after: number; createdCollection: boolean; note?: string } {
     const specs = rawSpecs.map(normalizeIndexSpec);
     let createdCollection = false;
     let collection = this.viewCheckedCollection(db, coll);
@@ -254,9 +274,15 @@ export class Ddl {
       if (byName) {
         if (sameIndex(byName.spec, spec)) continue;
         if (!sameKey(byName.spec, spec)) {
-          throw new ServerError(86, `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${describeSpec(spec)}, existing index: ${describeSpec(byName.spec)}`);
+          throw new ServerError(
+            86,
+            `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${describeSpec(spec)}, existing index: ${describeSpec(byName.spec)}`
+          );
         }
-        throw new ServerError(85, `An equivalent index already exists with the same name but different options. Requested index: ${describeSpec(spec)}, existing index: ${describeSpec(byName.spec)}`);
+        throw new ServerError(
+          85,
+          `An equivalent index already exists with the same name but different options. Requested index: ${describeSpec(spec)}, existing index: ${describeSpec(byName.spec)}`
+        );
       }
       const byKey = collection.indexes.find(index => sameKey(index.spec, spec));
       if (byKey && sameIndex(byKey.spec, spec)) {
@@ -327,7 +353,8 @@ export class Ddl {
     }
     for (const name of names) {
       if (name === '_id_') throw new ServerError(72, 'cannot drop _id index');
-      if (!collection.findIndex(name)) throw new ServerError(27, `index not found with name [${name}]`);
+      if (!collection.findIndex(name))
+        throw new ServerError(27, `index not found with name [${name}]`);
     }
     for (const name of names) {
       const spec = collection.findIndex(name)!.spec;
@@ -355,7 +382,15 @@ export class Ddl {
     const old: BDoc = new Map();
     for (const [key, value] of cmd) {
       if (key === 'collMod' || isGenericArgument(key)) continue;
-      if (['validator', 'validationLevel', 'validationAction', 'changeStreamPreAndPostImages', 'expireAfterSeconds'].includes(key)) {
+      if (
+        [
+          'validator',
+          'validationLevel',
+          'validationAction',
+          'changeStreamPreAndPostImages',
+          'expireAfterSeconds'
+        ].includes(key)
+      ) {
         if (collection.options.has(key)) old.set(key, collection.options.get(key));
         collection.options.set(key, value);
         o.set(key, value);
@@ -365,8 +400,14 @@ export class Ddl {
       } else if (key === 'index' && isDoc(value)) {
         const name = value.get('name');
         const keyPattern = value.get('keyPattern');
-        const index = collection.indexes.find((i: { name: string; spec: BDoc }) => (typeof name === 'string' ? i.name === name : valuesEqual(i.spec.get('key'), keyPattern)));
-        if (!index) throw new ServerError(27, `cannot find index ${describeSpec(value)} for ns ${db}.${coll}`);
+        const index = collection.indexes.find((i: { name: string; spec: BDoc }) =>
+          typeof name === 'string' ? i.name === name : valuesEqual(i.spec.get('key'), keyPattern)
+        );
+        if (!index)
+          throw new ServerError(
+            27,
+            `cannot find index ${describeSpec(value)} for ns ${db}.${coll}`
+          );
         const logged: BDoc = new Map<string, BValue>([['name', index.name]]);
         for (const option of ['expireAfterSeconds', 'hidden']) {
           if (!value.has(option)) continue;
@@ -385,7 +426,13 @@ export class Ddl {
       }
     }
     const o2 = old.size > 0 ? new Map<string, BValue>([['collectionOptions_old', old]]) : undefined;
-    this.mongod.writer.append({ op: 'c', ns: `${db}.$cmd`, ui: collection.type === 'view' ? undefined : collection.uuid, o, o2 });
+    this.mongod.writer.append({
+      op: 'c',
+      ns: `${db}.$cmd`,
+      ui: collection.type === 'view' ? undefined : collection.uuid,
+      o,
+      o2
+    });
     return reply;
   }
 }
@@ -420,6 +467,7 @@ export function isGenericArgument(field: string): boolean {
 /** Splits `db.coll` at the first dot. */
 export function splitNs(ns: string): [string, string] {
   const dot = ns.indexOf('.');
-  if (dot <= 0 || dot === ns.length - 1) throw new ServerError(73, `Invalid namespace specified '${ns}'`);
+  if (dot <= 0 || dot === ns.length - 1)
+    throw new ServerError(73, `Invalid namespace specified '${ns}'`);
   return [ns.slice(0, dot), ns.slice(dot + 1)];
 }

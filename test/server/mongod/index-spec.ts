@@ -60,7 +60,8 @@ export function describeSpec(spec: BDoc): string {
 
 /** Validates and normalises one index spec from `createIndexes.indexes`. */
 export function normalizeIndexSpec(raw: BValue): BDoc {
-  if (!isDoc(raw)) throw new ServerError(14, "BSON field 'createIndexes.indexes' is the wrong type");
+  if (!isDoc(raw))
+    throw new ServerError(14, "BSON field 'createIndexes.indexes' is the wrong type");
   const key = raw.get('key');
   const name = raw.get('name');
   if (!isDoc(key) || key.size === 0) {
@@ -69,7 +70,10 @@ export function normalizeIndexSpec(raw: BValue): BDoc {
     });
   }
   if (typeof name !== 'string' || name.length === 0) {
-    throw new ServerError(9, `Error in specification ${describeSpec(raw)} :: caused by :: The 'name' field is a required property of an index specification`);
+    throw new ServerError(
+      9,
+      `Error in specification ${describeSpec(raw)} :: caused by :: The 'name' field is a required property of an index specification`
+    );
   }
   let text = false;
   for (const [field, direction] of key) {
@@ -104,7 +108,10 @@ export function normalizeIndexSpec(raw: BValue): BDoc {
       continue;
     }
     if (option === 'expireAfterSeconds' && !isNumber(value)) {
-      throw new ServerError(2, `TTL index 'expireAfterSeconds' option must be numeric, but received a type of '${typeof value}'. Index spec: ${describeSpec(raw)}`);
+      throw new ServerError(
+        2,
+        `TTL index 'expireAfterSeconds' option must be numeric, but received a type of '${typeof value}'. Index spec: ${describeSpec(raw)}`
+      );
     }
     if (option === 'partialFilterExpression' && !isDoc(value)) {
       throw new ServerError(14, "'partialFilterExpression' option must be specified as an object");
@@ -112,7 +119,10 @@ export function normalizeIndexSpec(raw: BValue): BDoc {
     spec.set(option, value);
   }
   if (spec.get('unique') === true && [...key.values()].includes('hashed')) {
-    throw new ServerError(67, 'Currently hashed indexes cannot guarantee uniqueness. Use a regular index.');
+    throw new ServerError(
+      67,
+      'Currently hashed indexes cannot guarantee uniqueness. Use a regular index.'
+    );
   }
   if (text) {
     if (!spec.has('weights')) spec.set('weights', textWeights(key));

@@ -60,7 +60,8 @@ export class OplogWriter {
       entry.set('t', t);
       entry.set('v', Long.fromNumber(2));
       entry.set('wall', wall);
-      if (chainKey !== undefined) entry.set('prevOpTime', this.#lastOpTime.get(chainKey) ?? nullOpTime());
+      if (chainKey !== undefined)
+        entry.set('prevOpTime', this.#lastOpTime.get(chainKey) ?? nullOpTime());
       return entry;
     });
     if (chainKey !== undefined) {

@@ -33,8 +33,7 @@ export class Oplog {
   nextTimestamp(): Timestamp {
     const now = Math.floor(Date.now() / 1000);
     const last = this.#last;
-    const ts =
-      now > last.t ? new Timestamp({ t: now, i: 1 }) : nextAfter(last);
+    const ts = now > last.t ? new Timestamp({ t: now, i: 1 }) : nextAfter(last);
     this.#last = ts;
     return ts;
   }

@@ -34,7 +34,11 @@ export function namespaceDocs(mongod: Mongod, db: string, coll: string, depth = 
   if (collection.type !== 'view') return collection.snapshot();
   if (depth > 20) throw new ServerError(2, 'View depth too deep or view cycle detected');
   const source = namespaceDocs(mongod, db, collection.options.get('viewOn') as string, depth + 1);
-  return runPipeline(source, collection.options.get('pipeline') as BDoc[], pipelineContext(mongod, db));
+  return runPipeline(
+    source,
+    collection.options.get('pipeline') as BDoc[],
+    pipelineContext(mongod, db)
+  );
 }
 
 /** What the aggregation engine needs from the server. */
@@ -60,30 +64,49 @@ function checkHint(mongod: Mongod, db: string, coll: string, hint: BValue): void
         ? collection.indexes.find(index => compileKey(index.spec.get('key')) === compileKey(hint))
         : undefined;
   if (!found) {
-    throw new ServerError(2, 'error processing query: ns=' + `${db}.${coll}` + ' planner returned error :: caused by :: hint provided does not correspond to an existing index');
+    throw new ServerError(
+      2,
+      'error processing query: ns=' +
+        `${db}.${coll}` +
+        ' planner returned error :: caused by :: hint provided does not correspond to an existing index'
+    );
   }
 }
 
 function compileKey(key: BValue): string {
-  return isDoc(key) ? [...key].map(([k, v]) => `${k}:${isNumber(v) ? toNumber(v) : String(v)}`).join(',') : '';
+  return isDoc(key)
+    ? [...key].map(([k, v]) => `${k}:${isNumber(v) ? toNumber(v) : String(v)}`).join(',')
+    : '';
 }
 
 /** Builds the cursor source of a `find`. */
 export function findSource(mongod: Mongod, db: string, coll: string, spec: FindSpec): CursorSource {
   checkHint(mongod, db, coll, spec.hint);
   const matcher = compileFilter(spec.filter);
-  const project = spec.projection && spec.projection.size > 0 ? compileProjection(spec.projection, 'find') : undefined;
+  const project =
+    spec.projection && spec.projection.size > 0
+      ? compileProjection(spec.projection, 'find')
+      : undefined;
   const isOplog = db === 'local' && coll === 'oplog.rs';
   if (spec.tailable) {
     if (!isOplog) {
       const collection = mongod.catalog.collection(db, coll);
       if (!collection?.capped) {
-        throw new ServerError(2, `error processing query: ns=${db}.${coll} tailable cursor requested on non capped collection`);
+        throw new ServerError(
+          2,
+          `error processing query: ns=${db}.${coll} tailable cursor requested on non capped collection`
+        );
       }
-      throw new ServerError(238, 'tailable cursors on capped collections other than local.oplog.rs are not supported by the mongo-replicate test server');
+      throw new ServerError(
+        238,
+        'tailable cursors on capped collections other than local.oplog.rs are not supported by the mongo-replicate test server'
+      );
     }
     if (spec.sort && spec.sort.size > 0 && naturalDirection(spec.sort) !== 1) {
-      throw new ServerError(2, 'error processing query: tailable cursor requested with a sort other than $natural: 1');
+      throw new ServerError(
+        2,
+        'error processing query: tailable cursor requested with a sort other than $natural: 1'
+      );
     }
     return new OplogTailSource(mongod.oplog, matcher, project, seekTimestamp(spec.filter));
   }
@@ -101,7 +124,8 @@ export function findSource(mongod: Mongod, db: string, coll: string, spec: FindS
     const result = matcher.matchPosition(doc);
     if (result.matched) matched.push({ doc, position: result.arrayIndex });
   }
-  if (natural === -1 && (!spec.sort || naturalDirection(spec.sort) !== undefined)) matched.reverse();
+  if (natural === -1 && (!spec.sort || naturalDirection(spec.sort) !== undefined))
+    matched.reverse();
   if (spec.sort && spec.sort.size > 0 && naturalDirection(spec.sort) === undefined) {
     const compare = compileSort(spec.sort);
     matched.sort((a, b) => compare(a.doc, b.doc));

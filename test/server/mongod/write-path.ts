@@ -6,7 +6,14 @@
 import { BSONRegExp, Int32, ObjectId } from 'bson';
 
 import { bsonSize } from '../bson/codec.js';
-import { type BDoc, type BValue, isDoc, keyOf, valuesEqual, valuesIdentical } from '../bson/values.js';
+import {
+  type BDoc,
+  type BValue,
+  isDoc,
+  keyOf,
+  valuesEqual,
+  valuesIdentical
+} from '../bson/values.js';
 import { compileFilter, type Matcher } from '../engine/query/matcher.js';
 import { compileSort } from '../engine/query/sort.js';
 import { ServerError } from '../engine/server-error.js';
@@ -65,11 +72,19 @@ export function prepareForInsert(doc: BDoc): BDoc {
   }
   if (id instanceof Map) {
     for (const key of id.keys()) {
-      if (key.startsWith('$')) throw new ServerError(2, `_id fields may not contain '$'-prefixed fields: ${key} is not valid for storage.`);
+      if (key.startsWith('$'))
+        throw new ServerError(
+          2,
+          `_id fields may not contain '$'-prefixed fields: ${key} is not valid for storage.`
+        );
     }
   }
   if (bsonSize(out) > MAX_DOCUMENT_BYTES) {
-    throw new ServerError(10334, `object to insert too large. size in bytes: ${bsonSize(out)}, max size: ${MAX_DOCUMENT_BYTES}`, { codeName: 'BSONObjectTooLarge' });
+    throw new ServerError(
+      10334,
+      `object to insert too large. size in bytes: ${bsonSize(out)}, max size: ${MAX_DOCUMENT_BYTES}`,
+      { codeName: 'BSONObjectTooLarge' }
+    );
   }
   return out;
 }
@@ -122,7 +137,11 @@ export class WritePath {
       if (!spec.multi) break;
     }
     if (outcome.n === 0 && spec.upsert) {
-      const seeded = buildUpsertDocument(spec.q, spec.u, { now, isUpsertInsert: true, ...(spec.arrayFilters ? { arrayFilters: spec.arrayFilters } : {}) });
+      const seeded = buildUpsertDocument(spec.q, spec.u, {
+        now,
+        isUpsertInsert: true,
+        ...(spec.arrayFilters ? { arrayFilters: spec.arrayFilters } : {})
+      });
       const inserted = this.insert(db, coll, seeded, origin);
       outcome.upsertedId = inserted.get('_id');
       outcome.after = inserted;
@@ -132,7 +151,14 @@ export class WritePath {
   }
 
   /** Deletes the matching documents (`limit` 1 or 0 = all); returns how many. */
-  delete(db: string, coll: string, q: BDoc, limit: number, origin: WriteOrigin, sort?: BDoc): BDoc[] {
+  delete(
+    db: string,
+    coll: string,
+    q: BDoc,
+    limit: number,
+    origin: WriteOrigin,
+    sort?: BDoc
+  ): BDoc[] {
     const collection = this.mongod.ddl.viewCheckedCollection(db, coll);
     if (!collection) return [];
     const matcher = compileFilter(q);
@@ -177,12 +203,27 @@ export class WritePath {
     return deleted;
   }
 
-  #replaceStored(collection: Collection, before: BDoc, after: BDoc, update: BDoc | BDoc[], origin: WriteOrigin): void {
-    if (!valuesEqual(before.get('_id'), after.get('_id')) || keyOf(before.get('_id')) !== keyOf(after.get('_id'))) {
-      throw new ServerError(66, `After applying the update, the (immutable) field '_id' was found to have been altered to _id: ${String(after.get('_id'))}`);
+  #replaceStored(
+    collection: Collection,
+    before: BDoc,
+    after: BDoc,
+    update: BDoc | BDoc[],
+    origin: WriteOrigin
+  ): void {
+    if (
+      !valuesEqual(before.get('_id'), after.get('_id')) ||
+      keyOf(before.get('_id')) !== keyOf(after.get('_id'))
+    ) {
+      throw new ServerError(
+        66,
+        `After applying the update, the (immutable) field '_id' was found to have been altered to _id: ${String(after.get('_id'))}`
+      );
     }
     if (bsonSize(after) > MAX_DOCUMENT_BYTES) {
-      throw new ServerError(17419, `Resulting document after update is larger than ${MAX_DOCUMENT_BYTES}`);
+      throw new ServerError(
+        17419,
+        `Resulting document after update is larger than ${MAX_DOCUMENT_BYTES}`
+      );
     }
     this.#validate(collection, after, before);
     collection.replace(before, after);
@@ -209,7 +250,13 @@ export class WritePath {
   #candidates(collection: Collection, q: BDoc, sort: BDoc | undefined): BDoc[] {
     if (!sort || sort.size === 0) {
       const id = q.get('_id');
-      if (q.size === 1 && id !== undefined && !isDoc(id) && !Array.isArray(id) && !(id instanceof BSONRegExp)) {
+      if (
+        q.size === 1 &&
+        id !== undefined &&
+        !isDoc(id) &&
+        !Array.isArray(id) &&
+        !(id instanceof BSONRegExp)
+      ) {
         const found = collection.get(id);
         return found ? [found] : [];
       }
@@ -236,7 +283,13 @@ export class WritePath {
       extra: {
         errInfo: new Map<string, BValue>([
           ['failingDocumentId', doc.get('_id')],
-          ['details', new Map<string, BValue>([['operatorName', '$and'], ['clausesNotSatisfied', []]])]
+          [
+            'details',
+            new Map<string, BValue>([
+              ['operatorName', '$and'],
+              ['clausesNotSatisfied', []]
+            ])
+          ]
         ])
       }
     });

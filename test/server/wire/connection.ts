@@ -67,7 +67,9 @@ export class Connection {
       }
       // Invalid BSON in an otherwise well-framed message: answer like mongod, keep the connection.
       const requestId = message.readInt32LE(4);
-      this.#write(buildMsgReply(requestId, errorReply(this.mongod, new ServerError(22, String(error)))));
+      this.#write(
+        buildMsgReply(requestId, errorReply(this.mongod, new ServerError(22, String(error))))
+      );
       return;
     }
     if (request.kind === 'query') {
@@ -78,7 +80,10 @@ export class Connection {
     if (request.moreToCome) return;
     const name = request.body.keys().next().value as string;
     const streaming =
-      request.exhaustAllowed && HELLO_COMMANDS.has(name) && request.body.has('maxAwaitTimeMS') && reply.get('code') === undefined;
+      request.exhaustAllowed &&
+      HELLO_COMMANDS.has(name) &&
+      request.body.has('maxAwaitTimeMS') &&
+      reply.get('code') === undefined;
     if (!streaming) {
       this.#write(buildMsgReply(request.requestId, reply));
       return;

@@ -61,11 +61,11 @@ export class MessageSplitter {
     const out: Buffer[] = [];
     for (;;) {
       if (this.#pendingBytes < 4) break;
-      const head = this.#pending.length === 1 ? this.#pending[0]! : this.#flatten();
-      const length = head.readInt32LE(0);
+      const length = this.#peekLength();
       if (length < 16 || length > MAX_MESSAGE_SIZE) {
         throw new ProtocolError(`invalid message length ${length}`);
       }
+      // Large messages arrive in many chunks: join them once, when the message is complete.
       if (this.#pendingBytes < length) break;
       const all = this.#pending.length === 1 ? this.#pending[0]! : this.#flatten();
       out.push(all.subarray(0, length));
@@ -74,6 +74,12 @@ export class MessageSplitter {
       this.#pendingBytes = rest.length;
     }
     return out;
+  }
+
+  #peekLength(): number {
+    const first = this.#pending[0]!;
+    if (first.length >= 4) return first.readInt32LE(0);
+    return this.#flatten().readInt32LE(0);
   }
 
   #flatten(): Buffer {
@@ -212,7 +218,10 @@ export function buildMsgReply(
 }
 
 /** Builds an OP_REPLY (answer to OP_QUERY) with one document. */
-export function buildQueryReply(responseTo: number, body: Map<string, unknown> | Record<string, unknown>): Buffer {
+export function buildQueryReply(
+  responseTo: number,
+  body: Map<string, unknown> | Record<string, unknown>
+): Buffer {
   const bson = encodeDocument(body);
   const header = Buffer.alloc(36);
   header.writeInt32LE(36 + bson.length, 0);

@@ -6,7 +6,7 @@ import { Decimal128, Double, Int32, Long } from 'bson';
 
 import { type BDoc, type BValue, compareValues, isDoc, keyOf } from '../../bson/values.js';
 import { ServerError } from '../server-error.js';
-import { type Dec,decAdd, decDiv, decFromBigInt, decToDecimal128 } from './decimal.js';
+import { type Dec, decAdd, decDiv, decFromBigInt, decToDecimal128 } from './decimal.js';
 import { type Compiled, isNullish, MISSING, type Parser, type Value } from './expr-core.js';
 import { mergeInto } from './expr-object.js';
 import {
@@ -18,7 +18,8 @@ import {
   integral,
   isNum,
   type Kind,
-  LONG} from './numeric.js';
+  LONG
+} from './numeric.js';
 
 export interface AccumulatorState {
   add(v: Value): void;

@@ -13,7 +13,8 @@ import {
   decQuantize,
   decToDecimal128,
   decToNumber,
-  decTruncToBigInt} from './decimal.js';
+  decTruncToBigInt
+} from './decimal.js';
 import {
   argList,
   type Compiled,

@@ -6,16 +6,16 @@ import { Binary, BSONRegExp, Decimal128, Double, Int32, Long } from 'bson';
 
 import {
   type BDoc,
-  type BValue,
   BSON_TYPE_NUMBERS,
+  type BValue,
   isNumber,
   toNumber
 } from '../../bson/values.js';
 import { badValue, failedToParse, ServerError, typeMismatch } from '../server-error.js';
 import {
   asInt64,
-  bitTest,
   type BitsOp,
+  bitTest,
   modIs,
   regexTest,
   sizeIs,

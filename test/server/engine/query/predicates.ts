@@ -15,8 +15,8 @@ import {
 } from 'bson';
 
 import {
-  type BValue,
   BSON_TYPE_NUMBERS,
+  type BValue,
   canonicalType,
   compareValues,
   isNumber,

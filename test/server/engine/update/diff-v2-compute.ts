@@ -94,7 +94,9 @@ function docDiff(pre: BDoc, post: BDoc, padding: number, limited: boolean): DocN
       continue;
     }
     if (!binaryEqual(preValue, postValue)) {
-      const sub = isContainerPair(preValue, postValue) ? subDiff(preValue, postValue, limited) : null;
+      const sub = isContainerPair(preValue, postValue)
+        ? subDiff(preValue, postValue, limited)
+        : null;
       if (sub) node.subs.push([preKey, sub]);
       else node.updates.push([preKey, postValue]);
     }
@@ -119,7 +121,11 @@ function docDiff(pre: BDoc, post: BDoc, padding: number, limited: boolean): DocN
  * replacement when they are smaller. Operator updates pass `false`: mongod's update tree always
  * logs them as a diff, however small the document.
  */
-export function computeDiffV2(pre: BDoc, post: BDoc, options: { sizeLimited?: boolean } = {}): BDoc | null {
+export function computeDiffV2(
+  pre: BDoc,
+  post: BDoc,
+  options: { sizeLimited?: boolean } = {}
+): BDoc | null {
   const limited = options.sizeLimited ?? true;
   let diff: BDoc = new Map();
   if (!binaryEqual(pre, post)) {
