@@ -124,10 +124,15 @@ describe('test server catalog commands', () => {
     await db.createCollection('v');
     await db.command({ collMod: 'v', validator: { n: { $gte: 0 } } });
     await db.collection<AnyDoc>('v').insertOne({ n: 1 });
-    await assert.rejects(
-      db.collection<AnyDoc>('v').insertOne({ n: -1 }),
-      (e: MongoServerError) => e.code === 121
-    );
+    const failure = await db
+      .collection<AnyDoc>('v')
+      .insertOne({ _id: 'bad', n: -1 })
+      .catch((e: unknown) => e);
+    assert.ok(failure instanceof MongoServerError);
+    assert.equal(failure.code, 121);
+    assert.equal(failure.errInfo?.failingDocumentId, 'bad');
+    await db.collection<AnyDoc>('v').insertOne({ n: -1 }, { bypassDocumentValidation: true });
+    assert.equal(await db.collection<AnyDoc>('v').countDocuments({ n: -1 }), 1);
   });
 
   it('reports dbStats and collStats sizes', async () => {

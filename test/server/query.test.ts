@@ -42,6 +42,28 @@ describe('test server queries, cursors and aggregation', () => {
     assert.equal(cursor.closed, true);
   });
 
+  it('honours batchSize 0, singleBatch and hint', async () => {
+    const empty = await started.client.db('q').command({ find: 'people', batchSize: 0 });
+    assert.equal(empty.cursor.firstBatch.length, 0);
+    assert.notEqual(String(empty.cursor.id), '0', 'batchSize 0 leaves an open cursor');
+    await started.client.db('q').command({ killCursors: 'people', cursors: [empty.cursor.id] });
+    const single = await started.client
+      .db('q')
+      .command({ find: 'people', batchSize: 5, singleBatch: true });
+    assert.equal(single.cursor.firstBatch.length, 5);
+    assert.equal(String(single.cursor.id), '0', 'singleBatch closes the cursor');
+    const hinted = await coll.find({ n: 1 }, { hint: { _id: 1 } }).toArray();
+    assert.equal(hinted.length, 25);
+    await assert.rejects(
+      coll.find({ n: 1 }, { hint: 'no_such_index' }).toArray(),
+      (e: MongoServerError) => {
+        assert.equal(e.code, 2);
+        assert.match(e.message, /hint provided does not correspond to an existing index/);
+        return true;
+      }
+    );
+  });
+
   it('kills cursors and then answers CursorNotFound for them', async () => {
     const reply = await started.client.db('q').command({ find: 'people', batchSize: 2 });
     const id = reply.cursor.id as BSON.Long;

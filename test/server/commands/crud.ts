@@ -3,8 +3,9 @@ import { Int32, Long } from 'bson';
 
 import { type BDoc, type BValue, isDoc, isNumber, toNumber } from '../bson/values.js';
 import { compileProjection } from '../engine/aggregate/pipeline.js';
-import { ServerError } from '../engine/server-error.js';
+import { notImplemented, ServerError } from '../engine/server-error.js';
 import { type RetryableWrite } from '../mongod/oplog-entries.js';
+import { checkHint } from '../mongod/read-path.js';
 import { type UpdateSpec, type WriteOrigin } from '../mongod/write-path.js';
 import {
   checkCollation,
@@ -58,11 +59,12 @@ function runStatements<T>(
 ): Map<string, unknown>[] {
   const ordered = optionalBool(ctx, 'ordered') ?? true;
   const retryable = retryableWrite(ctx);
+  const bypassValidation = optionalBool(ctx, 'bypassDocumentValidation') ?? false;
   const stmtBase = isNumber(ctx.cmd.get('stmtId')) ? toNumber(ctx.cmd.get('stmtId')) : 0;
   const errors: Map<string, unknown>[] = [];
   for (let i = 0; i < statements.length; i++) {
     try {
-      run(statements[i]!, i, { retryable, stmtId: stmtBase + i });
+      run(statements[i]!, i, { retryable, stmtId: stmtBase + i, bypassValidation });
     } catch (error) {
       errors.push(writeErrorOf(i, error));
       if (ordered) break;
@@ -135,6 +137,8 @@ function parseUpdateStatement(ctx: CommandContext, raw: BValue): UpdateSpec {
   if (multi && isDoc(u) && u.size > 0 && !String(u.keys().next().value).startsWith('$')) {
     throw new ServerError(9, 'multi update is not supported for replacement-style update');
   }
+  if (raw.has('sort')) throw notImplemented("update statement 'sort' (MongoDB 8.0)");
+  checkHint(ctx.mongod, ctx.db, collectionName(ctx), raw.get('hint'));
   if (raw.has('c'))
     throw new ServerError(
       238,
@@ -193,6 +197,7 @@ const del: CommandHandler = ctx => {
       }
     }
     checkCollation(raw.get('collation'));
+    checkHint(ctx.mongod, ctx.db, coll, raw.get('hint'));
     const q = raw.get('q');
     const limit = raw.get('limit');
     if (!isDoc(q))
@@ -244,7 +249,11 @@ const findAndModify: CommandHandler = ctx => {
   const project =
     fields && fields.size > 0 ? compileProjection(fields, 'find') : (doc: BDoc) => doc;
   const retryable = retryableWrite(ctx);
-  const origin: WriteOrigin = { retryable, stmtId: 0 };
+  const origin: WriteOrigin = {
+    retryable,
+    stmtId: 0,
+    bypassValidation: optionalBool(ctx, 'bypassDocumentValidation') ?? false
+  };
   if (remove && updateDoc !== undefined)
     throw new ServerError(9, 'Either an update or remove=true must be specified, but not both');
   if (remove) {

@@ -8,7 +8,7 @@ import { compileFilter } from '../engine/query/matcher.js';
 import { notImplemented, ServerError } from '../engine/server-error.js';
 import { ArraySource } from '../mongod/cursors.js';
 import { type Mongod } from '../mongod/mongod.js';
-import { findSource, namespaceDocs, pipelineContext } from '../mongod/read-path.js';
+import { checkHint, findSource, namespaceDocs, pipelineContext } from '../mongod/read-path.js';
 import {
   checkCollation,
   checkFields,
@@ -149,6 +149,7 @@ const distinct: CommandHandler = ctx => {
   checkFields(ctx, ['key', 'query', 'collation', 'hint']);
   checkCollation(ctx.cmd.get('collation'));
   const coll = collectionName(ctx);
+  checkHint(ctx.mongod, ctx.db, coll, ctx.cmd.get('hint'));
   const key = ctx.cmd.get('key');
   if (typeof key !== 'string')
     throw new ServerError(
@@ -257,6 +258,7 @@ const aggregate: CommandHandler = ctx => {
   let rest = stages;
   if (typeof target === 'string') {
     coll = target;
+    checkHint(ctx.mongod, ctx.db, coll, ctx.cmd.get('hint'));
     if (firstName === '$collStats') {
       input = [collStatsStage(ctx.mongod, ctx.db, coll, stages[0]!.get('$collStats'))];
       rest = stages.slice(1);

@@ -53,7 +53,8 @@ function naturalDirection(spec: BValue): number | undefined {
   return isNumber(value) && toNumber(value) < 0 ? -1 : 1;
 }
 
-function checkHint(mongod: Mongod, db: string, coll: string, hint: BValue): void {
+/** Refuses a hint naming an index the collection does not have, as mongod's planner does. */
+export function checkHint(mongod: Mongod, db: string, coll: string, hint: BValue): void {
   if (hint === undefined || naturalDirection(hint) !== undefined) return;
   const collection = mongod.catalog.collection(db, coll);
   if (!collection) return;

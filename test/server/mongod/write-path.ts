@@ -29,6 +29,8 @@ const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 export interface WriteOrigin {
   readonly retryable?: RetryableWrite | undefined;
   readonly stmtId?: number | undefined;
+  /** `bypassDocumentValidation: true` on the command. */
+  readonly bypassValidation?: boolean | undefined;
 }
 
 /** One update statement (`update.updates[i]` or a findAndModify). */
@@ -98,7 +100,7 @@ export class WritePath {
   insert(db: string, coll: string, raw: BDoc, origin: WriteOrigin): BDoc {
     const collection = this.mongod.ddl.ensureCollection(db, coll);
     const doc = prepareForInsert(raw);
-    this.#validate(collection, doc, undefined);
+    if (!origin.bypassValidation) this.#validate(collection, doc, undefined);
     collection.insert(doc);
     this.mongod.writer.append({
       op: 'i',
@@ -225,7 +227,7 @@ export class WritePath {
         `Resulting document after update is larger than ${MAX_DOCUMENT_BYTES}`
       );
     }
-    this.#validate(collection, after, before);
+    if (!origin.bypassValidation) this.#validate(collection, after, before);
     collection.replace(before, after);
     const o2 = idOnly(before);
     const isReplacement = !Array.isArray(update) && !isOperatorUpdate(update);
