@@ -19,6 +19,12 @@ export interface TestServerOptions {
   oplogSizeMb?: number;
   /** Write a periodic `n` no-op entry this often when > 0 (mongod: 10 s). @defaultValue 0 (off) */
   noopIntervalMs?: number;
+  /**
+   * A committed transaction with more operations than this is logged as a `partialTxn` chain
+   * (mongod's `maxNumberOfTransactionOperationsInSingleOplogEntry`). @defaultValue unlimited
+   * (split only when an entry would exceed 16 MiB)
+   */
+  maxTransactionOpsPerOplogEntry?: number;
 }
 
 export interface TestServer {
@@ -31,6 +37,13 @@ export interface TestServer {
   readonly mongod: Mongod;
   /** Closes every connection and stops listening. */
   stop(): Promise<void>;
+  /**
+   * A process restart as clients see it: every connection closes, the server listens again on
+   * the same port with all data and the oplog kept; a new processId and term (an election).
+   */
+  restart(): Promise<void>;
+  /** Closes every open connection at once (a network blip); the server keeps listening. */
+  dropConnections(): void;
 }
 
 /** Starts a test server and resolves once it listens. */
@@ -40,7 +53,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const mongod = new Mongod({
     profile,
     replSetName,
-    oplogSizeBytes: Math.floor((options.oplogSizeMb ?? 64) * 1024 * 1024)
+    oplogSizeBytes: Math.floor((options.oplogSizeMb ?? 64) * 1024 * 1024),
+    ...(options.maxTransactionOpsPerOplogEntry !== undefined
+      ? { maxTransactionOpsPerOplogEntry: options.maxTransactionOpsPerOplogEntry }
+      : {})
   });
   const connections = new Set<Connection>();
   const sockets = new Set<Socket>();
@@ -53,16 +69,21 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       connections.delete(connection);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  const dropConnections = () => {
+    for (const connection of connections) connection.destroy();
+    for (const socket of sockets) socket.destroy();
+  };
+  await listen(options.port ?? 0);
   const address = server.address();
-  if (address === null || typeof address === 'string')
-    throw new Error('test server has no TCP address');
+  if (address === null || typeof address === 'string') throw new Error('test server has no TCP address');
   const port = address.port;
   mongod.host = `127.0.0.1:${port}`;
   const noopTimer =
@@ -83,10 +104,19 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         if (noopTimer) clearInterval(noopTimer);
         mongod.cursors.killAll();
         server.close(() => resolve());
-        for (const connection of connections) connection.destroy();
-        for (const socket of sockets) socket.destroy();
+        dropConnections();
       });
       return stopping;
-    }
+    },
+    async restart() {
+      if (stopping) throw new Error('the test server was stopped; it cannot restart');
+      await new Promise<void>(resolve => {
+        server.close(() => resolve());
+        dropConnections();
+      });
+      mongod.restart();
+      await listen(port);
+    },
+    dropConnections
   };
 }

@@ -5,6 +5,7 @@ import { type BDoc, type BValue, isDoc, isNumber, toNumber, typeAlias } from '..
 import { ServerError } from '../engine/server-error.js';
 import { isGenericArgument } from '../mongod/ddl.js';
 import { type Mongod } from '../mongod/mongod.js';
+import { type SessionGate } from './session-gate.js';
 
 /** Per-connection facts commands may need. */
 export interface ConnectionInfo {
@@ -20,6 +21,8 @@ export interface CommandContext {
   readonly name: string;
   readonly cmd: BDoc;
   readonly connection: ConnectionInfo;
+  /** The command's session, transaction and retryable-write state. */
+  readonly gate: SessionGate;
 }
 
 /** A reply body before the envelope (`ok`, `$clusterTime`, `operationTime`) is added. */

@@ -1,24 +1,39 @@
 /**
- * Runs one command: finds its handler, adds mongod's reply envelope (`ok`, `$clusterTime`,
- * `operationTime`), and turns failures into `{ok: 0, errmsg, code, codeName}` replies.
+ * Runs one command: finds its handler, applies fail points and session rules, runs it (inside its
+ * transaction's view when it is a transaction statement), adds mongod's reply envelope (`ok`,
+ * `$clusterTime`, `operationTime`), and turns failures into `{ok: 0, errmsg, code, codeName}`.
  */
 import { Binary, Double, Int32, Long } from 'bson';
 
-import { type BDoc } from '../bson/values.js';
+import { type BDoc, isNumber, toNumber } from '../bson/values.js';
 import { ServerError } from '../engine/server-error.js';
 import { type Mongod } from '../mongod/mongod.js';
 import { catalogCommands } from './catalog-commands.js';
 import { type CommandHandler, type ConnectionInfo, type ReplyBody } from './context.js';
 import { crudCommands } from './crud.js';
+import { errorLabelsFor, type LabelContext } from './error-labels.js';
 import { handshakeCommands } from './handshake.js';
 import { queryCommands } from './query.js';
+import { enterSession, type SessionGate } from './session-gate.js';
+import { testCommands } from './test-commands.js';
+import { transactionCommands } from './transaction-commands.js';
 
 const COMMANDS: ReadonlyMap<string, CommandHandler> = new Map(
-  Object.entries({ ...handshakeCommands, ...crudCommands, ...queryCommands, ...catalogCommands })
+  Object.entries({
+    ...handshakeCommands,
+    ...crudCommands,
+    ...queryCommands,
+    ...catalogCommands,
+    ...transactionCommands,
+    ...testCommands
+  })
 );
 
 /** Commands that keep working on a connection before/without a handshake's context. */
 export const HELLO_COMMANDS = new Set(['hello', 'isMaster', 'ismaster']);
+
+/** What the connection must do instead of replying: a fail point closed it. */
+export const CLOSE_CONNECTION = Symbol('close connection');
 
 function clusterTime(mongod: Mongod): Map<string, unknown> {
   return new Map<string, unknown>([
@@ -38,14 +53,11 @@ function toEntries(body: ReplyBody): Iterable<[string, unknown]> {
 }
 
 /** mongod's failure reply for a ServerError (or an unexpected exception, as InternalError). */
-export function errorReply(mongod: Mongod, error: unknown): Map<string, unknown> {
+export function errorReply(mongod: Mongod, error: unknown, labels: string[] = []): Map<string, unknown> {
   const failure =
     error instanceof ServerError
       ? error
-      : new ServerError(
-          1,
-          `mongo-replicate test server internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`
-        );
+      : new ServerError(1, `mongo-replicate test server internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   const reply = new Map<string, unknown>([
     ['ok', new Double(0)],
     ['errmsg', failure.message],
@@ -53,10 +65,37 @@ export function errorReply(mongod: Mongod, error: unknown): Map<string, unknown>
     ['codeName', failure.codeName]
   ]);
   for (const [key, value] of Object.entries(failure.extra)) reply.set(key, value);
-  if (failure.labels.length > 0) reply.set('errorLabels', failure.labels);
+  const allLabels = [...new Set([...failure.labels, ...labels])];
+  if (allLabels.length > 0) reply.set('errorLabels', allLabels);
   reply.set('$clusterTime', clusterTime(mongod));
   reply.set('operationTime', mongod.oplog.lastTimestamp);
   return reply;
+}
+
+function wait(ms: number, closed: AbortSignal): Promise<void> {
+  return new Promise(resolve => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      closed.removeEventListener('abort', done);
+      resolve();
+    }
+    closed.addEventListener('abort', done, { once: true });
+  });
+}
+
+function labelContext(mongod: Mongod, name: string, body: BDoc, gate: SessionGate): LabelContext {
+  let changeStreamGetMore = false;
+  if (name === 'getMore') {
+    const id = body.get('getMore');
+    changeStreamGetMore = id instanceof Long && mongod.cursors.isChangeStream(id);
+  }
+  return {
+    command: name,
+    retryableWrite: gate.retryableWrite === true,
+    inTransaction: gate.transaction !== undefined,
+    changeStreamGetMore
+  };
 }
 
 /** Runs the command in `body` (already with document sequences folded in). */
@@ -64,31 +103,86 @@ export async function runCommand(
   mongod: Mongod,
   body: BDoc,
   connection: ConnectionInfo
-): Promise<Map<string, unknown>> {
+): Promise<Map<string, unknown> | typeof CLOSE_CONNECTION> {
+  let gate: SessionGate = {};
+  let name = '';
   try {
-    const name = body.keys().next().value;
-    if (name === undefined) throw new ServerError(59, "no such command: ''");
+    name = body.keys().next().value ?? '';
     const db = body.get('$db');
     if (typeof db !== 'string') {
-      throw new ServerError(40571, 'OP_MSG requests require a $db argument', {
-        codeName: 'Location40571'
-      });
+      throw new ServerError(40571, 'OP_MSG requests require a $db argument', { codeName: 'Location40571' });
     }
     const handler = COMMANDS.get(name);
     if (!handler) throw new ServerError(59, `no such command: '${name}'`);
-    if (body.has('startTransaction') || body.get('autocommit') === false) {
-      throw new ServerError(
-        238,
-        'multi-document transactions are not supported by the mongo-replicate test server yet'
-      );
+    const target = body.get(name);
+    // Only commands listed in failCommands fire, so hello is failed only when it is named.
+    const failure = mongod.failPoints.failCommand(
+      name,
+      db,
+      typeof target === 'string' ? target : undefined,
+      connection.appName
+    );
+    if (failure?.blockTimeMS) await wait(failure.blockTimeMS, connection.closed);
+    if (failure?.closeConnection) return CLOSE_CONNECTION;
+    gate = enterSession(mongod, name, body);
+    if (failure?.errorCode !== undefined) {
+      const labels = failure.errorLabels ?? errorLabelsFor(failure.errorCode, labelContext(mongod, name, body, gate));
+      const injected = new ServerError(failure.errorCode, `Failing command via 'failCommand' failpoint`);
+      const reply = errorReply(mongod, injected, []);
+      if (labels.length > 0) reply.set('errorLabels', labels);
+      else reply.delete('errorLabels');
+      return reply;
     }
-    const result = await handler({ mongod, db, name, cmd: body, connection });
-    const reply = new Map<string, unknown>(toEntries(result));
-    reply.set('ok', new Double(1));
-    reply.set('$clusterTime', clusterTime(mongod));
-    reply.set('operationTime', mongod.oplog.lastTimestamp);
-    return reply;
+    if (name === 'getMore') {
+      const code = mongod.failPoints.failGetMore();
+      if (code !== undefined) {
+        const id = body.get('getMore');
+        const labels = errorLabelsFor(code, labelContext(mongod, name, body, gate));
+        if (id instanceof Long) mongod.cursors.kill([id]);
+        return errorReply(mongod, new ServerError(code, `Failing command via 'failGetMoreAfterCursorCheckout' failpoint`), labels);
+      }
+    }
+    if (gate.retried) return withEnvelope(mongod, gate.retried);
+    const statement = gate.transaction && name !== 'commitTransaction' && name !== 'abortTransaction';
+    let pending: ReplyBody | Promise<ReplyBody>;
+    mongod.currentTransaction = statement ? gate.transaction : undefined;
+    try {
+      pending = handler({ mongod, db, name, cmd: body, connection, gate });
+    } finally {
+      mongod.currentTransaction = undefined;
+    }
+    const reply = new Map<string, unknown>(toEntries(await pending));
+    if (statement && reply.has('writeErrors')) abortTransaction(gate);
+    if (failure?.writeConcernError) reply.set('writeConcernError', failure.writeConcernError);
+    const final = withEnvelope(mongod, reply);
+    if (gate.retryableWrite && gate.session) gate.session.retryReply = reply;
+    if (failure?.writeConcernError && gate.retryableWrite) {
+      const code = failure.writeConcernError.get('code');
+      const labels = errorLabelsFor(isNumber(code) ? toNumber(code) : 0, labelContext(mongod, name, body, gate));
+      if (labels.length > 0) final.set('errorLabels', labels);
+    }
+    return final;
   } catch (error) {
-    return errorReply(mongod, error);
+    if (gate.transaction && name !== 'commitTransaction' && name !== 'abortTransaction') abortTransaction(gate);
+    const code = error instanceof ServerError ? error.code : 1;
+    return errorReply(mongod, error, errorLabelsFor(code, labelContext(mongod, name, body, gate)));
   }
+}
+
+/** Any error inside a transaction statement aborts the transaction, as on mongod. */
+function abortTransaction(gate: SessionGate): void {
+  const transaction = gate.transaction;
+  if (transaction?.state === 'inProgress') {
+    transaction.state = 'aborted';
+    transaction.release();
+  }
+}
+
+function withEnvelope(mongod: Mongod, body: Map<string, unknown>): Map<string, unknown> {
+  const reply = new Map(body);
+  reply.delete('ok');
+  reply.set('ok', new Double(1));
+  reply.set('$clusterTime', clusterTime(mongod));
+  reply.set('operationTime', mongod.oplog.lastTimestamp);
+  return reply;
 }

@@ -286,8 +286,16 @@ export const handshakeCommands: Record<string, CommandHandler> = {
   getParameter,
   serverStatus,
   replSetGetStatus,
-  endSessions: ok,
-  killSessions: ok,
+  endSessions: ctx => {
+    const ids = ctx.cmd.get('endSessions');
+    if (Array.isArray(ids)) ctx.mongod.sessions.end(ids);
+    return {};
+  },
+  killSessions: ctx => {
+    const ids = ctx.cmd.get('killSessions');
+    if (Array.isArray(ids)) ctx.mongod.sessions.end(ids);
+    return {};
+  },
   killAllSessions: ok,
   killAllSessionsByPattern: ok,
   refreshSessions: ok,

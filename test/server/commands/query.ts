@@ -6,9 +6,10 @@ import { type BDoc, type BValue, isDoc, isNumber, keyOf, toNumber } from '../bso
 import { runPipeline } from '../engine/aggregate/pipeline.js';
 import { compileFilter } from '../engine/query/matcher.js';
 import { notImplemented, ServerError } from '../engine/server-error.js';
-import { ArraySource } from '../mongod/cursors.js';
+import { ArraySource, type CursorSource } from '../mongod/cursors.js';
 import { type Mongod } from '../mongod/mongod.js';
 import { checkHint, findSource, namespaceDocs, pipelineContext } from '../mongod/read-path.js';
+import { openChangeStream } from './change-stream-command.js';
 import {
   checkCollation,
   checkFields,
@@ -47,8 +48,18 @@ const FIND_FIELDS = [
   'term'
 ];
 
-function cursorReply(id: Long, ns: string, batch: BDoc[], first: boolean): Record<string, unknown> {
-  return { cursor: { [first ? 'firstBatch' : 'nextBatch']: batch, id, ns } };
+/** A cursor reply; change-stream sources add `postBatchResumeToken` as mongod does. */
+export function cursorReply(
+  opened: { id: Long; batch: BDoc[]; source: CursorSource },
+  ns: string,
+  first: boolean
+): Record<string, unknown> {
+  const cursor: Record<string, unknown> = { [first ? 'firstBatch' : 'nextBatch']: opened.batch };
+  const token = opened.source.postBatchResumeToken?.();
+  if (token) cursor.postBatchResumeToken = token;
+  cursor.id = opened.id;
+  cursor.ns = ns;
+  return { cursor };
 }
 
 function nonNegative(ctx: CommandContext, field: string): number | undefined {
@@ -83,14 +94,14 @@ const find: CommandHandler = ctx => {
     tailable
   });
   const ns = `${ctx.db}.${coll}`;
-  const { id, batch } = ctx.mongod.cursors.open(ns, source, {
+  const opened = ctx.mongod.cursors.open(ns, source, {
     batchSize: nonNegative(ctx, 'batchSize'),
     limit: nonNegative(ctx, 'limit'),
     tailable,
     awaitData,
     singleBatch: optionalBool(ctx, 'singleBatch') ?? false
   });
-  return cursorReply(id, ns, batch, true);
+  return cursorReply(opened, ns, true);
 };
 
 const getMore: CommandHandler = async ctx => {
@@ -115,7 +126,7 @@ const getMore: CommandHandler = async ctx => {
     batchSize: optionalNumber(ctx, 'batchSize'),
     maxTimeMS: optionalNumber(ctx, 'maxTimeMS')
   });
-  return cursorReply(result.id, ns, result.batch, false);
+  return cursorReply(result, ns, false);
 };
 
 const killCursors: CommandHandler = ctx => {
@@ -252,7 +263,7 @@ const aggregate: CommandHandler = ctx => {
   const target = ctx.cmd.get('aggregate');
   const stages = pipeline as BDoc[];
   const firstName = stages[0]?.keys().next().value;
-  if (firstName === '$changeStream') throw notImplemented('$changeStream');
+  if (firstName === '$changeStream') return openChangeStream(ctx, stages, batchSize);
   let input: BDoc[];
   let coll: string;
   let rest = stages;
@@ -281,8 +292,8 @@ const aggregate: CommandHandler = ctx => {
   if (lastName === '$out' || lastName === '$merge') throw notImplemented(String(lastName));
   const results = runPipeline(input, rest, pipelineContext(ctx.mongod, ctx.db));
   const ns = `${ctx.db}.${coll}`;
-  const { id, batch } = ctx.mongod.cursors.open(ns, new ArraySource(results), { batchSize });
-  return cursorReply(id, ns, batch, true);
+  const opened = ctx.mongod.cursors.open(ns, new ArraySource(results), { batchSize });
+  return cursorReply(opened, ns, true);
 };
 
 export const queryCommands: Record<string, CommandHandler> = {

@@ -60,6 +60,18 @@ export class Catalog {
     return collection;
   }
 
+  /** Registers a collection built elsewhere (a transaction's new collection) under its namespace. */
+  adopt(collection: Collection): Collection {
+    let database = this.databases.get(collection.db);
+    if (!database) {
+      database = new Database(collection.db);
+      this.databases.set(collection.db, database);
+    }
+    collection.onWrite = undefined;
+    database.collections.set(collection.name, collection);
+    return collection;
+  }
+
   /** Removes a collection; an emptied database disappears, as on mongod. */
   drop(db: string, name: string): Collection | undefined {
     const database = this.databases.get(db);

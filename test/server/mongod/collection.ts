@@ -32,6 +32,11 @@ export class Collection {
   readonly records = new Map<string, BDoc>();
   readonly indexes: IndexState[] = [];
   #bytes = 0;
+  /**
+   * Set on a transaction's private copy: called with a document's `_id` key before it is written,
+   * so the transaction can detect write conflicts and knows what to publish at commit.
+   */
+  onWrite: ((idKey: string) => void) | undefined;
 
   constructor(
     public db: string,
@@ -59,6 +64,18 @@ export class Collection {
 
   get capped(): boolean {
     return this.options.get('capped') === true;
+  }
+
+  /** A private copy for a transaction: same UUID, options and indexes, copied documents. */
+  copyForTransaction(): Collection {
+    const copy = new Collection(this.db, this.name, this.uuid, this.options, this.type);
+    copy.indexes.length = 0;
+    for (const index of this.indexes) {
+      copy.indexes.push({ ...index, entries: index.entries ? new Map(index.entries) : undefined });
+    }
+    for (const [key, doc] of this.records) copy.records.set(key, doc);
+    copy.#bytes = this.#bytes;
+    return copy;
   }
 
   /** The stored document with this `_id`, if any. */
@@ -124,6 +141,7 @@ export class Collection {
   /** Replaces a stored document in place (same `_id`, same natural position). */
   replace(before: BDoc, after: BDoc): void {
     const idKey = keyOf(before.get('_id'));
+    this.onWrite?.(idKey);
     this.#removeKeys(before, idKey);
     let pending: Map<IndexState, string[]>;
     try {
@@ -140,7 +158,9 @@ export class Collection {
   /** Removes a stored document. */
   remove(doc: BDoc): void {
     const idKey = keyOf(doc.get('_id'));
-    if (!this.records.delete(idKey)) return;
+    if (!this.records.has(idKey)) return;
+    this.onWrite?.(idKey);
+    this.records.delete(idKey);
     this.#removeKeys(doc, idKey);
     this.#bytes -= bsonSize(doc);
   }

@@ -17,6 +17,8 @@ export interface CursorSource {
   next(limit: number, maxBytes: number): { docs: BDoc[]; exhausted: boolean };
   /** Called when something new may be readable (tailable sources); returns an unsubscribe. */
   onReadable?(listener: () => void): () => void;
+  /** Change streams: the token to resume after the batch just returned (`postBatchResumeToken`). */
+  postBatchResumeToken?(): BDoc;
 }
 
 /** A source over a fixed list of results. */
@@ -79,14 +81,14 @@ export class CursorRegistry {
       awaitData?: boolean;
       singleBatch?: boolean;
     }
-  ): { id: Long; batch: BDoc[] } {
+  ): { id: Long; batch: BDoc[]; source: CursorSource } {
     const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
     const first = Math.min(options.batchSize ?? DEFAULT_FIRST_BATCH, limit);
     const { docs, exhausted } =
       first > 0 ? source.next(first, MAX_BATCH_BYTES) : { docs: [], exhausted: false };
     const remaining = limit - docs.length;
     if ((exhausted && !options.tailable) || remaining <= 0 || options.singleBatch) {
-      return { id: Long.ZERO, batch: docs };
+      return { id: Long.ZERO, batch: docs, source };
     }
     const id = newCursorId();
     this.#cursors.set(id.toString(), {
@@ -100,7 +102,7 @@ export class CursorRegistry {
       abort: new AbortController(),
       busy: false
     });
-    return { id, batch: docs };
+    return { id, batch: docs, source };
   }
 
   /** `getMore`: the next batch, waiting up to `maxTimeMS` on an awaitData cursor with nothing new. */
@@ -108,7 +110,7 @@ export class CursorRegistry {
     id: Long,
     ns: string,
     options: { batchSize?: number | undefined; maxTimeMS?: number | undefined }
-  ): Promise<{ id: Long; batch: BDoc[] }> {
+  ): Promise<{ id: Long; batch: BDoc[]; source: CursorSource }> {
     const cursor = this.#cursors.get(id.toString());
     if (!cursor) throw new ServerError(43, `cursor id ${id.toString()} not found`);
     if (cursor.ns !== ns) {
@@ -144,7 +146,7 @@ export class CursorRegistry {
       cursor.remaining -= result.docs.length;
       const done = (result.exhausted && !cursor.tailable) || cursor.remaining <= 0;
       if (done) this.#cursors.delete(id.toString());
-      return { id: done ? Long.ZERO : cursor.id, batch: result.docs };
+      return { id: done ? Long.ZERO : cursor.id, batch: result.docs, source: cursor.source };
     } catch (error) {
       this.#cursors.delete(id.toString());
       throw error;
@@ -155,6 +157,11 @@ export class CursorRegistry {
 
   #read(cursor: Cursor, limit: number): { docs: BDoc[]; exhausted: boolean } {
     return cursor.source.next(limit, MAX_BATCH_BYTES);
+  }
+
+  /** True when the cursor with this id is a change stream (its errors get resumable labels). */
+  isChangeStream(id: Long): boolean {
+    return this.#cursors.get(id.toString())?.source.postBatchResumeToken !== undefined;
   }
 
   /** `killCursors`: returns which ids were killed and which were unknown. */

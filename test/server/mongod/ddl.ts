@@ -66,7 +66,7 @@ export class Ddl {
 
   /** The collection for a write or read, refusing views for writes (`CommandNotSupportedOnView`). */
   viewCheckedCollection(db: string, coll: string): Collection | undefined {
-    const collection = this.mongod.catalog.collection(db, coll);
+    const collection = this.mongod.lookupCollection(db, coll);
     if (collection?.type === 'view') {
       throw new ServerError(166, `Namespace ${db}.${coll} is a view, not a collection`);
     }
@@ -77,6 +77,7 @@ export class Ddl {
   ensureCollection(db: string, coll: string): Collection {
     const existing = this.viewCheckedCollection(db, coll);
     if (existing) return existing;
+    if (this.mongod.currentTransaction) return this.mongod.currentTransaction.ensureCollection(db, coll);
     checkDatabaseName(db);
     checkCollectionName(db, coll);
     return this.#create(db, coll, new Map());

@@ -6,10 +6,14 @@ import { Int32, Long, ObjectId } from 'bson';
 
 import { type BDoc, type BValue } from '../bson/values.js';
 import { Catalog } from './catalog.js';
+import { type Collection } from './collection.js';
 import { CursorRegistry } from './cursors.js';
 import { Ddl } from './ddl.js';
+import { FailPoints } from './fail-points.js';
 import { Oplog } from './oplog.js';
-import { OplogWriter } from './oplog-entries.js';
+import { type EntryFields, OplogWriter } from './oplog-entries.js';
+import { Sessions } from './sessions.js';
+import { type Transaction, type WriteLocks } from './transaction.js';
 import { type VersionProfile } from './version-profiles.js';
 import { WritePath } from './write-path.js';
 
@@ -17,6 +21,8 @@ export interface MongodOptions {
   readonly profile: VersionProfile;
   readonly replSetName: string;
   readonly oplogSizeBytes: number;
+  /** A committed transaction with more operations is logged as a `partialTxn` chain. */
+  readonly maxTransactionOpsPerOplogEntry?: number;
 }
 
 export class Mongod {
@@ -37,15 +43,37 @@ export class Mongod {
   #nextConnectionId = 1;
   /** Handshake `client.application.name` per connection id (fail points filter on it). */
   readonly appNames = new Map<number, string>();
+  readonly sessions = new Sessions();
+  readonly failPoints = new FailPoints();
+  /** Documents written by open transactions (first writer wins). */
+  readonly writeLocks: WriteLocks = new Map();
+  /** The transaction whose statement is executing right now (statements run synchronously). */
+  currentTransaction: Transaction | undefined;
+  /** mongod's `maxNumberOfTransactionOperationsInSingleOplogEntry`. */
+  maxTransactionOpsPerOplogEntry: number;
 
   constructor(options: MongodOptions) {
     this.profile = options.profile;
     this.replSetName = options.replSetName;
     this.oplog = new Oplog(options.oplogSizeBytes);
+    this.maxTransactionOpsPerOplogEntry = options.maxTransactionOpsPerOplogEntry ?? 2_147_483_647;
     this.writer = new OplogWriter(this.oplog);
     this.ddl = new Ddl(this);
     this.writes = new WritePath(this);
     this.#initiate();
+  }
+
+  /** A collection as the running statement sees it (a transaction's private copy inside one). */
+  lookupCollection(db: string, coll: string): Collection | undefined {
+    return this.currentTransaction
+      ? this.currentTransaction.collection(db, coll)
+      : this.catalog.collection(db, coll);
+  }
+
+  /** Logs a document write: to the oplog, or into the running transaction's `applyOps`. */
+  log(fields: EntryFields): void {
+    if (this.currentTransaction) this.currentTransaction.capture(fields);
+    else this.writer.append(fields);
   }
 
   nextConnectionId(): number {
@@ -58,6 +86,19 @@ export class Mongod {
     bytes.writeUInt32BE(0x7fffffff, 0);
     bytes.writeBigUInt64BE(BigInt(this.oplog.term), 4);
     return new ObjectId(bytes);
+  }
+
+  /**
+   * What clients see of a process restart: a new processId, an election (term + 1, so the
+   * electionId grows) logged as mongod's "new primary" noop, no cursors, no open transactions.
+   */
+  restart(): void {
+    this.cursors.killAll();
+    this.sessions.abortAll();
+    this.processId = new ObjectId();
+    this.topologyCounter = 0;
+    this.oplog.term++;
+    this.writer.append({ op: 'n', ns: '', o: new Map([['msg', 'new primary']]) });
   }
 
   /** `{ts, t}` of the newest oplog entry. */

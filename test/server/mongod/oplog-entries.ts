@@ -20,7 +20,8 @@ export interface EntryFields {
   readonly ui?: Binary | undefined;
   readonly o: BDoc;
   readonly o2?: BDoc | undefined;
-  readonly retryable?: { write: RetryableWrite; stmtId: number } | undefined;
+  /** The session write this entry belongs to (retryable write statement or transaction). */
+  readonly retryable?: { write: RetryableWrite; stmtId?: number | undefined } | undefined;
   readonly fromMigrate?: boolean;
 }
 
@@ -55,7 +56,7 @@ export class OplogWriter {
       entry.set('o', fields.o);
       if (fields.o2) entry.set('o2', fields.o2);
       if (fields.fromMigrate) entry.set('fromMigrate', true);
-      if (retryable) entry.set('stmtId', new Int32(retryable.stmtId));
+      if (retryable?.stmtId !== undefined) entry.set('stmtId', new Int32(retryable.stmtId));
       entry.set('ts', ts);
       entry.set('t', t);
       entry.set('v', Long.fromNumber(2));

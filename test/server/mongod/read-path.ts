@@ -29,7 +29,7 @@ export interface FindSpec {
 /** Every document of a namespace in natural order (views evaluated), or [] when it is missing. */
 export function namespaceDocs(mongod: Mongod, db: string, coll: string, depth = 0): BDoc[] {
   if (db === 'local' && coll === 'oplog.rs') return [...mongod.oplog.records()].map(r => r.doc);
-  const collection = mongod.catalog.collection(db, coll);
+  const collection = mongod.lookupCollection(db, coll);
   if (!collection) return [];
   if (collection.type !== 'view') return collection.snapshot();
   if (depth > 20) throw new ServerError(2, 'View depth too deep or view cycle detected');
@@ -56,7 +56,7 @@ function naturalDirection(spec: BValue): number | undefined {
 /** Refuses a hint naming an index the collection does not have, as mongod's planner does. */
 export function checkHint(mongod: Mongod, db: string, coll: string, hint: BValue): void {
   if (hint === undefined || naturalDirection(hint) !== undefined) return;
-  const collection = mongod.catalog.collection(db, coll);
+  const collection = mongod.lookupCollection(db, coll);
   if (!collection) return;
   const found =
     typeof hint === 'string'
@@ -91,7 +91,7 @@ export function findSource(mongod: Mongod, db: string, coll: string, spec: FindS
   const isOplog = db === 'local' && coll === 'oplog.rs';
   if (spec.tailable) {
     if (!isOplog) {
-      const collection = mongod.catalog.collection(db, coll);
+      const collection = mongod.lookupCollection(db, coll);
       if (!collection?.capped) {
         throw new ServerError(
           2,

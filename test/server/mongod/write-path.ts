@@ -102,14 +102,14 @@ export class WritePath {
     const doc = prepareForInsert(raw);
     if (!origin.bypassValidation) this.#validate(collection, doc, undefined);
     collection.insert(doc);
-    this.mongod.writer.append({
+    this.mongod.log({
       op: 'i',
       ns: collection.ns,
       ui: collection.uuid,
       o: doc,
       retryable: retryableOf(origin)
     });
-    collection.evictCapped();
+    if (!this.mongod.currentTransaction) collection.evictCapped();
     return doc;
   }
 
@@ -175,7 +175,11 @@ export class WritePath {
       throw new ServerError(20, `cannot remove from a capped collection: ${collection.ns}`);
     }
     for (const doc of deleted) collection.remove(doc);
-    const batched = this.mongod.profile.batchedDeletes && deleted.length > 1 && !origin.retryable;
+    const batched =
+      this.mongod.profile.batchedDeletes &&
+      deleted.length > 1 &&
+      !origin.retryable &&
+      !this.mongod.currentTransaction;
     if (batched) {
       const ops = deleted.map(
         doc =>
@@ -186,14 +190,14 @@ export class WritePath {
             ['o', idOnly(doc)]
           ])
       );
-      this.mongod.writer.append({
+      this.mongod.log({
         op: 'c',
         ns: 'admin.$cmd',
         o: new Map<string, BValue>([['applyOps', ops]])
       });
     } else {
       for (const doc of deleted) {
-        this.mongod.writer.append({
+        this.mongod.log({
           op: 'd',
           ns: collection.ns,
           ui: collection.uuid,
@@ -238,7 +242,7 @@ export class WritePath {
           ? computeDiffV2(before, after, { sizeLimited: Array.isArray(update) })
           : computeUpdateV1(before, after);
     }
-    this.mongod.writer.append({
+    this.mongod.log({
       op: 'u',
       ns: collection.ns,
       ui: collection.uuid,

@@ -6,7 +6,7 @@ import { type Socket } from 'node:net';
 
 import { type BDoc } from '../bson/values.js';
 import { type ConnectionInfo } from '../commands/context.js';
-import { errorReply, HELLO_COMMANDS, runCommand } from '../commands/dispatch.js';
+import { CLOSE_CONNECTION, errorReply, HELLO_COMMANDS, runCommand } from '../commands/dispatch.js';
 import { ServerError } from '../engine/server-error.js';
 import { type Mongod } from '../mongod/mongod.js';
 import {
@@ -77,6 +77,10 @@ export class Connection {
       return;
     }
     const reply = await runCommand(this.mongod, request.body, this.info);
+    if (reply === CLOSE_CONNECTION) {
+      this.destroy();
+      return;
+    }
     if (request.moreToCome) return;
     const name = request.body.keys().next().value as string;
     const streaming =
@@ -102,8 +106,13 @@ export class Connection {
       // The next reply waits for a topology change or maxAwaitTimeMS, like the first.
       const next = new Map(body);
       next.set('topologyVersion', reply.get('topologyVersion') as BDoc);
-      reply = await runCommand(this.mongod, next, this.info);
+      const streamed = await runCommand(this.mongod, next, this.info);
       if (this.#closed.signal.aborted) return;
+      if (streamed === CLOSE_CONNECTION) {
+        this.destroy();
+        return;
+      }
+      reply = streamed;
     }
   }
 
@@ -119,7 +128,12 @@ export class Connection {
     if (HELLO_COMMANDS.has(name) || this.mongod.profile.opQueryCommands) {
       const body = new Map(query);
       body.set('$db', db);
-      reply = await runCommand(this.mongod, body, this.info);
+      const result = await runCommand(this.mongod, body, this.info);
+      if (result === CLOSE_CONNECTION) {
+        this.destroy();
+        return;
+      }
+      reply = result;
     } else {
       reply = errorReply(
         this.mongod,

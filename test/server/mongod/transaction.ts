@@ -1,0 +1,156 @@
+/**
+ * A multi-document transaction: private copies of the collections it touches (so its own reads
+ * see its writes and nobody else's see them), the oplog operations it will publish, and the
+ * documents it has written (for write conflicts with other transactions and at commit).
+ *
+ * A transaction that writes a document another open transaction has written fails at once with
+ * WriteConflict (112, TransientTransactionError), as mongod's first-writer-wins rule does; a
+ * document changed outside the transaction after it was first read fails the commit the same way.
+ */
+import { type Long, UUID } from 'bson';
+
+import { bsonSize } from '../bson/codec.js';
+import { type BDoc, type BValue } from '../bson/values.js';
+import { ServerError } from '../engine/server-error.js';
+import { type Catalog, checkCollectionName, checkDatabaseName } from './catalog.js';
+import { Collection } from './collection.js';
+import { idIndexSpec } from './index-spec.js';
+import { type EntryFields } from './oplog-entries.js';
+
+export type TransactionState = 'inProgress' | 'committed' | 'aborted';
+
+/** Documents written by open transactions: `ns` + `_id` key → the transaction holding them. */
+export type WriteLocks = Map<string, Transaction>;
+
+export class Transaction {
+  state: TransactionState = 'inProgress';
+  /** Inner `applyOps` operations, in statement order. */
+  readonly ops: BDoc[] = [];
+  readonly #copies = new Map<string, { copy: Collection; base: Map<string, BDoc> | undefined }>();
+  readonly #written = new Map<string, Set<string>>();
+
+  constructor(
+    readonly txnNumber: Long,
+    private readonly catalog: Catalog,
+    private readonly locks: WriteLocks
+  ) {}
+
+  /** The transaction's view of a collection (its private copy), or undefined if it does not exist. */
+  collection(db: string, coll: string): Collection | undefined {
+    const ns = `${db}.${coll}`;
+    const known = this.#copies.get(ns);
+    if (known) return known.copy;
+    const real = this.catalog.collection(db, coll);
+    if (!real) return undefined;
+    if (real.type === 'view') return real;
+    const copy = real.copyForTransaction();
+    this.#track(ns, copy, new Map(real.records));
+    return copy;
+  }
+
+  /** Creates a collection inside the transaction (implicitly, by a write), published at commit. */
+  ensureCollection(db: string, coll: string): Collection {
+    const existing = this.collection(db, coll);
+    if (existing) return existing;
+    checkDatabaseName(db);
+    checkCollectionName(db, coll);
+    const copy = new Collection(db, coll, new UUID(), new Map());
+    this.#track(`${db}.${coll}`, copy, undefined);
+    const o: BDoc = new Map<string, BValue>([['create', coll], ['idIndex', idIndexSpec()]]);
+    this.capture({ op: 'c', ns: `${db}.$cmd`, ui: copy.uuid, o });
+    return copy;
+  }
+
+  /** Records one oplog operation for the commit's `applyOps`. */
+  capture(fields: EntryFields): void {
+    const op: BDoc = new Map<string, BValue>([
+      ['op', fields.op],
+      ['ns', fields.ns]
+    ]);
+    if (fields.ui) op.set('ui', fields.ui);
+    op.set('o', fields.o);
+    if (fields.o2) op.set('o2', fields.o2);
+    this.ops.push(op);
+  }
+
+  /** Splits the operations into `applyOps` arrays of at most `maxOps` operations and ~`maxBytes`. */
+  chunks(maxOps: number, maxBytes: number): BDoc[][] {
+    const out: BDoc[][] = [];
+    let current: BDoc[] = [];
+    let bytes = 0;
+    for (const op of this.ops) {
+      const size = bsonSize(op) + 8;
+      if (current.length > 0 && (current.length >= maxOps || bytes + size > maxBytes)) {
+        out.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(op);
+      bytes += size;
+    }
+    out.push(current);
+    return out;
+  }
+
+  /**
+   * Publishes the written documents to the real collections. Throws WriteConflict (and leaves
+   * everything untouched) if a document changed outside the transaction since it was read.
+   */
+  publish(): void {
+    for (const [ns, keys] of this.#written) {
+      const { copy, base } = this.#copies.get(ns)!;
+      const real = this.catalog.collection(copy.db, copy.name);
+      for (const key of keys) {
+        const before = base?.get(key);
+        const current = real?.records.get(key);
+        if (before !== current || (base === undefined && real !== undefined && real.uuid !== copy.uuid)) {
+          throw this.#conflict();
+        }
+      }
+    }
+    for (const [ns, keys] of this.#written) {
+      const { copy, base } = this.#copies.get(ns)!;
+      const real = this.catalog.collection(copy.db, copy.name) ?? this.catalog.adopt(copy);
+      if (real === copy) continue;
+      for (const key of keys) {
+        const before = real.records.get(key);
+        const after = copy.records.get(key);
+        if (before && after) real.replace(before, after);
+        else if (before) real.remove(before);
+        else if (after) real.insert(after);
+      }
+    }
+  }
+
+  /** Releases the documents this transaction holds. */
+  release(): void {
+    for (const [ns, keys] of this.#written) {
+      for (const key of keys) {
+        const lock = `${ns}\u0000${key}`;
+        if (this.locks.get(lock) === this) this.locks.delete(lock);
+      }
+    }
+  }
+
+  #track(ns: string, copy: Collection, base: Map<string, BDoc> | undefined): void {
+    this.#copies.set(ns, { copy, base });
+    copy.onWrite = key => {
+      const lock = `${ns}\u0000${key}`;
+      const holder = this.locks.get(lock);
+      if (holder && holder !== this) throw this.#conflict();
+      this.locks.set(lock, this);
+      let keys = this.#written.get(ns);
+      if (!keys) this.#written.set(ns, (keys = new Set()));
+      keys.add(key);
+    };
+  }
+
+  #conflict(): ServerError {
+    this.state = 'aborted';
+    return new ServerError(
+      112,
+      'Write conflict during plan execution and yielding is disabled. :: Please retry your operation or multi-document transaction.',
+      { labels: ['TransientTransactionError'] }
+    );
+  }
+}
