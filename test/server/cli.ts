@@ -44,7 +44,12 @@ try {
     oplogSizeMb: number('oplog-size-mb', values['oplog-size-mb']),
     noopIntervalMs: number('noop-interval-ms', values['noop-interval-ms']),
     ...(values['max-txn-ops-per-oplog-entry'] !== undefined
-      ? { maxTransactionOpsPerOplogEntry: number('max-txn-ops-per-oplog-entry', values['max-txn-ops-per-oplog-entry']) }
+      ? {
+          maxTransactionOpsPerOplogEntry: number(
+            'max-txn-ops-per-oplog-entry',
+            values['max-txn-ops-per-oplog-entry']
+          )
+        }
       : {})
   });
   process.stdout.write(`${server.uri}\n`);
@@ -56,7 +61,9 @@ try {
   // SIGHUP restarts the server in place (same port, data and oplog kept), like a mongod restart.
   process.on('SIGHUP', () => {
     void server.restart().catch((error: unknown) => {
-      process.stderr.write(`restart failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(
+        `restart failed: ${error instanceof Error ? error.message : String(error)}\n`
+      );
     });
   });
 } catch (error) {

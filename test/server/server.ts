@@ -83,7 +83,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   };
   await listen(options.port ?? 0);
   const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('test server has no TCP address');
+  if (address === null || typeof address === 'string')
+    throw new Error('test server has no TCP address');
   const port = address.port;
   mongod.host = `127.0.0.1:${port}`;
   const noopTimer =

@@ -70,8 +70,12 @@ export class KeyStringBuilder {
     return this;
   }
 
-  /** Appends one value with its type byte. */
-  append(value: BValue): this {
+  /** Appends one value with its type byte; a JS number stands for an integer (int32 in mongod). */
+  append(value: BValue | number): this {
+    if (typeof value === 'number') {
+      this.#integer(BigInt(value));
+      return this;
+    }
     this.#value(value);
     return this;
   }
@@ -181,7 +185,9 @@ export class KeyStringBuilder {
   #preshifted(value: bigint, negative: boolean, fraction?: Uint8Array): void {
     let length = 0;
     for (let v = value; v > 0n; v >>= 8n) length++;
-    this.#push(negative ? CType.negative1ByteInt - (length - 1) : CType.positive1ByteInt + length - 1);
+    this.#push(
+      negative ? CType.negative1ByteInt - (length - 1) : CType.positive1ByteInt + length - 1
+    );
     const bytes = uint64BE(value).subarray(8 - length);
     this.#raw(bytes, negative);
     if (fraction) this.#raw(fraction, negative);

@@ -66,6 +66,8 @@ function runStatements<T>(
     try {
       run(statements[i]!, i, { retryable, stmtId: stmtBase + i, bypassValidation });
     } catch (error) {
+      // A write conflict fails the whole command (and its transaction), not one statement.
+      if (error instanceof ServerError && error.code === 112) throw error;
       errors.push(writeErrorOf(i, error));
       if (ordered) break;
     }

@@ -53,11 +53,18 @@ function toEntries(body: ReplyBody): Iterable<[string, unknown]> {
 }
 
 /** mongod's failure reply for a ServerError (or an unexpected exception, as InternalError). */
-export function errorReply(mongod: Mongod, error: unknown, labels: string[] = []): Map<string, unknown> {
+export function errorReply(
+  mongod: Mongod,
+  error: unknown,
+  labels: string[] = []
+): Map<string, unknown> {
   const failure =
     error instanceof ServerError
       ? error
-      : new ServerError(1, `mongo-replicate test server internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      : new ServerError(
+          1,
+          `mongo-replicate test server internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`
+        );
   const reply = new Map<string, unknown>([
     ['ok', new Double(0)],
     ['errmsg', failure.message],
@@ -110,7 +117,9 @@ export async function runCommand(
     name = body.keys().next().value ?? '';
     const db = body.get('$db');
     if (typeof db !== 'string') {
-      throw new ServerError(40571, 'OP_MSG requests require a $db argument', { codeName: 'Location40571' });
+      throw new ServerError(40571, 'OP_MSG requests require a $db argument', {
+        codeName: 'Location40571'
+      });
     }
     const handler = COMMANDS.get(name);
     if (!handler) throw new ServerError(59, `no such command: '${name}'`);
@@ -126,8 +135,13 @@ export async function runCommand(
     if (failure?.closeConnection) return CLOSE_CONNECTION;
     gate = enterSession(mongod, name, body);
     if (failure?.errorCode !== undefined) {
-      const labels = failure.errorLabels ?? errorLabelsFor(failure.errorCode, labelContext(mongod, name, body, gate));
-      const injected = new ServerError(failure.errorCode, `Failing command via 'failCommand' failpoint`);
+      const labels =
+        failure.errorLabels ??
+        errorLabelsFor(failure.errorCode, labelContext(mongod, name, body, gate));
+      const injected = new ServerError(
+        failure.errorCode,
+        `Failing command via 'failCommand' failpoint`
+      );
       const reply = errorReply(mongod, injected, []);
       if (labels.length > 0) reply.set('errorLabels', labels);
       else reply.delete('errorLabels');
@@ -139,11 +153,16 @@ export async function runCommand(
         const id = body.get('getMore');
         const labels = errorLabelsFor(code, labelContext(mongod, name, body, gate));
         if (id instanceof Long) mongod.cursors.kill([id]);
-        return errorReply(mongod, new ServerError(code, `Failing command via 'failGetMoreAfterCursorCheckout' failpoint`), labels);
+        return errorReply(
+          mongod,
+          new ServerError(code, `Failing command via 'failGetMoreAfterCursorCheckout' failpoint`),
+          labels
+        );
       }
     }
     if (gate.retried) return withEnvelope(mongod, gate.retried);
-    const statement = gate.transaction && name !== 'commitTransaction' && name !== 'abortTransaction';
+    const statement =
+      gate.transaction && name !== 'commitTransaction' && name !== 'abortTransaction';
     let pending: ReplyBody | Promise<ReplyBody>;
     mongod.currentTransaction = statement ? gate.transaction : undefined;
     try {
@@ -158,12 +177,16 @@ export async function runCommand(
     if (gate.retryableWrite && gate.session) gate.session.retryReply = reply;
     if (failure?.writeConcernError && gate.retryableWrite) {
       const code = failure.writeConcernError.get('code');
-      const labels = errorLabelsFor(isNumber(code) ? toNumber(code) : 0, labelContext(mongod, name, body, gate));
+      const labels = errorLabelsFor(
+        isNumber(code) ? toNumber(code) : 0,
+        labelContext(mongod, name, body, gate)
+      );
       if (labels.length > 0) final.set('errorLabels', labels);
     }
     return final;
   } catch (error) {
-    if (gate.transaction && name !== 'commitTransaction' && name !== 'abortTransaction') abortTransaction(gate);
+    if (gate.transaction && name !== 'commitTransaction' && name !== 'abortTransaction')
+      abortTransaction(gate);
     const code = error instanceof ServerError ? error.code : 1;
     return errorReply(mongod, error, errorLabelsFor(code, labelContext(mongod, name, body, gate)));
   }

@@ -44,7 +44,8 @@ export interface SessionGate {
 function txnNumberOf(cmd: BDoc): Long | undefined {
   const value = cmd.get('txnNumber');
   if (value === undefined) return undefined;
-  if (!isNumber(value)) throw new ServerError(14, "BSON field 'txnNumber' is the wrong type, expected type 'long'");
+  if (!isNumber(value))
+    throw new ServerError(14, "BSON field 'txnNumber' is the wrong type, expected type 'long'");
   return value instanceof Long ? value : Long.fromNumber(toNumber(value));
 }
 
@@ -59,13 +60,20 @@ export function enterSession(mongod: Mongod, name: string, cmd: BDoc): SessionGa
   const startTransaction = cmd.get('startTransaction') === true;
   if (!isDoc(lsid)) {
     if (txnNumber !== undefined || autocommit !== undefined) {
-      throw new ServerError(50768, 'Transaction number requires a session ID to also be specified', { codeName: 'Location50768' });
+      throw new ServerError(
+        50768,
+        'Transaction number requires a session ID to also be specified',
+        { codeName: 'Location50768' }
+      );
     }
     return {};
   }
   const session = mongod.sessions.get(lsid, sessionUid());
   if (autocommit === undefined) {
-    if (startTransaction) throw new ServerError(50768, 'startTransaction requires autocommit: false', { codeName: 'Location50768' });
+    if (startTransaction)
+      throw new ServerError(50768, 'startTransaction requires autocommit: false', {
+        codeName: 'Location50768'
+      });
     if (txnNumber === undefined || !RETRYABLE_WRITES.has(name)) return { session };
     return retryableWrite(session, txnNumber);
   }
@@ -73,7 +81,11 @@ export function enterSession(mongod: Mongod, name: string, cmd: BDoc): SessionGa
     throw new ServerError(72, 'autocommit must be false', { codeName: 'InvalidOptions' });
   }
   if (txnNumber === undefined) {
-    throw new ServerError(50768, "'autocommit' field requires a transaction number to also be specified", { codeName: 'Location50768' });
+    throw new ServerError(
+      50768,
+      "'autocommit' field requires a transaction number to also be specified",
+      { codeName: 'Location50768' }
+    );
   }
   if (!TRANSACTION_COMMANDS.has(name)) {
     throw new ServerError(263, `Cannot run '${name}' in a multi-document transaction.`);
@@ -87,20 +99,38 @@ export function enterSession(mongod: Mongod, name: string, cmd: BDoc): SessionGa
     );
   }
   if (transaction.state === 'aborted' && name !== 'abortTransaction') {
-    throw noSuchTransaction(`Transaction with { txnNumber: ${txnNumber.toString()} } has been aborted.`);
+    throw noSuchTransaction(
+      `Transaction with { txnNumber: ${txnNumber.toString()} } has been aborted.`
+    );
   }
-  if (transaction.state === 'committed' && name !== 'commitTransaction' && name !== 'abortTransaction') {
-    throw new ServerError(256, `Transaction with { txnNumber: ${txnNumber.toString()} } has been committed.`, { codeName: 'TransactionCommitted' });
+  if (
+    transaction.state === 'committed' &&
+    name !== 'commitTransaction' &&
+    name !== 'abortTransaction'
+  ) {
+    throw new ServerError(
+      256,
+      `Transaction with { txnNumber: ${txnNumber.toString()} } has been committed.`,
+      { codeName: 'TransactionCommitted' }
+    );
   }
   return { session, transaction };
 }
 
 function begin(mongod: Mongod, session: SessionState, txnNumber: Long): Transaction {
   if (session.txnNumber && txnNumber.lessThan(session.txnNumber)) {
-    throw new ServerError(225, `Cannot start transaction ${txnNumber.toString()} on session because a newer transaction ${session.txnNumber.toString()} has already started.`, { codeName: 'TransactionTooOld' });
+    throw new ServerError(
+      225,
+      `Cannot start transaction ${txnNumber.toString()} on session because a newer transaction ${session.txnNumber.toString()} has already started.`,
+      { codeName: 'TransactionTooOld' }
+    );
   }
   if (session.txnNumber && txnNumber.equals(session.txnNumber)) {
-    throw new ServerError(50911, `Cannot start a transaction at given transaction number ${txnNumber.toString()} a transaction with the same number is in progress.`, { codeName: 'Location50911' });
+    throw new ServerError(
+      50911,
+      `Cannot start a transaction at given transaction number ${txnNumber.toString()} a transaction with the same number is in progress.`,
+      { codeName: 'Location50911' }
+    );
   }
   if (session.transaction?.state === 'inProgress') {
     // A newer transaction number implicitly aborts the open one, as on mongod.
@@ -116,7 +146,11 @@ function begin(mongod: Mongod, session: SessionState, txnNumber: Long): Transact
 
 function retryableWrite(session: SessionState, txnNumber: Long): SessionGate {
   if (session.txnNumber && txnNumber.lessThan(session.txnNumber)) {
-    throw new ServerError(225, `Retryable write with txnNumber ${txnNumber.toString()} is prohibited on session because a newer retryable write with txnNumber ${session.txnNumber.toString()} has already started on this session.`, { codeName: 'TransactionTooOld' });
+    throw new ServerError(
+      225,
+      `Retryable write with txnNumber ${txnNumber.toString()} is prohibited on session because a newer retryable write with txnNumber ${session.txnNumber.toString()} has already started on this session.`,
+      { codeName: 'TransactionTooOld' }
+    );
   }
   if (session.txnNumber && txnNumber.equals(session.txnNumber) && session.retryReply) {
     return { session, retried: session.retryReply };

@@ -9,7 +9,8 @@ const configureFailPoint: CommandHandler = ctx => {
     throw new ServerError(13, 'configureFailPoint may only be run against the admin database.');
   }
   const name = ctx.cmd.get('configureFailPoint');
-  if (typeof name !== 'string') throw new ServerError(14, "BSON field 'configureFailPoint' must be a string");
+  if (typeof name !== 'string')
+    throw new ServerError(14, "BSON field 'configureFailPoint' must be a string");
   const count = ctx.mongod.failPoints.configure(name, ctx.cmd.get('mode'), ctx.cmd.get('data'));
   return { count: new Int32(count) };
 };

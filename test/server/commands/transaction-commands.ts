@@ -52,10 +52,18 @@ const commitTransaction: CommandHandler = ctx => {
 const abortTransaction: CommandHandler = ctx => {
   const { transaction } = transactionOf(ctx);
   if (transaction.state === 'committed') {
-    throw new ServerError(256, `Transaction with { txnNumber: ${transaction.txnNumber.toString()} } has been committed.`, { codeName: 'TransactionCommitted' });
+    throw new ServerError(
+      256,
+      `Transaction with { txnNumber: ${transaction.txnNumber.toString()} } has been committed.`,
+      { codeName: 'TransactionCommitted' }
+    );
   }
   if (transaction.state === 'aborted') {
-    throw new ServerError(251, `Transaction with { txnNumber: ${transaction.txnNumber.toString()} } has been aborted.`, { labels: ['TransientTransactionError'] });
+    throw new ServerError(
+      251,
+      `Transaction with { txnNumber: ${transaction.txnNumber.toString()} } has been aborted.`,
+      { labels: ['TransientTransactionError'] }
+    );
   }
   transaction.state = 'aborted';
   transaction.release();

@@ -130,6 +130,7 @@ export class Collection {
   /** Inserts a document (its `_id` already first); throws a duplicate-key ServerError. */
   insert(doc: BDoc): void {
     const idKey = keyOf(doc.get('_id'));
+    this.onWrite?.(idKey);
     if (this.records.has(idKey))
       throw this.#duplicate(this.findIndex('_id_') ?? this.indexes[0]!, doc);
     const pending = this.#checkUnique(doc, idKey);

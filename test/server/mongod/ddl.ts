@@ -77,7 +77,8 @@ export class Ddl {
   ensureCollection(db: string, coll: string): Collection {
     const existing = this.viewCheckedCollection(db, coll);
     if (existing) return existing;
-    if (this.mongod.currentTransaction) return this.mongod.currentTransaction.ensureCollection(db, coll);
+    if (this.mongod.currentTransaction)
+      return this.mongod.currentTransaction.ensureCollection(db, coll);
     checkDatabaseName(db);
     checkCollectionName(db, coll);
     return this.#create(db, coll, new Map());

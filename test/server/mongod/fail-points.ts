@@ -41,7 +41,10 @@ function parseMode(mode: BValue): Mode {
     if (isNumber(skip)) return { kind: 'skip', remaining: toNumber(skip) };
     if (isNumber(p)) return { kind: 'probability', p: toNumber(p) };
   }
-  throw new ServerError(2, 'Failpoint mode must be one of off, alwaysOn, or an object containing times, skip, or activationProbability');
+  throw new ServerError(
+    2,
+    'Failpoint mode must be one of off, alwaysOn, or an object containing times, skip, or activationProbability'
+  );
 }
 
 export class FailPoints {
@@ -54,7 +57,11 @@ export class FailPoints {
     }
     const parsed = parseMode(mode);
     const payload = isDoc(data) ? data : new Map<string, BValue>();
-    if (name === 'failCommand' && parsed.kind !== 'off' && !Array.isArray(payload.get('failCommands'))) {
+    if (
+      name === 'failCommand' &&
+      parsed.kind !== 'off' &&
+      !Array.isArray(payload.get('failCommands'))
+    ) {
       throw new ServerError(2, "'failCommands' must be an array of command names");
     }
     const previous = this.#points.get(name as FailPointName);
@@ -63,7 +70,12 @@ export class FailPoints {
   }
 
   /** The `failCommand` action for a command, if the fail point fires for it. */
-  failCommand(command: string, db: string, coll: string | undefined, appName: string | undefined): FailAction | undefined {
+  failCommand(
+    command: string,
+    db: string,
+    coll: string | undefined,
+    appName: string | undefined
+  ): FailAction | undefined {
     const point = this.#points.get('failCommand');
     if (!point || point.mode.kind === 'off') return undefined;
     const data = point.data;
@@ -72,7 +84,8 @@ export class FailPoints {
     const wantedApp = data.get('appName');
     if (typeof wantedApp === 'string' && wantedApp !== appName) return undefined;
     const namespace = data.get('namespace');
-    if (typeof namespace === 'string' && namespace !== `${db}.${coll ?? ''}` && namespace !== db) return undefined;
+    if (typeof namespace === 'string' && namespace !== `${db}.${coll ?? ''}` && namespace !== db)
+      return undefined;
     if (!this.#fire(point)) return undefined;
     const errorCode = data.get('errorCode');
     const labels = data.get('errorLabels');
@@ -82,7 +95,10 @@ export class FailPoints {
       errorCode: isNumber(errorCode) ? toNumber(errorCode) : undefined,
       errorLabels: Array.isArray(labels) ? labels.map(String) : undefined,
       writeConcernError: isDoc(wce) ? wce : undefined,
-      blockTimeMS: data.get('blockConnection') === true && isNumber(data.get('blockTimeMS')) ? toNumber(data.get('blockTimeMS')) : 0
+      blockTimeMS:
+        data.get('blockConnection') === true && isNumber(data.get('blockTimeMS'))
+          ? toNumber(data.get('blockTimeMS'))
+          : 0
     };
   }
 

@@ -56,7 +56,10 @@ export class Transaction {
     checkCollectionName(db, coll);
     const copy = new Collection(db, coll, new UUID(), new Map());
     this.#track(`${db}.${coll}`, copy, undefined);
-    const o: BDoc = new Map<string, BValue>([['create', coll], ['idIndex', idIndexSpec()]]);
+    const o: BDoc = new Map<string, BValue>([
+      ['create', coll],
+      ['idIndex', idIndexSpec()]
+    ]);
     this.capture({ op: 'c', ns: `${db}.$cmd`, ui: copy.uuid, o });
     return copy;
   }
@@ -103,7 +106,10 @@ export class Transaction {
       for (const key of keys) {
         const before = base?.get(key);
         const current = real?.records.get(key);
-        if (before !== current || (base === undefined && real !== undefined && real.uuid !== copy.uuid)) {
+        if (
+          before !== current ||
+          (base === undefined && real !== undefined && real.uuid !== copy.uuid)
+        ) {
           throw this.#conflict();
         }
       }

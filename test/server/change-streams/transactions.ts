@@ -1,0 +1,52 @@
+/**
+ * Unwinding `applyOps` entries as DocumentSourceChangeStreamUnwindTransaction does: a committed
+ * transaction (one entry, or a `partialTxn` chain closed by an entry with `count`) yields its
+ * operations, oldest first, when the commit entry is read; the chain is gathered by walking
+ * `prevOpTime` back through the oplog, so a stream resumed between the entries still sees them.
+ * Batched multi-deletes (applyOps without lsid) unwind the same way.
+ */
+import { Timestamp } from 'bson';
+
+import { type BDoc, type BValue, isDoc } from '../bson/values.js';
+import { type Oplog } from '../mongod/oplog.js';
+
+/** True for an `applyOps` entry (transaction commit, partial transaction or batched write). */
+export function isApplyOps(entry: BDoc): boolean {
+  const o = entry.get('o');
+  return entry.get('op') === 'c' && isDoc(o) && Array.isArray(o.get('applyOps'));
+}
+
+/** True for the non-final entries of a large transaction: they emit nothing when read. */
+export function isPartialTransaction(entry: BDoc): boolean {
+  const o = entry.get('o');
+  return isDoc(o) && o.get('partialTxn') === true;
+}
+
+/** Every operation of the transaction this (final) entry commits, in commit order. */
+export function transactionOperations(entry: BDoc, oplog: Oplog): BDoc[] {
+  const chain: BDoc[] = [entry];
+  let current = entry;
+  for (;;) {
+    const prev = current.get('prevOpTime');
+    const ts = isDoc(prev) ? prev.get('ts') : undefined;
+    if (!(ts instanceof Timestamp) || (ts.t === 0 && ts.i === 0)) break;
+    const earlier = entryAt(oplog, ts);
+    if (!earlier || !isPartialTransaction(earlier)) break;
+    chain.unshift(earlier);
+    current = earlier;
+  }
+  return chain.flatMap(link => opsOf(link));
+}
+
+function opsOf(entry: BDoc): BDoc[] {
+  const ops = (entry.get('o') as BDoc).get('applyOps') as BValue[];
+  return ops.filter(isDoc);
+}
+
+function entryAt(oplog: Oplog, ts: Timestamp): BDoc | undefined {
+  const index = oplog.lowerBound(ts);
+  const record = oplog.records(index).next();
+  if (record.done) return undefined;
+  const found = record.value;
+  return found.ts.t === ts.t && found.ts.i === ts.i ? found.doc : undefined;
+}
