@@ -115,7 +115,7 @@ export class Transaction {
       }
     }
     for (const [ns, keys] of this.#written) {
-      const { copy, base } = this.#copies.get(ns)!;
+      const { copy } = this.#copies.get(ns)!;
       const real = this.catalog.collection(copy.db, copy.name) ?? this.catalog.adopt(copy);
       if (real === copy) continue;
       for (const key of keys) {
