@@ -8,14 +8,17 @@ import { MongoClient } from 'mongodb';
 
 import { withTimeout } from '../support/timeout-signal.js';
 
-/** Starts the CLI as the README shows it and resolves with its first stdout line. */
-async function startCli(args: string[]) {
+/**
+ * Starts the CLI as the README shows it (or, `direct`, without npm in between) and resolves with
+ * its first stdout line.
+ */
+async function startCli(args: string[], direct = false) {
   // Its own process group, so SIGTERM reaches the server process and not only npm (as a shell's
   // job control or a service manager would send it).
-  const child = spawn('npm', ['run', 'test-server', '--', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    detached: true
-  });
+  const [command, argv] = direct
+    ? [process.execPath, ['--import', 'tsx', 'test/server/cli.ts', ...args]]
+    : ['npm', ['run', 'test-server', '--', ...args]];
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   const lines = createInterface({ input: child.stdout });
   const [firstLine] = (await withTimeout(
     once(lines, 'line'),
@@ -61,6 +64,43 @@ describe('test server command line', () => {
         code === 0 || signal === 'SIGTERM',
         `exit code ${String(code)} signal ${String(signal)}`
       );
+    }
+  });
+
+  it('restarts in place on SIGHUP, keeping its data', async () => {
+    const { child, firstLine } = await startCli(['--port', '0'], true);
+    const client = new MongoClient(firstLine, { serverSelectionTimeoutMS: 10_000 });
+    try {
+      await client.db('cli').collection('kept').insertOne({ a: 1 });
+      const before = await client.db('admin').command({ hello: 1 });
+      child.kill('SIGHUP');
+      const after = await withTimeout(
+        (async () => {
+          for (;;) {
+            // A command in flight while the server restarts fails with a network error: try again.
+            const hello = await client
+              .db('admin')
+              .command({ hello: 1 })
+              .catch(() => undefined);
+            if (
+              hello &&
+              String(hello.topologyVersion.processId) !== String(before.topologyVersion.processId)
+            ) {
+              return hello;
+            }
+            await new Promise(resolve => setImmediate(resolve));
+          }
+        })(),
+        30_000,
+        'the restarted server'
+      );
+      assert.ok(after.electionId.toHexString() > before.electionId.toHexString());
+      assert.equal(await client.db('cli').collection('kept').countDocuments(), 1);
+    } finally {
+      await client.close();
+      const exited = once(child, 'exit');
+      process.kill(-child.pid!, 'SIGTERM');
+      await exited;
     }
   });
 

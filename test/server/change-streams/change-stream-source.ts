@@ -13,9 +13,21 @@ import { ServerError } from '../engine/server-error.js';
 import { type CursorSource } from '../mongod/cursors.js';
 import { type Mongod } from '../mongod/mongod.js';
 import { pipelineContext } from '../mongod/read-path.js';
-import { eventFor, type EventSettings, invalidateAfter, isClassic, type StreamEvent } from './events.js';
+import {
+  eventFor,
+  type EventSettings,
+  invalidateAfter,
+  isClassic,
+  type StreamEvent
+} from './events.js';
 import { invalidates } from './namespace-scope.js';
-import { describeToken, highWaterMark, HIGH_WATER_MARK, type ParsedToken, tokenDocument } from './resume-token.js';
+import {
+  describeToken,
+  highWaterMark,
+  HIGH_WATER_MARK,
+  type ParsedToken,
+  tokenDocument
+} from './resume-token.js';
 import { isApplyOps, isPartialTransaction, transactionOperations } from './transactions.js';
 
 export type BeforeChangeMode = 'off' | 'whenAvailable' | 'required';
@@ -187,7 +199,8 @@ export class ChangeStreamSource implements CursorSource {
       } else if (settings.fullDocument === 'required') {
         throw new ServerError(
           47,
-          `Change stream was configured to require a post-image for all update events, but the post-image was not found for event: ${describeToken(tokenDocument(event.token))}`
+          `Change stream was configured to require a post-image for all update events, but the post-image was not found for event: ${describeToken(tokenDocument(event.token))}`,
+          { codeName: 'NoMatchingDocument' }
         );
       }
     }
@@ -197,7 +210,8 @@ export class ChangeStreamSource implements CursorSource {
       if (mode === 'required') {
         throw new ServerError(
           47,
-          `Change stream was configured to require a pre-image for all update, delete and replace events, but the pre-image was not found for event: ${describeToken(tokenDocument(event.token))}`
+          `Change stream was configured to require a pre-image for all update, delete and replace events, but the pre-image was not found for event: ${describeToken(tokenDocument(event.token))}`,
+          { codeName: 'NoMatchingDocument' }
         );
       }
     }

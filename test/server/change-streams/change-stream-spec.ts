@@ -57,8 +57,10 @@ export interface SpecContext {
 /** Parses `pipeline` (first stage `$changeStream`) as mongod would, throwing its errors. */
 export function parseChangeStream(pipeline: BDoc[], ctx: SpecContext): ChangeStreamSpec {
   const raw = pipeline[0]!.get('$changeStream');
-  if (!isDoc(raw)) throw new ServerError(50808, '$changeStream stage expects a document as argument');
-  const fields = ctx.maxWireVersion >= 17 ? [...FIELDS_ALL_VERSIONS, ...FIELDS_6_0] : FIELDS_ALL_VERSIONS;
+  if (!isDoc(raw))
+    throw new ServerError(50808, '$changeStream stage expects a document as argument');
+  const fields =
+    ctx.maxWireVersion >= 17 ? [...FIELDS_ALL_VERSIONS, ...FIELDS_6_0] : FIELDS_ALL_VERSIONS;
   for (const key of raw.keys()) {
     if (!fields.includes(key)) {
       throw new ServerError(40415, `BSON field '$changeStream.${key}' is an unknown field.`, {
@@ -66,7 +68,12 @@ export function parseChangeStream(pipeline: BDoc[], ctx: SpecContext): ChangeStr
       });
     }
   }
-  const fullDocument = enumField(raw, 'fullDocument', fullDocumentModes(ctx.maxWireVersion), 'default');
+  const fullDocument = enumField(
+    raw,
+    'fullDocument',
+    fullDocumentModes(ctx.maxWireVersion),
+    'default'
+  );
   const fullDocumentBeforeChange = enumField(
     raw,
     'fullDocumentBeforeChange',
@@ -75,7 +82,8 @@ export function parseChangeStream(pipeline: BDoc[], ctx: SpecContext): ChangeStr
   );
   const allChangesForCluster = boolField(raw, 'allChangesForCluster');
   const showExpandedEvents = boolField(raw, 'showExpandedEvents');
-  if (boolField(raw, 'showMigrationEvents')) throw notImplemented("$changeStream 'showMigrationEvents'");
+  if (boolField(raw, 'showMigrationEvents'))
+    throw notImplemented("$changeStream 'showMigrationEvents'");
   const startAt = raw.get('startAtOperationTime');
   if (startAt !== undefined && !(startAt instanceof Timestamp)) {
     throw wrongType('startAtOperationTime', startAt, 'timestamp');
@@ -83,13 +91,23 @@ export function parseChangeStream(pipeline: BDoc[], ctx: SpecContext): ChangeStr
   const scope = checkNamespace(ctx, allChangesForCluster);
   const userStages = checkStages(pipeline.slice(1));
   if (raw.has('resumeAfter') && raw.has('startAfter')) {
-    throw new ServerError(50865, "Do not specify both 'resumeAfter' and 'startAfter' in a $changeStream stage");
+    throw new ServerError(
+      50865,
+      "Do not specify both 'resumeAfter' and 'startAfter' in a $changeStream stage"
+    );
   }
-  const resumeAfter = raw.has('resumeAfter') ? parseResumeToken('resumeAfter', raw.get('resumeAfter')) : undefined;
-  const startAfter = raw.has('startAfter') ? parseResumeToken('startAfter', raw.get('startAfter')) : undefined;
+  const resumeAfter = raw.has('resumeAfter')
+    ? parseResumeToken('resumeAfter', raw.get('resumeAfter'))
+    : undefined;
+  const startAfter = raw.has('startAfter')
+    ? parseResumeToken('startAfter', raw.get('startAfter'))
+    : undefined;
   const token = resumeAfter ?? startAfter;
   if (startAt && token) {
-    throw new ServerError(40674, 'Only one type of resume option is allowed, but multiple were found');
+    throw new ServerError(
+      40674,
+      'Only one type of resume option is allowed, but multiple were found'
+    );
   }
   if (resumeAfter?.fromInvalidate) {
     throw new ServerError(
@@ -141,7 +159,10 @@ function checkNamespace(ctx: SpecContext, allChangesForCluster: boolean): Stream
     throw new ServerError(73, `$changeStream may not be opened on the internal ${ctx.db} database`);
   }
   if (typeof ctx.target === 'string' && ctx.target.startsWith('system.')) {
-    throw new ServerError(73, `$changeStream may not be opened on the internal ${nsText} collection`);
+    throw new ServerError(
+      73,
+      `$changeStream may not be opened on the internal ${nsText} collection`
+    );
   }
   if (ctx.db === 'admin') return { kind: 'cluster' };
   if (collectionless) return { kind: 'database', db: ctx.db };
