@@ -115,3 +115,130 @@ export class InvalidConfigError extends ReplicationError {
     return 'InvalidConfigError';
   }
 }
+
+/**
+ * Reading from the source failed (a network error, a step-down, a cursor that died).
+ * @public
+ */
+export class SourceReadError extends ReplicationError {
+  constructor(message: string, retryable: boolean, options: ReplicationErrorOptions = {}) {
+    super(ReplicationErrorCode.SourceRead, message, retryable, options);
+  }
+
+  /** The class name, kept stable through minification. */
+  override get name(): string {
+    return 'SourceReadError';
+  }
+}
+
+/**
+ * The resume point is no longer in the source's oplog (or change-stream history): continuing
+ * would silently skip writes, so replication stops.
+ * @public
+ */
+export class OplogStartMissingError extends ReplicationError {
+  /** How far the resume point is behind the oldest entry the source still has, in seconds. */
+  readonly behindSeconds: number;
+
+  constructor(message: string, behindSeconds: number, options: ReplicationErrorOptions = {}) {
+    super(ReplicationErrorCode.OplogStartMissing, message, false, options);
+    this.behindSeconds = behindSeconds;
+  }
+
+  /** The class name, kept stable through minification. */
+  override get name(): string {
+    return 'OplogStartMissingError';
+  }
+}
+
+/**
+ * Writing to the target failed.
+ * @public
+ */
+export class TargetWriteError extends ReplicationError {
+  constructor(message: string, retryable: boolean, options: ReplicationErrorOptions = {}) {
+    super(ReplicationErrorCode.TargetWrite, message, retryable, options);
+  }
+
+  /** The class name, kept stable through minification. */
+  override get name(): string {
+    return 'TargetWriteError';
+  }
+}
+
+/**
+ * An oplog entry the applier does not understand (or a malformed one). Never skipped silently.
+ * @public
+ */
+export class UnsupportedOplogEntryError extends ReplicationError {
+  /** The entry's `op` field (`i`, `u`, `d`, `c`, `n`), if it had one. */
+  readonly op: string | undefined;
+
+  constructor(message: string, op: string | undefined, options: ReplicationErrorOptions = {}) {
+    super(ReplicationErrorCode.UnsupportedOplogEntry, message, false, options);
+    this.op = op;
+  }
+
+  /** The class name, kept stable through minification. */
+  override get name(): string {
+    return 'UnsupportedOplogEntryError';
+  }
+}
+
+/**
+ * An update or delete matched no document on the target after catch-up, and the conflict policy
+ * is `'fail'`.
+ * @public
+ */
+export class ApplyConflictError extends ReplicationError {
+  constructor(message: string, options: ReplicationErrorOptions = {}) {
+    super(ReplicationErrorCode.ApplyConflict, message, false, options);
+  }
+
+  /** The class name, kept stable through minification. */
+  override get name(): string {
+    return 'ApplyConflictError';
+  }
+}
+
+/**
+ * Reading, writing or decoding a checkpoint failed.
+ * @public
+ */
+export class CheckpointError extends ReplicationError {
+  constructor(message: string, retryable: boolean, options: ReplicationErrorOptions = {}) {
+    super(ReplicationErrorCode.Checkpoint, message, retryable, options);
+  }
+
+  /** The class name, kept stable through minification. */
+  override get name(): string {
+    return 'CheckpointError';
+  }
+}
+
+/**
+ * A retryable failure kept failing until the retry budget ran out; `cause` is the last error.
+ * @public
+ */
+export class RetriesExhaustedError extends ReplicationError {
+  /** How many attempts were made. */
+  readonly attempts: number;
+  /** How long the attempts took in all, in milliseconds. */
+  readonly elapsedMs: number;
+
+  constructor(
+    message: string,
+    attempts: number,
+    elapsedMs: number,
+    options: ReplicationErrorOptions = {}
+  ) {
+    super(ReplicationErrorCode.RetriesExhausted, message, false, options);
+    this.attempts = attempts;
+    this.elapsedMs = elapsedMs;
+  }
+
+  /** The class name, kept stable through minification. */
+  override get name(): string {
+    return 'RetriesExhaustedError';
+  }
+}

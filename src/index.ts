@@ -5,8 +5,15 @@
  * @packageDocumentation
  */
 export {
+  ApplyConflictError,
+  CheckpointError,
   InvalidConfigError,
+  OplogStartMissingError,
   ReplicationError,
   ReplicationErrorCode,
-  type ReplicationErrorOptions
+  type ReplicationErrorOptions,
+  RetriesExhaustedError,
+  SourceReadError,
+  TargetWriteError,
+  UnsupportedOplogEntryError
 } from './errors.js';

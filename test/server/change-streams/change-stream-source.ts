@@ -23,8 +23,8 @@ import {
 import { invalidates } from './namespace-scope.js';
 import {
   describeToken,
-  highWaterMark,
   HIGH_WATER_MARK,
+  highWaterMark,
   type ParsedToken,
   tokenDocument
 } from './resume-token.js';

@@ -3,8 +3,8 @@ import { type BDoc, compareValues } from '../bson/values.js';
 import { ChangeStreamSource } from '../change-streams/change-stream-source.js';
 import { parseChangeStream } from '../change-streams/change-stream-spec.js';
 import { highWaterMark, nextTick } from '../change-streams/resume-token.js';
-import { cursorReply } from './query.js';
 import { type CommandContext, type ReplyBody } from './context.js';
+import { cursorReply } from './query.js';
 
 /** Opens a change-stream cursor and returns the aggregate reply. */
 export function openChangeStream(
