@@ -2,7 +2,7 @@
  * The error tree of mongo-replicate: one base class with a stable `code`, the namespace and optime
  * involved, and whether retrying can help.
  */
-import { type Timestamp } from 'bson';
+import { type Timestamp } from 'mongodb';
 
 /**
  * Stable error codes. A frozen object plus a same-named union type, so hosts can switch on

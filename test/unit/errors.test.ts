@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { Timestamp } from 'bson';
+import { Timestamp } from 'mongodb';
 
 import { InvalidConfigError, ReplicationError, ReplicationErrorCode } from '../../src/index.js';
 

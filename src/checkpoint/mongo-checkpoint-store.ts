@@ -1,0 +1,98 @@
+/** The default checkpoint store: a collection in the target deployment. */
+import { type Collection, type Document, type MongoClient } from 'mongodb';
+
+import { CheckpointError } from '../errors.js';
+import { type Checkpoint, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { type CheckpointStore } from './checkpoint-store.js';
+
+/**
+ * Options for {@link MongoCheckpointStore}.
+ * @public
+ */
+export interface MongoCheckpointStoreOptions {
+  /** Database holding the checkpoints. @defaultValue 'mongo_replicate' */
+  database?: string;
+  /** Collection holding the checkpoints. @defaultValue 'checkpoints' */
+  collection?: string;
+}
+
+/**
+ * The defaults {@link MongoCheckpointStore} applies to omitted options.
+ * @public
+ */
+export const mongoCheckpointStoreDefaults = Object.freeze({
+  database: 'mongo_replicate',
+  collection: 'checkpoints'
+});
+
+/**
+ * Stores checkpoints as documents `{_id: name, ...}` in `mongo_replicate.checkpoints` of the
+ * target, written with `w: 'majority'` and journaled so a saved checkpoint survives a failover.
+ *
+ * @remarks
+ * Keep this namespace out of what you replicate *into* (it is in the target), and out of what
+ * you replicate *from* if the target is ever a source.
+ * @public
+ */
+export class MongoCheckpointStore implements CheckpointStore {
+  readonly #collection: Collection<Document>;
+
+  constructor(client: MongoClient, options: MongoCheckpointStoreOptions = {}) {
+    const database = options.database ?? mongoCheckpointStoreDefaults.database;
+    const collection = options.collection ?? mongoCheckpointStoreDefaults.collection;
+    this.#collection = client.db(database).collection(collection);
+  }
+
+  /** {@inheritDoc CheckpointStore.load} */
+  async load(name: string): Promise<Checkpoint | undefined> {
+    let stored: Document | null;
+    try {
+      stored = await this.#collection.findOne(
+        { _id: name as never },
+        { promoteValues: false, promoteLongs: false }
+      );
+    } catch (error) {
+      throw new CheckpointError(`Cannot read checkpoint "${name}" from the target`, true, {
+        cause: error
+      });
+    }
+    if (!stored) return undefined;
+    const { _id: _ignored, ...rest } = stored;
+    return decodeCheckpoint(
+      { ...rest, version: numberOf(rest.version) },
+      `${this.#collection.namespace} (_id "${name}")`
+    );
+  }
+
+  /** {@inheritDoc CheckpointStore.save} */
+  async save(checkpoint: Checkpoint): Promise<void> {
+    try {
+      await this.#collection.replaceOne(
+        { _id: checkpoint.name as never },
+        encodeCheckpoint(checkpoint),
+        {
+          upsert: true,
+          writeConcern: { w: 'majority', journal: true }
+        }
+      );
+    } catch (error) {
+      throw new CheckpointError(
+        `Cannot write checkpoint "${checkpoint.name}" to the target`,
+        true,
+        { cause: error }
+      );
+    }
+  }
+
+  /** {@inheritDoc CheckpointStore.delete} */
+  async delete(name: string): Promise<void> {
+    await this.#collection.deleteOne({ _id: name as never });
+  }
+}
+
+/** `promoteValues: false` keeps Timestamps exact but also wraps plain numbers; unwrap `version`. */
+function numberOf(value: unknown): unknown {
+  return typeof value === 'object' && value !== null && 'valueOf' in value
+    ? Number((value as { valueOf(): unknown }).valueOf())
+    : value;
+}

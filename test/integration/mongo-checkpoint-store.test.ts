@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { Timestamp } from 'mongodb';
+
+import { MongoCheckpointStore } from '../../src/checkpoint/mongo-checkpoint-store.js';
+import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
+
+describe('MongoCheckpointStore', () => {
+  let deployments: Deployments;
+  let database: string;
+  before(async () => {
+    deployments = await startDeployments();
+    database = uniqueDbName('ckpt');
+  });
+  after(async () => {
+    await deployments.target.db(database).dropDatabase();
+    await deployments.close();
+  });
+
+  it('stores checkpoints in the target and reads them back exactly', async () => {
+    const store = new MongoCheckpointStore(deployments.target, { database });
+    const checkpoint = {
+      name: 'orders',
+      version: 1 as const,
+      mode: 'incr' as const,
+      phase: 'incr' as const,
+      lastApplied: new Timestamp({ t: 1_700_000_000, i: 42 }),
+      resumeToken: { _data: '82612F653E000000022B0229296E04' },
+      updatedAt: new Date(1_700_000_001_000)
+    };
+    assert.equal(await store.load('orders'), undefined);
+    await store.save(checkpoint);
+    const loaded = await store.load('orders');
+    assert.ok(loaded);
+    assert.ok(loaded.lastApplied!.equals(checkpoint.lastApplied));
+    assert.deepEqual(loaded.resumeToken, checkpoint.resumeToken);
+    assert.equal(loaded.updatedAt.getTime(), checkpoint.updatedAt.getTime());
+    const raw = await deployments.target
+      .db(database)
+      .collection('checkpoints')
+      .findOne({ _id: 'orders' as never });
+    assert.equal(raw?.mode, 'incr');
+    await store.delete('orders');
+    assert.equal(await store.load('orders'), undefined);
+  });
+});
