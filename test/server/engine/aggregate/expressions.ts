@@ -4,6 +4,7 @@
  * here; the operators are in the `expr-*.ts` families.
  */
 import { type BDoc, type BValue, isDoc } from '../../bson/values.js';
+import { fieldPathParts } from '../field-path.js';
 import { notImplemented, ServerError } from '../server-error.js';
 import { ARITHMETIC_OPERATORS } from './expr-arith.js';
 import { ARRAY_OPERATORS } from './expr-array.js';
@@ -268,18 +269,7 @@ export function validateFieldName(key: string): void {
 
 function splitFieldPath(path: string): string[] {
   if (path.length === 0) throw new ServerError(16872, "'$' by itself is not a valid FieldPath");
-  const parts = path.split('.');
-  for (const part of parts) {
-    if (part.length === 0)
-      throw new ServerError(15998, 'FieldPath field names may not be empty strings.');
-    if (part.startsWith('$')) {
-      throw new ServerError(
-        16410,
-        `FieldPath field names may not start with '$'. Consider using $getField or $setField.`
-      );
-    }
-  }
-  return parts;
+  return fieldPathParts(path);
 }
 
 function compileFieldPath(path: string): Compiled {

@@ -4,6 +4,7 @@
  * positional `.$`). Field order follows mongod: kept fields in document order, then computed ones.
  */
 import { type BDoc, type BValue, isDoc, isTruthy } from '../../bson/values.js';
+import { fieldPathParts } from '../field-path.js';
 import { compileFilter } from '../query/matcher.js';
 import { notImplemented, ServerError } from '../server-error.js';
 import { type Compiled, MISSING, type Parser, type Scope, type Value } from './expr-core.js';
@@ -62,18 +63,7 @@ function markComputed(root: Node, path: string[]): void {
 function checkPath(key: string): string[] {
   if (key.length === 0)
     throw new ServerError(40352, 'FieldPath cannot be constructed with empty string');
-  const parts = key.split('.');
-  for (const part of parts) {
-    if (part.length === 0)
-      throw new ServerError(15998, 'FieldPath field names may not be empty strings.');
-    if (part.startsWith('$')) {
-      throw new ServerError(
-        16410,
-        `FieldPath field names may not start with '$'. Consider using $getField or $setField.`
-      );
-    }
-  }
-  return parts;
+  return fieldPathParts(key);
 }
 
 interface Parsed {

@@ -7,6 +7,7 @@ import { MinKey } from 'bson';
 
 import { isArrayIndex, splitPath } from '../../bson/paths.js';
 import { type BDoc, type BValue, compareValues, isNumber, toNumber } from '../../bson/values.js';
+import { fieldPathParts } from '../field-path.js';
 import { badValue, notImplemented, ServerError } from '../server-error.js';
 
 /** The key of an empty array: mongod keys it as `undefined`, which sorts just below null. */
@@ -76,18 +77,7 @@ function parseSort(sort: BDoc): Component[] {
 function checkPath(path: string): string[] {
   if (path === '')
     throw new ServerError(40352, 'FieldPath cannot be constructed with empty string');
-  const parts = splitPath(path);
-  for (const part of parts) {
-    if (part === '')
-      throw new ServerError(15998, 'FieldPath field names may not be empty strings.');
-    if (part.startsWith('$')) {
-      throw new ServerError(
-        16410,
-        `FieldPath field names may not start with '$'. Consider using $getField or $setField.`
-      );
-    }
-  }
-  return parts;
+  return fieldPathParts(path);
 }
 
 function compareKey(a: Key, b: Key): number {
