@@ -4,29 +4,16 @@ import { after, before, describe, it } from 'node:test';
 import { BSON, type Document, Long, type MongoClient, type MongoServerError } from 'mongodb';
 
 import { withTimeout } from '../support/timeout-signal.js';
-import { type AnyDoc, type Started, startWithClient } from './support.js';
+import {
+  type AnyDoc,
+  newestOplogTs,
+  oplogEntriesAfter,
+  type OplogEntryDoc,
+  type Started,
+  startWithClient
+} from './support.js';
 
-type Entry = Document & { ts: BSON.Timestamp; op: string; ns: string };
-
-async function newestTs(client: MongoClient): Promise<BSON.Timestamp> {
-  const [last] = await client
-    .db('local')
-    .collection<AnyDoc>('oplog.rs')
-    .find({})
-    .sort({ $natural: -1 })
-    .limit(1)
-    .toArray();
-  return last!.ts as BSON.Timestamp;
-}
-
-/** Entries written after `since`, excluding it. */
-async function entriesAfter(client: MongoClient, since: BSON.Timestamp): Promise<Entry[]> {
-  return (await client
-    .db('local')
-    .collection<AnyDoc>('oplog.rs')
-    .find({ ts: { $gt: since } })
-    .toArray()) as unknown as Entry[];
-}
+type Entry = OplogEntryDoc;
 
 describe('test server oplog (7.0 format)', () => {
   let started: Started;
@@ -59,12 +46,12 @@ describe('test server oplog (7.0 format)', () => {
   });
 
   it('logs implicit creation, then one insert entry per document, with the collection uuid', async () => {
-    const since = await newestTs(client);
+    const since = await newestOplogTs(client);
     await client
       .db('o')
       .collection<AnyDoc>('ins')
       .insertMany([{ _id: 1, a: 1 }, { _id: 2 }]);
-    const entries = await entriesAfter(client, since);
+    const entries = await oplogEntriesAfter(client, since);
     assert.deepEqual(
       entries.map(e => e.op),
       ['c', 'i', 'i']
@@ -87,9 +74,9 @@ describe('test server oplog (7.0 format)', () => {
   });
 
   it('records lsid, txnNumber, stmtId and prevOpTime for retryable writes', async () => {
-    const since = await newestTs(client);
+    const since = await newestOplogTs(client);
     await client.db('o').collection<AnyDoc>('retry').insertOne({ _id: 1 });
-    const insert = (await entriesAfter(client, since)).find(e => e.op === 'i')!;
+    const insert = (await oplogEntriesAfter(client, since)).find(e => e.op === 'i')!;
     assert.ok(insert.lsid.id instanceof BSON.Binary);
     assert.equal(insert.lsid.uid.length(), 32);
     assert.ok(insert.txnNumber !== undefined);
@@ -100,14 +87,14 @@ describe('test server oplog (7.0 format)', () => {
   it('logs $v:2 diffs for operator updates, a full document for replacements, nothing for no-ops', async () => {
     const coll = client.db('o').collection<AnyDoc>('upd');
     await coll.insertOne({ _id: 1, a: 1, b: { c: 1, d: [1, 2, 3] }, gone: true });
-    const since = await newestTs(client);
+    const since = await newestOplogTs(client);
     await coll.updateOne(
       { _id: 1 },
       { $set: { a: 2, 'b.c': 5, 'b.d.1': 9, n: 1 }, $unset: { gone: '' } }
     );
     await coll.updateOne({ _id: 1 }, { $set: { a: 2 } });
     await coll.replaceOne({ _id: 1 }, { x: 1 });
-    const entries = await entriesAfter(client, since);
+    const entries = await oplogEntriesAfter(client, since);
     assert.deepEqual(
       entries.map(e => e.op),
       ['u', 'u']
@@ -128,10 +115,10 @@ describe('test server oplog (7.0 format)', () => {
   it('logs a multi-document delete as one batched applyOps, and a single delete as d', async () => {
     const coll = client.db('o').collection<AnyDoc>('del');
     await coll.insertMany([{ _id: 1 }, { _id: 2 }, { _id: 3 }]);
-    const since = await newestTs(client);
+    const since = await newestOplogTs(client);
     await coll.deleteOne({ _id: 1 });
     await coll.deleteMany({});
-    const [single, batched] = (await entriesAfter(client, since)) as [Entry, Entry];
+    const [single, batched] = (await oplogEntriesAfter(client, since)) as [Entry, Entry];
     assert.equal(single.op, 'd');
     assert.deepEqual(single.o, { _id: 1 });
     assert.equal(batched.op, 'c');
@@ -147,7 +134,7 @@ describe('test server oplog (7.0 format)', () => {
 
   it('logs DDL as c entries on <db>.$cmd', async () => {
     const db = client.db('ddl');
-    const since = await newestTs(client);
+    const since = await newestOplogTs(client);
     await db.createCollection('capped', { capped: true, size: 1000 });
     await db.collection<AnyDoc>('a').insertOne({ _id: 1, k: 1 });
     await db.collection<AnyDoc>('a').createIndex({ k: 1 }, { unique: true });
@@ -157,7 +144,7 @@ describe('test server oplog (7.0 format)', () => {
     await client.db('admin').command({ renameCollection: 'ddl.a', to: 'ddl.a2' });
     await db.collection<AnyDoc>('b').drop();
     await db.dropDatabase();
-    const entries = (await entriesAfter(client, since)).filter(e => e.op === 'c');
+    const entries = (await oplogEntriesAfter(client, since)).filter(e => e.op === 'c');
     const summary = entries.map(e => Object.keys(e.o)[0]);
     assert.deepEqual(summary, [
       'create',
@@ -189,9 +176,9 @@ describe('test server oplog (7.0 format)', () => {
   });
 
   it('records the noop written by appendOplogNote', async () => {
-    const since = await newestTs(client);
+    const since = await newestOplogTs(client);
     await client.db('admin').command({ appendOplogNote: 1, data: { hello: 'oplog' } });
-    const [note] = await entriesAfter(client, since);
+    const [note] = await oplogEntriesAfter(client, since);
     assert.equal(note!.op, 'n');
     assert.equal(note!.ns, '');
     assert.deepEqual(note!.o, { hello: 'oplog' });
@@ -204,9 +191,9 @@ describe('test server oplog (6.0 and 4.4 formats)', () => {
     try {
       const coll = started.client.db('o').collection<AnyDoc>('del');
       await coll.insertMany([{ _id: 1 }, { _id: 2 }]);
-      const since = await newestTs(started.client);
+      const since = await newestOplogTs(started.client);
       await coll.deleteMany({});
-      const entries = await entriesAfter(started.client, since);
+      const entries = await oplogEntriesAfter(started.client, since);
       assert.deepEqual(
         entries.map(e => [e.op, e.o]),
         [
@@ -225,9 +212,9 @@ describe('test server oplog (6.0 and 4.4 formats)', () => {
     try {
       const coll = started.client.db('o').collection<AnyDoc>('upd');
       await coll.insertOne({ _id: 1, a: 1, b: { c: 1 }, gone: 1 });
-      const since = await newestTs(started.client);
+      const since = await newestOplogTs(started.client);
       await coll.updateOne({ _id: 1 }, { $inc: { a: 2, 'b.c': 1 }, $unset: { gone: '' } });
-      const [entry] = await entriesAfter(started.client, since);
+      const [entry] = await oplogEntriesAfter(started.client, since);
       assert.equal(entry!.op, 'u');
       assert.equal(entry!.o.$v, 1);
       assert.deepEqual(entry!.o.$set, { a: 3, 'b.c': 2 });
@@ -249,7 +236,7 @@ describe('test server oplog tailing', () => {
   });
 
   it('starts a ts >= query exactly at the requested entry', async () => {
-    const start = await newestTs(started.client);
+    const start = await newestOplogTs(started.client);
     await started.client.db('t').collection<AnyDoc>('c').insertOne({ a: 1 });
     const [first] = await started.client
       .db('local')
@@ -261,7 +248,7 @@ describe('test server oplog tailing', () => {
   });
 
   it('keeps a tailable awaitData cursor alive across empty batches and wakes it on a write', async () => {
-    const start = await newestTs(started.client);
+    const start = await newestOplogTs(started.client);
     const cursor = started.client
       .db('local')
       .collection<AnyDoc>('oplog.rs')
@@ -288,7 +275,7 @@ describe('test server oplog tailing', () => {
   });
 
   it('returns a getMore as soon as an entry arrives, well before maxAwaitTimeMS', async () => {
-    const start = await newestTs(started.client);
+    const start = await newestOplogTs(started.client);
     const tail = started.client
       .db('local')
       .collection<AnyDoc>('oplog.rs')
@@ -312,7 +299,7 @@ describe('test server oplog tailing', () => {
     const server = await startWithClient({ oplogSizeMb: 1 });
     try {
       const { client } = server;
-      const start = await newestTs(client);
+      const start = await newestOplogTs(client);
       const cursor = client
         .db('local')
         .collection<AnyDoc>('oplog.rs')

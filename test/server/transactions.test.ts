@@ -3,28 +3,16 @@ import { after, before, describe, it } from 'node:test';
 
 import { BSON, type Document, type MongoClient, MongoServerError } from 'mongodb';
 
-import { type AnyDoc, type Started, startWithClient } from './support.js';
+import {
+  type AnyDoc,
+  newestOplogTs,
+  oplogEntriesAfter,
+  type OplogEntryDoc,
+  type Started,
+  startWithClient
+} from './support.js';
 
-type Entry = Document & { ts: BSON.Timestamp; op: string; ns: string };
-
-async function newestTs(client: MongoClient): Promise<BSON.Timestamp> {
-  const [last] = await client
-    .db('local')
-    .collection('oplog.rs')
-    .find({})
-    .sort({ $natural: -1 })
-    .limit(1)
-    .toArray();
-  return last!.ts as BSON.Timestamp;
-}
-
-async function entriesAfter(client: MongoClient, since: BSON.Timestamp): Promise<Entry[]> {
-  return (await client
-    .db('local')
-    .collection('oplog.rs')
-    .find({ ts: { $gt: since } })
-    .toArray()) as unknown as Entry[];
-}
+type Entry = OplogEntryDoc;
 
 describe('test server transactions', () => {
   let started: Started;
@@ -44,7 +32,7 @@ describe('test server transactions', () => {
       { _id: 'a', balance: 100 },
       { _id: 'b', balance: 0 }
     ]);
-    const since = await newestTs(client);
+    const since = await newestOplogTs(client);
     const session = client.startSession();
     try {
       session.startTransaction();
@@ -55,13 +43,13 @@ describe('test server transactions', () => {
       assert.equal((await accounts.findOne({ _id: 'a' }, { session }))!.balance, 70);
       assert.equal((await accounts.findOne({ _id: 'a' }))!.balance, 100);
       assert.equal(await accounts.countDocuments({ _id: 'log1' }), 0);
-      assert.deepEqual(await entriesAfter(client, since), []);
+      assert.deepEqual(await oplogEntriesAfter(client, since), []);
       await session.commitTransaction();
     } finally {
       await session.endSession();
     }
     assert.equal((await accounts.findOne({ _id: 'a' }))!.balance, 70);
-    const entries = await entriesAfter(client, since);
+    const entries = await oplogEntriesAfter(client, since);
     assert.equal(entries.length, 1);
     const [commit] = entries as [Entry];
     assert.equal(commit.op, 'c');
@@ -86,7 +74,7 @@ describe('test server transactions', () => {
 
   it('writes nothing for an aborted transaction', async () => {
     const accounts = client.db('tx').collection<AnyDoc>('accounts');
-    const since = await newestTs(client);
+    const since = await newestOplogTs(client);
     const session = client.startSession();
     try {
       session.startTransaction();
@@ -96,7 +84,7 @@ describe('test server transactions', () => {
       await session.endSession();
     }
     assert.equal(await accounts.countDocuments({ _id: 'never' }), 0);
-    assert.deepEqual(await entriesAfter(client, since), []);
+    assert.deepEqual(await oplogEntriesAfter(client, since), []);
   });
 
   it('fails the second writer of a document with WriteConflict and TransientTransactionError', async () => {
@@ -177,7 +165,7 @@ describe('test server partialTxn chains', () => {
     try {
       const { client } = started;
       await client.db('tx').createCollection('big');
-      const since = await newestTs(client);
+      const since = await newestOplogTs(client);
       const session = client.startSession();
       try {
         await session.withTransaction(async () => {
@@ -187,7 +175,7 @@ describe('test server partialTxn chains', () => {
       } finally {
         await session.endSession();
       }
-      const entries = await entriesAfter(client, since);
+      const entries = await oplogEntriesAfter(client, since);
       assert.deepEqual(
         entries.map(e => [e.o.applyOps.length, e.o.partialTxn ?? false, e.o.count]),
         [
