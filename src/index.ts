@@ -4,6 +4,15 @@
  *
  * @packageDocumentation
  */
+export { type Checkpoint, type ReplicationPhase } from './checkpoint/checkpoint.js';
+export { type CheckpointStore } from './checkpoint/checkpoint-store.js';
+export { FileCheckpointStore } from './checkpoint/file-checkpoint-store.js';
+export { MemoryCheckpointStore } from './checkpoint/memory-checkpoint-store.js';
+export {
+  MongoCheckpointStore,
+  mongoCheckpointStoreDefaults,
+  type MongoCheckpointStoreOptions
+} from './checkpoint/mongo-checkpoint-store.js';
 export {
   ApplyConflictError,
   CheckpointError,
@@ -17,3 +26,69 @@ export {
   TargetWriteError,
   UnsupportedOplogEntryError
 } from './errors.js';
+export {
+  type LagEvent,
+  type ProgressEvent,
+  type RetryAttempt,
+  type RetryEvent,
+  StageState,
+  type StateChangeEvent
+} from './events.js';
+export {
+  classifyError,
+  type ClassifyErrorOptions,
+  type ErrorClassification
+} from './lifecycle/classify-error.js';
+export { retryDefaults, type RetryOptions, withRetry } from './lifecycle/retry.js';
+export {
+  Stage,
+  type StageEvents,
+  type StageOptions,
+  type WaitForOptions
+} from './lifecycle/stage.js';
+export {
+  type Logger,
+  redactConnectionString,
+  redactError,
+  redactingLogger,
+  redactText,
+  silentLogger
+} from './logger.js';
+export {
+  formatNamespace,
+  isValidNamespace,
+  type Namespace,
+  namespaceLimits,
+  parseNamespace
+} from './namespace/namespace.js';
+export {
+  NamespaceFilter,
+  namespaceFilterDefaults,
+  type NamespaceFilterOptions
+} from './namespace/namespace-filter.js';
+export { insertAsReplacement, toWriteModel } from './oplog/crud-ops.js';
+export { type NamespaceMapper, type TargetCommand, toTargetCommand } from './oplog/ddl-ops.js';
+export {
+  type CommandEntry,
+  compareOptimes,
+  type DeleteEntry,
+  formatOptime,
+  type InsertEntry,
+  type NoopEntry,
+  type OplogEntry,
+  type OplogEntryBase,
+  type OplogNumber,
+  type OplogOp,
+  optimeOf,
+  parseOplogEntry,
+  type RawOplogEntry,
+  type UpdateEntry,
+  type UpdateKind
+} from './oplog/oplog-entry.js';
+export {
+  isPartialTransaction,
+  isTransactionCommit,
+  TransactionAssembler,
+  unwrapApplyOps
+} from './oplog/transactions.js';
+export { diffToUpdate, updateOf, type UpdateSource, v1ToUpdate } from './oplog/update-diff.js';
