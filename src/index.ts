@@ -35,6 +35,47 @@ export {
   type StateChangeEvent
 } from './events.js';
 export {
+  type AppliedBatchEvent,
+  type ApplierConflictEvent,
+  type ApplyCounts,
+  type ConflictAction,
+  type ConflictPolicy,
+  HashedApplierPool,
+  hashedApplierPoolDefaults,
+  type HashedApplierPoolEvents,
+  type HashedApplierPoolOptions,
+  type ResolvedHashedApplierPoolOptions
+} from './incr/hashed-applier-pool.js';
+export {
+  type OplogBatchEvent,
+  OplogFetcher,
+  oplogFetcherDefaults,
+  type OplogFetcherEvents,
+  type OplogFetcherOptions,
+  type OplogFetcherRetryOptions,
+  type OplogFetchLagEvent,
+  type ResolvedOplogFetcherOptions
+} from './incr/oplog-fetcher.js';
+export {
+  type ApplyBatch,
+  type ApplyBatchBase,
+  type CrudBatch,
+  type CrudOp,
+  type DdlBatch,
+  type FetchedEntry,
+  type ProgressBatch
+} from './incr/pipeline-items.js';
+export {
+  ReplBatcher,
+  replBatcherDefaults,
+  type ReplBatcherEvents,
+  type ReplBatcherOptions,
+  type ReplBatchEvent,
+  type ReplBatchReason,
+  type ResolvedReplBatcherOptions
+} from './incr/repl-batcher.js';
+export { BoundedQueue } from './lifecycle/bounded-queue.js';
+export {
   classifyError,
   type ClassifyErrorOptions,
   type ErrorClassification
@@ -92,3 +133,10 @@ export {
   unwrapApplyOps
 } from './oplog/transactions.js';
 export { diffToUpdate, updateOf, type UpdateSource, v1ToUpdate } from './oplog/update-diff.js';
+export { type CheckpointEvent, Replicator, type ReplicatorEvents } from './replicator.js';
+export {
+  type ReplicatorCheckpointOptions,
+  replicatorDefaults,
+  type ReplicatorOptions,
+  type ResolvedReplicatorOptions
+} from './replicator-options.js';

@@ -30,7 +30,7 @@ interface ConsumerWaiter<T> {
  * deadlock the pipeline. After `close()`, `push` resolves `false` (stop producing) and
  * consumers drain what is left, then get `undefined`; so `T` should not include `undefined`.
  * Every wait takes an `AbortSignal` and rejects with its reason.
- * @internal
+ * @public
  */
 export class BoundedQueue<T> {
   readonly #items: { item: T; bytes: number }[] = [];
@@ -46,7 +46,9 @@ export class BoundedQueue<T> {
    * @throws RangeError on a bound that is not positive.
    */
   constructor(
+    /** Most items held at once. */
     readonly maxItems: number,
+    /** Most bytes held at once (as reported by `push`). */
     readonly maxBytes: number
   ) {
     if (!Number.isInteger(maxItems) || maxItems < 1) {

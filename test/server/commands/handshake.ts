@@ -75,6 +75,7 @@ async function awaitTopologyChange(ctx: CommandContext): Promise<void> {
   ) {
     return;
   }
+  if (ctx.connection.closed.aborted) return;
   await new Promise<void>(resolve => {
     const timer = setTimeout(done, toNumber(maxAwait));
     function done() {

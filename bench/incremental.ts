@@ -1,0 +1,201 @@
+/**
+ * `npm run bench:incremental`: incremental-sync throughput. A source and a target test server run
+ * in their own processes; a workload of N oplog entries is written to the source; then
+ *   1. the pipeline (OplogFetcher → ReplBatcher → HashedApplierPool, via Replicator) applies them,
+ *   2. a naive baseline applies the same entries with one awaited write per entry,
+ * both measured in this run, and their ratio printed. Also the CPU cost per entry of fetching and
+ * batching (no target writes) against a bare BSON decode of the same entries. Figures only: the
+ * machine is shared and noisy, so nothing here asserts a time.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+
+import { BSON, type Document, MongoClient, type Timestamp } from 'mongodb';
+
+import { MemoryCheckpointStore } from '../src/checkpoint/memory-checkpoint-store.js';
+import { OplogFetcher } from '../src/incr/oplog-fetcher.js';
+import { ReplBatcher } from '../src/incr/repl-batcher.js';
+import { NamespaceFilter } from '../src/namespace/namespace-filter.js';
+import { toWriteModel } from '../src/oplog/crud-ops.js';
+import { parseOplogEntry } from '../src/oplog/oplog-entry.js';
+import { Replicator } from '../src/replicator.js';
+
+const OPS = Number(process.env.BENCH_OPS ?? 20_000);
+
+async function startServer(name: string) {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'test/server/cli.ts',
+      '--port',
+      '0',
+      '--repl-set',
+      name,
+      '--oplog-size-mb',
+      '2048'
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] }
+  );
+  const lines = createInterface({ input: child.stdout });
+  const [uri] = (await once(lines, 'line')) as [string];
+  lines.close();
+  return {
+    uri,
+    async stop() {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  };
+}
+
+async function newest(client: MongoClient): Promise<Timestamp> {
+  const [entry] = await client
+    .db('local')
+    .collection('oplog.rs')
+    .find({}, { sort: { $natural: -1 }, limit: 1 })
+    .toArray();
+  return entry!.ts as Timestamp;
+}
+
+/** N entries: inserts in batches, then updates and deletes of some of them (one entry per document). */
+async function writeWorkload(client: MongoClient): Promise<void> {
+  const coll = client.db('bench').collection<{ _id: number }>('items');
+  const inserts = Math.floor(OPS * 0.6);
+  for (let start = 0; start < inserts; start += 1000) {
+    const docs = Array.from({ length: Math.min(1000, inserts - start) }, (_, k) => ({
+      _id: start + k,
+      name: `item ${start + k}`,
+      n: k,
+      tags: ['a', 'b'],
+      nested: { x: k, y: 'text'.repeat(10) }
+    }));
+    await coll.insertMany(docs, { ordered: false });
+  }
+  const updates = Math.floor(OPS * 0.3);
+  await coll.updateMany(
+    { _id: { $lt: updates } },
+    { $inc: { n: 1 }, $set: { 'nested.y': 'changed' } }
+  );
+  const deletes = OPS - inserts - updates;
+  for (let i = 0; i < deletes; i++) await coll.deleteOne({ _id: inserts - 1 - i });
+}
+
+async function pipelineRun(
+  sourceUri: string,
+  targetUri: string,
+  from: Timestamp,
+  until: Timestamp
+): Promise<number> {
+  const replicator = new Replicator({
+    source: sourceUri,
+    target: targetUri,
+    startAt: from,
+    filter: { include: ['bench.*'] },
+    checkpoint: { name: 'bench', store: new MemoryCheckpointStore(), intervalMs: 1000 }
+  });
+  const started = process.hrtime.bigint();
+  await replicator.start();
+  const reached = () =>
+    replicator.appliedOptime !== undefined && !replicator.appliedOptime.lessThan(until);
+  if (!reached()) await replicator.waitFor('batch', { filter: () => reached() });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await replicator.stop();
+  return seconds;
+}
+
+async function readEntries(
+  source: MongoClient,
+  from: Timestamp,
+  until: Timestamp
+): Promise<Buffer[]> {
+  const raw = (await source
+    .db('local')
+    .collection('oplog.rs')
+    .find({ ts: { $gt: from, $lte: until } }, { raw: true, batchSize: 5000 })
+    .toArray()) as unknown as Buffer[];
+  return raw.map(doc => Buffer.from(doc));
+}
+
+/** One awaited write per entry, no batching, no parallelism. */
+async function naiveRun(target: MongoClient, entries: Buffer[]): Promise<number> {
+  const started = process.hrtime.bigint();
+  for (const bytes of entries) {
+    const entry = parseOplogEntry(
+      BSON.deserialize(bytes, { promoteValues: false, bsonRegExp: true })
+    );
+    if (entry.op === 'c') {
+      // 7.0 logs deleteMany as one applyOps; the workload only uses deleteOne, so none here.
+      continue;
+    }
+    if (entry.op === 'n' || !entry.ns.startsWith('bench.')) continue;
+    const [db, coll] = [
+      entry.ns.slice(0, entry.ns.indexOf('.')),
+      entry.ns.slice(entry.ns.indexOf('.') + 1)
+    ];
+    await target
+      .db(db)
+      .collection(coll)
+      .bulkWrite([toWriteModel(entry) as never], { ordered: true });
+  }
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+/** CPU per entry of fetching + batching with nothing written, and of a bare decode. */
+async function cpuCosts(source: MongoClient, from: Timestamp, until: Timestamp, entries: Buffer[]) {
+  const fetcher = new OplogFetcher({ source, start: from });
+  const batcher = new ReplBatcher({
+    input: fetcher.output,
+    filter: new NamespaceFilter({ include: ['bench.*'] })
+  });
+  const cpuBefore = process.cpuUsage();
+  await batcher.start();
+  await fetcher.start();
+  for (;;) {
+    const batch = await batcher.output.shift();
+    if (!batch || !batch.lastOptime.lessThan(until)) break;
+  }
+  const pipelineCpu = process.cpuUsage(cpuBefore);
+  await fetcher.stop();
+  await batcher.stop();
+  const decodeBefore = process.cpuUsage();
+  let sink = 0;
+  for (const bytes of entries) sink += Object.keys(BSON.deserialize(bytes) as Document).length;
+  const decodeCpu = process.cpuUsage(decodeBefore);
+  const micros = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / entries.length;
+  return { pipeline: micros(pipelineCpu), decode: micros(decodeCpu), sink };
+}
+
+const source = await startServer('source');
+const target = await startServer('target');
+const sourceClient = new MongoClient(source.uri);
+const targetClient = new MongoClient(target.uri);
+try {
+  await Promise.all([sourceClient.connect(), targetClient.connect()]);
+  const from = await newest(sourceClient);
+  await writeWorkload(sourceClient);
+  const until = await newest(sourceClient);
+  const entries = await readEntries(sourceClient, from, until);
+  const pipelineSeconds = await pipelineRun(source.uri, target.uri, from, until);
+  await targetClient.db('bench').dropDatabase();
+  await targetClient.db('bench').createCollection('items');
+  const naiveSeconds = await naiveRun(targetClient, entries);
+  const cpu = await cpuCosts(sourceClient, from, until, entries);
+  const rate = (seconds: number) => Math.round(entries.length / seconds);
+  console.log(`oplog entries: ${entries.length}`);
+  console.log(
+    `pipeline:  ${rate(pipelineSeconds).toLocaleString('en-US')} entries/s (${pipelineSeconds.toFixed(2)} s)`
+  );
+  console.log(
+    `naive:     ${rate(naiveSeconds).toLocaleString('en-US')} entries/s (${naiveSeconds.toFixed(2)} s)`
+  );
+  console.log(`ratio:     ${(naiveSeconds / pipelineSeconds).toFixed(1)}x`);
+  console.log(
+    `CPU per entry: fetch+batch ${cpu.pipeline.toFixed(1)} µs, bare BSON decode ${cpu.decode.toFixed(1)} µs`
+  );
+} finally {
+  await Promise.allSettled([sourceClient.close(), targetClient.close()]);
+  await Promise.allSettled([source.stop(), target.stop()]);
+}

@@ -1,0 +1,537 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import {
+  BSON,
+  type Document,
+  Double,
+  Int32,
+  Long,
+  MongoClient as Client,
+  type MongoClient,
+  Timestamp
+} from 'mongodb';
+
+import { ApplyConflictError, TargetWriteError } from '../../src/errors.js';
+import { type StageState } from '../../src/events.js';
+import { type ApplierConflictEvent } from '../../src/incr/applier-lane.js';
+import {
+  type AppliedBatchEvent,
+  HashedApplierPool,
+  type HashedApplierPoolOptions
+} from '../../src/incr/hashed-applier-pool.js';
+import { type ApplyBatch, type CrudOp } from '../../src/incr/pipeline-items.js';
+import { BoundedQueue } from '../../src/lifecycle/bounded-queue.js';
+import { toTargetCommand } from '../../src/oplog/ddl-ops.js';
+import { type OplogEntry, parseOplogEntry } from '../../src/oplog/oplog-entry.js';
+import { unwrapApplyOps } from '../../src/oplog/transactions.js';
+import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
+import { withTimeout } from '../support/timeout-signal.js';
+
+/** Documents with `_id`s of any type (the driver's default types `_id` as ObjectId). */
+type AnyDoc = {
+  _id?: number | string | boolean | object | null;
+  [field: string]: Document[string];
+};
+
+/** The newest source optime: the workload's entries come after it. */
+async function latestOptime(source: MongoClient): Promise<Timestamp> {
+  const [last] = await source
+    .db('local')
+    .collection('oplog.rs')
+    .find({}, { sort: { $natural: -1 }, limit: 1, promoteValues: false })
+    .toArray();
+  return (last?.ts as Timestamp | undefined) ?? new Timestamp({ t: 0, i: 0 });
+}
+
+/**
+ * The source's oplog entries of database `db` after `since`, parsed; `applyOps` entries (batched
+ * deletes of a `deleteMany`, logged on `admin.$cmd`) are unwrapped.
+ */
+async function readOplog(source: MongoClient, db: string, since: Timestamp): Promise<OplogEntry[]> {
+  const raws = await source
+    .db('local')
+    .collection('oplog.rs')
+    .find(
+      { ts: { $gt: since }, ns: { $in: [new RegExp(`^${db}\\.`), 'admin.$cmd'] } },
+      { sort: { $natural: 1 }, promoteValues: false }
+    )
+    .toArray();
+  return raws
+    .map(raw => parseOplogEntry(raw))
+    .flatMap(entry =>
+      entry.op === 'c' && entry.command === 'applyOps' ? unwrapApplyOps(entry) : [entry]
+    )
+    .filter(entry => entry.ns.startsWith(`${db}.`));
+}
+
+function crudOp(entry: OplogEntry): CrudOp | undefined {
+  switch (entry.op) {
+    case 'i':
+    case 'd':
+      return { entry, targetNs: entry.ns, id: entry.o._id };
+    case 'u':
+      return { entry, targetNs: entry.ns, id: entry.o2._id };
+    default:
+      return undefined;
+  }
+}
+
+/** Batches as the ReplBatcher makes them: CRUD up to `maxOps`, each DDL alone. */
+function toBatches(entries: readonly OplogEntry[], maxOps: number): ApplyBatch[] {
+  const batches: ApplyBatch[] = [];
+  let ops: CrudOp[] = [];
+  const flush = () => {
+    if (ops.length === 0) return;
+    const last = ops[ops.length - 1]!.entry.ts;
+    batches.push({
+      kind: 'crud',
+      ops,
+      bytes: 0,
+      lastOptime: last,
+      checkpointOptime: last,
+      skipped: 0
+    });
+    ops = [];
+  };
+  for (const entry of entries) {
+    const op = crudOp(entry);
+    if (op !== undefined) {
+      ops.push(op);
+      if (ops.length >= maxOps) flush();
+      continue;
+    }
+    flush();
+    const base = { lastOptime: entry.ts, checkpointOptime: entry.ts, skipped: 0 };
+    const command = entry.op === 'c' ? toTargetCommand(entry, ns => ns) : null;
+    if (entry.op === 'c' && command !== null) {
+      batches.push({ kind: 'ddl', entry, command, ...base });
+    } else {
+      batches.push({ kind: 'progress', ...base, skipped: 1 });
+    }
+  }
+  flush();
+  return batches;
+}
+
+/** Every document of a collection as BSON bytes, read without promoting values. */
+async function snapshot(client: MongoClient, db: string, coll: string): Promise<string[]> {
+  const docs = await client
+    .db(db)
+    .collection(coll)
+    .find({}, { sort: { _id: 1 }, promoteValues: false })
+    .toArray();
+  return docs.map(doc => Buffer.from(BSON.serialize(doc)).toString('hex'));
+}
+
+async function assertSameCollection(d: Deployments, db: string, coll: string): Promise<void> {
+  const [source, target] = await Promise.all([
+    snapshot(d.source, db, coll),
+    snapshot(d.target, db, coll)
+  ]);
+  assert.ok(source.length > 0, `${db}.${coll} has documents`);
+  assert.deepEqual(target, source, `${db}.${coll} is byte-identical on the target`);
+}
+
+/** Runs a pool over `batches` until the input is drained; returns what it emitted. */
+async function applyAll(
+  d: Deployments,
+  batches: readonly ApplyBatch[],
+  options: Partial<HashedApplierPoolOptions> = {}
+): Promise<{
+  pool: HashedApplierPool;
+  applied: AppliedBatchEvent[];
+  conflicts: ApplierConflictEvent[];
+}> {
+  const input = new BoundedQueue<ApplyBatch>(batches.length + 1, Infinity);
+  for (const batch of batches) await input.push(batch, 0);
+  input.close();
+  const pool = new HashedApplierPool({ input, target: d.target, lanes: 4, ...options });
+  const applied: AppliedBatchEvent[] = [];
+  const conflicts: ApplierConflictEvent[] = [];
+  pool.on('applied', e => applied.push(e));
+  pool.on('conflict', e => conflicts.push(e));
+  await pool.start();
+  await withTimeout(pool.done, 30_000, 'the pool to apply every batch');
+  return { pool, applied, conflicts };
+}
+
+describe('HashedApplierPool', () => {
+  let d: Deployments;
+  before(async () => {
+    d = await startDeployments();
+  });
+  after(async () => {
+    await d.close();
+  });
+
+  it('applies a mixed workload so that the target is byte-identical to the source', async () => {
+    const db = uniqueDbName('pool');
+    const since = await latestOptime(d.source);
+    // A stale copy on the target: the source's insert of this _id becomes a replace-upsert.
+    await d.target
+      .db(db)
+      .collection('docs')
+      .insertOne({ _id: 'dup' as never, stale: true });
+    const docs = d.source.db(db).collection<AnyDoc>('docs');
+    await docs.insertMany([
+      { _id: new Int32(1), n: new Int32(1), tags: ['a', 'b'], nested: { x: 1, y: { z: 2 } } },
+      { _id: new Double(2), n: new Double(2.5), arr: [1, 2, 3, 4, 5] },
+      { _id: Long.fromNumber(3), n: Long.fromNumber(3), s: 'three' },
+      { _id: 'dup', fresh: true },
+      { _id: 'gone', x: 1 }
+    ]);
+    await docs.updateOne({ _id: new Double(1) }, { $set: { 'nested.y.w': 3, b: 1, a: 2 } });
+    await docs.updateOne({ _id: Long.fromNumber(1) }, { $unset: { tags: '' }, $inc: { n: 1 } });
+    await docs.updateOne({ _id: 2 }, { $push: { arr: 6 } } as Document);
+    await docs.updateOne({ _id: 2 }, { $set: { 'arr.1': 'two' } });
+    await docs.updateOne({ _id: 2 }, { $pop: { arr: -1 } });
+    await docs.updateOne({ _id: new Int32(3) }, [{ $set: { s: { $concat: ['$s', '!'] }, t: 1 } }]);
+    await docs.replaceOne({ _id: 'dup' }, { fresh: 2, order: { b: 1, a: 2 } });
+    await docs.deleteOne({ _id: 'gone' });
+    await docs.insertOne({ _id: 'gone', again: true });
+    const other = d.source.db(db).collection<AnyDoc>('other');
+    for (let i = 0; i < 30; i++) await other.insertOne({ _id: i, v: i });
+    await other.updateMany({ _id: { $lt: 10 } }, { $set: { even: true } });
+    await other.deleteMany({ _id: { $gte: 25 } });
+
+    const entries = await readOplog(d.source, db, since);
+    const batches = toBatches(entries, 7);
+    const { pool, applied, conflicts } = await applyAll(d, batches);
+    await assertSameCollection(d, db, 'docs');
+    await assertSameCollection(d, db, 'other');
+
+    assert.equal(applied.length, batches.length);
+    applied.forEach((event, i) => {
+      assert.equal(event.kind, batches[i]!.kind);
+      assert.ok(event.checkpointOptime.equals(batches[i]!.checkpointOptime));
+    });
+    assert.deepEqual(conflicts, []);
+    const stats = pool.stats;
+    assert.equal(stats.upserts, 1, 'the stale "dup" was replaced');
+    assert.equal(stats.conflicts, 0);
+    assert.equal(stats.inserts, entries.filter(e => e.op === 'i').length);
+    assert.equal(stats.updates, entries.filter(e => e.op === 'u').length);
+    assert.equal(stats.deletes, entries.filter(e => e.op === 'd').length);
+
+    // Replaying everything (a restart from an old checkpoint) changes nothing.
+    const replay = await applyAll(d, toBatches(entries, 5));
+    await assertSameCollection(d, db, 'docs');
+    await assertSameCollection(d, db, 'other');
+    // Every insert of a document that still exists is now a duplicate → replace-upsert; the
+    // documents the stream deletes are re-inserted first, so nothing misses.
+    assert.ok(replay.pool.stats.upserts > 0);
+    assert.equal(replay.pool.stats.conflicts, 0);
+  });
+
+  describe('conflicts', () => {
+    /** A source document inserted then updated (and, with `remove`, deleted afterwards). */
+    async function missingOnTarget(remove: boolean) {
+      const db = uniqueDbName('conflict');
+      const coll = d.source.db(db).collection<AnyDoc>('c');
+      await coll.insertOne({ _id: 'keep', v: 0 });
+      const since = await latestOptime(d.source);
+      await coll.insertOne({ _id: 'x', v: 1 });
+      await coll.updateOne({ _id: 'x' }, { $set: { v: 2 } });
+      await coll.updateOne({ _id: 'keep' }, { $set: { v: 1 } });
+      if (remove) await coll.deleteOne({ _id: 'x' });
+      await d.target
+        .db(db)
+        .collection('c')
+        .insertOne({ _id: 'keep' as never, v: 0 });
+      // Leave the insert of x out: the target misses that document.
+      const entries = (await readOplog(d.source, db, since)).filter(e => e.op !== 'i');
+      const update = entries.find(e => e.op === 'u' && e.o2._id === 'x')!;
+      return { db, batches: toBatches(entries, 100), update };
+    }
+
+    it('ignore: counts the miss and emits a conflict event', async () => {
+      const { db, batches, update } = await missingOnTarget(false);
+      const { pool, conflicts, applied } = await applyAll(d, batches, { conflictPolicy: 'ignore' });
+      assert.equal(conflicts.length, 1);
+      const [conflict] = conflicts;
+      assert.equal(conflict!.namespace, `${db}.c`);
+      assert.equal(conflict!.op, 'u');
+      assert.equal(conflict!.id, 'x');
+      assert.ok(conflict!.optime.equals(update.ts));
+      assert.equal(conflict!.action, 'ignored');
+      assert.equal(pool.stats.conflicts, 1);
+      assert.equal(applied.at(-1)!.conflicts, 1);
+      assert.equal(
+        await d.target
+          .db(db)
+          .collection('c')
+          .countDocuments({ _id: 'x' as never }),
+        0
+      );
+      assert.equal(
+        (
+          await d.target
+            .db(db)
+            .collection('c')
+            .findOne({ _id: 'keep' as never })
+        )?.v,
+        1
+      );
+    });
+
+    it('ignore: a delete of a missing document is a conflict too', async () => {
+      const { batches } = await missingOnTarget(true);
+      const { conflicts } = await applyAll(d, batches);
+      assert.deepEqual(
+        conflicts.map(c => `${c.op}:${String(c.id)}`),
+        ['u:x', 'd:x']
+      );
+    });
+
+    it('upsert: copies the current document from the source', async () => {
+      const { db, batches } = await missingOnTarget(false);
+      const { conflicts } = await applyAll(d, batches, {
+        conflictPolicy: 'upsert',
+        source: d.source
+      });
+      assert.deepEqual(
+        conflicts.map(c => c.action),
+        ['upserted']
+      );
+      await assertSameCollection(d, db, 'c');
+    });
+
+    it('upsert: deletes on the target what the source no longer has', async () => {
+      const { db, batches } = await missingOnTarget(true);
+      const { conflicts } = await applyAll(d, batches, {
+        conflictPolicy: 'upsert',
+        source: d.source
+      });
+      assert.deepEqual(
+        conflicts.map(c => c.action),
+        ['deleted', 'deleted']
+      );
+      await assertSameCollection(d, db, 'c');
+    });
+
+    it('fail: stops with ApplyConflictError naming the namespace and optime', async () => {
+      const { db, batches, update } = await missingOnTarget(false);
+      const input = new BoundedQueue<ApplyBatch>(100, Infinity);
+      for (const batch of batches) await input.push(batch, 0);
+      const pool = new HashedApplierPool({ input, target: d.target, conflictPolicy: 'fail' });
+      const applied: AppliedBatchEvent[] = [];
+      pool.on('applied', e => applied.push(e));
+      await pool.start();
+      const error = await withTimeout(
+        pool.done.then(
+          () => undefined,
+          (e: unknown) => e
+        ),
+        10_000,
+        'failure'
+      );
+      assert.ok(error instanceof ApplyConflictError, String(error));
+      assert.equal(error.namespace, `${db}.c`);
+      assert.ok(error.optime?.equals(update.ts));
+      assert.equal(pool.state, 'failed');
+      assert.deepEqual(applied, [], 'the failing batch is never reported');
+    });
+
+    it('before catchUpUntil a miss is expected: counted, no event', async () => {
+      const { batches } = await missingOnTarget(true);
+      const last = batches.at(-1)!.lastOptime;
+      const { pool, conflicts, applied } = await applyAll(d, batches, {
+        conflictPolicy: 'fail',
+        catchUpUntil: last
+      });
+      assert.deepEqual(conflicts, []);
+      assert.equal(pool.stats.expectedMissing, 2);
+      assert.equal(pool.stats.conflicts, 0);
+      assert.equal(applied.at(-1)!.expectedMissing, 2);
+    });
+  });
+
+  it('applies DDL alone, idempotently on re-apply', async () => {
+    const db = uniqueDbName('ddl');
+    const since = await latestOptime(d.source);
+    const sdb = d.source.db(db);
+    await sdb.createCollection('a');
+    await sdb.collection<AnyDoc>('a').insertMany([
+      { _id: 1, k: 1 },
+      { _id: 2, k: 2 }
+    ]);
+    await sdb.collection('a').createIndex({ k: 1 }, { name: 'k_1', unique: true });
+    await sdb.collection('a').rename('b');
+    await sdb.createCollection('temp');
+    await sdb.collection('temp').drop();
+    await sdb.collection('b').dropIndex('k_1');
+    await sdb.collection('b').createIndex({ k: -1 }, { name: 'k_-1' });
+    const batches = toBatches(await readOplog(d.source, db, since), 100);
+    assert.ok(batches.some(b => b.kind === 'ddl'));
+
+    const first = await applyAll(d, batches);
+    assert.equal(first.pool.stats.alreadyApplied, 0);
+    const names = async (client: MongoClient) =>
+      (await client.db(db).listCollections({}, { nameOnly: true }).toArray())
+        .map(c => c.name)
+        .sort();
+    const indexes = async (client: MongoClient) =>
+      (await client.db(db).collection('b').indexes()).map(i => i.name).sort();
+    assert.deepEqual(await names(d.target), await names(d.source));
+    assert.deepEqual(await names(d.target), ['b']);
+    assert.deepEqual(await indexes(d.target), await indexes(d.source));
+    await assertSameCollection(d, db, 'b');
+
+    // From the start again: every DDL either works again or is reported as already applied.
+    const again = await applyAll(d, batches);
+    assert.ok(again.pool.stats.alreadyApplied > 0);
+    assert.deepEqual(await names(d.target), ['b']);
+    await assertSameCollection(d, db, 'b');
+  });
+
+  it('stops on a DDL the target rejects, naming the command', async () => {
+    const db = uniqueDbName('ddlbad');
+    const ts = await latestOptime(d.source);
+    const entry = parseOplogEntry({ ts, op: 'c', ns: `${db}.$cmd`, o: { create: 'x' } });
+    if (entry.op !== 'c') throw new Error('unreachable');
+    const input = new BoundedQueue<ApplyBatch>(10, Infinity);
+    await input.push(
+      {
+        kind: 'ddl',
+        entry,
+        command: { db, command: { create: 'x', capped: true } },
+        lastOptime: ts,
+        checkpointOptime: ts,
+        skipped: 0
+      },
+      0
+    );
+    input.close();
+    const pool = new HashedApplierPool({ input, target: d.target });
+    await pool.start();
+    const error = await withTimeout(
+      pool.done.then(
+        () => undefined,
+        (e: unknown) => e
+      ),
+      10_000,
+      'failure'
+    );
+    assert.ok(error instanceof TargetWriteError, String(error));
+    assert.match(error.message, /create of .*\.x/);
+    assert.equal(error.namespace, `${db}.x`);
+  });
+
+  it('retries a dropped connection and still converges', async () => {
+    const db = uniqueDbName('retry');
+    const since = await latestOptime(d.source);
+    await d.source
+      .db(db)
+      .collection<AnyDoc>('r')
+      .insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: i, v: i })));
+    const batches = toBatches(await readOplog(d.source, db, since), 1000);
+    // Without the driver's own single retry, the pool's retry is what recovers.
+    const target = new Client(d.targetUri, { retryWrites: false });
+    await target.connect();
+    try {
+      await target.db('admin').command({
+        configureFailPoint: 'failCommand',
+        mode: { times: 1 },
+        data: { failCommands: ['insert'], closeConnection: true }
+      });
+      const retries: string[] = [];
+      const input = new BoundedQueue<ApplyBatch>(100, Infinity);
+      for (const batch of batches) await input.push(batch, 0);
+      input.close();
+      const pool = new HashedApplierPool({
+        input,
+        target,
+        retry: { minDelayMs: 5, jitter: false }
+      });
+      pool.on('retry', e => retries.push(e.operation));
+      await pool.start();
+      await withTimeout(pool.done, 20_000, 'the pool to finish');
+      // The closed connection clears the driver's pool, so the lanes writing at that moment
+      // all see a transient error: one retry event each.
+      assert.ok(retries.length >= 1);
+      for (const operation of retries) assert.match(operation, /insertMany/);
+      await assertSameCollection(d, db, 'r');
+    } finally {
+      await target.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
+      await target.close();
+    }
+  });
+
+  it('goes through the exact state sequence, and a graceful stop drains the input', async () => {
+    const db = uniqueDbName('stop');
+    const since = await latestOptime(d.source);
+    await d.source
+      .db(db)
+      .collection<AnyDoc>('s')
+      .insertMany(Array.from({ length: 40 }, (_, i) => ({ _id: i })));
+    const batches = toBatches(await readOplog(d.source, db, since), 5);
+    const input = new BoundedQueue<ApplyBatch>(100, Infinity);
+    const pool = new HashedApplierPool({ input, target: d.target, lanes: 2 });
+    const states: StageState[] = [];
+    const applied: AppliedBatchEvent[] = [];
+    pool.on('state', e => states.push(e.to));
+    pool.on('applied', e => applied.push(e));
+    await pool.start();
+    for (const batch of batches) await input.push(batch, 0);
+    await withTimeout(pool.stop(), 10_000, 'a graceful stop');
+    assert.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+    assert.equal(applied.length, batches.length, 'everything queued was applied');
+    assert.equal(input.closed, true);
+    assert.equal(await input.push(batches[0]!, 0), false);
+    await assertSameCollection(d, db, 's');
+  });
+
+  it('measures throughput on a 20k-op insert + update workload', async () => {
+    const db = uniqueDbName('perf');
+    const since = await latestOptime(d.source);
+    const coll = d.source.db(db).collection<AnyDoc>('p');
+    const n = 10_000;
+    await coll.insertMany(Array.from({ length: n }, (_, i) => ({ _id: i, v: i, s: `doc ${i}` })));
+    await coll.bulkWrite(
+      Array.from({ length: n }, (_, i) => ({
+        updateOne: { filter: { _id: i }, update: { $set: { v: i * 2, u: true } } }
+      }))
+    );
+    const entries = await readOplog(d.source, db, since);
+    const batches = toBatches(entries, 5_000);
+    const ops = batches.reduce((sum, b) => sum + (b.kind === 'crud' ? b.ops.length : 0), 0);
+    assert.equal(ops, 2 * n);
+    const started = performance.now();
+    await applyAll(d, batches, { lanes: 16 });
+    const seconds = (performance.now() - started) / 1000;
+    console.log(
+      `HashedApplierPool: ${ops} ops in ${seconds.toFixed(2)} s = ${Math.round(ops / seconds)} ops/s (16 lanes, batches of 5000, ${d.emulated ? 'test servers' : 'MongoDB'})`
+    );
+    await assertSameCollection(d, db, 'p');
+  });
+});
+
+describe('HashedApplierPool options', () => {
+  const input = new BoundedQueue<ApplyBatch>(1, Infinity);
+  const target = new Client('mongodb://localhost:1');
+
+  it('validates before any I/O', () => {
+    assert.throws(() => new HashedApplierPool({ input, target, lanes: 0 }), /lanes/);
+    assert.throws(() => new HashedApplierPool({ input, target, lanes: 1.5 }), /lanes/);
+    assert.throws(
+      () => new HashedApplierPool({ input, target, conflictPolicy: 'skip' as never }),
+      /conflictPolicy/
+    );
+    assert.throws(
+      () => new HashedApplierPool({ input, target, conflictPolicy: 'upsert' }),
+      /source/
+    );
+    assert.throws(
+      () => new HashedApplierPool({ input, target, catchUpUntil: 5 as never }),
+      /catchUpUntil/
+    );
+    assert.throws(
+      () => new HashedApplierPool({ input, target, retry: { minDelayMs: -1 } }),
+      /retry/
+    );
+    const pool = new HashedApplierPool({ input, target });
+    assert.equal(pool.options.lanes, 16);
+    assert.equal(pool.options.conflictPolicy, 'ignore');
+  });
+});

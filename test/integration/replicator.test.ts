@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { Int32, type MongoClient, Timestamp } from 'mongodb';
+
+import { MemoryCheckpointStore } from '../../src/checkpoint/memory-checkpoint-store.js';
+import { InvalidConfigError, OplogStartMissingError, ReplicationError } from '../../src/errors.js';
+import { type StateChangeEvent } from '../../src/events.js';
+import { Replicator } from '../../src/replicator.js';
+import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
+import { withTimeout } from '../support/timeout-signal.js';
+
+async function newestOptime(client: MongoClient): Promise<Timestamp> {
+  const [newest] = await client
+    .db('local')
+    .collection('oplog.rs')
+    .find({}, { sort: { $natural: -1 }, limit: 1 })
+    .toArray();
+  return newest!.ts as Timestamp;
+}
+
+async function caughtUp(replicator: Replicator, source: MongoClient): Promise<void> {
+  const target = await newestOptime(source);
+  const reached = () =>
+    replicator.appliedOptime !== undefined && !replicator.appliedOptime.lessThan(target);
+  if (!reached()) {
+    await withTimeout(
+      replicator.waitFor('batch', { filter: () => reached() }),
+      30_000,
+      'the replicator to catch up'
+    );
+  }
+}
+
+describe('Replicator (mode incr)', () => {
+  let deployments: Deployments;
+  before(async () => {
+    deployments = await startDeployments();
+  });
+  after(async () => {
+    await deployments.close();
+  });
+
+  it('rejects bad options before connecting, without echoing connection strings', () => {
+    const store = new MemoryCheckpointStore();
+    assert.throws(
+      () =>
+        new Replicator({
+          source: 'mongodb://alice:s3cret@nowhere/',
+          target: 'nope://x',
+          checkpoint: { name: 'x', store }
+        }),
+      (error: unknown) =>
+        error instanceof InvalidConfigError &&
+        error.field === 'target' &&
+        !error.message.includes('nope')
+    );
+    assert.throws(
+      () =>
+        new Replicator({
+          source: deployments.sourceUri,
+          target: deployments.targetUri,
+          checkpoint: { name: '' }
+        }),
+      (error: unknown) => error instanceof InvalidConfigError && error.field === 'checkpoint.name'
+    );
+    assert.throws(
+      () =>
+        new Replicator({
+          source: deployments.sourceUri,
+          target: deployments.targetUri,
+          mode: 'full' as never,
+          checkpoint: { name: 'x', store }
+        }),
+      (error: unknown) => error instanceof InvalidConfigError && error.field === 'mode'
+    );
+  });
+
+  it('replicates new writes, stops, and resumes from its checkpoint with what came meanwhile', async () => {
+    const db = uniqueDbName('incr');
+    const store = new MemoryCheckpointStore();
+    const make = () =>
+      new Replicator({
+        source: deployments.source,
+        target: deployments.target,
+        filter: { include: [`${db}.*`] },
+        checkpoint: { name: db, store, intervalMs: 0 }
+      });
+    const states: string[] = [];
+    let replicator = make();
+    replicator.on('state', (event: StateChangeEvent) => states.push(event.to));
+    await replicator.start();
+    const coll = deployments.source.db(db).collection<{ _id: number; n?: Int32 }>('items');
+    await coll.insertMany([{ _id: 1 }, { _id: 2 }]);
+    await coll.updateOne({ _id: 1 }, { $set: { n: new Int32(5) } });
+    await caughtUp(replicator, deployments.source);
+    await replicator.stop();
+    assert.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
+    const saved = await store.load(db);
+    assert.ok(saved?.lastApplied, 'a checkpoint was written');
+    await coll.deleteOne({ _id: 2 });
+    await coll.insertOne({ _id: 3 });
+    replicator = make();
+    await replicator.start();
+    await caughtUp(replicator, deployments.source);
+    await replicator.stop();
+    const target = await deployments.target
+      .db(db)
+      .collection('items')
+      .find({}, { sort: { _id: 1 } })
+      .toArray();
+    assert.deepEqual(target, [{ _id: 1, n: 5 }, { _id: 3 }]);
+  });
+
+  it('fails with OplogStartMissingError when its checkpoint fell off the source oplog', async () => {
+    const store = new MemoryCheckpointStore();
+    await store.save({
+      name: 'ancient',
+      version: 1,
+      mode: 'incr',
+      phase: 'incr',
+      lastApplied: new Timestamp({ t: 1, i: 1 }),
+      updatedAt: new Date()
+    });
+    const replicator = new Replicator({
+      source: deployments.source,
+      target: deployments.target,
+      checkpoint: { name: 'ancient', store }
+    });
+    await assert.rejects(replicator.start(), (error: unknown) => {
+      assert.ok(error instanceof OplogStartMissingError);
+      assert.ok(ReplicationError.is(error));
+      assert.equal(error.code, 'MR_OPLOG_START_MISSING');
+      assert.ok(error.behindSeconds > 0);
+      return true;
+    });
+    await assert.rejects(
+      replicator.done,
+      (error: unknown) => error instanceof OplogStartMissingError
+    );
+  });
+
+  it('never puts credentials in errors', async () => {
+    const replicator = new Replicator({
+      source: 'mongodb://alice:s3cret-pass@127.0.0.1:1/?serverSelectionTimeoutMS=200',
+      target: deployments.target,
+      checkpoint: { name: 'creds', store: new MemoryCheckpointStore() }
+    });
+    const error = await replicator.start().catch((e: unknown) => e);
+    assert.ok(error instanceof ReplicationError);
+    assert.ok(!String(error.message).includes('s3cret-pass'));
+    assert.ok(
+      !JSON.stringify({ message: error.message, stack: error.stack }).includes('s3cret-pass')
+    );
+  });
+});
