@@ -27,6 +27,10 @@ async function startServer(name: string) {
   const child = spawn(
     process.execPath,
     [
+      // BENCH_SERVER_PROF=<dir> writes a CPU profile of each server there.
+      ...(process.env.BENCH_SERVER_PROF
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SERVER_PROF}`]
+        : []),
       '--import',
       'tsx',
       'test/server/cli.ts',
@@ -172,6 +176,8 @@ const source = await startServer('source');
 const target = await startServer('target');
 const sourceClient = new MongoClient(source.uri);
 const targetClient = new MongoClient(target.uri);
+const perSecond = (count: number, seconds: number) =>
+  `${Math.round(count / seconds).toLocaleString('en-US')} entries/s (${seconds.toFixed(2)} s)`;
 try {
   await Promise.all([sourceClient.connect(), targetClient.connect()]);
   const from = await newest(sourceClient);
@@ -179,22 +185,20 @@ try {
   const until = await newest(sourceClient);
   const entries = await readEntries(sourceClient, from, until);
   const pipelineSeconds = await pipelineRun(source.uri, target.uri, from, until);
-  await targetClient.db('bench').dropDatabase();
-  await targetClient.db('bench').createCollection('items');
-  const naiveSeconds = await naiveRun(targetClient, entries);
-  const cpu = await cpuCosts(sourceClient, from, until, entries);
-  const rate = (seconds: number) => Math.round(entries.length / seconds);
   console.log(`oplog entries: ${entries.length}`);
-  console.log(
-    `pipeline:  ${rate(pipelineSeconds).toLocaleString('en-US')} entries/s (${pipelineSeconds.toFixed(2)} s)`
-  );
-  console.log(
-    `naive:     ${rate(naiveSeconds).toLocaleString('en-US')} entries/s (${naiveSeconds.toFixed(2)} s)`
-  );
-  console.log(`ratio:     ${(naiveSeconds / pipelineSeconds).toFixed(1)}x`);
-  console.log(
-    `CPU per entry: fetch+batch ${cpu.pipeline.toFixed(1)} µs, bare BSON decode ${cpu.decode.toFixed(1)} µs`
-  );
+  console.log(`pipeline:  ${perSecond(entries.length, pipelineSeconds)}`);
+  // BENCH_ONLY=pipeline skips the baseline and the CPU figures (for profiling the pipeline).
+  if (process.env.BENCH_ONLY !== 'pipeline') {
+    await targetClient.db('bench').dropDatabase();
+    await targetClient.db('bench').createCollection('items');
+    const naiveSeconds = await naiveRun(targetClient, entries);
+    console.log(`naive:     ${perSecond(entries.length, naiveSeconds)}`);
+    console.log(`ratio:     ${(naiveSeconds / pipelineSeconds).toFixed(1)}x`);
+    const cpu = await cpuCosts(sourceClient, from, until, entries);
+    console.log(
+      `CPU per entry: fetch+batch ${cpu.pipeline.toFixed(1)} µs, bare BSON decode ${cpu.decode.toFixed(1)} µs`
+    );
+  }
 } finally {
   await Promise.allSettled([sourceClient.close(), targetClient.close()]);
   await Promise.allSettled([source.stop(), target.stop()]);

@@ -116,7 +116,7 @@ export class WritePath {
   /** Applies one update statement; returns the counts the `update` reply reports. */
   update(db: string, coll: string, spec: UpdateSpec, origin: WriteOrigin): UpdateOutcome {
     const collection = this.mongod.ddl.viewCheckedCollection(db, coll);
-    const matcher = compileFilter(spec.q);
+    const matcher = filterFor(spec.q);
     const now = new Date();
     const outcome: UpdateOutcome = { n: 0, nModified: 0 };
     const candidates = collection ? this.#candidates(collection, spec.q, spec.sort) : [];
@@ -163,7 +163,7 @@ export class WritePath {
   ): BDoc[] {
     const collection = this.mongod.ddl.viewCheckedCollection(db, coll);
     if (!collection) return [];
-    const matcher = compileFilter(q);
+    const matcher = filterFor(q);
     const deleted: BDoc[] = [];
     for (const doc of this.#candidates(collection, q, sort)) {
       if (!matcher.matches(doc)) continue;
@@ -254,20 +254,12 @@ export class WritePath {
 
   /** Documents to test against the filter: the `_id` fast path, else every document (sorted). */
   #candidates(collection: Collection, q: BDoc, sort: BDoc | undefined): BDoc[] {
-    if (!sort || sort.size === 0) {
-      const id = q.get('_id');
-      if (
-        q.size === 1 &&
-        id !== undefined &&
-        !isDoc(id) &&
-        !Array.isArray(id) &&
-        !(id instanceof BSONRegExp)
-      ) {
-        const found = collection.get(id);
-        return found ? [found] : [];
-      }
-      return collection.snapshot();
+    // At most one document has a given _id, so there is nothing to sort.
+    if (exactIdFilter(q)) {
+      const found = collection.get(q.get('_id'));
+      return found ? [found] : [];
     }
+    if (!sort || sort.size === 0) return collection.snapshot();
     return collection.snapshot().sort(compileSort(sort));
   }
 
@@ -300,6 +292,31 @@ export class WritePath {
       }
     });
   }
+}
+
+/** `{_id: <scalar>}` as a filter: the candidate lookup already matched it exactly. */
+function exactIdFilter(q: BDoc): boolean {
+  const id = q.get('_id');
+  return (
+    q.size === 1 &&
+    id !== undefined &&
+    !isDoc(id) &&
+    !Array.isArray(id) &&
+    !(id instanceof BSONRegExp)
+  );
+}
+
+const MATCH_ALL: Matcher = {
+  matches: () => true,
+  matchPosition: () => ({ matched: true })
+};
+
+/**
+ * The matcher for a write's filter. Replication applies writes by `_id` one statement at a time,
+ * so skip compiling the filter when the `_id` lookup alone decides the match.
+ */
+function filterFor(q: BDoc): Matcher {
+  return exactIdFilter(q) ? MATCH_ALL : compileFilter(q);
 }
 
 /** True when an update document is in operator form (`{$set: ...}`), not a replacement. */
