@@ -1,33 +1,60 @@
 /**
- * `npm run demo`: starts a source and a target MongoDB test server (no MongoDB needed), seeds the
- * source with a small shop, and shows what mongo-replicate will replicate: the namespaces, their
- * indexes, and the oplog a replicator tails.
- *
- * The replication pipeline itself is still being built (see the README's status); this demo does
- * not pretend to copy anything yet.
+ * `npm run demo`: starts a source and a target MongoDB test server (no MongoDB needed), starts a
+ * Replicator in incremental mode, writes a small shop to the source (inserts, updates, deletes, a
+ * transaction, an index), waits until the target has caught up, and shows that every collection
+ * on the target is byte-for-byte equal to the source.
  */
-import { MongoClient } from 'mongodb';
+import { MongoClient, type Timestamp } from 'mongodb';
 
+import { Replicator } from '../src/index.js';
 import { startTestServer } from '../test/server/server.js';
+
+async function newestOptime(client: MongoClient): Promise<Timestamp> {
+  const [entry] = await client
+    .db('local')
+    .collection('oplog.rs')
+    .find({}, { sort: { $natural: -1 }, limit: 1 })
+    .toArray();
+  return entry!.ts as Timestamp;
+}
+
+async function rawDocuments(client: MongoClient, db: string, coll: string): Promise<string[]> {
+  const docs = (await client
+    .db(db)
+    .collection(coll)
+    .find({}, { sort: { _id: 1 }, raw: true })
+    .toArray()) as unknown as Buffer[];
+  return docs.map(doc => Buffer.from(doc).toString('hex'));
+}
 
 const source = await startTestServer({ replSetName: 'source' });
 const target = await startTestServer({ replSetName: 'target' });
 const sourceClient = new MongoClient(source.uri);
 const targetClient = new MongoClient(target.uri);
+const replicator = new Replicator({
+  source: source.uri,
+  target: target.uri,
+  filter: { include: ['shop.*'] },
+  checkpoint: { name: 'demo' }
+});
+replicator.on('lag', lag => console.log(`  lag: ${lag.seconds}s`));
 
 try {
   await Promise.all([sourceClient.connect(), targetClient.connect()]);
   console.log(`source: ${source.uri}`);
   console.log(`target: ${target.uri}\n`);
+  await replicator.start();
+  console.log('replicator started (mode incr, from the newest source optime)\n');
 
   const shop = sourceClient.db('shop');
-  const customers = Array.from({ length: 200 }, (_, i) => ({
-    _id: i + 1,
-    name: `Customer ${i + 1}`,
-    email: `customer${i + 1}@example.com`,
-    since: new Date(Date.UTC(2020, i % 12, 1 + (i % 28)))
-  }));
-  await shop.collection<{ _id: number }>('customers').insertMany(customers);
+  await shop.collection<{ _id: number }>('customers').insertMany(
+    Array.from({ length: 200 }, (_, i) => ({
+      _id: i + 1,
+      name: `Customer ${i + 1}`,
+      email: `customer${i + 1}@example.com`,
+      since: new Date(Date.UTC(2020, i % 12, 1 + (i % 28)))
+    }))
+  );
   await shop.collection('customers').createIndex({ email: 1 }, { unique: true });
   await shop.collection('orders').insertMany(
     Array.from({ length: 1000 }, (_, i) => ({
@@ -37,44 +64,53 @@ try {
       status: i % 10 === 0 ? 'cancelled' : 'paid'
     }))
   );
-  await shop.collection('orders').createIndex({ customerId: 1, status: 1 });
   await shop.collection('orders').updateMany({ status: 'cancelled' }, { $set: { refunded: true } });
+  await shop
+    .collection('orders')
+    .updateMany({ total: { $gt: 400 } }, { $push: { items: { sku: 'GIFT', qty: 1 } } });
   await shop.collection('orders').deleteMany({ total: { $lt: 5 } });
-
-  console.log('mongo-replicate would copy these namespaces from the source:');
-  const { databases } = await sourceClient.db('admin').admin().listDatabases();
-  for (const { name } of databases) {
-    if (['admin', 'config', 'local'].includes(name)) continue;
-    for (const info of await sourceClient.db(name).listCollections().toArray()) {
-      const collection = sourceClient.db(name).collection(info.name);
-      const count = await collection.countDocuments();
-      const indexes = (await collection.listIndexes().toArray())
-        .map(index => index.name)
-        .join(', ');
-      console.log(
-        `  ${name}.${info.name.padEnd(12)} ${String(count).padStart(5)} documents   indexes: ${indexes}`
-      );
-    }
+  const session = sourceClient.startSession();
+  try {
+    await session.withTransaction(async () => {
+      await shop
+        .collection<{ _id: number }>('customers')
+        .updateOne({ _id: 1 }, { $set: { vip: true } }, { session });
+      await shop
+        .collection('orders')
+        .insertOne({ customerId: 1, total: 99.5, items: [], status: 'paid' }, { session });
+    });
+  } finally {
+    await session.endSession();
   }
+  console.log(
+    'wrote 1 200 documents, 2 updateMany, 1 deleteMany, 1 index and 1 transaction to the source'
+  );
 
-  const oplog = sourceClient.db('local').collection('oplog.rs');
-  const entries = await oplog.countDocuments();
-  const byOp = await oplog
-    .aggregate([{ $group: { _id: '$op', n: { $sum: 1 } } }, { $sort: { _id: 1 } }])
-    .toArray();
-  const [newest] = await oplog.find().sort({ $natural: -1 }).limit(1).toArray();
+  const until = await newestOptime(sourceClient);
+  const caughtUp = () =>
+    replicator.appliedOptime !== undefined && !replicator.appliedOptime.lessThan(until);
+  if (!caughtUp()) await replicator.waitFor('batch', { filter: () => caughtUp() });
+  await replicator.stop();
   console.log(
-    `\nThe source oplog holds ${entries} entries (${byOp.map(o => `${o._id}: ${o.n}`).join(', ')});`
+    'the target has caught up; replicator stopped (checkpoint saved in mongo_replicate.checkpoints)\n'
   );
-  const ts = newest?.ts as { t: number; i: number } | undefined;
-  console.log(`incremental sync would continue from Timestamp(${ts?.t}, ${ts?.i}).`);
-  const targetDbs = (await targetClient.db('admin').admin().listDatabases()).databases.map(
-    d => d.name
-  );
-  console.log(
-    `\nThe target currently holds: ${targetDbs.join(', ')} (nothing copied: the replicator is not built yet).`
-  );
+
+  for (const coll of ['customers', 'orders']) {
+    const expected = await rawDocuments(sourceClient, 'shop', coll);
+    const actual = await rawDocuments(targetClient, 'shop', coll);
+    const equal =
+      expected.length === actual.length && expected.every((doc, i) => doc === actual[i]);
+    const indexes = (await targetClient.db('shop').collection(coll).listIndexes().toArray()).map(
+      i => i.name
+    );
+    console.log(
+      `  shop.${coll.padEnd(10)} source ${String(expected.length).padStart(5)}  target ${String(actual.length).padStart(5)}  ${equal ? 'identical' : 'DIFFERENT'}  indexes: ${indexes.join(', ')}`
+    );
+    if (!equal) process.exitCode = 1;
+  }
+  console.log('\nFull sync (copying existing data) and the command line come in later releases.');
 } finally {
-  await Promise.all([sourceClient.close(), targetClient.close()]);
-  await Promise.all([source.stop(), target.stop()]);
+  await replicator.stop().catch(() => undefined);
+  await Promise.allSettled([sourceClient.close(), targetClient.close()]);
+  await Promise.allSettled([source.stop(), target.stop()]);
 }
