@@ -66,7 +66,7 @@ try {
   );
   await shop.collection('orders').updateMany({ status: 'cancelled' }, { $set: { refunded: true } });
   await shop
-    .collection('orders')
+    .collection<{ total: number; items: { sku: string; qty: number }[] }>('orders')
     .updateMany({ total: { $gt: 400 } }, { $push: { items: { sku: 'GIFT', qty: 1 } } });
   await shop.collection('orders').deleteMany({ total: { $lt: 5 } });
   const session = sourceClient.startSession();
