@@ -20,6 +20,7 @@ import { NamespaceFilter } from '../src/namespace/namespace-filter.js';
 import { toWriteModel } from '../src/oplog/crud-ops.js';
 import { parseOplogEntry } from '../src/oplog/oplog-entry.js';
 import { Replicator } from '../src/replicator.js';
+import { newestOplogTs } from '../test/server/support.js';
 
 const OPS = Number(process.env.BENCH_OPS ?? 20_000);
 
@@ -53,15 +54,6 @@ async function startServer(name: string) {
       await once(child, 'exit');
     }
   };
-}
-
-async function newest(client: MongoClient): Promise<Timestamp> {
-  const [entry] = await client
-    .db('local')
-    .collection('oplog.rs')
-    .find({}, { sort: { $natural: -1 }, limit: 1 })
-    .toArray();
-  return entry!.ts as Timestamp;
 }
 
 /** N entries: inserts in batches, then updates and deletes of some of them (one entry per document). */
@@ -180,9 +172,9 @@ const perSecond = (count: number, seconds: number) =>
   `${Math.round(count / seconds).toLocaleString('en-US')} entries/s (${seconds.toFixed(2)} s)`;
 try {
   await Promise.all([sourceClient.connect(), targetClient.connect()]);
-  const from = await newest(sourceClient);
+  const from = await newestOplogTs(sourceClient);
   await writeWorkload(sourceClient);
-  const until = await newest(sourceClient);
+  const until = await newestOplogTs(sourceClient);
   const entries = await readEntries(sourceClient, from, until);
   const pipelineSeconds = await pipelineRun(source.uri, target.uri, from, until);
   console.log(`oplog entries: ${entries.length}`);

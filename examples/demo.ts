@@ -4,28 +4,11 @@
  * transaction, an index), waits until the target has caught up, and shows that every collection
  * on the target is byte-for-byte equal to the source.
  */
-import { MongoClient, type Timestamp } from 'mongodb';
+import { MongoClient } from 'mongodb';
 
 import { Replicator } from '../src/index.js';
 import { startTestServer } from '../test/server/server.js';
-
-async function newestOptime(client: MongoClient): Promise<Timestamp> {
-  const [entry] = await client
-    .db('local')
-    .collection('oplog.rs')
-    .find({}, { sort: { $natural: -1 }, limit: 1 })
-    .toArray();
-  return entry!.ts as Timestamp;
-}
-
-async function rawDocuments(client: MongoClient, db: string, coll: string): Promise<string[]> {
-  const docs = (await client
-    .db(db)
-    .collection(coll)
-    .find({}, { sort: { _id: 1 }, raw: true })
-    .toArray()) as unknown as Buffer[];
-  return docs.map(doc => Buffer.from(doc).toString('hex'));
-}
+import { rawDocuments, waitCaughtUp } from '../test/support/replication.js';
 
 const source = await startTestServer({ replSetName: 'source' });
 const target = await startTestServer({ replSetName: 'target' });
@@ -86,10 +69,7 @@ try {
     'wrote 1 200 documents, 2 updateMany, 1 deleteMany, 1 index and 1 transaction to the source'
   );
 
-  const until = await newestOptime(sourceClient);
-  const caughtUp = () =>
-    replicator.appliedOptime !== undefined && !replicator.appliedOptime.lessThan(until);
-  if (!caughtUp()) await replicator.waitFor('batch', { filter: () => caughtUp() });
+  await waitCaughtUp(replicator, sourceClient);
   await replicator.stop();
   console.log(
     'the target has caught up; replicator stopped (checkpoint saved in mongo_replicate.checkpoints)\n'

@@ -7,50 +7,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { type MongoClient, type Timestamp } from 'mongodb';
-
 import { MemoryCheckpointStore } from '../../src/checkpoint/memory-checkpoint-store.js';
 import { Replicator } from '../../src/replicator.js';
 import { startTestServer } from '../server/server.js';
+import { rawDocuments, waitCaughtUp } from '../support/replication.js';
 import { withTimeout } from '../support/timeout-signal.js';
 import { seededRandom, Workload } from '../support/workload.js';
 
 const SEEDS_PER_FORMAT = Number(process.env.CONVERGENCE_SEEDS ?? 20);
 const OPS_PER_PHASE = 40;
 const PHASES = 3;
-
-async function newestOptime(client: MongoClient): Promise<Timestamp> {
-  const [newest] = await client
-    .db('local')
-    .collection('oplog.rs')
-    .find({}, { sort: { $natural: -1 }, limit: 1 })
-    .toArray();
-  return newest!.ts as Timestamp;
-}
-
-/** Documents of one collection as raw BSON, in `_id` order. */
-async function rawDocuments(client: MongoClient, db: string, coll: string): Promise<string[]> {
-  const docs = (await client
-    .db(db)
-    .collection(coll)
-    .find({}, { sort: { _id: 1 }, raw: true })
-    .toArray()) as unknown as Buffer[];
-  return docs.map(doc => Buffer.from(doc).toString('hex'));
-}
-
-async function caughtUp(replicator: Replicator, source: MongoClient): Promise<void> {
-  const target = await newestOptime(source);
-  const reached = () => {
-    const applied = replicator.appliedOptime;
-    return applied !== undefined && !applied.lessThan(target);
-  };
-  if (reached()) return;
-  await withTimeout(
-    replicator.waitFor('batch', { filter: () => reached() }),
-    30_000,
-    'the replicator to catch up'
-  );
-}
 
 async function runSeed(seed: number, version: string): Promise<void> {
   const source = await startTestServer({ version, replSetName: 'source' });
@@ -91,7 +57,7 @@ async function runSeed(seed: number, version: string): Promise<void> {
       await replicator.start();
     }
     await workload.run(OPS_PER_PHASE);
-    await caughtUp(replicator, sourceClient);
+    await withTimeout(waitCaughtUp(replicator, sourceClient), 30_000, 'the replicator to catch up');
     await replicator.stop();
     let compared = 0;
     for (const coll of ['alpha', 'beta', 'gamma']) {

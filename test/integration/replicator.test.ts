@@ -1,36 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { Int32, type MongoClient, Timestamp } from 'mongodb';
+import { Int32, Timestamp } from 'mongodb';
 
 import { MemoryCheckpointStore } from '../../src/checkpoint/memory-checkpoint-store.js';
 import { InvalidConfigError, OplogStartMissingError, ReplicationError } from '../../src/errors.js';
 import { type StateChangeEvent } from '../../src/events.js';
 import { Replicator } from '../../src/replicator.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
+import { waitCaughtUp } from '../support/replication.js';
 import { withTimeout } from '../support/timeout-signal.js';
-
-async function newestOptime(client: MongoClient): Promise<Timestamp> {
-  const [newest] = await client
-    .db('local')
-    .collection('oplog.rs')
-    .find({}, { sort: { $natural: -1 }, limit: 1 })
-    .toArray();
-  return newest!.ts as Timestamp;
-}
-
-async function caughtUp(replicator: Replicator, source: MongoClient): Promise<void> {
-  const target = await newestOptime(source);
-  const reached = () =>
-    replicator.appliedOptime !== undefined && !replicator.appliedOptime.lessThan(target);
-  if (!reached()) {
-    await withTimeout(
-      replicator.waitFor('batch', { filter: () => reached() }),
-      30_000,
-      'the replicator to catch up'
-    );
-  }
-}
 
 describe('Replicator (mode incr)', () => {
   let deployments: Deployments;
@@ -93,7 +72,11 @@ describe('Replicator (mode incr)', () => {
     const coll = deployments.source.db(db).collection<{ _id: number; n?: Int32 }>('items');
     await coll.insertMany([{ _id: 1 }, { _id: 2 }]);
     await coll.updateOne({ _id: 1 }, { $set: { n: new Int32(5) } });
-    await caughtUp(replicator, deployments.source);
+    await withTimeout(
+      waitCaughtUp(replicator, deployments.source),
+      30_000,
+      'the replicator to catch up'
+    );
     await replicator.stop();
     assert.deepEqual(states, ['starting', 'running', 'stopping', 'stopped']);
     const saved = await store.load(db);
@@ -102,7 +85,11 @@ describe('Replicator (mode incr)', () => {
     await coll.insertOne({ _id: 3 });
     replicator = make();
     await replicator.start();
-    await caughtUp(replicator, deployments.source);
+    await withTimeout(
+      waitCaughtUp(replicator, deployments.source),
+      30_000,
+      'the replicator to catch up'
+    );
     await replicator.stop();
     const target = await deployments.target
       .db(db)
