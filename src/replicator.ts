@@ -120,7 +120,8 @@ export class Replicator extends Stage<ReplicatorEvents> {
     const checkpoint = await this.#store.load(options.checkpoint.name);
     const start = checkpoint?.lastApplied ?? (await this.#resolveStart());
     this.#applied = start;
-    if (!checkpoint) await this.#save(start, true);
+    if (checkpoint) this.#saved = start;
+    else await this.#save(start, true);
     const filter = new NamespaceFilter(options.filter ?? {});
     const stageOptions = { signal: this.#stagesAbort.signal, logger: this.logger };
     this.#fetcher = new OplogFetcher({
@@ -183,7 +184,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
     await this.#batcher?.stop();
     await this.#pool?.stop();
     await this.#saving;
-    if (this.#applied && this.#saved && !this.#applied.equals(this.#saved)) {
+    if (this.#applied && !(this.#saved && this.#applied.equals(this.#saved))) {
       await this.#save(this.#applied, true);
     }
     await this.#closeClients();

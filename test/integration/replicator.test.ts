@@ -99,6 +99,33 @@ describe('Replicator (mode incr)', () => {
     assert.deepEqual(target, [{ _id: 1, n: 5 }, { _id: 3 }]);
   });
 
+  it('writes the last checkpoint on stop even when the interval never elapsed', async () => {
+    const db = uniqueDbName('final');
+    const store = new MemoryCheckpointStore();
+    const make = () =>
+      new Replicator({
+        source: deployments.source,
+        target: deployments.target,
+        filter: { include: [`${db}.*`] },
+        checkpoint: { name: db, store, intervalMs: 3_600_000 }
+      });
+    const first = make();
+    await first.start();
+    await first.stop();
+    const initial = (await store.load(db))!.lastApplied!;
+    const second = make();
+    await second.start();
+    await deployments.source.db(db).collection('items').insertOne({ a: 1 });
+    await withTimeout(
+      waitCaughtUp(second, deployments.source),
+      30_000,
+      'the replicator to catch up'
+    );
+    await second.stop();
+    const final = (await store.load(db))!.lastApplied!;
+    assert.ok(final.greaterThan(initial), 'the checkpoint moved forward on stop');
+  });
+
   it('fails with OplogStartMissingError when its checkpoint fell off the source oplog', async () => {
     const store = new MemoryCheckpointStore();
     await store.save({
