@@ -165,57 +165,55 @@ function negate(d: Dec): Dec {
   return typeof d === 'number' ? -d : { ...d, neg: !d.neg };
 }
 
-const divide: OperatorParser = (arg, p, name) => {
-  const [a, b] = exactArgs(name, arg, 2, p) as [Compiled, Compiled];
-  return s => {
-    const x = a(s);
-    const y = b(s);
-    if (isNullish(x) || isNullish(y)) return null;
-    if (!isNum(x) || !isNum(y)) {
-      throw new ServerError(
-        16609,
-        `$divide only supports numeric types, not ${typeName(x)} and ${typeName(y)}`
-      );
-    }
-    if (kindOf(x) === DECIMAL || kindOf(y) === DECIMAL) {
-      const dy = asDec(y);
-      if (decIsZero(dy)) throw new ServerError(2, "can't $divide by zero");
-      return decToDecimal128(decDiv(asDec(x), dy));
-    }
-    const dy = asDouble(y);
-    if (dy === 0) throw new ServerError(2, "can't $divide by zero");
-    return new Double(asDouble(x) / dy);
+/**
+ * Operators of two numeric arguments: null in, null out; non-numbers rejected with `code`
+ * (`$divide` 16609, `$mod` 16611).
+ */
+function binary(code: number, fn: (x: Num, y: Num) => Value): OperatorParser {
+  return (arg, p, name) => {
+    const [a, b] = exactArgs(name, arg, 2, p) as [Compiled, Compiled];
+    return s => {
+      const x = a(s);
+      const y = b(s);
+      if (isNullish(x) || isNullish(y)) return null;
+      if (!isNum(x) || !isNum(y)) {
+        throw new ServerError(
+          code,
+          `${name} only supports numeric types, not ${typeName(x)} and ${typeName(y)}`
+        );
+      }
+      return fn(x, y);
+    };
   };
-};
+}
 
-const mod: OperatorParser = (arg, p, name) => {
-  const [a, b] = exactArgs(name, arg, 2, p) as [Compiled, Compiled];
-  return s => {
-    const x = a(s);
-    const y = b(s);
-    if (isNullish(x) || isNullish(y)) return null;
-    if (!isNum(x) || !isNum(y)) {
-      throw new ServerError(
-        16611,
-        `$mod only supports numeric types, not ${typeName(x)} and ${typeName(y)}`
-      );
-    }
-    const kind = Math.max(kindOf(x), kindOf(y)) as Kind;
-    if (kind === DECIMAL) {
-      const dy = asDec(y);
-      if (decIsZero(dy)) throw new ServerError(16610, "can't $mod by zero");
-      return decToDecimal128(decMod(asDec(x), dy));
-    }
-    if (kind === DOUBLE) {
-      const dy = asDouble(y);
-      if (dy === 0) throw new ServerError(16610, "can't $mod by zero");
-      return new Double(asDouble(x) % dy);
-    }
-    const by = asBigInt(y as Int32 | Long);
-    if (by === 0n) throw new ServerError(16610, "can't $mod by zero");
-    return integral(asBigInt(x as Int32 | Long) % by, kind);
-  };
-};
+const divide = binary(16609, (x, y) => {
+  if (kindOf(x) === DECIMAL || kindOf(y) === DECIMAL) {
+    const dy = asDec(y);
+    if (decIsZero(dy)) throw new ServerError(2, "can't $divide by zero");
+    return decToDecimal128(decDiv(asDec(x), dy));
+  }
+  const dy = asDouble(y);
+  if (dy === 0) throw new ServerError(2, "can't $divide by zero");
+  return new Double(asDouble(x) / dy);
+});
+
+const mod = binary(16611, (x, y) => {
+  const kind = Math.max(kindOf(x), kindOf(y)) as Kind;
+  if (kind === DECIMAL) {
+    const dy = asDec(y);
+    if (decIsZero(dy)) throw new ServerError(16610, "can't $mod by zero");
+    return decToDecimal128(decMod(asDec(x), dy));
+  }
+  if (kind === DOUBLE) {
+    const dy = asDouble(y);
+    if (dy === 0) throw new ServerError(16610, "can't $mod by zero");
+    return new Double(asDouble(x) % dy);
+  }
+  const by = asBigInt(y as Int32 | Long);
+  if (by === 0n) throw new ServerError(16610, "can't $mod by zero");
+  return integral(asBigInt(x as Int32 | Long) % by, kind);
+});
 
 /** Operators of one numeric argument: null in, null out; non-numbers rejected with 28765. */
 function unary(fn: (v: Num, name: string) => Value): OperatorParser {
