@@ -95,6 +95,12 @@ describe('arithmetic result types', () => {
     assert.equal(code({ $add: ['x', 1] }), 16554);
     assert.equal(code({ $sqrt: -1 }), 28714);
     assert.equal(code({ $abs: [1, 2] }), 16020);
+    assert.equal(code({ $divide: ['x', 1] }), 16609);
+    assert.equal(code({ $mod: [1, 'x'] }), 16611);
+    assert.throws(
+      () => evaluate(v({ $divide: ['x', 1] }), { root }),
+      /^ServerError: \$divide only supports numeric types, not string and int$/
+    );
   });
 });
 
