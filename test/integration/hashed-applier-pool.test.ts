@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import {
-  BSON,
   type Document,
   Double,
   Int32,
   Long,
   MongoClient as Client,
   type MongoClient,
-  Timestamp
+  type Timestamp
 } from 'mongodb';
 
 import { ApplyConflictError, TargetWriteError } from '../../src/errors.js';
@@ -25,7 +24,9 @@ import { BoundedQueue } from '../../src/lifecycle/bounded-queue.js';
 import { toTargetCommand } from '../../src/oplog/ddl-ops.js';
 import { type OplogEntry, parseOplogEntry } from '../../src/oplog/oplog-entry.js';
 import { unwrapApplyOps } from '../../src/oplog/transactions.js';
+import { newestOplogTs } from '../server/support.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
+import { rawDocuments } from '../support/replication.js';
 import { withTimeout } from '../support/timeout-signal.js';
 
 /** Documents with `_id`s of any type (the driver's default types `_id` as ObjectId). */
@@ -33,16 +34,6 @@ type AnyDoc = {
   _id?: number | string | boolean | object | null;
   [field: string]: Document[string];
 };
-
-/** The newest source optime: the workload's entries come after it. */
-async function latestOptime(source: MongoClient): Promise<Timestamp> {
-  const [last] = await source
-    .db('local')
-    .collection('oplog.rs')
-    .find({}, { sort: { $natural: -1 }, limit: 1, promoteValues: false })
-    .toArray();
-  return (last?.ts as Timestamp | undefined) ?? new Timestamp({ t: 0, i: 0 });
-}
 
 /**
  * The source's oplog entries of database `db` after `since`, parsed; `applyOps` entries (batched
@@ -114,20 +105,22 @@ function toBatches(entries: readonly OplogEntry[], maxOps: number): ApplyBatch[]
   return batches;
 }
 
-/** Every document of a collection as BSON bytes, read without promoting values. */
-async function snapshot(client: MongoClient, db: string, coll: string): Promise<string[]> {
-  const docs = await client
-    .db(db)
-    .collection(coll)
-    .find({}, { sort: { _id: 1 }, promoteValues: false })
-    .toArray();
-  return docs.map(doc => Buffer.from(BSON.serialize(doc)).toString('hex'));
+/** The error a stage fails with (undefined if it stops cleanly), waited for with a deadline. */
+function failureOf(stage: { done: Promise<void> }): Promise<unknown> {
+  return withTimeout(
+    stage.done.then(
+      () => undefined,
+      (e: unknown) => e
+    ),
+    10_000,
+    'the stage to fail'
+  );
 }
 
 async function assertSameCollection(d: Deployments, db: string, coll: string): Promise<void> {
   const [source, target] = await Promise.all([
-    snapshot(d.source, db, coll),
-    snapshot(d.target, db, coll)
+    rawDocuments(d.source, db, coll),
+    rawDocuments(d.target, db, coll)
   ]);
   assert.ok(source.length > 0, `${db}.${coll} has documents`);
   assert.deepEqual(target, source, `${db}.${coll} is byte-identical on the target`);
@@ -167,7 +160,7 @@ describe('HashedApplierPool', () => {
 
   it('applies a mixed workload so that the target is byte-identical to the source', async () => {
     const db = uniqueDbName('pool');
-    const since = await latestOptime(d.source);
+    const since = await newestOplogTs(d.source);
     // A stale copy on the target: the source's insert of this _id becomes a replace-upsert.
     await d.target
       .db(db)
@@ -230,7 +223,7 @@ describe('HashedApplierPool', () => {
       const db = uniqueDbName('conflict');
       const coll = d.source.db(db).collection<AnyDoc>('c');
       await coll.insertOne({ _id: 'keep', v: 0 });
-      const since = await latestOptime(d.source);
+      const since = await newestOplogTs(d.source);
       await coll.insertOne({ _id: 'x', v: 1 });
       await coll.updateOne({ _id: 'x' }, { $set: { v: 2 } });
       await coll.updateOne({ _id: 'keep' }, { $set: { v: 1 } });
@@ -318,14 +311,7 @@ describe('HashedApplierPool', () => {
       const applied: AppliedBatchEvent[] = [];
       pool.on('applied', e => applied.push(e));
       await pool.start();
-      const error = await withTimeout(
-        pool.done.then(
-          () => undefined,
-          (e: unknown) => e
-        ),
-        10_000,
-        'failure'
-      );
+      const error = await failureOf(pool);
       assert.ok(error instanceof ApplyConflictError, String(error));
       assert.equal(error.namespace, `${db}.c`);
       assert.ok(error.optime?.equals(update.ts));
@@ -349,7 +335,7 @@ describe('HashedApplierPool', () => {
 
   it('applies DDL alone, idempotently on re-apply', async () => {
     const db = uniqueDbName('ddl');
-    const since = await latestOptime(d.source);
+    const since = await newestOplogTs(d.source);
     const sdb = d.source.db(db);
     await sdb.createCollection('a');
     await sdb.collection<AnyDoc>('a').insertMany([
@@ -387,7 +373,7 @@ describe('HashedApplierPool', () => {
 
   it('stops on a DDL the target rejects, naming the command', async () => {
     const db = uniqueDbName('ddlbad');
-    const ts = await latestOptime(d.source);
+    const ts = await newestOplogTs(d.source);
     const entry = parseOplogEntry({ ts, op: 'c', ns: `${db}.$cmd`, o: { create: 'x' } });
     if (entry.op !== 'c') throw new Error('unreachable');
     const input = new BoundedQueue<ApplyBatch>(10, Infinity);
@@ -405,14 +391,7 @@ describe('HashedApplierPool', () => {
     input.close();
     const pool = new HashedApplierPool({ input, target: d.target });
     await pool.start();
-    const error = await withTimeout(
-      pool.done.then(
-        () => undefined,
-        (e: unknown) => e
-      ),
-      10_000,
-      'failure'
-    );
+    const error = await failureOf(pool);
     assert.ok(error instanceof TargetWriteError, String(error));
     assert.match(error.message, /create of .*\.x/);
     assert.equal(error.namespace, `${db}.x`);
@@ -420,7 +399,7 @@ describe('HashedApplierPool', () => {
 
   it('retries a dropped connection and still converges', async () => {
     const db = uniqueDbName('retry');
-    const since = await latestOptime(d.source);
+    const since = await newestOplogTs(d.source);
     await d.source
       .db(db)
       .collection<AnyDoc>('r')
@@ -460,7 +439,7 @@ describe('HashedApplierPool', () => {
 
   it('goes through the exact state sequence, and a graceful stop drains the input', async () => {
     const db = uniqueDbName('stop');
-    const since = await latestOptime(d.source);
+    const since = await newestOplogTs(d.source);
     await d.source
       .db(db)
       .collection<AnyDoc>('s')
@@ -484,7 +463,7 @@ describe('HashedApplierPool', () => {
 
   it('measures throughput on a 20k-op insert + update workload', async () => {
     const db = uniqueDbName('perf');
-    const since = await latestOptime(d.source);
+    const since = await newestOplogTs(d.source);
     const coll = d.source.db(db).collection<AnyDoc>('p');
     const n = 10_000;
     await coll.insertMany(Array.from({ length: n }, (_, i) => ({ _id: i, v: i, s: `doc ${i}` })));

@@ -13,6 +13,7 @@ import {
 } from '../../src/incr/oplog-fetcher.js';
 import { type OplogEntry } from '../../src/oplog/oplog-entry.js';
 import { startTestServer } from '../server/server.js';
+import { newestOplogTs } from '../server/support.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 import { waitUntil, withTimeout } from '../support/timeout-signal.js';
 
@@ -62,15 +63,6 @@ function recordStates(fetcher: OplogFetcher): StageState[] {
     states.push(event.to);
   });
   return states;
-}
-
-async function newestOptime(client: MongoClient): Promise<Timestamp> {
-  const [newest] = await client
-    .db('local')
-    .collection('oplog.rs')
-    .find({}, { sort: { $natural: -1 }, limit: 1, projection: { ts: 1 } })
-    .toArray();
-  return newest!.ts as Timestamp;
 }
 
 /** Drains `output` to its end (it closes when the fetcher ends). */
@@ -163,7 +155,7 @@ describe('OplogFetcher', () => {
 
   it('fails with OplogStartMissingError when the start fell off the oplog', async () => {
     const ancient = new Timestamp({ t: 1, i: 1 });
-    assert.ok((await newestOptime(deployments.source)).greaterThan(ancient));
+    assert.ok((await newestOplogTs(deployments.source)).greaterThan(ancient));
     const tail = fetcher({ start: ancient });
     const states = recordStates(tail);
     let emitted: unknown;

@@ -20,6 +20,15 @@ describe('Replicator (mode incr)', () => {
     await deployments.close();
   });
 
+  /** A replicator of database `db` (same name for its checkpoint) into the same database. */
+  const replicatorFor = (db: string, store: MemoryCheckpointStore, intervalMs: number) =>
+    new Replicator({
+      source: deployments.source,
+      target: deployments.target,
+      filter: { include: [`${db}.*`] },
+      checkpoint: { name: db, store, intervalMs }
+    });
+
   it('rejects bad options before connecting, without echoing connection strings', () => {
     const store = new MemoryCheckpointStore();
     assert.throws(
@@ -58,13 +67,7 @@ describe('Replicator (mode incr)', () => {
   it('replicates new writes, stops, and resumes from its checkpoint with what came meanwhile', async () => {
     const db = uniqueDbName('incr');
     const store = new MemoryCheckpointStore();
-    const make = () =>
-      new Replicator({
-        source: deployments.source,
-        target: deployments.target,
-        filter: { include: [`${db}.*`] },
-        checkpoint: { name: db, store, intervalMs: 0 }
-      });
+    const make = () => replicatorFor(db, store, 0);
     const states: string[] = [];
     let replicator = make();
     replicator.on('state', (event: StateChangeEvent) => states.push(event.to));
@@ -102,13 +105,7 @@ describe('Replicator (mode incr)', () => {
   it('writes the last checkpoint on stop even when the interval never elapsed', async () => {
     const db = uniqueDbName('final');
     const store = new MemoryCheckpointStore();
-    const make = () =>
-      new Replicator({
-        source: deployments.source,
-        target: deployments.target,
-        filter: { include: [`${db}.*`] },
-        checkpoint: { name: db, store, intervalMs: 3_600_000 }
-      });
+    const make = () => replicatorFor(db, store, 3_600_000);
     const first = make();
     await first.start();
     await first.stop();
