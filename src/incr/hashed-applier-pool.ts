@@ -8,12 +8,15 @@
  * lane, ops are stable-sorted by namespace and grouped into as few round trips as possible
  * ({@link ApplierLane}).
  *
- * Barrier rule: batches are taken one at a time. A batch is complete once every lane has
- * finished its share; only then is `applied` emitted with the batch's `checkpointOptime`, and
- * only then is the next batch taken. So `applied` events arrive in batch order, and a checkpoint
- * written from one names a position where everything before it is on the target. A DDL batch
- * therefore runs alone, after every earlier write and before every later one. A `progress` batch
- * writes nothing but is still reported, so the checkpoint advances on quiet streams.
+ * Ordering rule: up to `maxBatchesInFlight` CRUD batches are applied at once, each lane taking
+ * its share of the next batch as soon as it has finished its share of the previous one (a lane
+ * never waits for a slower sibling, and the target always has work queued while the next
+ * batch's writes are being prepared). A batch is complete once every lane has finished its
+ * share of it and of every earlier batch; `applied` is emitted with its `checkpointOptime` only
+ * then, in batch order. So a checkpoint written from an `applied` event names a position where
+ * everything before it is on the target. A DDL batch waits until every earlier batch is
+ * complete, runs alone, and only then are later batches started. A `progress` batch writes
+ * nothing but is still reported, in order, so the checkpoint advances on quiet streams.
  *
  * Stopping: `stop()` closes the input (upstream pushes now resolve `false`), applies what is
  * still queued, then ends. A forced stop (the `signal` option) ends at the next safe point,
@@ -131,6 +134,13 @@ export interface HashedApplierPoolOptions extends StageOptions {
    * @defaultValue the target client's
    */
   writeConcern?: WriteConcern | WriteConcernSettings;
+  /**
+   * Batches being applied at once (1 = strictly one batch after another). Ops of one document
+   * always stay in order whatever the value; a higher one keeps the target busy while the next
+   * batch is prepared, at the cost of holding more batches in memory.
+   * @defaultValue 3
+   */
+  maxBatchesInFlight?: number;
 }
 
 /**
@@ -139,7 +149,8 @@ export interface HashedApplierPoolOptions extends StageOptions {
  */
 export const hashedApplierPoolDefaults = Object.freeze({
   lanes: 16,
-  conflictPolicy: 'ignore' as ConflictPolicy
+  conflictPolicy: 'ignore' as ConflictPolicy,
+  maxBatchesInFlight: 3
 });
 
 /**
@@ -163,9 +174,12 @@ export interface ResolvedHashedApplierPoolOptions {
   readonly retry: Omit<RetryOptions, 'operation' | 'signal' | 'onRetry'>;
   /** See {@link HashedApplierPoolOptions.writeConcern}. */
   readonly writeConcern: WriteConcern | WriteConcernSettings | undefined;
+  /** See {@link HashedApplierPoolOptions.maxBatchesInFlight}. */
+  readonly maxBatchesInFlight: number;
 }
 
 const MAX_LANES = 1024;
+const MAX_BATCHES_IN_FLIGHT = 64;
 const POLICIES: readonly ConflictPolicy[] = ['ignore', 'upsert', 'fail'];
 
 /**
@@ -212,6 +226,18 @@ export function resolveHashedApplierPoolOptions(
   ) {
     throw new InvalidConfigError('catchUpUntil', 'must be a BSON Timestamp');
   }
+  const maxBatchesInFlight =
+    options.maxBatchesInFlight ?? hashedApplierPoolDefaults.maxBatchesInFlight;
+  if (
+    !Number.isInteger(maxBatchesInFlight) ||
+    maxBatchesInFlight < 1 ||
+    maxBatchesInFlight > MAX_BATCHES_IN_FLIGHT
+  ) {
+    throw new InvalidConfigError(
+      'maxBatchesInFlight',
+      `must be an integer from 1 to ${MAX_BATCHES_IN_FLIGHT}, got ${maxBatchesInFlight}`
+    );
+  }
   const retry = options.retry ?? {};
   for (const key of ['maxRetryTimeMs', 'minDelayMs', 'maxDelayMs'] as const) {
     const value = retry[key];
@@ -227,7 +253,8 @@ export function resolveHashedApplierPoolOptions(
     source,
     catchUpUntil,
     retry,
-    writeConcern: options.writeConcern
+    writeConcern: options.writeConcern,
+    maxBatchesInFlight
   });
 }
 
@@ -248,8 +275,9 @@ const ALREADY_DONE: ReadonlyMap<string, ReadonlySet<number>> = new Map([
 ]);
 
 /**
- * Applies {@link ApplyBatch}es to the target with N hashed lanes and a barrier per batch, and
- * reports each applied batch so its checkpoint can be written.
+ * Applies {@link ApplyBatch}es to the target with N hashed lanes, several batches at a time but
+ * every document's ops in order, and reports each applied batch, in order, so its checkpoint can
+ * be written.
  *
  * @remarks
  * Apply rules follow DESIGN §3: inserts are grouped into unordered `insertMany` (a duplicate
@@ -315,7 +343,7 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
   /** Nothing to open: the host connected the clients. */
   protected async open(): Promise<void> {}
 
-  /** Applies batches one at a time until the input is closed and empty, or `signal` aborts. */
+  /** Applies batches until the input is closed and empty, or `signal` aborts. */
   protected run(signal: AbortSignal): Promise<void> {
     // Every lane's retry waits listen to this signal at once; that is expected, not a leak.
     setMaxListeners(this.options.lanes * 4 + 16, signal);
@@ -325,12 +353,45 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
 
   async #loop(signal: AbortSignal): Promise<void> {
     const input = this.options.input;
-    for (;;) {
-      const batch = await input.shift(signal);
-      if (batch === undefined) return; // closed and empty
-      await this.#apply(batch, signal);
-      // The safe point of a forced stop: everything reported so far is fully applied.
+    // A failing lane aborts this, which stops every lane of every batch in flight at its next
+    // run and the wait for input, so the failure surfaces promptly.
+    const failure = new AbortController();
+    const laneSignal = AbortSignal.any([signal, failure.signal]);
+    setMaxListeners(this.options.lanes * 4 + 16, laneSignal);
+    const tails: Promise<unknown>[] = this.#lanes.map(() => Promise.resolve());
+    // One promise per batch in flight, settling in batch order once the batch is reported.
+    const inFlight: Promise<void>[] = [];
+    let reported: Promise<void> = Promise.resolve();
+    try {
+      for (;;) {
+        while (inFlight.length >= this.options.maxBatchesInFlight) await inFlight.shift();
+        const batch = await input.shift(laneSignal);
+        if (batch === undefined) break; // closed and empty
+        const started = performance.now();
+        if (batch.kind === 'ddl') {
+          await reported; // after every earlier write, and before any later one starts
+          const alreadyApplied = (await this.#applyDdl(batch)) ? 0 : 1;
+          this.#report(batch, emptyCounts(), 1, alreadyApplied, started);
+          continue;
+        }
+        const applied =
+          batch.kind === 'crud'
+            ? this.#dispatchCrud(batch, tails, laneSignal, failure)
+            : Promise.resolve(emptyCounts());
+        const previous = reported;
+        reported = Promise.all([previous, applied]).then(([, counts]) => {
+          this.#report(batch, counts, batch.kind === 'crud' ? batch.ops.length : 0, 0, started);
+        });
+        // The chain is awaited below or at the end; this only marks a failure as handled here.
+        reported.catch(() => undefined);
+        inFlight.push(reported);
+      }
+      await reported;
+    } catch (error) {
+      // Prefer the stage's own abort reason, then the lane failure that stopped the rest.
       signal.throwIfAborted();
+      if (failure.signal.aborted) throw failure.signal.reason;
+      throw error;
     }
   }
 
@@ -366,23 +427,14 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
     });
   }
 
-  async #apply(batch: ApplyBatch, signal: AbortSignal): Promise<void> {
-    const started = performance.now();
-    let counts = emptyCounts();
-    let ops = 0;
-    let alreadyApplied = 0;
-    switch (batch.kind) {
-      case 'crud':
-        counts = await this.#applyCrud(batch, signal);
-        ops = batch.ops.length;
-        break;
-      case 'ddl':
-        alreadyApplied = (await this.#applyDdl(batch)) ? 0 : 1;
-        ops = 1;
-        break;
-      case 'progress':
-        break;
-    }
+  /** Adds a finished batch to the totals and emits `applied`. */
+  #report(
+    batch: ApplyBatch,
+    counts: ApplyCounts,
+    ops: number,
+    alreadyApplied: number,
+    started: number
+  ): void {
     const totals = this.#totals;
     for (const key of Object.keys(counts) as (keyof ApplyCounts)[]) totals[key] += counts[key];
     totals.batches++;
@@ -400,36 +452,36 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
     });
   }
 
-  /** Every lane applies its share in parallel; the batch ends when all have finished. */
-  async #applyCrud(batch: CrudBatch, signal: AbortSignal): Promise<ApplyCounts> {
+  /**
+   * Queues each lane's share of the batch behind that lane's share of earlier batches; resolves
+   * with the batch's counts once every lane has finished its share.
+   */
+  #dispatchCrud(
+    batch: CrudBatch,
+    tails: Promise<unknown>[],
+    signal: AbortSignal,
+    failure: AbortController
+  ): Promise<ApplyCounts> {
     const routed = routeToLanes(batch.ops, this.#lanes.length);
-    // A failing lane stops its siblings at their next run, so the failure surfaces promptly.
-    const siblings = new AbortController();
-    const laneSignal = AbortSignal.any([signal, siblings.signal]);
-    setMaxListeners(this.#lanes.length * 4 + 16, laneSignal);
-    const results = await Promise.allSettled(
-      routed.map(async (ops, index) => {
-        if (ops.length === 0) return emptyCounts();
-        try {
-          return await this.#lanes[index]!.apply(ops, laneSignal);
-        } catch (error) {
-          siblings.abort(error);
+    const shares: Promise<ApplyCounts>[] = [];
+    routed.forEach((ops, index) => {
+      if (ops.length === 0) return;
+      const share = tails[index]!.then(() => this.#lanes[index]!.apply(ops, signal)).catch(
+        (error: unknown) => {
+          failure.abort(error);
           throw error;
         }
-      })
-    );
-    const counts = emptyCounts();
-    for (const result of results) {
-      if (result.status === 'rejected') {
-        // Prefer the stage's own abort reason, then the first real failure.
-        signal.throwIfAborted();
-        throw (results.find(r => r.status === 'rejected') as PromiseRejectedResult).reason;
+      );
+      tails[index] = share;
+      shares.push(share);
+    });
+    return Promise.all(shares).then(results => {
+      const counts = emptyCounts();
+      for (const result of results) {
+        for (const key of Object.keys(counts) as (keyof ApplyCounts)[]) counts[key] += result[key];
       }
-      for (const key of Object.keys(counts) as (keyof ApplyCounts)[]) {
-        counts[key] += result.value[key];
-      }
-    }
-    return counts;
+      return counts;
+    });
   }
 
   /**

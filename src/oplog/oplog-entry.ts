@@ -354,7 +354,30 @@ export function parseWithContext(raw: Document, context: ParseContext): OplogEnt
   if (op === 'c' && !/^[^.]+\.\$cmd$/.test(entry.ns)) {
     throw malformed(`a command's "ns" ${JSON.stringify(entry.ns)} is not db.$cmd`, raw);
   }
-  const base = {
+  let kind: UpdateKind | undefined;
+  let command: string | undefined;
+  switch (op) {
+    case 'i':
+    case 'd':
+      requireId(entry.o, 'o', entry);
+      break;
+    case 'u':
+      if (entry.o2 === undefined) throw malformed('an update has no "o2"', raw);
+      requireId(entry.o2, 'o2', entry);
+      kind = updateKindOf(entry);
+      break;
+    case 'c':
+      command = Object.keys(entry.o)[0];
+      if (command === undefined) throw malformed('the command document "o" is empty', raw);
+      break;
+    case 'n':
+      break;
+  }
+  // One literal with every field, rather than a spread of shared fields: this runs for every
+  // entry, and V8 copies a spread through a slow generic path (~4 µs here, more than the rest
+  // of the parse). Fields an op does not have stay undefined.
+  return {
+    op,
     ts: entry.ts,
     ns: entry.ns,
     ui: entry.ui,
@@ -363,26 +386,10 @@ export function parseWithContext(raw: Document, context: ParseContext): OplogEnt
     txnNumber: entry.txnNumber,
     fromMigrate: entry.fromMigrate === true,
     opIndex: context.opIndex,
-    raw: entry
-  };
-  switch (op) {
-    case 'i':
-      requireId(entry.o, 'o', entry);
-      return { ...base, op, o: entry.o, o2: entry.o2 };
-    case 'u': {
-      if (entry.o2 === undefined) throw malformed('an update has no "o2"', raw);
-      requireId(entry.o2, 'o2', entry);
-      return { ...base, op, kind: updateKindOf(entry), o: entry.o, o2: entry.o2 };
-    }
-    case 'd':
-      requireId(entry.o, 'o', entry);
-      return { ...base, op, o: entry.o };
-    case 'c': {
-      const command = Object.keys(entry.o)[0];
-      if (command === undefined) throw malformed('the command document "o" is empty', raw);
-      return { ...base, op, command, o: entry.o, o2: entry.o2 };
-    }
-    case 'n':
-      return { ...base, op, o: entry.o };
-  }
+    raw: entry,
+    o: entry.o,
+    o2: op === 'i' || op === 'u' || op === 'c' ? entry.o2 : undefined,
+    kind,
+    command
+  } as OplogEntry;
 }

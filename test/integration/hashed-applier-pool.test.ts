@@ -437,6 +437,50 @@ describe('HashedApplierPool', () => {
     }
   });
 
+  it('reports only a prefix of the batches, in order, when a write fails with batches in flight', async () => {
+    const db = uniqueDbName('inflight');
+    const since = await newestOplogTs(d.source);
+    const coll = d.source.db(db).collection<AnyDoc>('f');
+    for (let i = 0; i < 60; i++) await coll.insertOne({ _id: i, v: i });
+    // One insert per batch, so many batches are in flight over the lanes at once.
+    const batches = toBatches(await readOplog(d.source, db, since), 1);
+    await d.target.db('admin').command({
+      configureFailPoint: 'failCommand',
+      mode: { skip: 20 },
+      data: { failCommands: ['insert'], errorCode: 2 }
+    });
+    try {
+      const input = new BoundedQueue<ApplyBatch>(batches.length + 1, Infinity);
+      for (const batch of batches) await input.push(batch, 0);
+      input.close();
+      const pool = new HashedApplierPool({ input, target: d.target, maxBatchesInFlight: 8 });
+      const applied: AppliedBatchEvent[] = [];
+      pool.on('applied', e => applied.push(e));
+      await pool.start();
+      const error = await failureOf(pool);
+      assert.ok(error instanceof TargetWriteError, String(error));
+      assert.match(error.message, /code 2\b/);
+      assert.ok(applied.length < batches.length, 'the failed batch is not reported');
+      applied.forEach((event, i) => {
+        assert.ok(
+          event.checkpointOptime.equals(batches[i]!.checkpointOptime),
+          `batch ${i} in order`
+        );
+      });
+      // Everything a reported batch covers is on the target.
+      const onTarget = new Set(
+        (await d.target.db(db).collection<AnyDoc>('f').find().toArray()).map(doc => doc._id)
+      );
+      for (const batch of batches.slice(0, applied.length)) {
+        if (batch.kind !== 'crud') continue;
+        for (const op of batch.ops)
+          assert.ok(onTarget.has(Number(op.id)), `document ${String(op.id)}`);
+      }
+    } finally {
+      await d.target.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
+    }
+  });
+
   it('goes through the exact state sequence, and a graceful stop drains the input', async () => {
     const db = uniqueDbName('stop');
     const since = await newestOplogTs(d.source);
@@ -509,8 +553,13 @@ describe('HashedApplierPool options', () => {
       () => new HashedApplierPool({ input, target, retry: { minDelayMs: -1 } }),
       /retry/
     );
+    assert.throws(
+      () => new HashedApplierPool({ input, target, maxBatchesInFlight: 0 }),
+      /maxBatchesInFlight/
+    );
     const pool = new HashedApplierPool({ input, target });
     assert.equal(pool.options.lanes, 16);
     assert.equal(pool.options.conflictPolicy, 'ignore');
+    assert.equal(pool.options.maxBatchesInFlight, 3);
   });
 });
