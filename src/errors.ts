@@ -25,7 +25,11 @@ export const ReplicationErrorCode = Object.freeze({
   /** Reading, writing or decoding a checkpoint failed. */
   Checkpoint: 'MR_CHECKPOINT',
   /** Retries of a retryable failure ran out. */
-  RetriesExhausted: 'MR_RETRIES_EXHAUSTED'
+  RetriesExhausted: 'MR_RETRIES_EXHAUSTED',
+  /** The on-disk oplog spool of a full copy is corrupt, misused or could not be written. */
+  Spool: 'MR_SPOOL',
+  /** A target namespace already exists in a state the configured policy may not use. */
+  TargetExists: 'MR_TARGET_EXISTS'
 } as const);
 
 /**
@@ -240,5 +244,54 @@ export class RetriesExhaustedError extends ReplicationError {
   /** The class name, kept stable through minification. */
   override get name(): string {
     return 'RetriesExhaustedError';
+  }
+}
+
+/**
+ * The on-disk oplog spool that holds the source's oplog during a full copy failed: a segment is
+ * corrupt, entries were appended out of order, or a read or write of its files failed.
+ *
+ * @remarks
+ * A corrupt spool cannot be repaired: entries in it are lost, so the copy must start over.
+ * @public
+ */
+export class SpoolError extends ReplicationError {
+  /** The spool file the failure concerns, when there is one. */
+  readonly path: string | undefined;
+
+  constructor(message: string, options: ReplicationErrorOptions & { readonly path?: string } = {}) {
+    super(ReplicationErrorCode.Spool, message, false, options);
+    this.path = options.path;
+  }
+
+  /** The class name, kept stable through minification. */
+  override get name(): string {
+    return 'SpoolError';
+  }
+}
+
+/**
+ * A namespace the full copy would write already exists on the target, and the `onExistingTarget`
+ * policy does not allow using it: it holds documents (`reason: 'notEmpty'`, policy `'fail'`), or
+ * it was created with other options or as another kind (`reason: 'incompatible'`, any policy but
+ * `'drop'`). Raised before anything is written.
+ * @public
+ */
+export class TargetExistsError extends ReplicationError {
+  /** Why the existing namespace cannot be used. */
+  readonly reason: 'notEmpty' | 'incompatible';
+
+  constructor(
+    message: string,
+    reason: 'notEmpty' | 'incompatible',
+    options: ReplicationErrorOptions = {}
+  ) {
+    super(ReplicationErrorCode.TargetExists, message, false, options);
+    this.reason = reason;
+  }
+
+  /** The class name, kept stable through minification. */
+  override get name(): string {
+    return 'TargetExistsError';
   }
 }

@@ -4,7 +4,12 @@
  *
  * @packageDocumentation
  */
-export { type Checkpoint, type ReplicationPhase } from './checkpoint/checkpoint.js';
+export {
+  type Checkpoint,
+  type CopiedCollection,
+  type ReplicationPhase,
+  type StoredRange
+} from './checkpoint/checkpoint.js';
 export { type CheckpointStore } from './checkpoint/checkpoint-store.js';
 export { FileCheckpointStore } from './checkpoint/file-checkpoint-store.js';
 export { MemoryCheckpointStore } from './checkpoint/memory-checkpoint-store.js';
@@ -23,6 +28,8 @@ export {
   type ReplicationErrorOptions,
   RetriesExhaustedError,
   SourceReadError,
+  SpoolError,
+  TargetExistsError,
   TargetWriteError,
   UnsupportedOplogEntryError
 } from './errors.js';
@@ -34,6 +41,49 @@ export {
   StageState,
   type StateChangeEvent
 } from './events.js';
+export {
+  CatalogCopier,
+  catalogCopierDefaults,
+  type CatalogCopierEvents,
+  type CatalogCopierOptions,
+  type CatalogCreatedEvent,
+  type CatalogDroppedEvent,
+  type CatalogEntry,
+  type OnExistingTarget,
+  type ResolvedCatalogCopierOptions,
+  type SourceCatalog,
+  type SourceCollection,
+  type SourceView
+} from './full/catalog/index.js';
+export {
+  CollectionExecutor,
+  collectionExecutorDefaults,
+  type CollectionExecutorEvents,
+  type CollectionExecutorOptions,
+  type CopyProgressEvent,
+  type CopyTask,
+  type DuplicatePolicy,
+  type RangeCopiedEvent
+} from './full/collection-executor.js';
+export { type ResolvedCollectionExecutorOptions } from './full/collection-executor-options.js';
+export {
+  DocumentSplitter,
+  documentSplitterDefaults,
+  type DocumentSplitterEvents,
+  type DocumentSplitterOptions,
+  type IdRange,
+  rangeFindOptions,
+  type ResolvedDocumentSplitterOptions,
+  type SplitEvent
+} from './full/document-splitter.js';
+export { type IndexTiming } from './full/full-copy.js';
+export {
+  OplogSpool,
+  oplogSpoolDefaults,
+  type OplogSpoolOptions,
+  type SpooledEntry,
+  type SpoolReadOptions
+} from './full/oplog-spool.js';
 export {
   type AppliedBatchEvent,
   type ApplierConflictEvent,
@@ -133,10 +183,16 @@ export {
   unwrapApplyOps
 } from './oplog/transactions.js';
 export { diffToUpdate, updateOf, type UpdateSource, v1ToUpdate } from './oplog/update-diff.js';
-export { type CheckpointEvent, Replicator, type ReplicatorEvents } from './replicator.js';
+export {
+  type CheckpointEvent,
+  type PhaseEvent,
+  Replicator,
+  type ReplicatorEvents
+} from './replicator.js';
 export {
   type ReplicatorCheckpointOptions,
   replicatorDefaults,
+  type ReplicatorFullOptions,
   type ReplicatorOptions,
   type ResolvedReplicatorOptions
 } from './replicator-options.js';

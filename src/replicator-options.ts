@@ -6,6 +6,13 @@ import { type MongoClient, type Timestamp } from 'mongodb';
 
 import { type CheckpointStore } from './checkpoint/checkpoint-store.js';
 import { InvalidConfigError } from './errors.js';
+import { type OnExistingTarget } from './full/catalog/index.js';
+import {
+  type CollectionExecutorOptions,
+  type DuplicatePolicy
+} from './full/collection-executor.js';
+import { type DocumentSplitterOptions } from './full/document-splitter.js';
+import { type IndexTiming } from './full/full-copy.js';
 import { type HashedApplierPoolOptions } from './incr/hashed-applier-pool.js';
 import { type OplogFetcherOptions } from './incr/oplog-fetcher.js';
 import { type ReplBatcherOptions } from './incr/repl-batcher.js';
@@ -32,6 +39,42 @@ export interface ReplicatorCheckpointOptions {
 }
 
 /**
+ * Options of the full copy (modes `full` and `all`).
+ * @public
+ */
+export interface ReplicatorFullOptions {
+  /**
+   * When indexes are built on the target.
+   * @defaultValue 'after'
+   */
+  indexes?: IndexTiming;
+  /**
+   * A target collection that already holds documents: `'fail'` stops before anything is written,
+   * `'drop'` drops it first, `'append'` copies into it.
+   * @defaultValue 'fail'
+   */
+  onExistingTarget?: OnExistingTarget;
+  /**
+   * A copied document whose `_id` the target already holds (with `onExistingTarget: 'append'`).
+   * @defaultValue 'fail'
+   */
+  onDuplicate?: DuplicatePolicy;
+  /** Options of the {@link DocumentSplitter}. */
+  splitter?: Omit<DocumentSplitterOptions, 'source' | 'logger'>;
+  /** Options of the {@link CollectionExecutor} (readers, writers, chunk and buffer sizes). */
+  executor?: Omit<
+    CollectionExecutorOptions,
+    'source' | 'target' | 'tasks' | 'onDuplicate' | 'signal' | 'logger'
+  >;
+  /**
+   * Mode `all`: the directory where oplog entries fetched during the copy are spooled (one
+   * subdirectory per checkpoint name). It must survive a restart for the copy to resume.
+   * @defaultValue `.mongo-replicate-spool` in the working directory
+   */
+  spoolDir?: string;
+}
+
+/**
  * Options of {@link Replicator}.
  * @public
  */
@@ -41,11 +84,12 @@ export interface ReplicatorOptions extends StageOptions {
   /** The target deployment: a connection string, or a `MongoClient` the host connects and closes. */
   target: string | MongoClient;
   /**
-   * What to do. Only `'incr'` (apply the source oplog from a checkpoint or `startAt`) exists in
-   * this release; `'full'` and `'all'` come with full sync.
+   * What to do: `'full'` copies every selected collection once and ends; `'incr'` applies the
+   * source oplog from the checkpoint or `startAt`; `'all'` copies, then applies every write made
+   * since the copy began and keeps the target current.
    * @defaultValue 'incr'
    */
-  mode?: 'incr';
+  mode?: 'full' | 'incr' | 'all';
   /**
    * How to read the source. Only `'oplog'` (tailing `local.oplog.rs`) exists in this release.
    * @defaultValue 'oplog'
@@ -66,7 +110,12 @@ export interface ReplicatorOptions extends StageOptions {
   /** Options of the {@link ReplBatcher} stage (without `input` and `filter`). */
   batcher?: Omit<ReplBatcherOptions, 'input' | 'filter' | 'signal' | 'logger'>;
   /** Options of the {@link HashedApplierPool} stage (without `input`, `target` and `source`). */
-  applier?: Omit<HashedApplierPoolOptions, 'input' | 'target' | 'source' | 'signal' | 'logger'>;
+  applier?: Omit<
+    HashedApplierPoolOptions,
+    'input' | 'target' | 'source' | 'catchUpUntil' | 'signal' | 'logger'
+  >;
+  /** Options of the full copy (modes `full` and `all`). */
+  full?: ReplicatorFullOptions;
 }
 
 /**
@@ -77,7 +126,11 @@ export const replicatorDefaults = Object.freeze({
   mode: 'incr' as const,
   fetchMethod: 'oplog' as const,
   startAt: 'latest' as const,
-  checkpointIntervalMs: 1000
+  checkpointIntervalMs: 1000,
+  indexes: 'after' as IndexTiming,
+  onExistingTarget: 'fail' as OnExistingTarget,
+  onDuplicate: 'fail' as DuplicatePolicy,
+  spoolDir: '.mongo-replicate-spool'
 });
 
 /**
@@ -86,13 +139,21 @@ export const replicatorDefaults = Object.freeze({
  */
 export interface ResolvedReplicatorOptions extends ReplicatorOptions {
   /** See {@link ReplicatorOptions.mode}. */
-  readonly mode: 'incr';
+  readonly mode: 'full' | 'incr' | 'all';
   /** See {@link ReplicatorOptions.fetchMethod}. */
   readonly fetchMethod: 'oplog';
   /** See {@link ReplicatorOptions.startAt}. */
   readonly startAt: Timestamp | 'latest';
   /** The checkpoint interval in milliseconds. */
   readonly checkpointIntervalMs: number;
+  /** See {@link ReplicatorFullOptions.indexes}. */
+  readonly indexes: IndexTiming;
+  /** See {@link ReplicatorFullOptions.onExistingTarget}. */
+  readonly onExistingTarget: OnExistingTarget;
+  /** See {@link ReplicatorFullOptions.onDuplicate}. */
+  readonly onDuplicate: DuplicatePolicy;
+  /** See {@link ReplicatorFullOptions.spoolDir}. */
+  readonly spoolDir: string;
 }
 
 function isTimestamp(value: unknown): value is Timestamp {
@@ -134,11 +195,28 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
   checkConnection('source', options.source);
   checkConnection('target', options.target);
   const mode = options.mode ?? replicatorDefaults.mode;
-  if (mode !== 'incr') {
+  if (mode !== 'incr' && mode !== 'full' && mode !== 'all') {
     throw new InvalidConfigError(
       'mode',
-      `"${String(mode)}" is not available yet; this release supports "incr"`
+      `must be "full", "incr" or "all", got ${JSON.stringify(mode)}`
     );
+  }
+  const full = options.full ?? {};
+  const indexes = full.indexes ?? replicatorDefaults.indexes;
+  if (!['before', 'after', 'none'].includes(indexes)) {
+    throw new InvalidConfigError('full.indexes', `must be "before", "after" or "none"`);
+  }
+  const onExistingTarget = full.onExistingTarget ?? replicatorDefaults.onExistingTarget;
+  if (!['fail', 'drop', 'append'].includes(onExistingTarget)) {
+    throw new InvalidConfigError('full.onExistingTarget', `must be "fail", "drop" or "append"`);
+  }
+  const onDuplicate = full.onDuplicate ?? replicatorDefaults.onDuplicate;
+  if (onDuplicate !== 'fail' && onDuplicate !== 'replace') {
+    throw new InvalidConfigError('full.onDuplicate', `must be "fail" or "replace"`);
+  }
+  const spoolDir = full.spoolDir ?? replicatorDefaults.spoolDir;
+  if (typeof spoolDir !== 'string' || spoolDir.length === 0) {
+    throw new InvalidConfigError('full.spoolDir', 'must be a non-empty path');
   }
   const fetchMethod = options.fetchMethod ?? replicatorDefaults.fetchMethod;
   if (fetchMethod !== 'oplog') {
@@ -167,5 +245,15 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
       `must be a number >= 0, got ${String(checkpointIntervalMs)}`
     );
   }
-  return { ...options, mode, fetchMethod, startAt, checkpointIntervalMs };
+  return {
+    ...options,
+    mode,
+    fetchMethod,
+    startAt,
+    checkpointIntervalMs,
+    indexes,
+    onExistingTarget,
+    onDuplicate,
+    spoolDir
+  };
 }

@@ -2,25 +2,42 @@
  * Replicator: wires the stages together and forwards their events; it holds no replication logic.
  *
  * ```
- * open:  connect → load checkpoint (or resolve startAt) → start pool, batcher, fetcher
- * run:   until a stage fails (then abort the others) or all end
- * stop:  fetcher → batcher → pool drain in data-flow order → final checkpoint → close own clients
+ * incr: open: connect → load checkpoint (or resolve startAt) → start pool, batcher, fetcher
+ *       run:  until a stage fails (then abort the others) or all end
+ * full: run:  FullCopy (catalog, split, ranges, indexes, views), recording done ranges → end
+ * all:  open: fullBeginTs = source's newest optime (kept in the checkpoint); the fetcher starts
+ *             there at once and pumps into the OplogSpool while the copy runs
+ *       run:  FullCopy → copyEndTs → pool (misses up to copyEndTs expected) ← batcher ← spool
+ *             (phase catchup, then incr once copyEndTs is applied)
+ * stop: copy → fetcher → batcher → pool drain in data-flow order → final checkpoint → close
  * ```
  */
+import { join } from 'node:path';
+
 import { MongoClient, type Timestamp } from 'mongodb';
 
-import { type Checkpoint } from './checkpoint/checkpoint.js';
+import {
+  type Checkpoint,
+  type CopiedCollection,
+  type ReplicationPhase
+} from './checkpoint/checkpoint.js';
 import { type CheckpointStore } from './checkpoint/checkpoint-store.js';
 import { MongoCheckpointStore } from './checkpoint/mongo-checkpoint-store.js';
 import { ReplicationError, SourceReadError } from './errors.js';
 import { type LagEvent } from './events.js';
+import { type CopyProgressEvent } from './full/collection-executor.js';
+import { FullCopy } from './full/full-copy.js';
+import { OplogSpool } from './full/oplog-spool.js';
+import { feedFromSpool, pumpToSpool } from './full/spool-bridge.js';
 import {
   type AppliedBatchEvent,
   type ApplierConflictEvent,
   HashedApplierPool
 } from './incr/hashed-applier-pool.js';
 import { OplogFetcher } from './incr/oplog-fetcher.js';
+import { type FetchedEntry } from './incr/pipeline-items.js';
 import { ReplBatcher } from './incr/repl-batcher.js';
+import { BoundedQueue } from './lifecycle/bounded-queue.js';
 import { classifyError } from './lifecycle/classify-error.js';
 import { Stage, type StageEvents } from './lifecycle/stage.js';
 import { redactText } from './logger.js';
@@ -45,10 +62,26 @@ export interface CheckpointEvent {
 }
 
 /**
+ * The replicator entered a phase: `full` (copying), `catchup` (applying what was written during
+ * the copy), `incr` (tailing).
+ * @public
+ */
+export interface PhaseEvent {
+  /** The phase entered. */
+  readonly phase: ReplicationPhase;
+  /** The optime the phase starts from, when it has one (catch-up starts at `fullBeginTs`). */
+  readonly optime?: Timestamp;
+}
+
+/**
  * Events of {@link Replicator}: its own lifecycle plus what its stages report.
  * @public
  */
 export interface ReplicatorEvents extends StageEvents {
+  /** Full copy progress of one target namespace (documents, bytes, ranges, rate, ETA). */
+  progress: (event: CopyProgressEvent) => void;
+  /** A phase began. */
+  phase: (event: PhaseEvent) => void;
   /** A batch was applied on the target (every lane finished it). */
   batch: (event: AppliedBatchEvent) => void;
   /** An update or delete found no document on the target after catch-up. */
@@ -60,17 +93,20 @@ export interface ReplicatorEvents extends StageEvents {
 }
 
 /**
- * Replicates a MongoDB source into a target: tails the source oplog and applies it, resuming from
- * its checkpoint after a stop or a crash.
+ * Replicates a MongoDB source into a target: copies it (modes `full` and `all`), tails the source
+ * oplog and applies it (modes `incr` and `all`), resuming from its checkpoint after a stop or a
+ * crash.
  *
  * @example
  * ```ts
  * const replicator = new Replicator({
  *   source: 'mongodb://src/?replicaSet=rs0',
  *   target: 'mongodb://dst/?replicaSet=rs1',
+ *   mode: 'all',
  *   filter: { include: ['shop.*'], rename: { 'shop.*': 'shop_copy.*' } },
  *   checkpoint: { name: 'shop' }
  * });
+ * replicator.on('progress', p => console.log(p.namespace, p.documents, p.etaMs));
  * replicator.on('lag', lag => console.log(`${lag.seconds}s behind`));
  * await replicator.start();
  * // … later
@@ -88,11 +124,21 @@ export class Replicator extends Stage<ReplicatorEvents> {
   #fetcher: OplogFetcher | undefined;
   #batcher: ReplBatcher | undefined;
   #pool: HashedApplierPool | undefined;
+  #copy: FullCopy | undefined;
+  #spool: OplogSpool | undefined;
+  /** Mode `all`: the spool pump and feeder, which fail the replicator like a stage would. */
+  readonly #tasks: Promise<void>[] = [];
+  readonly #feederAbort = new AbortController();
   readonly #stagesAbort = new AbortController();
+  #phase: ReplicationPhase = 'incr';
+  #fullBeginTs: Timestamp | undefined;
+  #copyEndTs: Timestamp | undefined;
+  #copyState: readonly CopiedCollection[] | undefined;
   #applied: Timestamp | undefined;
   #saved: Timestamp | undefined;
   #lastSaveAt = 0;
   #saving: Promise<void> = Promise.resolve();
+  #draining: Promise<void> | undefined;
 
   constructor(options: ReplicatorOptions) {
     const resolved = resolveReplicatorOptions(options);
@@ -110,7 +156,12 @@ export class Replicator extends Stage<ReplicatorEvents> {
     return this.#applied;
   }
 
-  /** Connects, loads the checkpoint (or resolves `startAt`) and starts the stages. */
+  /** The current phase: `full` (copying), `catchup` or `incr`. */
+  get phase(): ReplicationPhase {
+    return this.#phase;
+  }
+
+  /** Connects, loads the checkpoint and starts what the mode and the checkpoint call for. */
   protected override async open(signal: AbortSignal): Promise<void> {
     const { options } = this;
     this.#source = await this.#connect(options.source, 'source');
@@ -118,75 +169,90 @@ export class Replicator extends Stage<ReplicatorEvents> {
     signal.throwIfAborted();
     this.#store = options.checkpoint.store ?? new MongoCheckpointStore(this.#target);
     const checkpoint = await this.#store.load(options.checkpoint.name);
-    const start = checkpoint?.lastApplied ?? (await this.#resolveStart());
-    this.#applied = start;
-    if (checkpoint) this.#saved = start;
-    else await this.#save(start, true);
-    const filter = new NamespaceFilter(options.filter ?? {});
-    const stageOptions = { signal: this.#stagesAbort.signal, logger: this.logger };
-    this.#fetcher = new OplogFetcher({
-      ...options.fetcher,
-      ...stageOptions,
-      source: this.#source,
-      start
+    if (options.mode === 'incr') {
+      const start = checkpoint?.lastApplied ?? (await this.#newestOptime());
+      this.#phase = 'incr';
+      this.#applied = start;
+      if (checkpoint) this.#saved = start;
+      else await this.#save(start, true);
+      const fetcher = this.#startFetcher(start);
+      await this.#startApplier(fetcher.output, start);
+      await fetcher.start();
+      return;
+    }
+    this.#phase = checkpoint?.phase ?? 'full';
+    this.#copyState = checkpoint?.copy;
+    this.#copyEndTs = checkpoint?.copyEndTs;
+    if (options.mode === 'full') {
+      if (!checkpoint) await this.#save(undefined, true);
+      return;
+    }
+    // Mode all: everything from fullBeginTs on is fetched into the spool, copy or no copy.
+    this.#fullBeginTs = checkpoint?.fullBeginTs ?? (await this.#newestOptime());
+    this.#applied = checkpoint?.lastApplied ?? this.#fullBeginTs;
+    if (!checkpoint) await this.#save(this.#applied, true);
+    else this.#saved = this.#applied;
+    this.#spool = await OplogSpool.open(join(options.spoolDir, options.checkpoint.name), {
+      logger: this.logger
     });
-    this.#batcher = new ReplBatcher({
-      ...options.batcher,
-      ...stageOptions,
-      input: this.#fetcher.output,
-      filter,
-      resumeOptime: start
-    });
-    this.#pool = new HashedApplierPool({
-      ...options.applier,
-      ...stageOptions,
-      input: this.#batcher.output,
-      target: this.#target,
-      source: this.#source
-    });
-    this.#forwardEvents();
-    // Consumers first, so nothing is produced into a queue nobody reads.
-    await this.#pool.start();
-    await this.#batcher.start();
-    await this.#fetcher.start();
+    const spooled = this.#spool.lastOptime;
+    const fetchFrom = spooled && this.#applied.lessThan(spooled) ? spooled : this.#applied;
+    const fetcher = this.#startFetcher(fetchFrom);
+    this.#tasks.push(pumpToSpool(fetcher.output, this.#spool, this.#stagesAbort.signal));
+    await fetcher.start();
+    if (this.#phase !== 'full') await this.#startSpoolApplier();
   }
 
-  /** Runs until a stage fails (the others are then aborted) or every stage has ended. */
+  /** Copies (modes `full` and `all`), then runs until a stage fails or every stage has ended. */
   protected override async run(signal: AbortSignal): Promise<void> {
-    const stages = [this.#fetcher!, this.#batcher!, this.#pool!];
     // A forced stop reaches every stage: each ends at its next safe point without draining.
     const abortStages = () => this.#stagesAbort.abort(signal.reason);
     if (signal.aborted) abortStages();
     else signal.addEventListener('abort', abortStages, { once: true });
     try {
-      await new Promise<void>((resolve, reject) => {
-        for (const stage of stages) stage.done.catch(reject);
-        Promise.all(stages.map(stage => stage.done)).then(() => resolve(), reject);
-      });
+      if (this.options.mode !== 'incr' && this.#phase === 'full') {
+        const copied = await this.#runCopy(signal);
+        if (copied && this.options.mode === 'all') await this.#beginCatchUp();
+      }
+      await this.#watchStages();
     } catch (error) {
-      // One stage failed: the others cannot make progress; stop them at once.
+      // One part failed: the others cannot make progress; stop them at once.
       this.#stagesAbort.abort(error);
-      await Promise.allSettled(stages.map(stage => stage.done));
+      await Promise.allSettled([...this.#stages().map(stage => stage.done), ...this.#tasks]);
+      await this.#spool?.close().catch(() => undefined);
       await this.#closeClients();
       throw error;
     } finally {
       signal.removeEventListener('abort', abortStages);
     }
-    // Every stage ended without an error: a forced stop (or the source ended); release the clients.
-    if (signal.aborted) await this.#closeClients();
+    if (this.#draining) await this.#draining;
+    else if (signal.aborted || this.options.mode === 'full') {
+      // A forced stop, the source ended, or a finished copy: release the resources.
+      await this.#spool?.close().catch(() => undefined);
+      await this.#closeClients();
+    }
   }
 
-  /** Stops the stages in data-flow order, writes the last checkpoint, closes own clients. */
-  protected override async drain(): Promise<void> {
-    // Data-flow order: the fetcher closes its output, the batcher drains it and closes its own,
-    // the pool applies what is left. Then the last checkpoint, then the connections.
+  /** Stops in data-flow order, writes the last checkpoint, closes the spool and own clients. */
+  protected override drain(): Promise<void> {
+    this.#draining ??= this.#drain();
+    return this.#draining;
+  }
+
+  async #drain(): Promise<void> {
+    await this.#copy?.stop();
+    // Data-flow order: the fetcher closes its output, the pump spools what is left (mode all);
+    // what the feeder already handed on is applied, the rest stays spooled for the restart.
     await this.#fetcher?.stop();
+    await Promise.allSettled(this.#tasks.slice(0, 1));
+    this.#feederAbort.abort(new Error('replicator stopped'));
     await this.#batcher?.stop();
     await this.#pool?.stop();
     await this.#saving;
     if (this.#applied && !(this.#saved && this.#applied.equals(this.#saved))) {
       await this.#save(this.#applied, true);
     }
+    await this.#spool?.close();
     await this.#closeClients();
   }
 
@@ -202,6 +268,144 @@ export class Replicator extends Stage<ReplicatorEvents> {
         hint
       }
     );
+  }
+
+  #stages(): Stage<StageEvents>[] {
+    return [this.#fetcher, this.#batcher, this.#pool].filter(
+      (stage): stage is NonNullable<typeof stage> => stage !== undefined
+    ) as Stage<StageEvents>[];
+  }
+
+  /** Resolves when every stage and task has ended; rejects with the first failure. */
+  async #watchStages(): Promise<void> {
+    const parts: Promise<void>[] = [...this.#stages().map(stage => stage.done), ...this.#tasks];
+    if (parts.length === 0) return;
+    await new Promise<void>((resolve, reject) => {
+      for (const part of parts) part.catch(reject);
+      Promise.all(parts).then(() => resolve(), reject);
+    });
+  }
+
+  /** Runs the full copy; false when a stop ended it first. */
+  async #runCopy(signal: AbortSignal): Promise<boolean> {
+    const { options } = this;
+    const full = options.full ?? {};
+    this.#emitPhase('full', this.#fullBeginTs);
+    this.#copy = new FullCopy({
+      source: this.#source!,
+      target: this.#target!,
+      filter: new NamespaceFilter(options.filter ?? {}),
+      indexes: options.indexes,
+      onExistingTarget: options.onExistingTarget,
+      onDuplicate: options.onDuplicate,
+      splitter: full.splitter ?? {},
+      executor: full.executor ?? {},
+      logger: this.logger,
+      signal: this.#stagesAbort.signal,
+      resume: this.#copyState,
+      saveState: async state => {
+        this.#copyState = state;
+        await this.#save(this.#applied, true);
+      },
+      onProgress: event => this.safeEmit('progress', event),
+      onRetry: event => this.safeEmit('retry', event)
+    });
+    const result = await this.#copy.run();
+    signal.throwIfAborted();
+    if (result === 'stopped') return false;
+    this.logger.info('The full copy is done', { collections: this.#copyState?.length ?? 0 });
+    return true;
+  }
+
+  /** After the copy (mode all): apply what the spool holds, then keep tailing through it. */
+  async #beginCatchUp(): Promise<void> {
+    this.#copyEndTs = await this.#newestOptime();
+    this.#phase = 'catchup';
+    await this.#save(this.#applied, true);
+    await this.#startSpoolApplier();
+  }
+
+  async #startSpoolApplier(): Promise<void> {
+    const after = this.#applied!;
+    this.#emitPhase(this.#phase, after);
+    const feed = new BoundedQueue<FetchedEntry>(
+      this.options.fetcher?.bufferMaxEntries ?? 10_000,
+      this.options.fetcher?.bufferMaxBytes ?? 64 * 1024 * 1024
+    );
+    const feederSignal = AbortSignal.any([this.#stagesAbort.signal, this.#feederAbort.signal]);
+    const feeder = feedFromSpool(this.#spool!, after, feed, feederSignal).catch(
+      (error: unknown) => {
+        // Stopped on purpose: the batcher drains what was fed; the rest stays spooled.
+        if (this.#feederAbort.signal.aborted && !this.#stagesAbort.signal.aborted) return;
+        throw error;
+      }
+    );
+    this.#tasks.push(feeder);
+    await this.#startApplier(feed, after);
+  }
+
+  #startFetcher(start: Timestamp): OplogFetcher {
+    this.#fetcher = new OplogFetcher({
+      ...this.options.fetcher,
+      signal: this.#stagesAbort.signal,
+      logger: this.logger,
+      source: this.#source!,
+      start
+    });
+    this.#fetcher.on('retry', event => this.safeEmit('retry', event));
+    this.#fetcher.on('lag', event => {
+      const applied = this.#applied ?? event.fetchedOptime;
+      this.safeEmit('lag', {
+        stage: 'replicator',
+        sourceOptime: event.sourceOptime,
+        appliedOptime: applied,
+        seconds: Math.max(0, event.sourceOptime.t - applied.t)
+      });
+    });
+    return this.#fetcher;
+  }
+
+  /** Starts the pool and the batcher (consumers first, so nothing fills an unread queue). */
+  async #startApplier(input: BoundedQueue<FetchedEntry>, after: Timestamp): Promise<void> {
+    const { options } = this;
+    const stageOptions = { signal: this.#stagesAbort.signal, logger: this.logger };
+    this.#batcher = new ReplBatcher({
+      ...options.batcher,
+      ...stageOptions,
+      input,
+      filter: new NamespaceFilter(options.filter ?? {}),
+      resumeOptime: after
+    });
+    this.#pool = new HashedApplierPool({
+      ...options.applier,
+      ...stageOptions,
+      input: this.#batcher.output,
+      target: this.#target!,
+      source: this.#source!,
+      ...(this.#copyEndTs ? { catchUpUntil: this.#copyEndTs } : {})
+    });
+    for (const stage of [this.#batcher, this.#pool] as Stage<StageEvents>[]) {
+      stage.on('retry', event => this.safeEmit('retry', event));
+    }
+    this.#pool.on('applied', event => {
+      this.#applied = event.checkpointOptime;
+      if (this.#phase === 'catchup' && !this.#applied.lessThan(this.#copyEndTs!)) {
+        this.#phase = 'incr';
+        this.#emitPhase('incr', this.#applied);
+      }
+      this.safeEmit('batch', event);
+      if (Date.now() - this.#lastSaveAt >= this.options.checkpointIntervalMs) {
+        void this.#save(event.checkpointOptime, false);
+      }
+    });
+    this.#pool.on('conflict', event => this.safeEmit('conflict', event));
+    await this.#pool.start();
+    await this.#batcher.start();
+  }
+
+  #emitPhase(phase: ReplicationPhase, optime: Timestamp | undefined): void {
+    this.logger.info(`Phase ${phase}`, optime ? { optime: `${optime.t}:${optime.i}` } : {});
+    this.safeEmit('phase', { phase, ...(optime ? { optime } : {}) });
   }
 
   async #connect(value: string | MongoClient, role: 'source' | 'target'): Promise<MongoClient> {
@@ -223,10 +427,10 @@ export class Replicator extends Stage<ReplicatorEvents> {
     return client;
   }
 
-  /** `startAt` as an optime; 'latest' is the source's newest entry now. */
-  async #resolveStart(): Promise<Timestamp> {
+  /** `startAt` as an optime in mode incr; the source's newest entry otherwise or for 'latest'. */
+  async #newestOptime(): Promise<Timestamp> {
     const startAt = this.options.startAt;
-    if (startAt !== 'latest') return startAt;
+    if (this.options.mode === 'incr' && startAt !== 'latest') return startAt;
     const [newest] = await this.#source!.db('local')
       .collection('oplog.rs')
       .find({}, { sort: { $natural: -1 }, limit: 1, projection: { ts: 1 } })
@@ -239,44 +443,34 @@ export class Replicator extends Stage<ReplicatorEvents> {
     return newest.ts as Timestamp;
   }
 
-  #forwardEvents(): void {
-    for (const stage of [this.#fetcher!, this.#batcher!, this.#pool!] as Stage<StageEvents>[]) {
-      stage.on('retry', event => this.safeEmit('retry', event));
-    }
-    this.#pool!.on('applied', event => {
-      this.#applied = event.checkpointOptime;
-      this.safeEmit('batch', event);
-      if (Date.now() - this.#lastSaveAt >= this.options.checkpointIntervalMs) {
-        void this.#save(event.checkpointOptime, false);
-      }
-    });
-    this.#pool!.on('conflict', event => this.safeEmit('conflict', event));
-    this.#fetcher!.on('lag', event => {
-      const applied = this.#applied ?? event.fetchedOptime;
-      this.safeEmit('lag', {
-        stage: 'replicator',
-        sourceOptime: event.sourceOptime,
-        appliedOptime: applied,
-        seconds: Math.max(0, event.sourceOptime.t - applied.t)
-      });
-    });
-  }
-
-  /** Writes a checkpoint; saves are serialized so an older one never overwrites a newer one. */
-  #save(optime: Timestamp, wait: boolean): Promise<void> {
+  /**
+   * Writes a checkpoint; saves are serialized so an older one never overwrites a newer one. In
+   * mode all, spool segments the checkpoint has passed are then deleted.
+   */
+  #save(optime: Timestamp | undefined, wait: boolean): Promise<void> {
     this.#lastSaveAt = Date.now();
     const checkpoint: Checkpoint = {
       name: this.options.checkpoint.name,
       version: 1,
-      mode: 'incr',
-      phase: 'incr',
-      lastApplied: optime,
+      mode: this.options.mode,
+      phase: this.#phase,
+      ...(optime ? { lastApplied: optime } : {}),
+      ...(this.#fullBeginTs ? { fullBeginTs: this.#fullBeginTs } : {}),
+      ...(this.#copyEndTs ? { copyEndTs: this.#copyEndTs } : {}),
+      ...(this.#copyState ? { copy: this.#copyState } : {}),
       updatedAt: new Date()
     };
     const next = this.#saving.then(async () => {
       await this.#store!.save(checkpoint);
       this.#saved = optime;
-      this.safeEmit('checkpoint', { name: checkpoint.name, optime, savedAt: checkpoint.updatedAt });
+      if (optime) {
+        this.safeEmit('checkpoint', {
+          name: checkpoint.name,
+          optime,
+          savedAt: checkpoint.updatedAt
+        });
+        if (this.#phase !== 'full') await this.#spool?.discardThrough(optime);
+      }
     });
     this.#saving = next.catch(error => {
       this.fail(this.toReplicationError(error));

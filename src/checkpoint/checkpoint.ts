@@ -16,6 +16,35 @@ import { CheckpointError } from '../errors.js';
 export type ReplicationPhase = 'full' | 'catchup' | 'incr';
 
 /**
+ * One `_id` range of the full copy as a checkpoint stores it: the split is fixed when the copy
+ * starts, so a resumed copy reads exactly the same ranges.
+ * @public
+ */
+export interface StoredRange {
+  /** Inclusive lower bound of `_id` (in index order); absent: from the lowest. */
+  readonly min?: unknown;
+  /** Exclusive upper bound of `_id`; absent: to the highest. */
+  readonly max?: unknown;
+  /** The splitter's estimate of the documents in it. */
+  readonly estimatedDocuments: number;
+  /** True once every document of the range is on the target. */
+  readonly done: boolean;
+}
+
+/**
+ * The full copy of one collection, as a checkpoint stores it.
+ * @public
+ */
+export interface CopiedCollection {
+  /** The source namespace. */
+  readonly sourceNs: string;
+  /** The target namespace (after renames). */
+  readonly targetNs: string;
+  /** Its ranges, in `_id` order. */
+  readonly ranges: readonly StoredRange[];
+}
+
+/**
  * A persisted replication position.
  * @public
  */
@@ -36,6 +65,13 @@ export interface Checkpoint {
   readonly resumeToken?: Document | undefined;
   /** The source's newest optime taken before a full copy began (mode `all`). */
   readonly fullBeginTs?: Timestamp | undefined;
+  /**
+   * The source's newest optime once the full copy ended (mode `all`): a document missing on the
+   * target is expected while applying entries up to it, and a conflict after it.
+   */
+  readonly copyEndTs?: Timestamp | undefined;
+  /** The collections of the full copy and their ranges, while it is in progress or done. */
+  readonly copy?: readonly CopiedCollection[] | undefined;
   /** When it was written. */
   readonly updatedAt: Date;
 }
@@ -63,7 +99,7 @@ export function decodeCheckpoint(raw: unknown, source: string): Checkpoint {
     throw fail('"mode" must be full, incr or all');
   if (typeof doc.phase !== 'string' || !PHASES.has(doc.phase))
     throw fail('"phase" must be full, catchup or incr');
-  for (const field of ['lastApplied', 'fullBeginTs'] as const) {
+  for (const field of ['lastApplied', 'fullBeginTs', 'copyEndTs'] as const) {
     if (doc[field] !== undefined && !isTimestamp(doc[field]))
       throw fail(`"${field}" must be a Timestamp`);
   }
@@ -72,6 +108,11 @@ export function decodeCheckpoint(raw: unknown, source: string): Checkpoint {
     (typeof doc.resumeToken !== 'object' || doc.resumeToken === null)
   ) {
     throw fail('"resumeToken" must be a document');
+  }
+  if (doc.copy !== undefined && !isCopy(doc.copy)) {
+    throw fail(
+      '"copy" must be a list of {sourceNs, targetNs, ranges: [{estimatedDocuments, done}]}'
+    );
   }
   if (doc.sourceReplicaSet !== undefined && typeof doc.sourceReplicaSet !== 'string') {
     throw fail('"sourceReplicaSet" must be a string');
@@ -83,11 +124,36 @@ export function decodeCheckpoint(raw: unknown, source: string): Checkpoint {
     mode: doc.mode,
     phase: doc.phase
   };
-  for (const field of ['sourceReplicaSet', 'lastApplied', 'resumeToken', 'fullBeginTs'] as const) {
+  for (const field of [
+    'sourceReplicaSet',
+    'lastApplied',
+    'resumeToken',
+    'fullBeginTs',
+    'copyEndTs',
+    'copy'
+  ] as const) {
     if (doc[field] !== undefined) checkpoint[field] = doc[field];
   }
   checkpoint.updatedAt = doc.updatedAt;
   return checkpoint as unknown as Checkpoint;
+}
+
+function isCopy(value: unknown): value is CopiedCollection[] {
+  if (!Array.isArray(value)) return false;
+  return value.every((item: unknown) => {
+    if (typeof item !== 'object' || item === null) return false;
+    const c = item as Record<string, unknown>;
+    return (
+      typeof c.sourceNs === 'string' &&
+      typeof c.targetNs === 'string' &&
+      Array.isArray(c.ranges) &&
+      c.ranges.every((range: unknown) => {
+        if (typeof range !== 'object' || range === null) return false;
+        const r = range as Record<string, unknown>;
+        return typeof r.done === 'boolean' && Number.isFinite(Number(r.estimatedDocuments));
+      })
+    );
+  });
 }
 
 /** True for a BSON Timestamp from any copy of the bson package. */

@@ -57,10 +57,22 @@ describe('Replicator (mode incr)', () => {
         new Replicator({
           source: deployments.sourceUri,
           target: deployments.targetUri,
-          mode: 'full' as never,
+          mode: 'mirror' as never,
           checkpoint: { name: 'x', store }
         }),
       (error: unknown) => error instanceof InvalidConfigError && error.field === 'mode'
+    );
+    assert.throws(
+      () =>
+        new Replicator({
+          source: deployments.sourceUri,
+          target: deployments.targetUri,
+          mode: 'all',
+          full: { onExistingTarget: 'overwrite' as never },
+          checkpoint: { name: 'x', store }
+        }),
+      (error: unknown) =>
+        error instanceof InvalidConfigError && error.field === 'full.onExistingTarget'
     );
   });
 

@@ -63,6 +63,31 @@ describe('test server catalog commands', () => {
     assert.ok(admin.some(c => c.name === 'system.version'));
   });
 
+  it('lists clusteredIndex in its full form and requires its key and unique', async () => {
+    const db = client.db('cat8');
+    await db.createCollection('byDefault', { clusteredIndex: { key: { _id: 1 }, unique: true } });
+    await db.createCollection('named', {
+      clusteredIndex: { key: { _id: 1 }, unique: true, name: 'byId' },
+      expireAfterSeconds: 60
+    });
+    const list = await db.listCollections({}, { nameOnly: false }).toArray();
+    assert.deepEqual(list.find(c => c.name === 'byDefault')!.options, {
+      clusteredIndex: { v: 2, key: { _id: 1 }, name: '_id_', unique: true }
+    });
+    assert.deepEqual(list.find(c => c.name === 'named')!.options, {
+      expireAfterSeconds: 60,
+      clusteredIndex: { v: 2, key: { _id: 1 }, name: 'byId', unique: true }
+    });
+    assert.equal(list.find(c => c.name === 'named')!.idIndex, undefined);
+    assert.deepEqual(await db.collection('named').listIndexes().toArray(), [
+      { v: 2, key: { _id: 1 }, name: 'byId', unique: true, clustered: true }
+    ]);
+    await assert.rejects(
+      db.createCollection('noUnique', { clusteredIndex: { key: { _id: 1 } } as never }),
+      (e: MongoServerError) => e.code === 40414
+    );
+  });
+
   it('answers NamespaceExists for a second create with other options', async () => {
     const db = client.db('cat3');
     await db.createCollection('c');
@@ -235,6 +260,51 @@ describe('test server indexes', () => {
       (await coll.listIndexes().toArray()).map(i => i.name),
       ['_id_']
     );
+  });
+
+  it('expands index collations, omits the simple one, and inherits the collection default', async () => {
+    const db = started.client.db('idxcoll');
+    const fr = {
+      locale: 'fr',
+      caseLevel: false,
+      caseFirst: 'off',
+      strength: 2,
+      numericOrdering: false,
+      alternate: 'non-ignorable',
+      maxVariable: 'punct',
+      normalization: false,
+      backwards: false,
+      version: '57.1'
+    };
+    await db.createCollection('c', { collation: { locale: 'fr', strength: 2 } });
+    await db.command({
+      createIndexes: 'c',
+      indexes: [
+        { key: { a: 1 }, name: 'a_1' },
+        { key: { b: 1 }, name: 'b_1', collation: { locale: 'simple' } },
+        { key: { d: 1 }, name: 'd_1', collation: { locale: 'de' }, sparse: true }
+      ]
+    });
+    const indexes = await db.collection('c').listIndexes().toArray();
+    assert.deepEqual(indexes, [
+      { v: 2, key: { _id: 1 }, name: '_id_', collation: fr },
+      { v: 2, key: { a: 1 }, name: 'a_1', collation: fr },
+      { v: 2, key: { b: 1 }, name: 'b_1' },
+      {
+        v: 2,
+        key: { d: 1 },
+        name: 'd_1',
+        sparse: true,
+        collation: { ...fr, locale: 'de', strength: 3 }
+      }
+    ]);
+    const [info] = await db.listCollections({ name: 'c' }, { nameOnly: false }).toArray();
+    assert.deepEqual(info!.idIndex, { v: 2, key: { _id: 1 }, name: '_id_', collation: fr });
+    const again = await db.command({
+      createIndexes: 'c',
+      indexes: [{ key: { a: 1 }, name: 'a_1', collation: { locale: 'fr', strength: 2 } }]
+    });
+    assert.equal(again.note, 'all indexes already exist');
   });
 
   it('answers listIndexes on a missing collection with NamespaceNotFound', async () => {

@@ -7,6 +7,7 @@ import { runPipeline } from '../engine/aggregate/pipeline.js';
 import { compileFilter } from '../engine/query/matcher.js';
 import { notImplemented, ServerError } from '../engine/server-error.js';
 import { ArraySource, type CursorSource } from '../mongod/cursors.js';
+import { checkBoundFields } from '../mongod/min-max.js';
 import { type Mongod } from '../mongod/mongod.js';
 import { checkHint, findSource, namespaceDocs, pipelineContext } from '../mongod/read-path.js';
 import { openChangeStream } from './change-stream-command.js';
@@ -74,16 +75,24 @@ function nonNegative(ctx: CommandContext, field: string): number | undefined {
   return value;
 }
 
+/** A document option where `{}` means "not given", as for find's `min` and `max`. */
+function nonEmptyDoc(ctx: CommandContext, field: string): BDoc | undefined {
+  const value = optionalDoc(ctx, field);
+  return value && value.size > 0 ? value : undefined;
+}
+
 const find: CommandHandler = ctx => {
   checkFields(ctx, FIND_FIELDS);
   checkCollation(ctx.cmd.get('collation'));
-  for (const unsupported of ['max', 'min', 'returnKey', 'showRecordId', 'let']) {
+  for (const unsupported of ['returnKey', 'showRecordId', 'let']) {
     if (ctx.cmd.has(unsupported)) throw notImplemented(`find '${unsupported}'`);
   }
   const coll = collectionName(ctx);
   const tailable = optionalBool(ctx, 'tailable') ?? false;
   const awaitData = optionalBool(ctx, 'awaitData') ?? false;
   if (awaitData && !tailable) throw new ServerError(9, 'Cannot set awaitData without tailable');
+  const bounds = { min: nonEmptyDoc(ctx, 'min'), max: nonEmptyDoc(ctx, 'max') };
+  checkBoundFields(bounds);
   const source = findSource(ctx.mongod, ctx.db, coll, {
     filter: optionalDoc(ctx, 'filter') ?? new Map(),
     sort: optionalDoc(ctx, 'sort'),
@@ -91,7 +100,8 @@ const find: CommandHandler = ctx => {
     skip: nonNegative(ctx, 'skip'),
     limit: nonNegative(ctx, 'limit'),
     hint: ctx.cmd.get('hint'),
-    tailable
+    tailable,
+    bounds
   });
   const ns = `${ctx.db}.${coll}`;
   const opened = ctx.mongod.cursors.open(ns, source, {

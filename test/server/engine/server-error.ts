@@ -62,6 +62,7 @@ export const CODE_NAMES: Readonly<Record<number, string>> = Object.freeze({
   263: 'OperationNotSupportedInTransaction',
   280: 'ChangeStreamFatalError',
   286: 'ChangeStreamHistoryLost',
+  291: 'NoQueryExecutionPlans',
   352: 'UnsupportedOpQueryCommand',
   10107: 'NotWritablePrimary',
   11000: 'DuplicateKey',
@@ -107,6 +108,17 @@ export class ServerError extends Error {
 /** Shorthand for the common `BadValue` (2) failure. */
 export function badValue(message: string): ServerError {
   return new ServerError(2, message);
+}
+
+/**
+ * A query planning failure as find reports it: the planner's reason behind mongod's prefix
+ * (mongod also prints the canonical query there; tests should match the reason and the code).
+ */
+export function plannerError(code: number, ns: string, reason: string): ServerError {
+  return new ServerError(
+    code,
+    `error processing query: ns=${ns} planner returned error :: caused by :: ${reason}`
+  );
 }
 
 /** Shorthand for `FailedToParse` (9). */

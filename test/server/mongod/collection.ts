@@ -6,7 +6,15 @@ import { type Binary, Int32 } from 'bson';
 
 import { bsonSize } from '../bson/codec.js';
 import { getPath } from '../bson/paths.js';
-import { type BDoc, type BValue, isDoc, isNumber, keyOf, toNumber } from '../bson/values.js';
+import {
+  type BDoc,
+  type BValue,
+  compareValues,
+  isDoc,
+  isNumber,
+  keyOf,
+  toNumber
+} from '../bson/values.js';
 import { compileFilter, type Matcher } from '../engine/query/matcher.js';
 import { ServerError } from '../engine/server-error.js';
 import { idIndexSpec } from './index-spec.js';
@@ -25,6 +33,12 @@ export interface IndexState {
   readonly entries: Map<string, string> | undefined;
 }
 
+/** One document's place in `_id` order: its `_id` and the key of its record. */
+export interface IdOrderEntry {
+  readonly id: BValue;
+  readonly key: string;
+}
+
 /** Collection kinds as `listCollections` reports them. */
 export type CollectionType = 'collection' | 'view' | 'timeseries';
 
@@ -32,6 +46,8 @@ export class Collection {
   readonly records = new Map<string, BDoc>();
   readonly indexes: IndexState[] = [];
   #bytes = 0;
+  /** Built on the first `_id`-range read, dropped by inserts and removes (a replace keeps `_id`). */
+  #idOrder: IdOrderEntry[] | undefined;
   /**
    * Set on a transaction's private copy: called with a document's `_id` key before it is written,
    * so the transaction can detect write conflicts and knows what to publish at commit.
@@ -46,7 +62,7 @@ export class Collection {
     public options: BDoc,
     public readonly type: CollectionType = 'collection'
   ) {
-    if (!options.has('clusteredIndex')) this.addIndex(idIndexSpec());
+    if (!options.has('clusteredIndex')) this.addIndex(idIndexSpec(options.get('collation')));
     else this.addIndex(clusteredIdSpec(options.get('clusteredIndex')));
   }
 
@@ -86,6 +102,20 @@ export class Collection {
   /** All documents in natural order (a snapshot, safe to iterate while writing). */
   snapshot(): BDoc[] {
     return [...this.records.values()];
+  }
+
+  /**
+   * Every document's `_id` in ascending BSON order, the order of the `_id` index. Cached, so
+   * reading `_id` ranges of a large collection sorts it once per change, not once per read.
+   */
+  idOrder(): readonly IdOrderEntry[] {
+    if (!this.#idOrder) {
+      const entries: IdOrderEntry[] = [];
+      for (const [key, doc] of this.records) entries.push({ id: doc.get('_id'), key });
+      entries.sort((a, b) => compareValues(a.id, b.id));
+      this.#idOrder = entries;
+    }
+    return this.#idOrder;
   }
 
   /** Adds an index, checking existing documents against a unique constraint first. */
@@ -135,6 +165,7 @@ export class Collection {
       throw this.#duplicate(this.findIndex('_id_') ?? this.indexes[0]!, doc);
     const pending = this.#checkUnique(doc, idKey);
     this.records.set(idKey, doc);
+    this.#idOrder = undefined;
     this.#bytes += bsonSize(doc);
     for (const [index, keys] of pending) for (const key of keys) index.entries!.set(key, idKey);
   }
@@ -162,6 +193,7 @@ export class Collection {
     if (!this.records.has(idKey)) return;
     this.onWrite?.(idKey);
     this.records.delete(idKey);
+    this.#idOrder = undefined;
     this.#removeKeys(doc, idKey);
     this.#bytes -= bsonSize(doc);
   }
@@ -242,8 +274,11 @@ export class Collection {
   }
 }
 
-/** The values a document contributes to an index on `path` (array elements expand). */
-function indexValues(doc: BDoc, path: string): { values: BValue[]; missing: boolean } {
+/**
+ * The values a document contributes to an index on `path` (array elements expand; an empty array
+ * contributes `undefined`, a missing field `null`).
+ */
+export function indexValues(doc: BDoc, path: string): { values: BValue[]; missing: boolean } {
   const out: BValue[] = [];
   let missing = true;
   const walk = (value: BValue | undefined, parts: string[]): void => {

@@ -7,8 +7,9 @@ import { Int32, Long, UUID } from 'bson';
 import { type BDoc, type BValue, isDoc, isNumber, toNumber, valuesEqual } from '../bson/values.js';
 import { ServerError } from '../engine/server-error.js';
 import { checkCollectionName, checkDatabaseName } from './catalog.js';
+import { expandCollation } from './collation.js';
 import { type Collection } from './collection.js';
-import { describeSpec, idIndexSpec, normalizeIndexSpec, sameIndex, sameKey } from './index-spec.js';
+import { describeSpec, normalizeIndexSpec, sameIndex, sameKey } from './index-spec.js';
 import { type Mongod } from './mongod.js';
 
 /** Options `create` accepts, in the order mongod reports them. */
@@ -33,32 +34,27 @@ const CREATE_OPTIONS = [
   'recordPreImages'
 ];
 
-/** ICU's defaults, which mongod fills in for every collation it stores. */
-function expandCollation(raw: BValue): BDoc | undefined {
-  if (!isDoc(raw))
-    throw new ServerError(14, "BSON field 'collation' is the wrong type, expected type 'object'");
-  const locale = raw.get('locale');
-  if (typeof locale !== 'string')
-    throw new ServerError(40414, "BSON field 'locale' is missing but a required field", {
-      codeName: 'Location40414'
-    });
-  if (locale === 'simple') return undefined;
-  const defaults: [string, BValue][] = [
-    ['locale', locale],
-    ['caseLevel', false],
-    ['caseFirst', 'off'],
-    ['strength', new Int32(3)],
-    ['numericOrdering', false],
-    ['alternate', 'non-ignorable'],
-    ['maxVariable', 'punct'],
-    ['normalization', false],
-    ['backwards', false],
-    ['version', '57.1']
-  ];
-  const out: BDoc = new Map();
-  for (const [key, value] of defaults)
-    out.set(key, raw.has(key) && key !== 'version' ? raw.get(key) : value);
-  return out;
+/**
+ * The stored form of a `clusteredIndex` option, `{v, key, name, unique}` in that order (the
+ * fields of mongod's ClusteredIndexSpec), with `v: 2` and `name: '_id_'` filled in when absent.
+ */
+function clusteredIndexOption(raw: BDoc): BDoc {
+  for (const required of ['key', 'unique']) {
+    if (!raw.has(required)) {
+      throw new ServerError(
+        40414,
+        `BSON field 'clusteredIndex.${required}' is missing but a required field`,
+        { codeName: 'Location40414' }
+      );
+    }
+  }
+  const name = raw.get('name');
+  return new Map<string, BValue>([
+    ['v', raw.get('v') ?? new Int32(2)],
+    ['key', raw.get('key')],
+    ['name', typeof name === 'string' ? name : '_id_'],
+    ['unique', raw.get('unique')]
+  ]);
 }
 
 export class Ddl {
@@ -137,6 +133,7 @@ export class Ddl {
         if (!expanded) continue;
         value = expanded;
       }
+      if (key === 'clusteredIndex' && isDoc(value)) value = clusteredIndexOption(value);
       if (key === 'timeseries' && isDoc(value)) {
         const ts: BDoc = new Map(value);
         if (!ts.has('granularity') && !ts.has('bucketMaxSpanSeconds'))
@@ -163,7 +160,8 @@ export class Ddl {
     const collection = this.mongod.catalog.create(db, coll, options, type);
     const o: BDoc = new Map<string, BValue>([['create', coll]]);
     for (const [key, value] of options) o.set(key, value);
-    if (!options.has('clusteredIndex')) o.set('idIndex', idIndexSpec());
+    const idIndex = collection.findIndex('_id_');
+    if (idIndex && !options.has('clusteredIndex')) o.set('idIndex', idIndex.spec);
     this.mongod.writer.append({ op: 'c', ns: `${db}.$cmd`, ui: collection.uuid, o });
     return collection;
   }
@@ -261,9 +259,12 @@ export class Ddl {
     coll: string,
     rawSpecs: BValue[]
   ): { before: number; after: number; createdCollection: boolean; note?: string } {
-    const specs = rawSpecs.map(normalizeIndexSpec);
     let createdCollection = false;
     let collection = this.viewCheckedCollection(db, coll);
+    // An index without a collation takes the collection's default (an implicit create has none).
+    const specs = rawSpecs.map(raw =>
+      normalizeIndexSpec(raw, collection?.options.get('collation'))
+    );
     if (!collection) {
       collection = this.ensureCollection(db, coll);
       createdCollection = true;

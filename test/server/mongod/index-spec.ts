@@ -7,6 +7,7 @@ import { Double, Int32 } from 'bson';
 
 import { type BDoc, type BValue, isDoc, isNumber, toNumber, valuesEqual } from '../bson/values.js';
 import { ServerError } from '../engine/server-error.js';
+import { expandCollation } from './collation.js';
 
 const ALLOWED_OPTIONS = new Set([
   'unique',
@@ -34,13 +35,15 @@ const IGNORED_OPTIONS = new Set(['background', 'ns', 'dropDups', 'v']);
 
 const SPECIAL_KEY_TYPES = new Set(['hashed', 'text', '2dsphere', '2d']);
 
-/** The `_id` index every ordinary collection has. */
-export function idIndexSpec(): BDoc {
-  return new Map<string, BValue>([
+/** The `_id` index every ordinary collection has; it takes the collection's default collation. */
+export function idIndexSpec(collation?: BValue): BDoc {
+  const spec = new Map<string, BValue>([
     ['v', new Int32(2)],
     ['key', new Map([['_id', new Int32(1)]])],
     ['name', '_id_']
   ]);
+  if (isDoc(collation)) spec.set('collation', collation);
+  return spec;
 }
 
 function stringify(value: BValue): string {
@@ -58,8 +61,12 @@ export function describeSpec(spec: BDoc): string {
   return stringify(spec);
 }
 
-/** Validates and normalises one index spec from `createIndexes.indexes`. */
-export function normalizeIndexSpec(raw: BValue): BDoc {
+/**
+ * Validates and normalises one index spec from `createIndexes.indexes`. As on mongod, an
+ * explicit collation is stored expanded (the simple one as no collation), and a spec without one
+ * takes the collection's default collation (`defaultCollation`, as stored).
+ */
+export function normalizeIndexSpec(raw: BValue, defaultCollation?: BValue): BDoc {
   if (!isDoc(raw))
     throw new ServerError(14, "BSON field 'createIndexes.indexes' is the wrong type");
   const key = raw.get('key');
@@ -116,8 +123,12 @@ export function normalizeIndexSpec(raw: BValue): BDoc {
     if (option === 'partialFilterExpression' && !isDoc(value)) {
       throw new ServerError(14, "'partialFilterExpression' option must be specified as an object");
     }
+    if (option === 'collation') continue;
     spec.set(option, value);
   }
+  // mongod appends the collation after the other options.
+  const collation = raw.has('collation') ? expandCollation(raw.get('collation')) : defaultCollation;
+  if (isDoc(collation)) spec.set('collation', collation);
   if (spec.get('unique') === true && [...key.values()].includes('hashed')) {
     throw new ServerError(
       67,

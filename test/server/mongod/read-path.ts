@@ -4,12 +4,14 @@
  */
 import { Timestamp } from 'bson';
 
-import { type BDoc, type BValue, isDoc, isNumber, toNumber } from '../bson/values.js';
+import { type BDoc, type BValue, isDoc } from '../bson/values.js';
 import { compileProjection, runPipeline } from '../engine/aggregate/pipeline.js';
 import { compileFilter, type Matcher } from '../engine/query/matcher.js';
 import { compileSort } from '../engine/query/sort.js';
-import { ServerError } from '../engine/server-error.js';
+import { plannerError, ServerError } from '../engine/server-error.js';
 import { ArraySource, type CursorSource } from './cursors.js';
+import { hintedIndex, naturalDirection } from './hint.js';
+import { boundedScan, type IndexBounds } from './min-max.js';
 import { type Mongod } from './mongod.js';
 import { type Oplog } from './oplog.js';
 
@@ -24,6 +26,8 @@ export interface FindSpec {
   readonly limit?: number | undefined;
   readonly hint?: BValue;
   readonly tailable?: boolean;
+  /** find's `min`/`max` index bounds (see min-max.ts); empty documents already dropped. */
+  readonly bounds?: IndexBounds | undefined;
 }
 
 /** Every document of a namespace in natural order (views evaluated), or [] when it is missing. */
@@ -46,43 +50,25 @@ export function pipelineContext(mongod: Mongod, db: string) {
   return { dbName: db, resolveCollection: (coll: string) => namespaceDocs(mongod, db, coll) };
 }
 
-/** `$natural` direction of a sort or hint, if that is what it asks for. */
-function naturalDirection(spec: BValue): number | undefined {
-  if (!isDoc(spec) || spec.size !== 1 || !spec.has('$natural')) return undefined;
-  const value = spec.get('$natural');
-  return isNumber(value) && toNumber(value) < 0 ? -1 : 1;
-}
-
 /** Refuses a hint naming an index the collection does not have, as mongod's planner does. */
 export function checkHint(mongod: Mongod, db: string, coll: string, hint: BValue): void {
   if (hint === undefined || naturalDirection(hint) !== undefined) return;
   const collection = mongod.lookupCollection(db, coll);
   if (!collection) return;
-  const found =
-    typeof hint === 'string'
-      ? collection.findIndex(hint)
-      : isDoc(hint)
-        ? collection.indexes.find(index => compileKey(index.spec.get('key')) === compileKey(hint))
-        : undefined;
-  if (!found) {
-    throw new ServerError(
+  if (!hintedIndex(collection, hint)) {
+    throw plannerError(
       2,
-      'error processing query: ns=' +
-        `${db}.${coll}` +
-        ' planner returned error :: caused by :: hint provided does not correspond to an existing index'
+      `${db}.${coll}`,
+      'hint provided does not correspond to an existing index'
     );
   }
 }
 
-function compileKey(key: BValue): string {
-  return isDoc(key)
-    ? [...key].map(([k, v]) => `${k}:${isNumber(v) ? toNumber(v) : String(v)}`).join(',')
-    : '';
-}
-
 /** Builds the cursor source of a `find`. */
 export function findSource(mongod: Mongod, db: string, coll: string, spec: FindSpec): CursorSource {
-  checkHint(mongod, db, coll, spec.hint);
+  const bounds = spec.bounds?.min || spec.bounds?.max ? spec.bounds : undefined;
+  // A bounded scan checks its hint itself, in mongod's order (a view fails before its hint).
+  if (!bounds) checkHint(mongod, db, coll, spec.hint);
   const matcher = compileFilter(spec.filter);
   const project =
     spec.projection && spec.projection.size > 0
@@ -112,8 +98,10 @@ export function findSource(mongod: Mongod, db: string, coll: string, spec: FindS
     return new OplogTailSource(mongod.oplog, matcher, project, seekTimestamp(spec.filter));
   }
   let docs: BDoc[];
-  const natural = naturalDirection(spec.sort) ?? naturalDirection(spec.hint);
-  if (isOplog) {
+  const natural = bounds ? undefined : (naturalDirection(spec.sort) ?? naturalDirection(spec.hint));
+  if (bounds) {
+    docs = boundedScan(mongod, db, coll, spec.hint, bounds);
+  } else if (isOplog) {
     const start = seekTimestamp(spec.filter);
     const from = start ? mongod.oplog.lowerBound(start) : 0;
     docs = [...mongod.oplog.records(from)].map(r => r.doc);

@@ -1,0 +1,201 @@
+/**
+ * FullCopy: the full-sync procedure the Replicator runs in modes `full` and `all`.
+ *
+ * ```
+ * first run: list the source catalog → check every target (nothing written if one fails)
+ *            → create collections (+ indexes if 'before') → split every collection into ranges
+ *            → record the split (checkpoint) → copy the ranges → indexes if 'after' → views
+ * resume:    same catalog steps with existing targets kept (they hold this copy's data)
+ *            → copy only the ranges the checkpoint does not mark done → indexes → views
+ * ```
+ *
+ * The split is recorded before any document is copied, so a resumed copy reads exactly the same
+ * ranges; each range is marked done only once all its documents are on the target.
+ */
+import { type MongoClient } from 'mongodb';
+
+import { type CopiedCollection, type StoredRange } from '../checkpoint/checkpoint.js';
+import { type RetryEvent } from '../events.js';
+import { type Logger } from '../logger.js';
+import { type NamespaceFilter } from '../namespace/namespace-filter.js';
+import { CatalogCopier, type OnExistingTarget, type SourceCollection } from './catalog/index.js';
+import {
+  CollectionExecutor,
+  type CollectionExecutorOptions,
+  type CopyProgressEvent,
+  type CopyTask,
+  type DuplicatePolicy
+} from './collection-executor.js';
+import {
+  DocumentSplitter,
+  type DocumentSplitterOptions,
+  type IdRange
+} from './document-splitter.js';
+
+/**
+ * When indexes are built on the target: before the data (each insert maintains them), after it
+ * (one build per index, usually faster), or not at all.
+ * @public
+ */
+export type IndexTiming = 'before' | 'after' | 'none';
+
+/**
+ * What {@link FullCopy} needs.
+ * @internal
+ */
+export interface FullCopyOptions {
+  readonly source: MongoClient;
+  readonly target: MongoClient;
+  readonly filter: NamespaceFilter;
+  readonly indexes: IndexTiming;
+  readonly onExistingTarget: OnExistingTarget;
+  readonly onDuplicate: DuplicatePolicy;
+  readonly splitter: Omit<DocumentSplitterOptions, 'source' | 'logger'>;
+  readonly executor: Omit<
+    CollectionExecutorOptions,
+    'source' | 'target' | 'tasks' | 'onDuplicate' | 'signal' | 'logger'
+  >;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  /** The stored state of an interrupted copy; undefined on the first run. */
+  readonly resume: readonly CopiedCollection[] | undefined;
+  /** Persists the copy state (called after the split and after each finished range). */
+  readonly saveState: (state: readonly CopiedCollection[]) => Promise<void>;
+  readonly onProgress: (event: CopyProgressEvent) => void;
+  readonly onRetry: (event: RetryEvent) => void;
+}
+
+/**
+ * Runs one full copy; `stop()` ends it early at a safe point (finished ranges stay recorded).
+ * @internal
+ */
+export class FullCopy {
+  #executor: CollectionExecutor | undefined;
+  #stopped = false;
+  #state: CopiedCollection[] = [];
+
+  constructor(private readonly options: FullCopyOptions) {}
+
+  /** The copy state as last recorded. */
+  get state(): readonly CopiedCollection[] {
+    return this.#state;
+  }
+
+  /** Copies everything; resolves `'stopped'` when `stop()` ended it first. */
+  async run(): Promise<'done' | 'stopped'> {
+    const { options } = this;
+    const resuming = options.resume !== undefined;
+    const copier = new CatalogCopier({
+      source: options.source,
+      target: options.target,
+      filter: options.filter,
+      // A resumed copy finds its own partial data in the targets: keep it.
+      onExistingTarget: resuming ? 'append' : options.onExistingTarget,
+      logger: options.logger
+    });
+    const catalog = await copier.listSource();
+    if (!resuming) await copier.checkTargets(catalog);
+    const collections = catalog.collections;
+    for (const collection of collections) {
+      options.signal.throwIfAborted();
+      await copier.prepareCollection(collection);
+      if (options.indexes === 'before') await copier.copyIndexes(collection);
+    }
+    this.#state = options.resume
+      ? options.resume.map(c => ({ ...c, ranges: [...c.ranges] }))
+      : await this.#split(collections);
+    if (!resuming) await options.saveState(this.#state);
+    if (this.#stopped) return 'stopped';
+    if ((await this.#copyRanges(resuming)) === 'stopped') return 'stopped';
+    if (options.indexes === 'after') {
+      for (const collection of collections) await copier.copyIndexes(collection);
+    }
+    await copier.createViews(catalog.views);
+    return 'done';
+  }
+
+  /** Graceful: readers stop, queued documents are written, finished ranges are recorded. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#executor?.stop();
+  }
+
+  async #split(collections: readonly SourceCollection[]): Promise<CopiedCollection[]> {
+    const splitter = new DocumentSplitter({
+      ...this.options.splitter,
+      source: this.options.source,
+      logger: this.options.logger
+    });
+    const state: CopiedCollection[] = [];
+    for (const collection of collections) {
+      this.options.signal.throwIfAborted();
+      const ranges = await splitter.split(collection.sourceNs);
+      state.push({
+        sourceNs: collection.sourceNs,
+        targetNs: collection.targetNs,
+        ranges: ranges.map(range => ({
+          ...(range.min === undefined ? {} : { min: range.min }),
+          ...(range.max === undefined ? {} : { max: range.max }),
+          estimatedDocuments: range.estimatedDocuments,
+          done: false
+        }))
+      });
+    }
+    return state;
+  }
+
+  async #copyRanges(resuming: boolean): Promise<'done' | 'stopped'> {
+    const tasks: CopyTask[] = [];
+    for (const collection of this.#state) {
+      collection.ranges.forEach((stored, index) => {
+        if (stored.done) return;
+        tasks.push({
+          range: toIdRange(collection, stored, index),
+          targetNs: collection.targetNs,
+          resumed: resuming
+        });
+      });
+    }
+    if (tasks.length === 0) return 'done';
+    const executor = new CollectionExecutor({
+      ...this.options.executor,
+      source: this.options.source,
+      target: this.options.target,
+      tasks,
+      onDuplicate: this.options.onDuplicate,
+      signal: this.options.signal,
+      logger: this.options.logger
+    });
+    this.#executor = executor;
+    let saving = Promise.resolve();
+    executor.on('range', event => {
+      const { namespace, index } = event.task.range;
+      this.#state = this.#state.map(c =>
+        c.sourceNs !== namespace
+          ? c
+          : { ...c, ranges: c.ranges.map((r, i) => (i === index ? { ...r, done: true } : r)) }
+      );
+      const snapshot = this.#state;
+      // Saves in order, so an older state never overwrites a newer one.
+      saving = saving.then(() => this.options.saveState(snapshot));
+    });
+    executor.on('progress', event => this.options.onProgress(event));
+    executor.on('retry', event => this.options.onRetry(event));
+    if (this.#stopped) return 'stopped';
+    await executor.start();
+    await executor.done;
+    await saving;
+    return this.#stopped ? 'stopped' : 'done';
+  }
+}
+
+function toIdRange(collection: CopiedCollection, stored: StoredRange, index: number): IdRange {
+  return {
+    namespace: collection.sourceNs,
+    index,
+    count: collection.ranges.length,
+    ...(stored.min === undefined ? {} : { min: stored.min }),
+    ...(stored.max === undefined ? {} : { max: stored.max }),
+    estimatedDocuments: Number(stored.estimatedDocuments)
+  };
+}

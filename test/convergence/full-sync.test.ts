@@ -1,0 +1,207 @@
+/**
+ * Convergence of mode `all`: the source holds data before the copy, a seeded random workload
+ * writes during the whole copy and afterwards, and the replicator is crashed (forced stop) or
+ * stopped gracefully at random points of the copy and of the catch-up, then restarted from its
+ * checkpoint and spool. At the end every collection must be byte-for-byte equal on the target.
+ * The seed is in the test name; re-run one with CONVERGENCE_SEED=<n>.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+
+import { MongoClient, type Timestamp } from 'mongodb';
+
+import { MemoryCheckpointStore } from '../../src/checkpoint/memory-checkpoint-store.js';
+import { Replicator } from '../../src/replicator.js';
+import { startTestServer } from '../server/server.js';
+import { rawDocuments, waitCaughtUp } from '../support/replication.js';
+import { withTimeout } from '../support/timeout-signal.js';
+import { seededRandom, Workload } from '../support/workload.js';
+
+const SEEDS = Number(process.env.CONVERGENCE_SEEDS ?? 20);
+const COLLECTIONS = ['alpha', 'beta', 'gamma'];
+const PREFILL = 150;
+const OPS = 40;
+const RESTARTS = 3;
+
+/** Resolves at a random point: after some copy progress, or some applied batches. */
+function crashPoint(replicator: Replicator, random: () => number): Promise<unknown> {
+  const progressEvents = 1 + Math.floor(random() * 12);
+  const batches = 1 + Math.floor(random() * 4);
+  let progress = 0;
+  let applied = 0;
+  return new Promise(resolve => {
+    replicator.on('progress', () => {
+      if (++progress >= progressEvents) resolve('copy');
+    });
+    replicator.on('batch', () => {
+      if (++applied >= batches) resolve('apply');
+    });
+    replicator.done.then(resolve, resolve);
+  });
+}
+
+async function prefill(client: MongoClient, workload: Workload): Promise<void> {
+  for (const coll of COLLECTIONS) {
+    await client
+      .db('conv')
+      .collection<{ _id: string; v: number }>(coll)
+      // String _ids the workload never generates (it uses "s-<n>").
+      .insertMany(Array.from({ length: PREFILL }, (_, i) => ({ _id: `pre-${i}`, v: i })));
+  }
+  await workload.run(OPS);
+}
+
+async function assertConverged(source: MongoClient, target: MongoClient, what: string) {
+  let compared = 0;
+  for (const coll of COLLECTIONS) {
+    const expected = await rawDocuments(source, 'conv', coll);
+    assert.deepEqual(await rawDocuments(target, 'conv', coll), expected, `${what}: conv.${coll}`);
+    compared += expected.length;
+  }
+  assert.ok(compared > PREFILL, `${what}: only ${compared} documents to compare`);
+}
+
+async function runSeed(seed: number, version: string): Promise<void> {
+  const source = await startTestServer({ version, replSetName: 'source' });
+  const target = await startTestServer({ replSetName: 'target' });
+  const sourceClient = new MongoClient(source.uri);
+  const targetClient = new MongoClient(target.uri);
+  const spoolDir = await mkdtemp(join(tmpdir(), 'mr-conv-'));
+  const store = new MemoryCheckpointStore();
+  const random = seededRandom(seed ^ 0xa11);
+  const make = (signal: AbortSignal) =>
+    new Replicator({
+      mode: 'all',
+      source: source.uri,
+      target: target.uri,
+      filter: { include: ['conv.*'] },
+      checkpoint: { name: `all-${seed}`, store, intervalMs: Math.floor(random() * 3) * 50 },
+      full: {
+        spoolDir,
+        indexes: random() < 0.5 ? 'before' : 'after',
+        splitter: {
+          minDocumentsPerRange: 10,
+          maxRangesPerCollection: 1 + Math.floor(random() * 6)
+        },
+        executor: {
+          readers: 1 + Math.floor(random() * 3),
+          writers: 1 + Math.floor(random() * 3),
+          chunkDocuments: 3 + Math.floor(random() * 20),
+          readBatchSize: 5 + Math.floor(random() * 20)
+        }
+      },
+      batcher: { maxOps: 1 + Math.floor(random() * 100), maxFillMs: 5 },
+      applier: { lanes: 1 + Math.floor(random() * 8) },
+      signal
+    });
+  try {
+    await Promise.all([sourceClient.connect(), targetClient.connect()]);
+    const workload = new Workload(sourceClient, 'conv', seed, COLLECTIONS);
+    await prefill(sourceClient, workload);
+    for (let restart = 0; restart < RESTARTS; restart++) {
+      const controller = new AbortController();
+      const replicator = make(controller.signal);
+      const crash = crashPoint(replicator, random);
+      await replicator.start();
+      // Writes during the copy and the catch-up.
+      await workload.run(OPS);
+      await withTimeout(crash, 60_000, 'a crash point');
+      if (random() < 0.5) await replicator.stop();
+      else {
+        controller.abort(new Error('simulated crash'));
+        await replicator.done.catch(() => undefined);
+      }
+    }
+    const replicator = make(new AbortController().signal);
+    await replicator.start();
+    await workload.run(OPS);
+    await withTimeout(
+      (async () => {
+        if (replicator.phase !== 'incr') {
+          await replicator.waitFor('phase', { filter: e => e.phase === 'incr' });
+        }
+        await waitCaughtUp(replicator, sourceClient);
+      })(),
+      60_000,
+      'the replicator to finish the copy and catch up'
+    );
+    await replicator.stop();
+    await assertConverged(sourceClient, targetClient, `seed ${seed} (${version})`);
+  } finally {
+    await Promise.allSettled([sourceClient.close(), targetClient.close()]);
+    await Promise.allSettled([source.stop(), target.stop()]);
+    await rm(spoolDir, { recursive: true, force: true });
+  }
+}
+
+for (const version of ['7.0', '4.4']) {
+  describe(`mode all converges with crashes during copy and catch-up (${version})`, () => {
+    const only = process.env.CONVERGENCE_SEED;
+    const seeds = only ? [Number(only)] : Array.from({ length: SEEDS }, (_, i) => 2000 + i);
+    for (const seed of seeds) {
+      it(`seed ${seed}`, { timeout: 120_000 }, () => runSeed(seed, version));
+    }
+  });
+}
+
+describe('mode all with an oplog shorter than the copy', () => {
+  it('the spool keeps every write made during the copy', { timeout: 120_000 }, async () => {
+    // A 1 MiB oplog, and a copy slow enough that the workload writes several times that.
+    const source = await startTestServer({ replSetName: 'source', oplogSizeMb: 1 });
+    const target = await startTestServer({ replSetName: 'target' });
+    const sourceClient = new MongoClient(source.uri);
+    const targetClient = new MongoClient(target.uri);
+    const spoolDir = await mkdtemp(join(tmpdir(), 'mr-trunc-'));
+    const store = new MemoryCheckpointStore();
+    try {
+      await Promise.all([sourceClient.connect(), targetClient.connect()]);
+      const workload = new Workload(sourceClient, 'conv', 77, COLLECTIONS);
+      await prefill(sourceClient, workload);
+      const replicator = new Replicator({
+        mode: 'all',
+        source: source.uri,
+        target: target.uri,
+        filter: { include: ['conv.*'] },
+        checkpoint: { name: 'trunc', store },
+        full: {
+          spoolDir,
+          splitter: { minDocumentsPerRange: 10 },
+          executor: { readers: 1, writers: 1, chunkDocuments: 2, readBatchSize: 2 }
+        }
+      });
+      await replicator.start();
+      const fullBeginTs = (await store.load('trunc'))!.fullBeginTs!;
+      // Large writes while the copy runs, until the oplog no longer holds fullBeginTs.
+      const big = sourceClient.db('conv').collection<{ _id: string; pad: string }>('alpha');
+      let n = 0;
+      const truncatedPast = async (ts: Timestamp) => {
+        const [oldest] = await sourceClient
+          .db('local')
+          .collection('oplog.rs')
+          .find({}, { sort: { $natural: 1 }, limit: 1 })
+          .toArray();
+        return oldest !== undefined && ts.lessThan(oldest.ts as Timestamp);
+      };
+      while (!(await truncatedPast(fullBeginTs))) {
+        await big.insertOne({ _id: `big-${n++}`, pad: 'x'.repeat(50_000) });
+      }
+      assert.equal(replicator.phase, 'full', 'the oplog rolled over while the copy still ran');
+      await workload.run(OPS);
+      await withTimeout(
+        replicator.waitFor('phase', { filter: e => e.phase === 'incr' }),
+        60_000,
+        'the copy and catch-up'
+      );
+      await withTimeout(waitCaughtUp(replicator, sourceClient), 60_000, 'the catch-up');
+      await replicator.stop();
+      await assertConverged(sourceClient, targetClient, 'truncated oplog');
+    } finally {
+      await Promise.allSettled([sourceClient.close(), targetClient.close()]);
+      await Promise.allSettled([source.stop(), target.stop()]);
+      await rm(spoolDir, { recursive: true, force: true });
+    }
+  });
+});
