@@ -62,6 +62,7 @@ export {
   type CollectionExecutorOptions,
   type CopyProgressEvent,
   type CopyTask,
+  type CopyTotals,
   type DuplicatePolicy,
   type RangeCopiedEvent
 } from './full/collection-executor.js';

@@ -11,7 +11,9 @@ import {
   type CollectionExecutorOptions,
   type DuplicatePolicy
 } from './full/collection-executor.js';
+import { resolveCollectionExecutorOptions } from './full/collection-executor-options.js';
 import { type DocumentSplitterOptions } from './full/document-splitter.js';
+import { resolveDocumentSplitterOptions } from './full/document-splitter-options.js';
 import { type IndexTiming } from './full/full-copy.js';
 import { type HashedApplierPoolOptions } from './incr/hashed-applier-pool.js';
 import { type OplogFetcherOptions } from './incr/oplog-fetcher.js';
@@ -184,6 +186,24 @@ function checkConnection(field: 'source' | 'target', value: unknown): void {
   }
 }
 
+/** Stands in for the clients while a stage's own validation checks the other options. */
+const PLACEHOLDER_CLIENT = { db: () => undefined } as unknown as MongoClient;
+
+/** Runs a stage's option validation now, naming failures with the Replicator's option path. */
+function checkNested(prefix: string, validate: () => unknown): void {
+  try {
+    validate();
+  } catch (error) {
+    if (error instanceof InvalidConfigError) {
+      throw new InvalidConfigError(
+        `${prefix}.${error.field}`,
+        error.message.replace(/^[^:]*: /, '')
+      );
+    }
+    throw error;
+  }
+}
+
 /**
  * Applies defaults and validates; throws {@link InvalidConfigError} naming the field.
  * @internal
@@ -214,6 +234,17 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
   if (onDuplicate !== 'fail' && onDuplicate !== 'replace') {
     throw new InvalidConfigError('full.onDuplicate', `must be "fail" or "replace"`);
   }
+  checkNested('full.splitter', () =>
+    resolveDocumentSplitterOptions({ ...full.splitter, source: PLACEHOLDER_CLIENT })
+  );
+  checkNested('full.executor', () =>
+    resolveCollectionExecutorOptions({
+      ...full.executor,
+      source: PLACEHOLDER_CLIENT,
+      target: PLACEHOLDER_CLIENT,
+      tasks: []
+    })
+  );
   const spoolDir = full.spoolDir ?? replicatorDefaults.spoolDir;
   if (typeof spoolDir !== 'string' || spoolDir.length === 0) {
     throw new InvalidConfigError('full.spoolDir', 'must be a non-empty path');

@@ -23,7 +23,7 @@ import {
 } from './checkpoint/checkpoint.js';
 import { type CheckpointStore } from './checkpoint/checkpoint-store.js';
 import { MongoCheckpointStore } from './checkpoint/mongo-checkpoint-store.js';
-import { ReplicationError, SourceReadError } from './errors.js';
+import { CheckpointError, ReplicationError, SourceReadError } from './errors.js';
 import { type LagEvent } from './events.js';
 import { type CopyProgressEvent } from './full/collection-executor.js';
 import { FullCopy } from './full/full-copy.js';
@@ -163,12 +163,40 @@ export class Replicator extends Stage<ReplicatorEvents> {
 
   /** Connects, loads the checkpoint and starts what the mode and the checkpoint call for. */
   protected override async open(signal: AbortSignal): Promise<void> {
+    try {
+      await this.#open(signal);
+    } catch (error) {
+      // Nothing runs after a failed start: release what was opened so the host can exit.
+      this.#stagesAbort.abort(error);
+      // A stage that was never started only ends through stop().
+      await Promise.allSettled([
+        ...this.#stages().map(stage => (stage.state === 'idle' ? stage.stop() : stage.done)),
+        ...this.#tasks
+      ]);
+      await this.#spool?.close().catch(() => undefined);
+      await this.#closeClients();
+      throw error;
+    }
+  }
+
+  async #open(signal: AbortSignal): Promise<void> {
     const { options } = this;
     this.#source = await this.#connect(options.source, 'source');
     this.#target = await this.#connect(options.target, 'target');
     signal.throwIfAborted();
     this.#store = options.checkpoint.store ?? new MongoCheckpointStore(this.#target);
     const checkpoint = await this.#store.load(options.checkpoint.name);
+    if (checkpoint && checkpoint.mode !== options.mode) {
+      // Resuming one mode's checkpoint in another would skip writes (a finished full copy has no
+      // oplog position) or tail over an unfinished copy.
+      throw new CheckpointError(
+        `Checkpoint "${checkpoint.name}" was written in mode "${checkpoint.mode}", not "${options.mode}"`,
+        false,
+        {
+          hint: `Restart with mode "${checkpoint.mode}", or choose a new checkpoint name to start over in mode "${options.mode}"`
+        }
+      );
+    }
     if (options.mode === 'incr') {
       const start = checkpoint?.lastApplied ?? (await this.#newestOptime());
       this.#phase = 'incr';
@@ -323,6 +351,11 @@ export class Replicator extends Stage<ReplicatorEvents> {
     this.#phase = 'catchup';
     await this.#save(this.#applied, true);
     await this.#startSpoolApplier();
+    if (!this.#applied!.lessThan(this.#copyEndTs)) {
+      // Nothing was written during the copy: there is nothing to catch up on.
+      this.#phase = 'incr';
+      this.#emitPhase('incr', this.#applied);
+    }
   }
 
   async #startSpoolApplier(): Promise<void> {

@@ -40,6 +40,8 @@ export interface CopiedCollection {
   readonly sourceNs: string;
   /** The target namespace (after renames). */
   readonly targetNs: string;
+  /** The source collection's UUID, so a rename during the copy is followed. */
+  readonly uuid?: unknown;
   /** Its ranges, in `_id` order. */
   readonly ranges: readonly StoredRange[];
 }

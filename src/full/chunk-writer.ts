@@ -30,6 +30,26 @@ export interface ChunkWriteOptions {
   readonly retry: <T>(operation: string, fn: (attempt: number) => Promise<T>) => Promise<T>;
 }
 
+/**
+ * True for a duplicate key on `_id` itself. A unique secondary index (built before the data, and
+ * the source changing meanwhile) also reports 11000, but replacing the document would not help.
+ */
+function isDuplicateId(writeError: WriteError): boolean {
+  if (!DUPLICATE_KEY.has(writeError.code)) return false;
+  const keyPattern = (writeError.err as { keyPattern?: unknown } | undefined)?.keyPattern;
+  if (keyPattern !== null && typeof keyPattern === 'object') {
+    const fields = Object.keys(keyPattern);
+    return fields.length === 1 && fields[0] === '_id';
+  }
+  // Servers that do not report keyPattern name the index in the message.
+  return / index: _id_ /.test(writeError.errmsg ?? '');
+}
+
+/** The index a duplicate-key error names, never the key's value (which is document data). */
+function indexName(writeError: WriteError): string {
+  return / index: (\S+)/.exec(writeError.errmsg ?? '')?.[1] ?? 'a unique index';
+}
+
 function writeErrorsOf(error: unknown): WriteError[] {
   if (!(error instanceof MongoBulkWriteError)) return [];
   const errors = error.writeErrors;
@@ -61,11 +81,15 @@ export async function insertChunk(options: ChunkWriteOptions): Promise<number> {
     } catch (error) {
       const writeErrors = writeErrorsOf(error);
       if (writeErrors.length === 0) throw unwrap(error);
-      const other = writeErrors.find(e => !DUPLICATE_KEY.has(e.code));
+      const other = writeErrors.find(e => !isDuplicateId(e));
       if (other !== undefined) {
         if (classifyError({ code: other.code }).retryable) throw error;
+        // Server messages can quote document values (a duplicate key's value): never pass them on.
+        const what = DUPLICATE_KEY.has(other.code)
+          ? `a duplicate key on ${indexName(other)}`
+          : `error code ${other.code}`;
         throw new TargetWriteError(
-          `The target rejected a document copied into ${targetNs}: ${other.errmsg ?? `code ${other.code}`}`,
+          `The target rejected a document copied into ${targetNs}: ${what}`,
           false,
           {
             namespace: targetNs,
@@ -94,8 +118,24 @@ export async function insertChunk(options: ChunkWriteOptions): Promise<number> {
     const document = documents[index]!;
     return { replaceOne: { filter: { _id: document._id }, replacement: document, upsert: true } };
   });
-  await retry(`replace duplicates in ${targetNs}`, () =>
-    collection.bulkWrite(models, { ordered: false, ...writeOptions })
-  );
+  await retry(`replace duplicates in ${targetNs}`, async () => {
+    try {
+      await collection.bulkWrite(models, { ordered: false, ...writeOptions });
+    } catch (error) {
+      const writeError = writeErrorsOf(error)[0];
+      if (writeError === undefined || classifyError({ code: writeError.code }).retryable) {
+        throw unwrap(error);
+      }
+      throw new TargetWriteError(
+        `The target rejected a document replacing one in ${targetNs}: error code ${writeError.code}${DUPLICATE_KEY.has(writeError.code) ? ` (duplicate key on ${indexName(writeError)})` : ''}`,
+        false,
+        {
+          namespace: targetNs,
+          cause: error,
+          hint: 'Fix the target (unique indexes, validation rules) and restart'
+        }
+      );
+    }
+  });
   return duplicates.length;
 }

@@ -26,6 +26,8 @@ export interface CopyTask {
   readonly range: IdRange;
   /** The target `db.collection` (the source namespace after renames). */
   readonly targetNs: string;
+  /** The source collection's UUID: a read follows the collection if it is renamed. */
+  readonly sourceUuid?: unknown;
   /**
    * True when an earlier run started this range and did not finish it: its duplicates are that
    * run's own writes and are replaced whatever the policy.
@@ -52,6 +54,23 @@ export interface CopyProgressEvent extends ProgressEvent {
   readonly rangesDone: number;
   /** Ranges of this namespace in this run. */
   readonly rangesTotal: number;
+  /** Estimated milliseconds until this namespace is copied, at the current rate. */
+  readonly etaMs: number | undefined;
+  /** Every namespace of this run together. */
+  readonly overall: CopyTotals;
+}
+
+/**
+ * The whole copy's counts, in each {@link CopyProgressEvent}.
+ * @public
+ */
+export interface CopyTotals {
+  /** Documents copied so far. */
+  readonly documents: number;
+  /** The splitter's estimate of all documents to copy. */
+  readonly estimatedDocuments: number;
+  /** Estimated milliseconds until everything is copied, at the average rate so far. */
+  readonly etaMs: number | undefined;
 }
 
 /**

@@ -27,7 +27,7 @@ import {
   resolveCollectionExecutorOptions,
   type ResolvedCollectionExecutorOptions
 } from './collection-executor-options.js';
-import { NamespaceCopyStats } from './copy-stats.js';
+import { copyTotals, NamespaceCopyStats } from './copy-stats.js';
 import { readRange } from './range-reader.js';
 
 export {
@@ -36,6 +36,7 @@ export {
   type CollectionExecutorOptions,
   type CopyProgressEvent,
   type CopyTask,
+  type CopyTotals,
   type DuplicatePolicy,
   type RangeCopiedEvent
 } from './collection-executor-options.js';
@@ -76,6 +77,7 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
   readonly #chunks: BoundedQueue<Chunk>;
   readonly #stats = new Map<string, NamespaceCopyStats>();
   #nextTask = 0;
+  readonly #startedAt = performance.now();
   #readersStopping = false;
   #work: Promise<void> | undefined;
 
@@ -181,6 +183,7 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
     await readRange({
       source,
       range: state.task.range,
+      uuid: state.task.sourceUuid,
       batchSize: readBatchSize,
       signal,
       retry: (operation, fn) => this.retry(operation, fn, retry),
@@ -215,7 +218,7 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
       chunk.task.bytes += chunk.bytes;
       const stats = this.#stats.get(task.targetNs)!;
       stats.record(chunk.documents.length, chunk.bytes, replaced);
-      if (this.listenerCount('progress') > 0) this.safeEmit('progress', stats.event());
+      this.#emitProgress(stats);
       this.#maybeDone(chunk.task);
     }
   }
@@ -230,6 +233,11 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
       bytes: state.bytes,
       namespaceDone: stats.rangesDone === stats.rangesTotal
     });
-    if (this.listenerCount('progress') > 0) this.safeEmit('progress', stats.event());
+    this.#emitProgress(stats);
+  }
+
+  #emitProgress(stats: NamespaceCopyStats): void {
+    if (this.listenerCount('progress') === 0) return;
+    this.safeEmit('progress', stats.event(copyTotals(this.#stats.values(), this.#startedAt)));
   }
 }

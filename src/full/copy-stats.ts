@@ -1,7 +1,7 @@
 /**
  * Per-namespace counters of the full copy, and the `progress` events built from them.
  */
-import { type CopyProgressEvent } from './collection-executor-options.js';
+import { type CopyProgressEvent, type CopyTotals } from './collection-executor-options.js';
 
 /** Rates are measured over windows of at least this long, so one fast chunk does not spike them. */
 const RATE_WINDOW_MS = 1000;
@@ -53,11 +53,12 @@ export class NamespaceCopyStats {
     this.rangesDone++;
   }
 
-  /** The `progress` event for the current counts. */
-  event(): CopyProgressEvent {
+  /** The `progress` event for the current counts; `overall` covers every namespace. */
+  event(overall: CopyTotals): CopyProgressEvent {
     const elapsedMs = performance.now() - this.#started;
     // Until a full window has passed, the average since the start is the best estimate.
     const early = this.#rates.documents === 0 && elapsedMs > 0;
+    const countPerSecond = early ? (this.documents * 1000) / elapsedMs : this.#rates.documents;
     return {
       stage: 'collection-executor',
       phase: 'full',
@@ -67,12 +68,39 @@ export class NamespaceCopyStats {
       documents: this.documents,
       bytes: this.bytes,
       replaced: this.replaced,
-      countPerSecond: early ? (this.documents * 1000) / elapsedMs : this.#rates.documents,
+      countPerSecond,
       bytesPerSecond: early ? (this.bytes * 1000) / elapsedMs : this.#rates.bytes,
       elapsedMs,
       estimatedDocuments: this.estimatedDocuments,
       rangesDone: this.rangesDone,
-      rangesTotal: this.rangesTotal
+      rangesTotal: this.rangesTotal,
+      etaMs: eta(this.estimatedDocuments - this.documents, countPerSecond),
+      overall
     };
   }
+}
+
+/** Milliseconds to copy `remaining` documents at `perSecond`; undefined without a rate. */
+export function eta(remaining: number, perSecond: number): number | undefined {
+  if (!(perSecond > 0)) return undefined;
+  return (Math.max(0, remaining) * 1000) / perSecond;
+}
+
+/**
+ * The counts of every namespace together, with an ETA at the average rate since `startedAt`.
+ * @internal
+ */
+export function copyTotals(stats: Iterable<NamespaceCopyStats>, startedAt: number): CopyTotals {
+  let documents = 0;
+  let estimatedDocuments = 0;
+  for (const s of stats) {
+    documents += s.documents;
+    estimatedDocuments += s.estimatedDocuments;
+  }
+  const seconds = (performance.now() - startedAt) / 1000;
+  return {
+    documents,
+    estimatedDocuments,
+    etaMs: eta(estimatedDocuments - documents, seconds > 0 ? documents / seconds : 0)
+  };
 }

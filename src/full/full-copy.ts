@@ -133,6 +133,7 @@ export class FullCopy {
       state.push({
         sourceNs: collection.sourceNs,
         targetNs: collection.targetNs,
+        ...(collection.uuid === undefined ? {} : { uuid: collection.uuid }),
         ranges: ranges.map(range => ({
           ...(range.min === undefined ? {} : { min: range.min }),
           ...(range.max === undefined ? {} : { max: range.max }),
@@ -152,6 +153,7 @@ export class FullCopy {
         tasks.push({
           range: toIdRange(collection, stored, index),
           targetNs: collection.targetNs,
+          ...(collection.uuid === undefined ? {} : { sourceUuid: collection.uuid }),
           resumed: resuming
         });
       });

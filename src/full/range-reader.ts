@@ -25,6 +25,8 @@ const KILLED: ReadonlySet<number> = new Set([43, 26, 175, 237]);
 export interface RangeReadOptions {
   readonly source: MongoClient;
   readonly range: IdRange;
+  /** The collection's UUID, to follow it when it is renamed during the read. */
+  readonly uuid: unknown;
   readonly batchSize: number;
   readonly signal: AbortSignal;
   /** Retries a transient failure of one attempt (the stage's backoff and `retry` events). */
@@ -41,61 +43,111 @@ function sameId(a: unknown, b: unknown): boolean {
 }
 
 /**
- * Reads the range to its end (or until `onDocument` returns false).
+ * How a range is read: `bounded` (hint + min/max, resumable after the last `_id`), `hinted` (a
+ * whole collection in `_id` order, resumable the same way), or `natural` (no `_id` index to
+ * use: a view, a time-series collection; a retry skips what was read, which is exact only if
+ * nothing was deleted meanwhile).
+ */
+type ReadMode = 'bounded' | 'hinted' | 'natural';
+
+/**
+ * Reads the range to its end (or until `onDocument` returns false). A collection renamed under
+ * the read is followed by its UUID; one dropped ends the read (in mode all the oplog replays the
+ * drop).
  * @internal
  */
 export async function readRange(options: RangeReadOptions): Promise<void> {
   const { source, range, batchSize, signal, retry, onDocument } = options;
-  const dot = range.namespace.indexOf('.');
-  const collection = source
-    .db(range.namespace.slice(0, dot))
-    .collection(range.namespace.slice(dot + 1));
+  let collection = collectionOf(source, range.namespace);
   const bounds = rangeFindOptions(range);
-  const ordered = bounds.hint !== undefined;
+  let mode: ReadMode = bounds.hint !== undefined ? 'bounded' : 'hinted';
   let lastId: { value: unknown } | undefined;
   let read = 0;
   await retry(`read ${range.namespace} range ${range.index + 1}/${range.count}`, async () => {
-    // A retry starts at the last _id read (inclusive, so skip it) or skips what was read.
-    const resumeAt = ordered && lastId !== undefined ? { min: { _id: lastId.value } } : {};
-    const skipFirst = lastId;
-    const cursor = collection.find(
-      {},
-      {
-        ...bounds,
-        ...resumeAt,
-        ...(!ordered && read > 0 ? { skip: read } : {}),
-        raw: true,
-        batchSize,
-        promoteValues: false
-      }
-    );
-    try {
-      let first = true;
-      for await (const raw of cursor as unknown as AsyncIterable<Uint8Array>) {
-        signal.throwIfAborted();
-        const document = BSON.deserialize(raw, DECODE);
-        if (first && ordered && skipFirst !== undefined && sameId(document._id, skipFirst.value)) {
+    for (;;) {
+      const ordered = mode !== 'natural';
+      // A retry starts at the last _id read (inclusive, so skip it) or skips what was read.
+      const resumeAt = ordered && lastId !== undefined ? { min: { _id: lastId.value } } : {};
+      const skipFirst = lastId;
+      const cursor = collection.find(
+        {},
+        {
+          ...(ordered ? { hint: { _id: 1 }, ...bounds } : {}),
+          ...resumeAt,
+          ...(!ordered && read > 0 ? { skip: read } : {}),
+          raw: true,
+          batchSize,
+          promoteValues: false
+        }
+      );
+      try {
+        let first = true;
+        for await (const raw of cursor as unknown as AsyncIterable<Uint8Array>) {
+          signal.throwIfAborted();
+          const document = BSON.deserialize(raw, DECODE);
+          if (
+            first &&
+            ordered &&
+            skipFirst !== undefined &&
+            sameId(document._id, skipFirst.value)
+          ) {
+            first = false;
+            continue;
+          }
           first = false;
+          lastId = { value: document._id };
+          read++;
+          if (!(await onDocument(document, raw.byteLength))) return;
+        }
+        // Nothing at all: the collection may have been renamed before this range started.
+        if (read === 0 && options.uuid !== undefined && !(await exists(collection))) {
+          const moved = await findByUuid(source, options.uuid);
+          if (moved !== undefined && moved !== collectionName(collection)) {
+            collection = collectionOf(source, moved);
+            continue;
+          }
+        }
+        return;
+      } catch (error) {
+        if (!(error instanceof MongoServerError)) throw error;
+        if (mode === 'hinted' && read === 0 && !KILLED.has(Number(error.code))) {
+          // No plain _id index to walk (a view, a time-series collection): natural order.
+          mode = 'natural';
           continue;
         }
-        first = false;
-        lastId = { value: document._id };
-        read++;
-        if (!(await onDocument(document, raw.byteLength))) return;
+        if (!KILLED.has(Number(error.code))) throw error;
+        if (await exists(collection)) {
+          throw new SourceReadError(`The cursor reading ${range.namespace} was killed`, true, {
+            namespace: range.namespace,
+            cause: error
+          });
+        }
+        const moved =
+          options.uuid === undefined ? undefined : await findByUuid(source, options.uuid);
+        if (moved === undefined) return; // dropped: nothing more to copy
+        collection = collectionOf(source, moved);
+        throw new SourceReadError(
+          `${range.namespace} was renamed to ${moved} during the copy`,
+          true,
+          {
+            namespace: range.namespace,
+            cause: error
+          }
+        );
+      } finally {
+        await cursor.close().catch(() => undefined);
       }
-    } catch (error) {
-      if (!(error instanceof MongoServerError) || !KILLED.has(Number(error.code))) throw error;
-      // Gone: the copy of it ends here (in mode all the oplog replays the drop or rename). Still
-      // there: the cursor was killed for another reason, so read on from where it stopped.
-      if (!(await exists(collection))) return;
-      throw new SourceReadError(`The cursor reading ${range.namespace} was killed`, true, {
-        namespace: range.namespace,
-        cause: error
-      });
-    } finally {
-      await cursor.close().catch(() => undefined);
     }
   });
+}
+
+function collectionOf(source: MongoClient, namespace: string): Collection {
+  const dot = namespace.indexOf('.');
+  return source.db(namespace.slice(0, dot)).collection(namespace.slice(dot + 1));
+}
+
+function collectionName(collection: Collection): string {
+  return `${collection.dbName}.${collection.collectionName}`;
 }
 
 async function exists(collection: Collection): Promise<boolean> {
@@ -103,4 +155,17 @@ async function exists(collection: Collection): Promise<boolean> {
     .listCollections({ name: collection.collectionName }, { nameOnly: true })
     .toArray();
   return found.length > 0;
+}
+
+/** The namespace of the collection with this UUID now, if it still exists. */
+async function findByUuid(source: MongoClient, uuid: unknown): Promise<string | undefined> {
+  const { databases } = await source.db('admin').admin().listDatabases({ nameOnly: true });
+  for (const { name } of databases) {
+    const [found] = await source
+      .db(name)
+      .listCollections({ 'info.uuid': uuid }, { nameOnly: false })
+      .toArray();
+    if (found !== undefined) return `${name}.${found.name}`;
+  }
+  return undefined;
 }

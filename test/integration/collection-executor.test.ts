@@ -137,6 +137,9 @@ describe('CollectionExecutor', () => {
     assert.equal(last.rangesTotal, tasks.length);
     assert.equal(last.namespace, `${targetDb}.c`);
     assert.equal(last.phase, 'full');
+    assert.equal(last.overall.documents, ids.length);
+    assert.ok(last.overall.estimatedDocuments > 0);
+    assert.equal(typeof last.etaMs, 'number', 'an ETA once a rate is known');
   });
 
   it('fails on an _id the target already holds, or replaces it when asked', async () => {
@@ -213,6 +216,36 @@ describe('CollectionExecutor', () => {
       await source.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
       await source.close();
     }
+  });
+
+  it('follows a collection renamed during the copy, and ends a dropped one', async () => {
+    const { db, ids, tasks, targetDb } = await setUp('renamed');
+    const [info] = await d.source.db(db).listCollections({ name: 'c' }).toArray();
+    const uuid = (info as { info?: { uuid?: unknown } }).info?.uuid;
+    assert.ok(uuid !== undefined, 'the source reports collection UUIDs');
+    const withUuid = tasks.map(task => ({ ...task, sourceUuid: uuid }));
+    const { executor, ranges } = run({ tasks: withUuid, readers: 1, writers: 1, readBatchSize: 2 });
+    await executor.start();
+    await executor.waitFor('progress');
+    await d.source.db('admin').command({ renameCollection: `${db}.c`, to: `${db}.moved` });
+    await withTimeout(executor.done, 30_000, 'the copy');
+    assert.equal(
+      ranges.reduce((sum, r) => sum + r.documents, 0),
+      ids.length,
+      'every document was read once, before and after the rename'
+    );
+    assert.deepEqual(
+      await rawDocuments(d.target, targetDb, 'c'),
+      await rawDocuments(d.source, db, 'moved')
+    );
+
+    const dropped = await setUp('dropped');
+    const second = run({ tasks: dropped.tasks, readers: 1, writers: 1, readBatchSize: 2 });
+    await second.executor.start();
+    await second.executor.waitFor('progress');
+    await d.source.db(dropped.db).collection('c').drop();
+    await withTimeout(second.executor.done, 30_000, 'the copy to end');
+    assert.equal(second.ranges.length, dropped.tasks.length, 'every range ends');
   });
 
   it('a graceful stop reports only finished ranges; copying the rest completes the collection', async () => {

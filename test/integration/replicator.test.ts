@@ -74,6 +74,19 @@ describe('Replicator (mode incr)', () => {
       (error: unknown) =>
         error instanceof InvalidConfigError && error.field === 'full.onExistingTarget'
     );
+    // The copy's stages are validated up front too, not when the copy reaches them.
+    assert.throws(
+      () =>
+        new Replicator({
+          source: deployments.sourceUri,
+          target: deployments.targetUri,
+          mode: 'full',
+          full: { executor: { readers: 0 } },
+          checkpoint: { name: 'x', store }
+        }),
+      (error: unknown) =>
+        error instanceof InvalidConfigError && error.field === 'full.executor.readers'
+    );
   });
 
   it('replicates new writes, stops, and resumes from its checkpoint with what came meanwhile', async () => {
