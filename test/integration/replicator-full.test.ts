@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { Binary, Decimal128, type Document, Double, Int32, Long, MinKey, ObjectId } from 'mongodb';
+import { Binary, Decimal128, type Document, Double, Int32, Long, ObjectId } from 'mongodb';
 
 import { MemoryCheckpointStore } from '../../src/checkpoint/memory-checkpoint-store.js';
 import { CheckpointError, TargetExistsError } from '../../src/errors.js';
