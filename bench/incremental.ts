@@ -7,10 +7,6 @@
  * batching (no target writes) against a bare BSON decode of the same entries. Figures only: the
  * machine is shared and noisy, so nothing here asserts a time.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-
 import { BSON, type Document, MongoClient, type Timestamp } from 'mongodb';
 
 import { MemoryCheckpointStore } from '../src/checkpoint/memory-checkpoint-store.js';
@@ -21,40 +17,9 @@ import { toWriteModel } from '../src/oplog/crud-ops.js';
 import { parseOplogEntry } from '../src/oplog/oplog-entry.js';
 import { Replicator } from '../src/replicator.js';
 import { newestOplogTs } from '../test/server/support.js';
+import { startServerProcess } from './server-process.js';
 
 const OPS = Number(process.env.BENCH_OPS ?? 20_000);
-
-async function startServer(name: string) {
-  const child = spawn(
-    process.execPath,
-    [
-      // BENCH_SERVER_PROF=<dir> writes a CPU profile of each server there.
-      ...(process.env.BENCH_SERVER_PROF
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SERVER_PROF}`]
-        : []),
-      '--import',
-      'tsx',
-      'test/server/cli.ts',
-      '--port',
-      '0',
-      '--repl-set',
-      name,
-      '--oplog-size-mb',
-      '2048'
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] }
-  );
-  const lines = createInterface({ input: child.stdout });
-  const [uri] = (await once(lines, 'line')) as [string];
-  lines.close();
-  return {
-    uri,
-    async stop() {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
-  };
-}
 
 /** N entries: inserts in batches, then updates and deletes of some of them (one entry per document). */
 async function writeWorkload(client: MongoClient): Promise<void> {
@@ -164,8 +129,8 @@ async function cpuCosts(source: MongoClient, from: Timestamp, until: Timestamp, 
   return { pipeline: micros(pipelineCpu), decode: micros(decodeCpu), sink };
 }
 
-const source = await startServer('source');
-const target = await startServer('target');
+const source = await startServerProcess('source');
+const target = await startServerProcess('target');
 const sourceClient = new MongoClient(source.uri);
 const targetClient = new MongoClient(target.uri);
 const perSecond = (count: number, seconds: number) =>

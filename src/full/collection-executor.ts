@@ -14,6 +14,8 @@
  * {@link TargetWriteError} naming it; `'replace'` overwrites it with the source document). In a
  * resumed range, and on a retried chunk, duplicates are always replaced: they are this copy's own.
  */
+import { setMaxListeners } from 'node:events';
+
 import { type Document } from 'mongodb';
 
 import { ReplicationError, TargetWriteError } from '../errors.js';
@@ -114,6 +116,8 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
 
   /** Runs the readers and writers until every task is copied. */
   protected run(signal: AbortSignal): Promise<void> {
+    // Every reader and writer waits on the queue with this signal at once: expected, not a leak.
+    setMaxListeners(this.options.readers + this.options.writers + 16, signal);
     this.#work = this.#runAll(signal);
     return this.#work;
   }
