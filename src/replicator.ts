@@ -226,7 +226,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
     const spooled = this.#spool.lastOptime;
     const fetchFrom = spooled && this.#applied.lessThan(spooled) ? spooled : this.#applied;
     const fetcher = this.#startFetcher(fetchFrom);
-    this.#tasks.push(pumpToSpool(fetcher.output, this.#spool, this.#stagesAbort.signal));
+    this.#addTask(pumpToSpool(fetcher.output, this.#spool, this.#stagesAbort.signal));
     await fetcher.start();
     if (this.#phase !== 'full') await this.#startSpoolApplier();
   }
@@ -340,6 +340,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
     });
     const result = await this.#copy.run();
     signal.throwIfAborted();
+    this.#stagesAbort.signal.throwIfAborted();
     if (result === 'stopped') return false;
     this.logger.info('The full copy is done', { collections: this.#copyState?.length ?? 0 });
     return true;
@@ -373,8 +374,19 @@ export class Replicator extends Stage<ReplicatorEvents> {
         throw error;
       }
     );
-    this.#tasks.push(feeder);
+    this.#addTask(feeder);
     await this.#startApplier(feed, after);
+  }
+
+  /**
+   * Tracks a background task of mode all. Its failure stops everything at once (the copy too,
+   * which may still run for a long time before the stages are watched), and is reported by run().
+   */
+  #addTask(task: Promise<void>): void {
+    task.catch((error: unknown) => {
+      if (!this.#stagesAbort.signal.aborted) this.#stagesAbort.abort(error);
+    });
+    this.#tasks.push(task);
   }
 
   #startFetcher(start: Timestamp): OplogFetcher {

@@ -187,6 +187,8 @@ export class FullCopy {
     await executor.start();
     await executor.done;
     await saving;
+    // An aborted executor ends as "stopped" without error; its unfinished ranges are not done.
+    this.options.signal.throwIfAborted();
     return this.#stopped ? 'stopped' : 'done';
   }
 }
