@@ -33,6 +33,7 @@ import {
 import { MemoryCheckpointStore } from '../src/checkpoint/memory-checkpoint-store.js';
 import { Replicator } from '../src/replicator.js';
 import { type ReplicatorFullOptions } from '../src/replicator-options.js';
+import { seededRandom } from '../test/support/workload.js';
 import { type ServerProcess, startServerProcess } from './server-process.js';
 
 const COLLECTIONS = Number(process.env.BENCH_COLLECTIONS ?? 4);
@@ -51,18 +52,6 @@ const NAIVE_BATCH = 1000;
 const DEFAULT_SWEEP = '1/1,2/2,2/4,4/4,4/8,8/8,8/16';
 
 type ExecutorOptions = NonNullable<ReplicatorFullOptions['executor']>;
-
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32): every run writes the same mix. */
-function randomSource(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india'];
 
@@ -122,7 +111,7 @@ interface Workload {
 }
 
 async function writeWorkload(client: MongoClient): Promise<Workload> {
-  const random = randomSource(42);
+  const random = seededRandom(42);
   const collections = Array.from({ length: COLLECTIONS }, (_, i) => `items${i}`);
   const sizes = {
     small: { count: 0, bytes: 0 },

@@ -17,6 +17,7 @@ import { EventEmitter } from 'eventemitter3';
 import { type ReplicationError } from '../errors.js';
 import { type RetryEvent, type StageState, type StateChangeEvent } from '../events.js';
 import { type Logger, redactError, silentLogger } from '../logger.js';
+import { emitSafely } from './emit-safely.js';
 import { type RetryOptions, withRetry } from './retry.js';
 
 /**
@@ -231,18 +232,9 @@ export abstract class Stage<Events extends StageEvents> extends EventEmitter<Eve
     event: K,
     ...args: EventEmitter.EventArgs<Events, K>
   ): void {
-    for (const listener of this.listeners(event)) {
-      // Removes the listener only if it was added with once(), as emit() would, before the call.
-      this.removeListener(event, listener, undefined, true);
-      try {
-        (listener as (...a: unknown[]) => void).apply(this, args);
-      } catch (listenerError) {
-        this.logger.error(`A listener for '${String(event)}' threw; the stage carries on`, {
-          stage: this.stageName,
-          listenerError: redactError(listenerError)
-        });
-      }
-    }
+    emitSafely(this as unknown as EventEmitter, String(event), args, this.logger, {
+      stage: this.stageName
+    });
   }
 
   /**

@@ -18,7 +18,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { type Document } from 'mongodb';
 
-import { redactError } from '../../logger.js';
+import { emitSafely } from '../../lifecycle/emit-safely.js';
 import { splitNamespace } from '../../namespace/namespace.js';
 import { type CatalogCopierEvents } from './catalog-copier-events.js';
 import {
@@ -298,16 +298,8 @@ export class CatalogCopier extends EventEmitter<CatalogCopierEvents> {
     event: K,
     ...args: EventEmitter.EventArgs<CatalogCopierEvents, K>
   ): void {
-    for (const listener of this.listeners(event)) {
-      // Removes the listener only if it was added with once(), as emit() would, before the call.
-      this.removeListener(event, listener, undefined, true);
-      try {
-        (listener as (...a: unknown[]) => void).apply(this, args);
-      } catch (listenerError) {
-        this.#options.logger.error(`A listener for '${String(event)}' threw; the copy carries on`, {
-          listenerError: redactError(listenerError)
-        });
-      }
-    }
+    emitSafely(this as unknown as EventEmitter, String(event), args, this.#options.logger, {
+      stage: 'catalog-copier'
+    });
   }
 }
