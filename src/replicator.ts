@@ -369,8 +369,9 @@ export class Replicator extends Stage<ReplicatorEvents> {
     const feederSignal = AbortSignal.any([this.#stagesAbort.signal, this.#feederAbort.signal]);
     const feeder = feedFromSpool(this.#spool!, after, feed, feederSignal).catch(
       (error: unknown) => {
-        // Stopped on purpose: the batcher drains what was fed; the rest stays spooled.
-        if (this.#feederAbort.signal.aborted && !this.#stagesAbort.signal.aborted) return;
+        // Stopped (a stop drains what was fed; the rest stays spooled) or aborted: whoever
+        // aborted reports why, so the abort reason is not a failure of the feeder.
+        if (feederSignal.aborted) return;
         throw error;
       }
     );
