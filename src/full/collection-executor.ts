@@ -16,7 +16,7 @@
  */
 import { setMaxListeners } from 'node:events';
 
-import { type Document } from 'mongodb';
+import { BSON, type Document } from 'mongodb';
 
 import { ReplicationError, TargetWriteError } from '../errors.js';
 import { BoundedQueue } from '../lifecycle/bounded-queue.js';
@@ -43,12 +43,15 @@ export {
   type RangeCopiedEvent
 } from './collection-executor-options.js';
 
-/** Documents of one range on their way to the target. */
+/** Documents of one range on their way to the target, as raw BSON until a writer takes them. */
 interface Chunk {
   readonly task: TaskState;
-  readonly documents: Document[];
+  readonly documents: Uint8Array[];
   readonly bytes: number;
 }
+
+/** Exact BSON types: an Int32 stays an Int32 on the target. */
+const DECODE = Object.freeze({ promoteValues: false, promoteLongs: false, bsonRegExp: true });
 
 /** A range being copied: done once its reader ended and every chunk it produced is written. */
 interface TaskState {
@@ -172,7 +175,7 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
 
   async #readTask(state: TaskState, signal: AbortSignal): Promise<void> {
     const { source, readBatchSize, chunkDocuments, chunkBytes, retry } = this.options;
-    let documents: Document[] = [];
+    let documents: Uint8Array[] = [];
     let bytes = 0;
     const flush = async (): Promise<boolean> => {
       if (documents.length === 0) return true;
@@ -191,9 +194,9 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
       batchSize: readBatchSize,
       signal,
       retry: (operation, fn) => this.retry(operation, fn, retry),
-      onDocument: async (document, size) => {
-        documents.push(document);
-        bytes += size;
+      onDocument: async raw => {
+        documents.push(raw);
+        bytes += raw.byteLength;
         if (documents.length >= chunkDocuments || bytes >= chunkBytes) {
           if (!(await flush()) || this.#readersStopping) return false;
         }
@@ -212,7 +215,7 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
       const replaced = await insertChunk({
         target,
         targetNs: task.targetNs,
-        documents: chunk.documents,
+        documents: chunk.documents.map(raw => BSON.deserialize(raw, DECODE) as Document),
         onDuplicate: task.resumed ? 'replace' : onDuplicate,
         writeConcern,
         retry: (operation, fn) => this.retry(operation, fn, retry)

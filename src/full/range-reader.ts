@@ -32,10 +32,11 @@ export interface RangeReadOptions {
   /** Retries a transient failure of one attempt (the stage's backoff and `retry` events). */
   readonly retry: <T>(operation: string, fn: (attempt: number) => Promise<T>) => Promise<T>;
   /**
-   * Receives each document, decoded with exact BSON types, and its BSON size; returns false to
+   * Receives each document as its own copy of the raw BSON (decoded by the writer, so decoded
+   * documents live only briefly); returns false to
    * stop reading (a stop was requested or the consumer closed).
    */
-  readonly onDocument: (document: Document, bytes: number) => Promise<boolean> | boolean;
+  readonly onDocument: (raw: Uint8Array) => Promise<boolean> | boolean;
 }
 
 function sameId(a: unknown, b: unknown): boolean {
@@ -61,14 +62,15 @@ export async function readRange(options: RangeReadOptions): Promise<void> {
   let collection = collectionOf(source, range.namespace);
   const bounds = rangeFindOptions(range);
   let mode: ReadMode = bounds.hint !== undefined ? 'bounded' : 'hinted';
-  let lastId: { value: unknown } | undefined;
+  // The last document read, raw: its _id is decoded only when a retry needs it.
+  let lastRaw: Uint8Array | undefined;
   let read = 0;
   await retry(`read ${range.namespace} range ${range.index + 1}/${range.count}`, async () => {
     for (;;) {
       const ordered = mode !== 'natural';
       // A retry starts at the last _id read (inclusive, so skip it) or skips what was read.
-      const resumeAt = ordered && lastId !== undefined ? { min: { _id: lastId.value } } : {};
-      const skipFirst = lastId;
+      const skipFirst = ordered && lastRaw !== undefined ? { value: idOf(lastRaw) } : undefined;
+      const resumeAt = skipFirst !== undefined ? { min: { _id: skipFirst.value } } : {};
       const cursor = collection.find(
         {},
         {
@@ -84,20 +86,15 @@ export async function readRange(options: RangeReadOptions): Promise<void> {
         let first = true;
         for await (const raw of cursor as unknown as AsyncIterable<Uint8Array>) {
           signal.throwIfAborted();
-          const document = BSON.deserialize(raw, DECODE);
-          if (
-            first &&
-            ordered &&
-            skipFirst !== undefined &&
-            sameId(document._id, skipFirst.value)
-          ) {
+          if (first && skipFirst !== undefined && sameId(idOf(raw), skipFirst.value)) {
             first = false;
             continue;
           }
           first = false;
-          lastId = { value: document._id };
+          // A copy: the driver's raw documents may be views of a whole reply buffer.
+          lastRaw = Uint8Array.prototype.slice.call(raw);
           read++;
-          if (!(await onDocument(document, raw.byteLength))) return;
+          if (!(await onDocument(lastRaw))) return;
         }
         // Nothing at all: the collection may have been renamed before this range started.
         if (read === 0 && options.uuid !== undefined && !(await exists(collection))) {
@@ -139,6 +136,10 @@ export async function readRange(options: RangeReadOptions): Promise<void> {
       }
     }
   });
+}
+
+function idOf(raw: Uint8Array): unknown {
+  return (BSON.deserialize(raw, DECODE) as Document)._id;
 }
 
 function collectionOf(source: MongoClient, namespace: string): Collection {
