@@ -13,6 +13,7 @@ import { type OnExistingTarget } from '../../src/full/catalog/target-plan.js';
 import { type Logger } from '../../src/logger.js';
 import { NamespaceFilter } from '../../src/namespace/namespace-filter.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
+import { recordingLogger } from '../support/recording-logger.js';
 
 const EXACT = {
   promoteValues: false,
@@ -51,20 +52,6 @@ async function indexesOf(client: MongoClient, db: string): Promise<Record<string
       .toArray();
   }
   return out;
-}
-
-/** A logger that keeps the warnings. */
-function recordingLogger(): Logger & { warnings: { message: string; fields: unknown }[] } {
-  const warnings: { message: string; fields: unknown }[] = [];
-  return {
-    warnings,
-    debug() {},
-    info() {},
-    warn(message, fields) {
-      warnings.push({ message, fields });
-    },
-    error() {}
-  };
 }
 
 describe('CatalogCopier', () => {

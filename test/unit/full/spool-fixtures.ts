@@ -5,8 +5,6 @@ import { join } from 'node:path';
 
 import { BSON, Timestamp } from 'mongodb';
 
-import { type Logger } from '../../../src/logger.js';
-
 /** What the spool stores for one entry. */
 export interface Entry {
   readonly raw: Uint8Array;
@@ -69,18 +67,4 @@ export async function segmentPaths(directory: string): Promise<string[]> {
   return names.map(name => join(directory, name));
 }
 
-/** A logger that keeps what was logged. */
-export function recordingLogger(): Logger & {
-  readonly warnings: { message: string; fields: Record<string, unknown> | undefined }[];
-} {
-  const warnings: { message: string; fields: Record<string, unknown> | undefined }[] = [];
-  return {
-    warnings,
-    debug() {},
-    info() {},
-    warn(message, fields) {
-      warnings.push({ message, fields });
-    },
-    error() {}
-  };
-}
+export { recordingLogger } from '../../support/recording-logger.js';
