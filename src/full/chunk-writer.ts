@@ -4,7 +4,6 @@
 import {
   type AnyBulkWriteOperation,
   type Document,
-  MongoBulkWriteError,
   type MongoClient,
   type WriteConcern,
   type WriteConcernSettings,
@@ -12,10 +11,14 @@ import {
 } from 'mongodb';
 
 import { TargetWriteError } from '../errors.js';
+import {
+  DUPLICATE_KEY_CODES,
+  unwrapBulkError,
+  writeErrorsOf
+} from '../lifecycle/bulk-write-errors.js';
 import { classifyError } from '../lifecycle/classify-error.js';
+import { splitNamespace } from '../namespace/namespace.js';
 import { type DuplicatePolicy } from './collection-executor-options.js';
-
-const DUPLICATE_KEY: ReadonlySet<number> = new Set([11000, 11001, 12582]);
 
 /**
  * What {@link insertChunk} needs.
@@ -35,7 +38,7 @@ export interface ChunkWriteOptions {
  * the source changing meanwhile) also reports 11000, but replacing the document would not help.
  */
 function isDuplicateId(writeError: WriteError): boolean {
-  if (!DUPLICATE_KEY.has(writeError.code)) return false;
+  if (!DUPLICATE_KEY_CODES.has(writeError.code)) return false;
   const keyPattern = (writeError.err as { keyPattern?: unknown } | undefined)?.keyPattern;
   if (keyPattern !== null && typeof keyPattern === 'object') {
     const fields = Object.keys(keyPattern);
@@ -50,19 +53,6 @@ function indexName(writeError: WriteError): string {
   return / index: (\S+)/.exec(writeError.errmsg ?? '')?.[1] ?? 'a unique index';
 }
 
-function writeErrorsOf(error: unknown): WriteError[] {
-  if (!(error instanceof MongoBulkWriteError)) return [];
-  const errors = error.writeErrors;
-  return Array.isArray(errors) ? errors : [errors as WriteError];
-}
-
-/** The driver hides a network error inside a MongoBulkWriteError without write errors. */
-function unwrap(error: unknown): unknown {
-  if (!(error instanceof MongoBulkWriteError) || writeErrorsOf(error).length > 0) return error;
-  const original: unknown = error.errorResponse;
-  return original instanceof Error ? original : error;
-}
-
 /**
  * Inserts the chunk; returns how many documents replaced one already on the target.
  * @throws {@link TargetWriteError} for a duplicate under the `fail` policy (naming the `_id`'s
@@ -71,8 +61,8 @@ function unwrap(error: unknown): unknown {
  */
 export async function insertChunk(options: ChunkWriteOptions): Promise<number> {
   const { target, targetNs, documents, writeConcern, retry } = options;
-  const dot = targetNs.indexOf('.');
-  const collection = target.db(targetNs.slice(0, dot)).collection(targetNs.slice(dot + 1));
+  const { db, coll } = splitNamespace(targetNs);
+  const collection = target.db(db).collection(coll);
   const writeOptions = writeConcern === undefined ? {} : { writeConcern };
   const duplicates = await retry(`insertMany ${targetNs}`, async attempt => {
     try {
@@ -80,12 +70,12 @@ export async function insertChunk(options: ChunkWriteOptions): Promise<number> {
       return [];
     } catch (error) {
       const writeErrors = writeErrorsOf(error);
-      if (writeErrors.length === 0) throw unwrap(error);
+      if (writeErrors.length === 0) throw unwrapBulkError(error);
       const other = writeErrors.find(e => !isDuplicateId(e));
       if (other !== undefined) {
         if (classifyError({ code: other.code }).retryable) throw error;
         // Server messages can quote document values (a duplicate key's value): never pass them on.
-        const what = DUPLICATE_KEY.has(other.code)
+        const what = DUPLICATE_KEY_CODES.has(other.code)
           ? `a duplicate key on ${indexName(other)}`
           : `error code ${other.code}`;
         throw new TargetWriteError(
@@ -124,10 +114,10 @@ export async function insertChunk(options: ChunkWriteOptions): Promise<number> {
     } catch (error) {
       const writeError = writeErrorsOf(error)[0];
       if (writeError === undefined || classifyError({ code: writeError.code }).retryable) {
-        throw unwrap(error);
+        throw unwrapBulkError(error);
       }
       throw new TargetWriteError(
-        `The target rejected a document replacing one in ${targetNs}: error code ${writeError.code}${DUPLICATE_KEY.has(writeError.code) ? ` (duplicate key on ${indexName(writeError)})` : ''}`,
+        `The target rejected a document replacing one in ${targetNs}: error code ${writeError.code}${DUPLICATE_KEY_CODES.has(writeError.code) ? ` (duplicate key on ${indexName(writeError)})` : ''}`,
         false,
         {
           namespace: targetNs,

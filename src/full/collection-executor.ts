@@ -19,6 +19,7 @@ import { setMaxListeners } from 'node:events';
 import { BSON, type Document } from 'mongodb';
 
 import { ReplicationError, TargetWriteError } from '../errors.js';
+import { EXACT_DECODE_OPTIONS } from '../incr/oplog-batch.js';
 import { BoundedQueue } from '../lifecycle/bounded-queue.js';
 import { Stage } from '../lifecycle/stage.js';
 import { insertChunk } from './chunk-writer.js';
@@ -49,9 +50,6 @@ interface Chunk {
   readonly documents: Uint8Array[];
   readonly bytes: number;
 }
-
-/** Exact BSON types: an Int32 stays an Int32 on the target. */
-const DECODE = Object.freeze({ promoteValues: false, promoteLongs: false, bsonRegExp: true });
 
 /** A range being copied: done once its reader ended and every chunk it produced is written. */
 interface TaskState {
@@ -215,7 +213,9 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
       const replaced = await insertChunk({
         target,
         targetNs: task.targetNs,
-        documents: chunk.documents.map(raw => BSON.deserialize(raw, DECODE) as Document),
+        documents: chunk.documents.map(
+          raw => BSON.deserialize(raw, EXACT_DECODE_OPTIONS) as Document
+        ),
         onDuplicate: task.resumed ? 'replace' : onDuplicate,
         writeConcern,
         retry: (operation, fn) => this.retry(operation, fn, retry)

@@ -23,6 +23,7 @@ import { EventEmitter } from 'eventemitter3';
 import { type Collection, type Document, MaxKey } from 'mongodb';
 
 import { ReplicationError, SourceReadError } from '../errors.js';
+import { EXACT_DECODE_OPTIONS } from '../incr/oplog-batch.js';
 import { classifyError } from '../lifecycle/classify-error.js';
 import { redactError } from '../logger.js';
 import { parseNamespace } from '../namespace/namespace.js';
@@ -44,9 +45,6 @@ export {
   type SplitEvent
 } from './document-splitter-options.js';
 export { type IdRange, rangeFindOptions } from './id-range.js';
-
-/** Sampled `_id`s keep their exact BSON types (an Int32 bound stays an Int32). */
-const DECODE = Object.freeze({ promoteValues: false, promoteLongs: false, bsonRegExp: true });
 
 /**
  * Cuts source collections into `_id` ranges for parallel readers; see the module comment for how
@@ -128,7 +126,7 @@ export class DocumentSplitter extends EventEmitter<DocumentSplitterEvents> {
           { $project: { _id: 1 } },
           { $sort: { _id: 1 } }
         ],
-        DECODE
+        EXACT_DECODE_OPTIONS
       )
       .toArray();
     const ids = sampled.map(doc => doc._id);

@@ -7,10 +7,10 @@
 import { BSON, type Collection, type Document, type MongoClient, MongoServerError } from 'mongodb';
 
 import { SourceReadError } from '../errors.js';
-import { canonicalIdBytes } from '../incr/lane-hash.js';
+import { EXACT_DECODE_OPTIONS } from '../incr/oplog-batch.js';
+import { splitNamespace } from '../namespace/namespace.js';
 import { type IdRange, rangeFindOptions } from './document-splitter.js';
-
-const DECODE = Object.freeze({ promoteValues: false, promoteLongs: false, bsonRegExp: true });
+import { sameId } from './split-points.js';
 
 /**
  * What a read meets when its collection is dropped or renamed under it (CursorNotFound,
@@ -37,10 +37,6 @@ export interface RangeReadOptions {
    * stop reading (a stop was requested or the consumer closed).
    */
   readonly onDocument: (raw: Uint8Array) => Promise<boolean> | boolean;
-}
-
-function sameId(a: unknown, b: unknown): boolean {
-  return Buffer.from(canonicalIdBytes(a)).equals(Buffer.from(canonicalIdBytes(b)));
 }
 
 /**
@@ -139,12 +135,12 @@ export async function readRange(options: RangeReadOptions): Promise<void> {
 }
 
 function idOf(raw: Uint8Array): unknown {
-  return (BSON.deserialize(raw, DECODE) as Document)._id;
+  return (BSON.deserialize(raw, EXACT_DECODE_OPTIONS) as Document)._id;
 }
 
 function collectionOf(source: MongoClient, namespace: string): Collection {
-  const dot = namespace.indexOf('.');
-  return source.db(namespace.slice(0, dot)).collection(namespace.slice(dot + 1));
+  const { db, coll } = splitNamespace(namespace);
+  return source.db(db).collection(coll);
 }
 
 function collectionName(collection: Collection): string {

@@ -20,7 +20,7 @@ import {
   type BulkWriteResult,
   type Collection,
   type Document,
-  MongoBulkWriteError,
+  type MongoBulkWriteError,
   type MongoClient,
   type Timestamp,
   type WriteConcern,
@@ -29,8 +29,14 @@ import {
 } from 'mongodb';
 
 import { ApplyConflictError, TargetWriteError } from '../errors.js';
+import {
+  DUPLICATE_KEY_CODES,
+  unwrapBulkError,
+  writeErrorsOf
+} from '../lifecycle/bulk-write-errors.js';
 import { classifyError } from '../lifecycle/classify-error.js';
 import { type Logger } from '../logger.js';
+import { splitNamespace } from '../namespace/namespace.js';
 import { insertAsReplacement, toWriteModel } from '../oplog/crud-ops.js';
 import { formatOptime, type InsertEntry } from '../oplog/oplog-entry.js';
 import { type LaneRun, planLane } from './lane-plan.js';
@@ -124,9 +130,6 @@ export interface ApplierLaneOptions {
   /** Where to log. */
   readonly logger: Logger;
 }
-
-/** Server codes of a duplicate key. */
-const DUPLICATE_KEY: ReadonlySet<number> = new Set([11000, 11001, 12582]);
 
 /**
  * A zeroed {@link ApplyCounts}.
@@ -355,7 +358,7 @@ export class ApplierLane {
     const target = this.#collection(ns);
     const found = new Set<string>();
     for (const [sourceNs, docs] of bySourceNs) {
-      const { db, coll } = splitNs(sourceNs);
+      const { db, coll } = splitNamespace(sourceNs);
       const ids = [...docs.values()].map(op => op.id);
       const current = await this.#options.retry(`find ${sourceNs} on the source`, () =>
         source.db(db).collection(coll).find(byIds(ids), { promoteValues: false }).toArray()
@@ -414,7 +417,7 @@ export class ApplierLane {
   #collection(ns: string): Collection<Document> {
     let collection = this.#collections.get(ns);
     if (collection === undefined) {
-      const { db, coll } = splitNs(ns);
+      const { db, coll } = splitNamespace(ns);
       collection = this.#options.target.db(db).collection(coll);
       this.#collections.set(ns, collection);
     }
@@ -426,28 +429,11 @@ export class ApplierLane {
 function duplicateIndexes(error: unknown, run: LaneRun): number[] {
   const writeErrors = writeErrorsOf(error);
   if (writeErrors.length === 0) throw error;
-  const other = writeErrors.find(e => !DUPLICATE_KEY.has(e.code));
+  const other = writeErrors.find(e => !DUPLICATE_KEY_CODES.has(e.code));
   if (other !== undefined) throw fatalWriteError(other, run.ops, run.ns, error);
   // A write-concern failure as well: retry the whole run (duplicates are handled next time).
   if ((error as MongoBulkWriteError).result?.getWriteConcernError() !== undefined) throw error;
   return writeErrors.map(e => e.index).sort((a, b) => a - b);
-}
-
-/**
- * The driver wraps a network failure in the middle of a bulk write in a MongoBulkWriteError
- * without write errors (keeping the original as `errorResponse`), which hides its class and
- * labels from {@link classifyError}; hand the original on so it is retried.
- */
-function unwrapBulkError(error: unknown): unknown {
-  if (!(error instanceof MongoBulkWriteError) || writeErrorsOf(error).length > 0) return error;
-  const original: unknown = error.errorResponse;
-  return original instanceof Error ? original : error;
-}
-
-function writeErrorsOf(error: unknown): WriteError[] {
-  if (!(error instanceof MongoBulkWriteError)) return [];
-  const errors = error.writeErrors;
-  return Array.isArray(errors) ? errors : [errors as WriteError];
 }
 
 /** A per-document write error: transient codes are retried, the rest stop replication. */
@@ -499,9 +485,4 @@ function describeId(id: unknown): string {
 /** `{_id: {$in: ids}}`; `_id`s are of any BSON type, which the driver's ObjectId default denies. */
 function byIds(ids: readonly unknown[]): Document {
   return ids.length === 1 ? { _id: ids[0] } : { _id: { $in: ids } };
-}
-
-function splitNs(ns: string): { db: string; coll: string } {
-  const dot = ns.indexOf('.');
-  return { db: ns.slice(0, dot), coll: ns.slice(dot + 1) };
 }

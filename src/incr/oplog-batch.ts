@@ -12,8 +12,9 @@ import { type FetchedEntry } from './pipeline-items.js';
  * Numbers stay `Int32`/`Double`/`Long`/`Decimal128` and regular expressions stay `BSONRegExp`,
  * so the target receives exactly the source's types (a promoted `Int32(1)` and `Double(1)` would
  * both become the JavaScript number 1 and be re-encoded as one type).
+ * @internal
  */
-const DECODE_OPTIONS = Object.freeze({
+export const EXACT_DECODE_OPTIONS = Object.freeze({
   promoteValues: false,
   promoteLongs: false,
   bsonRegExp: true
@@ -27,7 +28,10 @@ const DECODE_OPTIONS = Object.freeze({
  * @internal
  */
 export function decodeOplogEntry(raw: Uint8Array): FetchedEntry {
-  return { entry: parseOplogEntry(BSON.deserialize(raw, DECODE_OPTIONS)), bytes: raw.byteLength };
+  return {
+    entry: parseOplogEntry(BSON.deserialize(raw, EXACT_DECODE_OPTIONS)),
+    bytes: raw.byteLength
+  };
 }
 
 /**
