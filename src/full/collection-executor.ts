@@ -189,6 +189,7 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
       source,
       range: state.task.range,
       uuid: state.task.sourceUuid,
+      logger: this.logger,
       batchSize: readBatchSize,
       signal,
       retry: (operation, fn) => this.retry(operation, fn, retry),

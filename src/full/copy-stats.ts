@@ -81,7 +81,7 @@ export class NamespaceCopyStats {
 }
 
 /** Milliseconds to copy `remaining` documents at `perSecond`; undefined without a rate. */
-export function eta(remaining: number, perSecond: number): number | undefined {
+function eta(remaining: number, perSecond: number): number | undefined {
   if (!(perSecond > 0)) return undefined;
   return (Math.max(0, remaining) * 1000) / perSecond;
 }

@@ -8,6 +8,7 @@ import { BSON, type Collection, type Document, type MongoClient, MongoServerErro
 
 import { SourceReadError } from '../errors.js';
 import { EXACT_DECODE_OPTIONS } from '../incr/oplog-batch.js';
+import { type Logger } from '../logger.js';
 import { splitNamespace } from '../namespace/namespace.js';
 import { type IdRange, rangeFindOptions } from './document-splitter.js';
 import { sameId } from './split-points.js';
@@ -31,6 +32,8 @@ export interface RangeReadOptions {
   readonly signal: AbortSignal;
   /** Retries a transient failure of one attempt (the stage's backoff and `retry` events). */
   readonly retry: <T>(operation: string, fn: (attempt: number) => Promise<T>) => Promise<T>;
+  /** Where a range ended early by a drop is reported. */
+  readonly logger: Logger;
   /**
    * Receives each document as its own copy of the raw BSON (decoded by the writer, so decoded
    * documents live only briefly); returns false to
@@ -117,7 +120,17 @@ export async function readRange(options: RangeReadOptions): Promise<void> {
         }
         const moved =
           options.uuid === undefined ? undefined : await findByUuid(source, options.uuid);
-        if (moved === undefined) return; // dropped: nothing more to copy
+        if (moved === undefined) {
+          // Dropped: nothing more to copy (in mode all the drop is replayed); never silently.
+          options.logger.warn(
+            `${range.namespace} was dropped during the copy; its range ends early`,
+            {
+              range: range.index + 1,
+              documentsRead: read
+            }
+          );
+          return;
+        }
         collection = collectionOf(source, moved);
         throw new SourceReadError(
           `${range.namespace} was renamed to ${moved} during the copy`,
