@@ -86,6 +86,13 @@ export {
   type SpoolReadOptions
 } from './full/oplog-spool.js';
 export {
+  ChangeStreamFetcher,
+  type ChangeStreamFetcherEvents,
+  type ChangeStreamFetcherOptions,
+  type ResolvedChangeStreamFetcherOptions,
+  type SkippedChangeEvent
+} from './incr/change-stream-fetcher.js';
+export {
   type AppliedBatchEvent,
   type ApplierConflictEvent,
   type ApplyCounts,
@@ -114,7 +121,8 @@ export {
   type CrudOp,
   type DdlBatch,
   type FetchedEntry,
-  type ProgressBatch
+  type ProgressBatch,
+  type TxnBatch
 } from './incr/pipeline-items.js';
 export {
   ReplBatcher,
@@ -123,7 +131,8 @@ export {
   type ReplBatcherOptions,
   type ReplBatchEvent,
   type ReplBatchReason,
-  type ResolvedReplBatcherOptions
+  type ResolvedReplBatcherOptions,
+  type TransactionMode
 } from './incr/repl-batcher.js';
 export { BoundedQueue } from './lifecycle/bounded-queue.js';
 export {
@@ -158,6 +167,7 @@ export {
   namespaceFilterDefaults,
   type NamespaceFilterOptions
 } from './namespace/namespace-filter.js';
+export { changeEventToOps, type ConvertedEvent } from './oplog/change-events.js';
 export { insertAsReplacement, toWriteModel } from './oplog/crud-ops.js';
 export { type NamespaceMapper, type TargetCommand, toTargetCommand } from './oplog/ddl-ops.js';
 export {
@@ -183,6 +193,7 @@ export {
   TransactionAssembler,
   unwrapApplyOps
 } from './oplog/transactions.js';
+export { updateDescriptionToDiff } from './oplog/update-description.js';
 export { diffToUpdate, updateOf, type UpdateSource, v1ToUpdate } from './oplog/update-diff.js';
 export {
   type CheckpointEvent,
@@ -191,6 +202,7 @@ export {
   type ReplicatorEvents
 } from './replicator.js';
 export {
+  type FetchMethod,
   type ReplicatorCheckpointOptions,
   replicatorDefaults,
   type ReplicatorFullOptions,

@@ -17,9 +17,15 @@ import { resolveDocumentSplitterOptions } from './full/document-splitter-options
 import { type IndexTiming } from './full/full-copy.js';
 import { type HashedApplierPoolOptions } from './incr/hashed-applier-pool.js';
 import { type OplogFetcherOptions } from './incr/oplog-fetcher.js';
-import { type ReplBatcherOptions } from './incr/repl-batcher.js';
+import { type ReplBatcherOptions, type TransactionMode } from './incr/repl-batcher.js';
 import { type StageOptions } from './lifecycle/stage.js';
 import { type NamespaceFilterOptions } from './namespace/namespace-filter.js';
+
+/**
+ * How the {@link Replicator} reads the source: tailing the oplog, or a change stream.
+ * @public
+ */
+export type FetchMethod = 'oplog' | 'changeStream';
 
 /**
  * Where checkpoints go and how often.
@@ -93,10 +99,21 @@ export interface ReplicatorOptions extends StageOptions {
    */
   mode?: 'full' | 'incr' | 'all';
   /**
-   * How to read the source. Only `'oplog'` (tailing `local.oplog.rs`) exists in this release.
+   * How to read the source: `'oplog'` tails `local.oplog.rs` (needs read access to the `local`
+   * database); `'changeStream'` reads a cluster-wide change stream (MongoDB 6.0+, works where the
+   * oplog cannot be read, such as managed services and restricted users). See
+   * `docs/fetch-methods.md` for the trade-offs.
    * @defaultValue 'oplog'
    */
-  fetchMethod?: 'oplog';
+  fetchMethod?: FetchMethod;
+  /**
+   * How source transactions reach the target: `'flatten'` spreads their operations over the
+   * applier lanes like any others (fastest; a reader of the target may see part of a
+   * transaction for a moment); `'preserve'` applies each source transaction as one target
+   * transaction, after every earlier write (the target must support transactions).
+   * @defaultValue 'flatten'
+   */
+  transactions?: TransactionMode;
   /** Which namespaces to replicate and how to rename them. @defaultValue everything but system namespaces */
   filter?: NamespaceFilterOptions;
   /**
@@ -107,10 +124,16 @@ export interface ReplicatorOptions extends StageOptions {
   startAt?: Timestamp | 'latest';
   /** The checkpoint. */
   checkpoint: ReplicatorCheckpointOptions;
-  /** Options of the {@link OplogFetcher} stage (without `source` and `start`). */
+  /**
+   * Options of the fetcher stage, the {@link OplogFetcher} or the {@link ChangeStreamFetcher}
+   * (without `source` and `start`).
+   */
   fetcher?: Omit<OplogFetcherOptions, 'source' | 'start' | 'signal' | 'logger'>;
   /** Options of the {@link ReplBatcher} stage (without `input` and `filter`). */
-  batcher?: Omit<ReplBatcherOptions, 'input' | 'filter' | 'signal' | 'logger'>;
+  batcher?: Omit<
+    ReplBatcherOptions,
+    'input' | 'filter' | 'signal' | 'logger' | 'transactions' | 'resumeOptime'
+  >;
   /** Options of the {@link HashedApplierPool} stage (without `input`, `target` and `source`). */
   applier?: Omit<
     HashedApplierPoolOptions,
@@ -126,7 +149,8 @@ export interface ReplicatorOptions extends StageOptions {
  */
 export const replicatorDefaults = Object.freeze({
   mode: 'incr' as const,
-  fetchMethod: 'oplog' as const,
+  fetchMethod: 'oplog' as FetchMethod,
+  transactions: 'flatten' as TransactionMode,
   startAt: 'latest' as const,
   checkpointIntervalMs: 1000,
   indexes: 'after' as IndexTiming,
@@ -143,7 +167,9 @@ export interface ResolvedReplicatorOptions extends ReplicatorOptions {
   /** See {@link ReplicatorOptions.mode}. */
   readonly mode: 'full' | 'incr' | 'all';
   /** See {@link ReplicatorOptions.fetchMethod}. */
-  readonly fetchMethod: 'oplog';
+  readonly fetchMethod: FetchMethod;
+  /** See {@link ReplicatorOptions.transactions}. */
+  readonly transactions: TransactionMode;
   /** See {@link ReplicatorOptions.startAt}. */
   readonly startAt: Timestamp | 'latest';
   /** The checkpoint interval in milliseconds. */
@@ -250,10 +276,17 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
     throw new InvalidConfigError('full.spoolDir', 'must be a non-empty path');
   }
   const fetchMethod = options.fetchMethod ?? replicatorDefaults.fetchMethod;
-  if (fetchMethod !== 'oplog') {
+  if (fetchMethod !== 'oplog' && fetchMethod !== 'changeStream') {
     throw new InvalidConfigError(
       'fetchMethod',
-      `"${String(fetchMethod)}" is not available yet; this release supports "oplog"`
+      `must be "oplog" or "changeStream", got ${JSON.stringify(fetchMethod)}`
+    );
+  }
+  const transactions = options.transactions ?? replicatorDefaults.transactions;
+  if (transactions !== 'flatten' && transactions !== 'preserve') {
+    throw new InvalidConfigError(
+      'transactions',
+      `must be "flatten" or "preserve", got ${JSON.stringify(transactions)}`
     );
   }
   const startAt = options.startAt ?? replicatorDefaults.startAt;
@@ -280,6 +313,7 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
     ...options,
     mode,
     fetchMethod,
+    transactions,
     startAt,
     checkpointIntervalMs,
     indexes,

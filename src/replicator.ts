@@ -11,10 +11,14 @@
  *             (phase catchup, then incr once copyEndTs is applied)
  * stop: copy → fetcher → batcher → pool drain in data-flow order → final checkpoint → close
  * ```
+ *
+ * The fetcher is an OplogFetcher or, with `fetchMethod: 'changeStream'`, a ChangeStreamFetcher;
+ * both deliver the same entries, and the change stream's resume token rides along with them to
+ * the checkpoint.
  */
 import { join } from 'node:path';
 
-import { MongoClient, type Timestamp } from 'mongodb';
+import { type Document, MongoClient, type Timestamp } from 'mongodb';
 
 import {
   type Checkpoint,
@@ -29,12 +33,13 @@ import { type CopyProgressEvent } from './full/collection-executor.js';
 import { FullCopy } from './full/full-copy.js';
 import { OplogSpool } from './full/oplog-spool.js';
 import { feedFromSpool, pumpToSpool } from './full/spool-bridge.js';
+import { ChangeStreamFetcher, type SkippedChangeEvent } from './incr/change-stream-fetcher.js';
 import {
   type AppliedBatchEvent,
   type ApplierConflictEvent,
   HashedApplierPool
 } from './incr/hashed-applier-pool.js';
-import { OplogFetcher } from './incr/oplog-fetcher.js';
+import { OplogFetcher, type OplogFetcherEvents } from './incr/oplog-fetcher.js';
 import { type FetchedEntry } from './incr/pipeline-items.js';
 import { ReplBatcher } from './incr/repl-batcher.js';
 import { BoundedQueue } from './lifecycle/bounded-queue.js';
@@ -84,6 +89,8 @@ export interface ReplicatorEvents extends StageEvents {
   phase: (event: PhaseEvent) => void;
   /** A batch was applied on the target (every lane finished it). */
   batch: (event: AppliedBatchEvent) => void;
+  /** Change streams: an event had nothing to apply on the target (it is not dropped silently). */
+  skipped: (event: SkippedChangeEvent) => void;
   /** An update or delete found no document on the target after catch-up. */
   conflict: (event: ApplierConflictEvent) => void;
   /** Replication lag: the source's newest optime against the last applied one. */
@@ -121,7 +128,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
   #target: MongoClient | undefined;
   readonly #ownClients: MongoClient[] = [];
   #store: CheckpointStore | undefined;
-  #fetcher: OplogFetcher | undefined;
+  #fetcher: OplogFetcher | ChangeStreamFetcher | undefined;
   #batcher: ReplBatcher | undefined;
   #pool: HashedApplierPool | undefined;
   #copy: FullCopy | undefined;
@@ -135,6 +142,8 @@ export class Replicator extends Stage<ReplicatorEvents> {
   #copyEndTs: Timestamp | undefined;
   #copyState: readonly CopiedCollection[] | undefined;
   #applied: Timestamp | undefined;
+  /** Change streams: the resume token of the last applied batch. */
+  #appliedToken: Document | undefined;
   #saved: Timestamp | undefined;
   #lastSaveAt = 0;
   #saving: Promise<void> = Promise.resolve();
@@ -197,13 +206,23 @@ export class Replicator extends Stage<ReplicatorEvents> {
         }
       );
     }
+    if (checkpoint && (checkpoint.fetchMethod ?? 'oplog') !== options.fetchMethod) {
+      throw new CheckpointError(
+        `Checkpoint "${checkpoint.name}" was written with fetchMethod "${checkpoint.fetchMethod ?? 'oplog'}", not "${options.fetchMethod}"`,
+        false,
+        {
+          hint: `Restart with fetchMethod "${checkpoint.fetchMethod ?? 'oplog'}", or choose a new checkpoint name to start over`
+        }
+      );
+    }
+    this.#appliedToken = checkpoint?.resumeToken;
     if (options.mode === 'incr') {
       const start = checkpoint?.lastApplied ?? (await this.#newestOptime());
       this.#phase = 'incr';
       this.#applied = start;
       if (checkpoint) this.#saved = start;
       else await this.#save(start, true);
-      const fetcher = this.#startFetcher(start);
+      const fetcher = this.#startFetcher(start, this.#appliedToken);
       await this.#startApplier(fetcher.output, start);
       await fetcher.start();
       return;
@@ -224,8 +243,12 @@ export class Replicator extends Stage<ReplicatorEvents> {
       logger: this.logger
     });
     const spooled = this.#spool.lastOptime;
-    const fetchFrom = spooled && this.#applied.lessThan(spooled) ? spooled : this.#applied;
-    const fetcher = this.#startFetcher(fetchFrom);
+    const fromSpool = spooled !== undefined && this.#applied.lessThan(spooled);
+    // After the spool's last entry a change stream restarts at its optime: every change of one
+    // cluster time is in one spooled entry, so nothing of it is missed.
+    const fetcher = fromSpool
+      ? this.#startFetcher(spooled, undefined)
+      : this.#startFetcher(this.#applied, this.#appliedToken);
     this.#addTask(pumpToSpool(fetcher.output, this.#spool, this.#stagesAbort.signal));
     await fetcher.start();
     if (this.#phase !== 'full') await this.#startSpoolApplier();
@@ -390,16 +413,29 @@ export class Replicator extends Stage<ReplicatorEvents> {
     this.#tasks.push(task);
   }
 
-  #startFetcher(start: Timestamp): OplogFetcher {
-    this.#fetcher = new OplogFetcher({
+  #startFetcher(
+    start: Timestamp,
+    resumeToken: Document | undefined
+  ): OplogFetcher | ChangeStreamFetcher {
+    const fetcherOptions = {
       ...this.options.fetcher,
       signal: this.#stagesAbort.signal,
       logger: this.logger,
       source: this.#source!,
       start
-    });
-    this.#fetcher.on('retry', event => this.safeEmit('retry', event));
-    this.#fetcher.on('lag', event => {
+    };
+    const fetcher =
+      this.options.fetchMethod === 'changeStream'
+        ? new ChangeStreamFetcher({ ...fetcherOptions, resumeToken })
+        : new OplogFetcher(fetcherOptions);
+    this.#fetcher = fetcher;
+    if (fetcher instanceof ChangeStreamFetcher) {
+      fetcher.on('skipped', event => this.safeEmit('skipped', event));
+    }
+    // Both fetchers emit the oplog fetcher's events.
+    const events = fetcher as unknown as Stage<OplogFetcherEvents>;
+    events.on('retry', event => this.safeEmit('retry', event));
+    events.on('lag', event => {
       const applied = this.#applied ?? event.fetchedOptime;
       this.safeEmit('lag', {
         stage: 'replicator',
@@ -408,7 +444,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
         seconds: Math.max(0, event.sourceOptime.t - applied.t)
       });
     });
-    return this.#fetcher;
+    return fetcher;
   }
 
   /** Starts the pool and the batcher (consumers first, so nothing fills an unread queue). */
@@ -420,7 +456,8 @@ export class Replicator extends Stage<ReplicatorEvents> {
       ...stageOptions,
       input,
       filter: new NamespaceFilter(options.filter ?? {}),
-      resumeOptime: after
+      resumeOptime: after,
+      transactions: options.transactions
     });
     this.#pool = new HashedApplierPool({
       ...options.applier,
@@ -435,6 +472,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
     }
     this.#pool.on('applied', event => {
       this.#applied = event.checkpointOptime;
+      if (event.resumeToken !== undefined) this.#appliedToken = event.resumeToken;
       if (this.#phase === 'catchup' && !this.#applied.lessThan(this.#copyEndTs!)) {
         this.#phase = 'incr';
         this.#emitPhase('incr', this.#applied);
@@ -477,6 +515,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
   async #newestOptime(): Promise<Timestamp> {
     const startAt = this.options.startAt;
     if (this.options.mode === 'incr' && startAt !== 'latest') return startAt;
+    if (this.options.fetchMethod === 'changeStream') return this.#sourceOperationTime();
     const [newest] = await this.#source!.db('local')
       .collection('oplog.rs')
       .find({}, { sort: { $natural: -1 }, limit: 1, projection: { ts: 1 } })
@@ -487,6 +526,22 @@ export class Replicator extends Stage<ReplicatorEvents> {
       });
     }
     return newest.ts as Timestamp;
+  }
+
+  /** The source's latest optime without reading the oplog (change streams may not read it). */
+  async #sourceOperationTime(): Promise<Timestamp> {
+    const reply = await this.#source!.db('admin').command({ ping: 1 });
+    const ts: unknown = reply.operationTime;
+    if (
+      ts === null ||
+      typeof ts !== 'object' ||
+      (ts as { _bsontype?: unknown })._bsontype !== 'Timestamp'
+    ) {
+      throw new SourceReadError('The source reported no operationTime', false, {
+        hint: 'Change streams need a replica set source, not a standalone mongod'
+      });
+    }
+    return ts as Timestamp;
   }
 
   /**
@@ -500,7 +555,9 @@ export class Replicator extends Stage<ReplicatorEvents> {
       version: 1,
       mode: this.options.mode,
       phase: this.#phase,
+      ...(this.options.fetchMethod === 'oplog' ? {} : { fetchMethod: this.options.fetchMethod }),
       ...(optime ? { lastApplied: optime } : {}),
+      ...(optime && this.#appliedToken ? { resumeToken: this.#appliedToken } : {}),
       ...(this.#fullBeginTs ? { fullBeginTs: this.#fullBeginTs } : {}),
       ...(this.#copyEndTs ? { copyEndTs: this.#copyEndTs } : {}),
       ...(this.#copyState ? { copy: this.#copyState } : {}),

@@ -59,6 +59,12 @@ export interface Checkpoint {
   readonly mode: 'full' | 'incr' | 'all';
   /** Where that mode had got to. */
   readonly phase: ReplicationPhase;
+  /**
+   * How the source was read; absent means `'oplog'`. A change-stream position cannot be resumed
+   * by tailing the oplog (its optime may be no oplog entry) and the other way round it would
+   * lose the resume token, so a restart must use the same method.
+   */
+  readonly fetchMethod?: 'oplog' | 'changeStream' | undefined;
   /** The source replica set the positions refer to, when known. */
   readonly sourceReplicaSet?: string | undefined;
   /** The optime of the last oplog entry whose batch was applied everywhere. */
@@ -116,6 +122,13 @@ export function decodeCheckpoint(raw: unknown, source: string): Checkpoint {
       '"copy" must be a list of {sourceNs, targetNs, ranges: [{estimatedDocuments, done}]}'
     );
   }
+  if (
+    doc.fetchMethod !== undefined &&
+    doc.fetchMethod !== 'oplog' &&
+    doc.fetchMethod !== 'changeStream'
+  ) {
+    throw fail('"fetchMethod" must be oplog or changeStream');
+  }
   if (doc.sourceReplicaSet !== undefined && typeof doc.sourceReplicaSet !== 'string') {
     throw fail('"sourceReplicaSet" must be a string');
   }
@@ -127,6 +140,7 @@ export function decodeCheckpoint(raw: unknown, source: string): Checkpoint {
     phase: doc.phase
   };
   for (const field of [
+    'fetchMethod',
     'sourceReplicaSet',
     'lastApplied',
     'resumeToken',

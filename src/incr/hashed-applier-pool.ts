@@ -15,8 +15,11 @@
  * share of it and of every earlier batch; `applied` is emitted with its `checkpointOptime` only
  * then, in batch order. So a checkpoint written from an `applied` event names a position where
  * everything before it is on the target. A DDL batch waits until every earlier batch is
- * complete, runs alone, and only then are later batches started. A `progress` batch writes
- * nothing but is still reported, in order, so the checkpoint advances on quiet streams.
+ * complete, runs alone, and only then are later batches started. A `txn` batch (one source
+ * transaction, `transactions: 'preserve'`) waits the same way and is written in one target
+ * transaction ({@link TransactionApplier}), so a reader of the target never sees half of it. A
+ * `progress` batch writes nothing but is still reported, in order, so the checkpoint advances on
+ * quiet streams.
  *
  * Stopping: `stop()` closes the input (upstream pushes now resolve `false`), applies what is
  * still queued, then ends. A forced stop (the `signal` option) ends at the next safe point,
@@ -41,22 +44,24 @@ import { type RetryOptions } from '../lifecycle/retry.js';
 import { Stage, type StageEvents, type StageOptions } from '../lifecycle/stage.js';
 import { type TargetCommand } from '../oplog/ddl-ops.js';
 import { formatOptime } from '../oplog/oplog-entry.js';
+import { ApplierLane } from './applier-lane.js';
 import {
+  addCounts,
   type ApplierConflictEvent,
-  ApplierLane,
   type ApplyCounts,
   type ConflictPolicy,
   emptyCounts
-} from './applier-lane.js';
+} from './apply-outcome.js';
 import { routeToLanes } from './lane-plan.js';
 import { type ApplyBatch, type CrudBatch, type DdlBatch } from './pipeline-items.js';
+import { TransactionApplier } from './transaction-applier.js';
 
 export {
   type ApplierConflictEvent,
   type ApplyCounts,
   type ConflictAction,
   type ConflictPolicy
-} from './applier-lane.js';
+} from './apply-outcome.js';
 
 /**
  * Payload of the `applied` event: one batch is on the target, in every lane, after every
@@ -66,7 +71,7 @@ export {
 export interface AppliedBatchEvent extends Readonly<ApplyCounts> {
   /** The kind of batch. */
   readonly kind: ApplyBatch['kind'];
-  /** Ops written: CRUD ops, or 1 for a DDL command, 0 for progress. */
+  /** Ops written: CRUD ops (of a `crud` or `txn` batch), or 1 for a DDL command, 0 for progress. */
   readonly ops: number;
   /** Source entries the batch covered that had nothing to apply. */
   readonly skipped: number;
@@ -76,6 +81,11 @@ export interface AppliedBatchEvent extends Readonly<ApplyCounts> {
   readonly lastOptime: Timestamp;
   /** The optime a checkpoint may now record. */
   readonly checkpointOptime: Timestamp;
+  /**
+   * The change-stream resume token naming the same position as `checkpointOptime`, when the
+   * batch has one ({@link ApplyBatchBase.resumeToken}); a checkpoint may record it too.
+   */
+  readonly resumeToken?: Document;
   /** Time the batch took to apply, in milliseconds. */
   readonly durationMs: number;
 }
@@ -282,7 +292,8 @@ const ALREADY_DONE: ReadonlyMap<string, ReadonlySet<number>> = new Map([
  * @remarks
  * Apply rules follow DESIGN §3: inserts are grouped into unordered `insertMany` (a duplicate
  * `_id` becomes a replace-upsert), updates and deletes are ordered `bulkWrite`s, DDL runs alone
- * with "already done" errors treated as success, and misses after `catchUpUntil` are conflicts
+ * with "already done" errors treated as success, a `txn` batch runs alone in one target
+ * transaction (inserts as replace-upserts there), and misses after `catchUpUntil` are conflicts
  * handled per `conflictPolicy`. Transient target failures are retried with backoff (each a
  * `retry` event); anything else fails the stage with a {@link TargetWriteError} or
  * {@link ApplyConflictError}.
@@ -302,6 +313,7 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
   /** The resolved options. */
   readonly options: Readonly<ResolvedHashedApplierPoolOptions>;
   readonly #lanes: ApplierLane[];
+  readonly #transactions: TransactionApplier;
   readonly #totals: ApplyCounts & { batches: number; alreadyApplied: number } = {
     ...emptyCounts(),
     batches: 0,
@@ -317,22 +329,24 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
     super('hashed-applier-pool', options);
     this.options = resolveHashedApplierPoolOptions(options);
     const { target, source, conflictPolicy, catchUpUntil, writeConcern, lanes } = this.options;
+    const applierOptions = {
+      target,
+      source,
+      conflictPolicy,
+      catchUpUntil,
+      writeConcern,
+      logger: this.logger,
+      retry: <T>(operation: string, fn: (attempt: number) => Promise<T>) =>
+        this.retry(operation, fn, this.options.retry),
+      onConflict: (event: ApplierConflictEvent) => {
+        if (this.listenerCount('conflict') > 0) this.safeEmit('conflict', event);
+      }
+    };
     this.#lanes = Array.from(
       { length: lanes },
-      (_, index) =>
-        new ApplierLane(index, {
-          target,
-          source,
-          conflictPolicy,
-          catchUpUntil,
-          writeConcern,
-          logger: this.logger,
-          retry: (operation, fn) => this.retry(operation, fn, this.options.retry),
-          onConflict: event => {
-            if (this.listenerCount('conflict') > 0) this.safeEmit('conflict', event);
-          }
-        })
+      (_, index) => new ApplierLane(index, applierOptions)
     );
+    this.#transactions = new TransactionApplier(applierOptions);
   }
 
   /** Counts since start: batches applied and the sums of their {@link AppliedBatchEvent} counts. */
@@ -372,6 +386,12 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
           await reported; // after every earlier write, and before any later one starts
           const alreadyApplied = (await this.#applyDdl(batch)) ? 0 : 1;
           this.#report(batch, emptyCounts(), 1, alreadyApplied, started);
+          continue;
+        }
+        if (batch.kind === 'txn') {
+          await reported; // likewise: the transaction sees every earlier write, and only those
+          const counts = await this.#transactions.apply(batch, laneSignal);
+          this.#report(batch, counts, batch.ops.length, 0, started);
           continue;
         }
         const applied =
@@ -436,7 +456,7 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
     started: number
   ): void {
     const totals = this.#totals;
-    for (const key of Object.keys(counts) as (keyof ApplyCounts)[]) totals[key] += counts[key];
+    addCounts(totals, counts);
     totals.batches++;
     totals.alreadyApplied += alreadyApplied;
     if (this.listenerCount('applied') === 0) return;
@@ -448,6 +468,7 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
       alreadyApplied,
       lastOptime: batch.lastOptime,
       checkpointOptime: batch.checkpointOptime,
+      ...(batch.resumeToken === undefined ? {} : { resumeToken: batch.resumeToken }),
       durationMs: performance.now() - started
     });
   }
@@ -477,9 +498,7 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
     });
     return Promise.all(shares).then(results => {
       const counts = emptyCounts();
-      for (const result of results) {
-        for (const key of Object.keys(counts) as (keyof ApplyCounts)[]) counts[key] += result[key];
-      }
+      for (const result of results) addCounts(counts, result);
       return counts;
     });
   }

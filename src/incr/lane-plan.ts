@@ -20,7 +20,10 @@ import { type CrudOp } from './pipeline-items.js';
  * @internal
  */
 export interface LaneRun {
-  /** `insert`: one unordered `insertMany`; `write`: one ordered `bulkWrite`. */
+  /**
+   * `insert`: one unordered `insertMany`; `write`: one ordered `bulkWrite` (in a transaction,
+   * inserts included, as replace-upserts).
+   */
   readonly kind: 'insert' | 'write';
   /** The target namespace every op of the run writes to. */
   readonly ns: string;
@@ -76,6 +79,36 @@ export function planLane(ops: readonly CrudOp[], catchUpUntil?: Timestamp): Lane
     current.push(op);
   }
   flush();
+  return runs;
+}
+
+/**
+ * The runs of one source transaction, in strict source order: each run is the consecutive ops of
+ * one target namespace (inserts, updates and deletes together, written as one ordered
+ * `bulkWrite`), cut again at `catchUpUntil` like {@link planLane}'s.
+ *
+ * @remarks
+ * Unlike a lane's ops, a transaction's are never reordered: they all run inside one target
+ * transaction, one after another, so there is nothing to gain from grouping by namespace, and
+ * source order is the simplest thing to be sure of.
+ * @internal
+ */
+export function planTransaction(ops: readonly CrudOp[], catchUpUntil?: Timestamp): LaneRun[] {
+  const runs: LaneRun[] = [];
+  let current: CrudOp[] = [];
+  let ns = '';
+  let catchUp = false;
+  for (const op of ops) {
+    const opCatchUp = catchUpUntil !== undefined && compareOptimes(op.entry.ts, catchUpUntil) <= 0;
+    if (current.length > 0 && (op.targetNs !== ns || opCatchUp !== catchUp)) {
+      runs.push({ kind: 'write', ns, ops: current, catchUp });
+      current = [];
+    }
+    ns = op.targetNs;
+    catchUp = opCatchUp;
+    current.push(op);
+  }
+  if (current.length > 0) runs.push({ kind: 'write', ns, ops: current, catchUp });
   return runs;
 }
 

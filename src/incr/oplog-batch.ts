@@ -5,7 +5,7 @@
 import { BSON, type Timestamp } from 'mongodb';
 
 import { SourceReadError } from '../errors.js';
-import { compareOptimes, formatOptime, parseOplogEntry } from '../oplog/oplog-entry.js';
+import { compareOptimes, formatOptime, isDocument, parseOplogEntry } from '../oplog/oplog-entry.js';
 import { type FetchedEntry } from './pipeline-items.js';
 
 /**
@@ -24,14 +24,21 @@ export const EXACT_DECODE_OPTIONS = Object.freeze({
  * Decodes one oplog document as read with `raw: true`, keeping its exact BSON size for the
  * queues' byte bounds.
  *
+ * @remarks
+ * A top-level `resumeToken` document becomes {@link FetchedEntry.resumeToken}: entries built from
+ * change events carry their token there, so it survives the disk spool. mongod never writes
+ * that field into an oplog entry.
+ *
  * @throws {@link UnsupportedOplogEntryError} for a malformed entry
  * @internal
  */
 export function decodeOplogEntry(raw: Uint8Array): FetchedEntry {
-  return {
-    entry: parseOplogEntry(BSON.deserialize(raw, EXACT_DECODE_OPTIONS)),
-    bytes: raw.byteLength
-  };
+  const document = BSON.deserialize(raw, EXACT_DECODE_OPTIONS);
+  const entry = parseOplogEntry(document);
+  const resumeToken: unknown = document.resumeToken;
+  return isDocument(resumeToken)
+    ? { entry, bytes: raw.byteLength, resumeToken }
+    : { entry, bytes: raw.byteLength };
 }
 
 /**

@@ -2,7 +2,7 @@
  * What flows between the incremental-sync stages: fetched oplog entries (OplogFetcher →
  * ReplBatcher) and batches ready to apply (ReplBatcher → HashedApplierPool).
  */
-import { type Timestamp } from 'mongodb';
+import { type Document, type Timestamp } from 'mongodb';
 
 import { type TargetCommand } from '../oplog/ddl-ops.js';
 import {
@@ -10,6 +10,7 @@ import {
   type DeleteEntry,
   type InsertEntry,
   type OplogEntry,
+  type OplogNumber,
   type UpdateEntry
 } from '../oplog/oplog-entry.js';
 
@@ -22,6 +23,11 @@ export interface FetchedEntry {
   readonly entry: OplogEntry;
   /** Its size in BSON bytes. */
   readonly bytes: number;
+  /**
+   * The change-stream resume token after this entry: resuming the stream with it continues
+   * with the next entry. Only entries from a ChangeStreamFetcher have it; oplog entries never do.
+   */
+  readonly resumeToken?: Document;
 }
 
 /**
@@ -52,6 +58,12 @@ export interface ApplyBatchBase {
   readonly checkpointOptime: Timestamp;
   /** Source entries this batch covers that had nothing to apply (noops, filtered, fromMigrate). */
   readonly skipped: number;
+  /**
+   * The change-stream resume token that names the same position as `checkpointOptime`: present
+   * when the input came from a change stream and `checkpointOptime` is the optime of the last
+   * entry the batcher took (it is absent while a transaction chain holds the checkpoint back).
+   */
+  readonly resumeToken?: Document;
 }
 
 /**
@@ -81,6 +93,32 @@ export interface DdlBatch extends ApplyBatchBase {
 }
 
 /**
+ * One source transaction (`transactions: 'preserve'`): its writes, applied after every earlier
+ * batch in one target transaction, so that a reader of the target sees all of it or none.
+ *
+ * @remarks
+ * Only a real transaction travels this way: the operations one entry with a session (`lsid`)
+ * releases, i.e. a one-entry `applyOps`, or a `partialTxn` chain or prepared transaction at its
+ * commit. An `applyOps` without a session (such as a batched delete) is flattened into a
+ * {@link CrudBatch}. A command inside a transaction (a collection created in it) runs alone as a
+ * {@link DdlBatch}, splitting the transaction into a `txn` batch before it and one after it: the
+ * transaction's atomicity on the target is lost around that command.
+ * @public
+ */
+export interface TxnBatch extends ApplyBatchBase {
+  /** Discriminant. */
+  readonly kind: 'txn';
+  /** The writes in source order (namespaces renamed, filtered ones counted in `skipped`). */
+  readonly ops: readonly CrudOp[];
+  /** Total BSON bytes of the writes. */
+  readonly bytes: number;
+  /** The source transaction's logical session id. */
+  readonly lsid?: Document;
+  /** The source transaction's number within `lsid`. */
+  readonly txnNumber?: OplogNumber;
+}
+
+/**
  * Nothing to write, only progress (noops, filtered entries): advances the checkpoint on quiet or
  * filtered streams.
  * @public
@@ -94,4 +132,4 @@ export interface ProgressBatch extends ApplyBatchBase {
  * A batch the {@link HashedApplierPool} applies as one unit.
  * @public
  */
-export type ApplyBatch = CrudBatch | DdlBatch | ProgressBatch;
+export type ApplyBatch = CrudBatch | DdlBatch | TxnBatch | ProgressBatch;

@@ -11,6 +11,18 @@ import { NamespaceFilter } from '../namespace/namespace-filter.js';
 import { type FetchedEntry } from './pipeline-items.js';
 
 /**
+ * How {@link ReplBatcher} hands source transactions to the applier:
+ * - `'flatten'`: a transaction's writes join an ordinary CRUD batch (kept whole in one batch)
+ *   and are applied by the lanes in parallel; a reader of the target may briefly see part of a
+ *   transaction.
+ * - `'preserve'`: each transaction travels as its own {@link TxnBatch}, applied in one target
+ *   transaction after every earlier batch, so a reader sees all of it or none. Slower: one batch
+ *   (and one round of commits) per source transaction.
+ * @public
+ */
+export type TransactionMode = 'flatten' | 'preserve';
+
+/**
  * Options for {@link ReplBatcher}. Only `input` is required; every limit is optional.
  * @public
  */
@@ -57,6 +69,12 @@ export interface ReplBatcherOptions extends StageOptions {
    * @defaultValue one increment before that first entry's optime
    */
   resumeOptime?: Timestamp;
+  /**
+   * Whether a source transaction is applied as one target transaction (`'preserve'`) or with
+   * the other writes (`'flatten'`); see {@link TransactionMode}.
+   * @defaultValue `'flatten'`
+   */
+  transactions?: TransactionMode;
 }
 
 /**
@@ -67,7 +85,8 @@ export const replBatcherDefaults = Object.freeze({
   maxOps: 5_000,
   maxBytes: 16 * 1024 * 1024,
   maxFillMs: 50,
-  outputMaxBatches: 4
+  outputMaxBatches: 4,
+  transactions: 'flatten' as TransactionMode
 });
 
 /**
@@ -89,7 +108,11 @@ export interface ResolvedReplBatcherOptions {
   readonly outputMaxBatches: number;
   /** See {@link ReplBatcherOptions.resumeOptime}. */
   readonly resumeOptime: Timestamp | undefined;
+  /** See {@link ReplBatcherOptions.transactions}. */
+  readonly transactions: TransactionMode;
 }
+
+const TRANSACTION_MODES: readonly TransactionMode[] = ['flatten', 'preserve'];
 
 /** setTimeout's largest delay; a longer one fires at once (with a warning), not later. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -141,6 +164,13 @@ export function resolveReplBatcherOptions(
   if (resumeOptime !== undefined && !isTimestamp(resumeOptime)) {
     throw new InvalidConfigError('resumeOptime', 'expected a BSON Timestamp');
   }
+  const transactions = options.transactions ?? replBatcherDefaults.transactions;
+  if (!TRANSACTION_MODES.includes(transactions)) {
+    throw new InvalidConfigError(
+      'transactions',
+      `expected "flatten" or "preserve", got ${JSON.stringify(String(transactions))}`
+    );
+  }
   return Object.freeze({
     input,
     filter,
@@ -151,6 +181,7 @@ export function resolveReplBatcherOptions(
       'outputMaxBatches',
       options.outputMaxBatches ?? replBatcherDefaults.outputMaxBatches
     ),
-    resumeOptime
+    resumeOptime,
+    transactions
   });
 }

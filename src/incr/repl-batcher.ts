@@ -9,7 +9,9 @@
  *   empty ──► filling ───┴──────► maxFillMs since its first entry, ──► flush ──► empty
  *     ▲          │                or the input ended
  *     │          │ DDL entry: flush the CRUD ops first (reason 'ddl'),
- *     │          └──────────► then the DDL travels alone as a `ddl` batch ─────────────┘
+ *     │          ├──────────► then the DDL travels alone as a `ddl` batch ─────────────┤
+ *     │          │ transaction ('preserve'): flush the CRUD ops first (reason 'txn'),  │
+ *     │          └──────────► then its writes travel alone as a `txn` batch ───────────┘
  *     └──── input closed and drained: flush ('inputEnd'), close the output, stop
  * ```
  *
@@ -26,31 +28,38 @@
  *   would overflow the current batch, that batch is flushed first. The one exception is a command
  *   inside a transaction (MongoDB 4.4+ can create collections in one): it must run alone like any
  *   DDL, so the unit is split around it.
+ * - With `transactions: 'preserve'`, a unit released by an entry with a session (`lsid`: a real
+ *   transaction, not a batched write) does not join the CRUD batch: the batch so far is flushed
+ *   (reason `'txn'`) and the unit travels alone as a `txn` batch, which the applier writes in one
+ *   target transaction. A command inside it still splits it (the atomicity is lost around it).
  * - Any other `c` entry is DDL: the batch so far is flushed, then the command (renamed by
  *   {@link toTargetCommand}) travels alone. A DDL with nothing to replay (index build start,
  *   filtered namespace) is counted in `skipped`.
  * - Anything malformed or unknown fails the stage with {@link UnsupportedOplogEntryError}.
  *
  * Checkpoints: every batch's `checkpointOptime` is its `lastOptime`, unless a `partialTxn` chain
- * is held; then it is the entry just before the oldest held chain ({@link ResumePoint}).
+ * is held; then it is the entry just before the oldest held chain ({@link ResumePoint}). A batch
+ * whose `checkpointOptime` is the optime of the last entry taken carries that entry's change-stream
+ * `resumeToken`, when it has one.
  *
  * Backpressure: while the output is full the batcher waits in `push` and takes no input, so the
  * fetcher's queue fills and the fetcher waits in turn.
  */
-import { BSON, type Timestamp } from 'mongodb';
+import { BSON, type Document, type Timestamp } from 'mongodb';
 
 import { ReplicationError, UnsupportedOplogEntryError } from '../errors.js';
 import { BoundedQueue } from '../lifecycle/bounded-queue.js';
 import { Stage, type StageEvents } from '../lifecycle/stage.js';
 import { type NamespaceFilter } from '../namespace/namespace-filter.js';
 import { type NamespaceMapper, toTargetCommand } from '../oplog/ddl-ops.js';
-import { type CommandEntry, type OplogEntry } from '../oplog/oplog-entry.js';
+import { type CommandEntry, compareOptimes, type OplogEntry } from '../oplog/oplog-entry.js';
 import { PendingBatch, type TakenBatch } from './pending-batch.js';
 import {
   type ApplyBatch,
   type CrudOp,
   type DdlBatch,
-  type FetchedEntry
+  type FetchedEntry,
+  type TxnBatch
 } from './pipeline-items.js';
 import {
   type ReplBatcherOptions,
@@ -62,7 +71,8 @@ import { ResumePoint } from './resume-point.js';
 export {
   replBatcherDefaults,
   type ReplBatcherOptions,
-  type ResolvedReplBatcherOptions
+  type ResolvedReplBatcherOptions,
+  type TransactionMode
 } from './repl-batcher-options.js';
 
 /**
@@ -70,12 +80,14 @@ export {
  * - `'maxOps'`, `'maxBytes'`: the batch reached a limit, or the next unit would have crossed it.
  * - `'maxFillMs'`: the batch's first entry arrived `maxFillMs` ago.
  * - `'ddl'`: a DDL batch, or the CRUD batch flushed ahead of one.
+ * - `'txn'`: a `txn` batch (`transactions: 'preserve'`), or the CRUD batch flushed ahead of one.
  * - `'inputEnd'`: the input was closed and drained.
  * - `'progress'`: a batch with nothing to write (noops, skipped entries) flushed on the fill
  *   timer, so the checkpoint advances on a quiet or filtered stream.
  * @public
  */
-export type ReplBatchReason = 'maxOps' | 'maxBytes' | 'maxFillMs' | 'ddl' | 'inputEnd' | 'progress';
+export type ReplBatchReason =
+  'maxOps' | 'maxBytes' | 'maxFillMs' | 'ddl' | 'txn' | 'inputEnd' | 'progress';
 
 /**
  * Payload of the `batch` event of {@link ReplBatcher}: a batch entered the output queue.
@@ -139,7 +151,8 @@ function isHeld(entry: OplogEntry): boolean {
 
 /**
  * Groups fetched oplog entries into {@link ApplyBatch}es: CRUD operations batched by count, bytes
- * and fill time; each DDL command alone; transactions whole.
+ * and fill time; each DDL command alone; transactions whole (and, in the `'preserve'`
+ * transaction mode, each alone as a `txn` batch).
  *
  * @remarks
  * See the flush rules at the top of `repl-batcher.ts`. The batcher keeps oplog order: batches
@@ -170,6 +183,10 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
   readonly #resume: ResumePoint;
   /** The entry being taken, for error context. */
   #current: OplogEntry | undefined;
+  /** The change-stream resume token of the entry being taken. */
+  #currentToken: Document | undefined;
+  /** The last entry completed, and its resume token: batches checkpointed at it carry the token. */
+  #lastTaken: { readonly ts: Timestamp; readonly token: Document | undefined } | undefined;
   readonly #ended: Promise<void>;
   #markEnded!: () => void;
 
@@ -267,6 +284,7 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
   async #take(item: FetchedEntry, signal: AbortSignal): Promise<void> {
     const { entry } = item;
     this.#current = entry;
+    this.#currentToken = item.resumeToken;
     const pending = this.#pending;
     const transactional = entry.op === 'c' && TRANSACTION_COMMANDS.has(entry.command);
     if (entry.fromMigrate && !(transactional && entry.lsid !== undefined)) {
@@ -274,20 +292,35 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
       // session still goes to the assembler, so its chain is not broken (its inner operations are
       // checked one by one).
       pending.skip(entry.ts);
-      this.#resume.complete(entry.ts);
+      this.#complete(entry.ts);
     } else if (entry.op === 'c' && !transactional) {
       await this.#takeDdl(entry, entry, signal);
     } else {
       const released = entry.op === 'c' ? this.#resume.pushTransaction(entry) : [entry];
+      // Only a real transaction (an entry with a session) is preserved; a batched write without
+      // one (a 7.0 batched delete) is flattened like any other applyOps.
+      const txn =
+        this.options.transactions === 'preserve' && entry.op === 'c' && entry.lsid !== undefined
+          ? entry
+          : undefined;
+      // Flushed before anything of the transaction is counted, so that batch ends before it.
+      if (
+        txn !== undefined &&
+        pending.opCount > 0 &&
+        released.some(op => this.#targetOf(op) !== undefined)
+      ) {
+        await this.#flush('txn', signal);
+      }
       let unit: CrudOp[] = [];
       let unitBytes = 0;
+      let sent = false;
       for (const op of released) {
         switch (op.op) {
           case 'i':
           case 'u':
           case 'd': {
-            const targetNs = op.fromMigrate ? null : this.options.filter.map(op.ns);
-            if (targetNs === null) {
+            const targetNs = this.#targetOf(op);
+            if (targetNs === undefined) {
               pending.skip(op.ts);
               break;
             }
@@ -302,21 +335,79 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
             break;
           case 'c':
             // A command inside a transaction: what precedes it, then it alone, then the rest.
-            await this.#addUnit(unit, unitBytes, op.ts, signal);
+            if (txn === undefined) await this.#addUnit(unit, unitBytes, op.ts, signal);
+            else await this.#sendTxn(txn, unit, unitBytes, false, signal);
             unit = [];
             unitBytes = 0;
             await this.#takeDdl(op, entry, signal);
             break;
         }
       }
-      await this.#addUnit(unit, unitBytes, entry.ts, signal);
+      if (txn === undefined) await this.#addUnit(unit, unitBytes, entry.ts, signal);
+      else sent = await this.#sendTxn(txn, unit, unitBytes, true, signal);
       // An abort or an empty applyOps writes nothing; a held chain entry is pending, not skipped.
       if (released.length === 0 && !isHeld(entry)) pending.skip(entry.ts);
-      else pending.cover(entry.ts);
-      this.#resume.complete(entry.ts);
+      else if (!sent) pending.cover(entry.ts);
+      this.#complete(entry.ts);
     }
     if (pending.opCount >= this.options.maxOps) await this.#flush('maxOps', signal);
     else if (pending.bytes >= this.options.maxBytes) await this.#flush('maxBytes', signal);
+  }
+
+  /** Where a write goes on the target; `undefined` for a filtered write or a non-write. */
+  #targetOf(op: OplogEntry): string | undefined {
+    if ((op.op !== 'i' && op.op !== 'u' && op.op !== 'd') || op.fromMigrate) return undefined;
+    return this.options.filter.map(op.ns) ?? undefined;
+  }
+
+  /** Records that the entry being taken (at `ts`) is complete: batched, or held. */
+  #complete(ts: Timestamp): void {
+    this.#resume.complete(ts);
+    this.#lastTaken = { ts, token: this.#currentToken };
+  }
+
+  /**
+   * A batch's checkpoint fields, given its first entry: the checkpoint optime, and the resume
+   * token when that optime is exactly the last entry completed.
+   */
+  #checkpointOf(firstOptime: Timestamp): Pick<ApplyBatch, 'checkpointOptime' | 'resumeToken'> {
+    const checkpointOptime = this.#resume.checkpoint(firstOptime);
+    const last = this.#lastTaken;
+    return last?.token !== undefined && compareOptimes(last.ts, checkpointOptime) === 0
+      ? { checkpointOptime, resumeToken: last.token }
+      : { checkpointOptime };
+  }
+
+  /**
+   * Sends the writes of a transaction (or its part before or after a command) as one `txn`
+   * batch, with the entries skipped meanwhile. `last`: nothing of `txn` follows, so the batch
+   * may checkpoint at it. Returns whether a batch was sent (an empty unit sends none).
+   */
+  async #sendTxn(
+    txn: CommandEntry,
+    unit: CrudOp[],
+    bytes: number,
+    last: boolean,
+    signal: AbortSignal
+  ): Promise<boolean> {
+    if (unit.length === 0) return false;
+    const pending = this.#pending;
+    if (pending.opCount > 0) await this.#flush('txn', signal);
+    if (last) this.#complete(txn.ts);
+    pending.add(unit, bytes, txn.ts);
+    const taken = pending.take()!;
+    const batch: TxnBatch = {
+      kind: 'txn',
+      ops: taken.ops,
+      bytes: taken.bytes,
+      ...(txn.lsid === undefined ? {} : { lsid: txn.lsid }),
+      ...(txn.txnNumber === undefined ? {} : { txnNumber: txn.txnNumber }),
+      lastOptime: taken.lastOptime,
+      ...this.#checkpointOf(taken.firstOptime),
+      skipped: taken.skipped
+    };
+    await this.#emit(batch, taken.bytes, taken, 'txn', signal);
+    return true;
   }
 
   /** Adds a unit of operations that must stay in one batch, flushing first if it would not fit. */
@@ -342,11 +433,11 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
     const pending = this.#pending;
     if (command === null) {
       pending.skip(entry.ts);
-      if (outer === entry) this.#resume.complete(entry.ts);
+      if (outer === entry) this.#complete(entry.ts);
       return;
     }
     if (pending.opCount > 0) await this.#flush('ddl', signal);
-    if (outer === entry) this.#resume.complete(entry.ts);
+    if (outer === entry) this.#complete(entry.ts);
     pending.cover(entry.ts);
     const covered = pending.take()!;
     const batch: DdlBatch = {
@@ -354,7 +445,7 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
       entry,
       command,
       lastOptime: covered.lastOptime,
-      checkpointOptime: this.#resume.checkpoint(covered.firstOptime),
+      ...this.#checkpointOf(covered.firstOptime),
       skipped: covered.skipped
     };
     await this.#emit(batch, 0, covered, 'ddl', signal);
@@ -366,7 +457,7 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
     if (taken === undefined) return;
     const base = {
       lastOptime: taken.lastOptime,
-      checkpointOptime: this.#resume.checkpoint(taken.firstOptime),
+      ...this.#checkpointOf(taken.firstOptime),
       skipped: taken.skipped
     };
     if (taken.ops.length > 0) {
@@ -394,7 +485,7 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
     if (!(await this.output.push(batch, bytes, signal))) return;
     this.safeEmit('batch', {
       kind: batch.kind,
-      ops: batch.kind === 'crud' ? batch.ops.length : 0,
+      ops: batch.kind === 'crud' || batch.kind === 'txn' ? batch.ops.length : 0,
       bytes,
       firstOptime: covered.firstOptime,
       lastOptime: batch.lastOptime,

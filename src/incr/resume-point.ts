@@ -8,21 +8,16 @@
  * so a fetcher that checks its resume entry still exists finds it. Re-reading entries between
  * that point and the chain is safe, because every entry is applied idempotently.
  */
-import { Timestamp } from 'mongodb';
+import { type Timestamp } from 'mongodb';
 
 import { type CommandEntry, compareOptimes, type OplogEntry } from '../oplog/oplog-entry.js';
 import { TransactionAssembler } from '../oplog/transactions.js';
+import { justBefore } from './resume-token.js';
 
 /** A held chain's first optime, and the optime to resume from while it is held. */
 interface ChainStart {
   readonly first: Timestamp;
   readonly before: Timestamp;
-}
-
-/** The optime one increment before `ts`: resuming after it re-reads `ts`. */
-function justBefore(ts: Timestamp): Timestamp {
-  if (ts.i > 0) return new Timestamp({ t: ts.t, i: ts.i - 1 });
-  return ts.t > 0 ? new Timestamp({ t: ts.t - 1, i: 0xffff_ffff }) : ts;
 }
 
 /**

@@ -15,8 +15,9 @@ import { MongoClient, type Timestamp } from 'mongodb';
 
 import { MemoryCheckpointStore } from '../../src/checkpoint/memory-checkpoint-store.js';
 import { Replicator } from '../../src/replicator.js';
+import { type FetchMethod } from '../../src/replicator-options.js';
 import { startTestServer } from '../server/server.js';
-import { rawDocuments, waitCaughtUp } from '../support/replication.js';
+import { rawDocuments, waitAppliedMarker } from '../support/replication.js';
 import { withTimeout } from '../support/timeout-signal.js';
 import { seededRandom, Workload } from '../support/workload.js';
 
@@ -64,7 +65,8 @@ async function assertConverged(source: MongoClient, target: MongoClient, what: s
   assert.ok(compared > PREFILL, `${what}: only ${compared} documents to compare`);
 }
 
-async function runSeed(seed: number, version: string): Promise<void> {
+async function runSeed(seed: number, version: string, fetchMethod: FetchMethod): Promise<void> {
+  const transactions = seed % 2 === 0 ? 'flatten' : 'preserve';
   const source = await startTestServer({ version, replSetName: 'source' });
   const target = await startTestServer({ replSetName: 'target' });
   const sourceClient = new MongoClient(source.uri);
@@ -78,6 +80,8 @@ async function runSeed(seed: number, version: string): Promise<void> {
       source: source.uri,
       target: target.uri,
       filter: { include: ['conv.*'] },
+      fetchMethod,
+      transactions,
       checkpoint: { name: `all-${seed}`, store, intervalMs: Math.floor(random() * 3) * 50 },
       full: {
         spoolDir,
@@ -123,13 +127,17 @@ async function runSeed(seed: number, version: string): Promise<void> {
         if (replicator.phase !== 'incr') {
           await replicator.waitFor('phase', { filter: e => e.phase === 'incr' });
         }
-        await waitCaughtUp(replicator, sourceClient);
+        await waitAppliedMarker(replicator, sourceClient, 'conv', 'marker');
       })(),
       60_000,
       'the replicator to finish the copy and catch up'
     );
     await replicator.stop();
-    await assertConverged(sourceClient, targetClient, `seed ${seed} (${version})`);
+    await assertConverged(
+      sourceClient,
+      targetClient,
+      `seed ${seed} (${version}, ${fetchMethod}, ${transactions})`
+    );
   } finally {
     await Promise.allSettled([sourceClient.close(), targetClient.close()]);
     await Promise.allSettled([source.stop(), target.stop()]);
@@ -137,71 +145,89 @@ async function runSeed(seed: number, version: string): Promise<void> {
   }
 }
 
-for (const version of ['7.0', '4.4']) {
-  describe(`mode all converges with crashes during copy and catch-up (${version})`, () => {
+const PROFILES: [version: string, fetchMethod: FetchMethod][] = [
+  ['7.0', 'oplog'],
+  ['4.4', 'oplog'],
+  ['7.0', 'changeStream'],
+  ['6.0', 'changeStream']
+];
+
+for (const [version, fetchMethod] of PROFILES) {
+  describe(`mode all converges with crashes during copy and catch-up (${fetchMethod}, ${version} source)`, () => {
     const only = process.env.CONVERGENCE_SEED;
     const seeds = only ? [Number(only)] : Array.from({ length: SEEDS }, (_, i) => 2000 + i);
     for (const seed of seeds) {
-      it(`seed ${seed}`, { timeout: 120_000 }, () => runSeed(seed, version));
+      it(`seed ${seed}`, { timeout: 120_000 }, () => runSeed(seed, version, fetchMethod));
     }
   });
 }
 
 describe('mode all with an oplog shorter than the copy', () => {
-  it('the spool keeps every write made during the copy', { timeout: 120_000 }, async () => {
-    // A 1 MiB oplog, and a copy slow enough that the workload writes several times that.
-    const source = await startTestServer({ replSetName: 'source', oplogSizeMb: 1 });
-    const target = await startTestServer({ replSetName: 'target' });
-    const sourceClient = new MongoClient(source.uri);
-    const targetClient = new MongoClient(target.uri);
-    const spoolDir = await mkdtemp(join(tmpdir(), 'mr-trunc-'));
-    const store = new MemoryCheckpointStore();
-    try {
-      await Promise.all([sourceClient.connect(), targetClient.connect()]);
-      const workload = new Workload(sourceClient, 'conv', 77, COLLECTIONS);
-      await prefill(sourceClient, workload);
-      const replicator = new Replicator({
-        mode: 'all',
-        source: source.uri,
-        target: target.uri,
-        filter: { include: ['conv.*'] },
-        checkpoint: { name: 'trunc', store },
-        full: {
-          spoolDir,
-          splitter: { minDocumentsPerRange: 10 },
-          executor: { readers: 1, writers: 1, chunkDocuments: 2, readBatchSize: 2 }
+  for (const fetchMethod of ['oplog', 'changeStream'] as const) {
+    it(
+      `the spool keeps every write made during the copy (${fetchMethod})`,
+      { timeout: 120_000 },
+      async () => {
+        // A 1 MiB oplog, and a copy slow enough that the workload writes several times that.
+        const source = await startTestServer({ replSetName: 'source', oplogSizeMb: 1 });
+        const target = await startTestServer({ replSetName: 'target' });
+        const sourceClient = new MongoClient(source.uri);
+        const targetClient = new MongoClient(target.uri);
+        const spoolDir = await mkdtemp(join(tmpdir(), 'mr-trunc-'));
+        const store = new MemoryCheckpointStore();
+        try {
+          await Promise.all([sourceClient.connect(), targetClient.connect()]);
+          const workload = new Workload(sourceClient, 'conv', 77, COLLECTIONS);
+          await prefill(sourceClient, workload);
+          const replicator = new Replicator({
+            mode: 'all',
+            source: source.uri,
+            target: target.uri,
+            filter: { include: ['conv.*'] },
+            fetchMethod,
+            checkpoint: { name: 'trunc', store },
+            full: {
+              spoolDir,
+              splitter: { minDocumentsPerRange: 10 },
+              executor: { readers: 1, writers: 1, chunkDocuments: 2, readBatchSize: 2 }
+            }
+          });
+          await replicator.start();
+          const fullBeginTs = (await store.load('trunc'))!.fullBeginTs!;
+          // Large writes while the copy runs, until the oplog no longer holds fullBeginTs.
+          const big = sourceClient.db('conv').collection<{ _id: string; pad: string }>('alpha');
+          let n = 0;
+          const truncatedPast = async (ts: Timestamp) => {
+            const [oldest] = await sourceClient
+              .db('local')
+              .collection('oplog.rs')
+              .find({}, { sort: { $natural: 1 }, limit: 1 })
+              .toArray();
+            return oldest !== undefined && ts.lessThan(oldest.ts as Timestamp);
+          };
+          while (!(await truncatedPast(fullBeginTs))) {
+            await big.insertOne({ _id: `big-${n++}`, pad: 'x'.repeat(50_000) });
+          }
+          assert.equal(replicator.phase, 'full', 'the oplog rolled over while the copy still ran');
+          await workload.run(OPS);
+          await withTimeout(
+            replicator.waitFor('phase', { filter: e => e.phase === 'incr' }),
+            60_000,
+            'the copy and catch-up'
+          );
+          await withTimeout(
+            waitAppliedMarker(replicator, sourceClient, 'conv', 'marker'),
+            60_000,
+            'the catch-up'
+          );
+          await replicator.stop();
+          await assertConverged(sourceClient, targetClient, `truncated oplog (${fetchMethod})`);
+        } finally {
+          await Promise.allSettled([sourceClient.close(), targetClient.close()]);
+          await Promise.allSettled([source.stop(), target.stop()]);
+          await rm(spoolDir, { recursive: true, force: true });
         }
-      });
-      await replicator.start();
-      const fullBeginTs = (await store.load('trunc'))!.fullBeginTs!;
-      // Large writes while the copy runs, until the oplog no longer holds fullBeginTs.
-      const big = sourceClient.db('conv').collection<{ _id: string; pad: string }>('alpha');
-      let n = 0;
-      const truncatedPast = async (ts: Timestamp) => {
-        const [oldest] = await sourceClient
-          .db('local')
-          .collection('oplog.rs')
-          .find({}, { sort: { $natural: 1 }, limit: 1 })
-          .toArray();
-        return oldest !== undefined && ts.lessThan(oldest.ts as Timestamp);
-      };
-      while (!(await truncatedPast(fullBeginTs))) {
-        await big.insertOne({ _id: `big-${n++}`, pad: 'x'.repeat(50_000) });
       }
-      assert.equal(replicator.phase, 'full', 'the oplog rolled over while the copy still ran');
-      await workload.run(OPS);
-      await withTimeout(
-        replicator.waitFor('phase', { filter: e => e.phase === 'incr' }),
-        60_000,
-        'the copy and catch-up'
-      );
-      await withTimeout(waitCaughtUp(replicator, sourceClient), 60_000, 'the catch-up');
-      await replicator.stop();
-      await assertConverged(sourceClient, targetClient, 'truncated oplog');
-    } finally {
-      await Promise.allSettled([sourceClient.close(), targetClient.close()]);
-      await Promise.allSettled([source.stop(), target.stop()]);
-      await rm(spoolDir, { recursive: true, force: true });
-    }
-  });
+    );
+  }
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import {
+  type ClientSession,
   type Document,
   Double,
   Int32,
@@ -19,15 +20,15 @@ import {
   HashedApplierPool,
   type HashedApplierPoolOptions
 } from '../../src/incr/hashed-applier-pool.js';
-import { type ApplyBatch, type CrudOp } from '../../src/incr/pipeline-items.js';
+import { type ApplyBatch, type CrudOp, type TxnBatch } from '../../src/incr/pipeline-items.js';
 import { BoundedQueue } from '../../src/lifecycle/bounded-queue.js';
 import { toTargetCommand } from '../../src/oplog/ddl-ops.js';
 import { type OplogEntry, parseOplogEntry } from '../../src/oplog/oplog-entry.js';
-import { unwrapApplyOps } from '../../src/oplog/transactions.js';
+import { TransactionAssembler, unwrapApplyOps } from '../../src/oplog/transactions.js';
 import { newestOplogTs } from '../server/support.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 import { rawDocuments } from '../support/replication.js';
-import { withTimeout } from '../support/timeout-signal.js';
+import { timeoutSignal, waitUntil, withTimeout } from '../support/timeout-signal.js';
 
 /** Documents with `_id`s of any type (the driver's default types `_id` as ObjectId). */
 type AnyDoc = {
@@ -561,5 +562,296 @@ describe('HashedApplierPool options', () => {
     assert.equal(pool.options.lanes, 16);
     assert.equal(pool.options.conflictPolicy, 'ignore');
     assert.equal(pool.options.maxBatchesInFlight, 3);
+  });
+});
+
+/** Runs `work` in one transaction on `client`. */
+async function inTransaction(
+  client: MongoClient,
+  work: (session: ClientSession) => Promise<void>
+): Promise<void> {
+  const session = client.startSession();
+  try {
+    await session.withTransaction(() => work(session));
+  } finally {
+    await session.endSession();
+  }
+}
+
+/**
+ * The last transaction the source committed after `since`, as the ReplBatcher sends it with
+ * `transactions: 'preserve'` (names unchanged).
+ */
+async function sourceTransaction(
+  source: MongoClient,
+  since: Timestamp,
+  extra: Partial<TxnBatch> = {}
+): Promise<TxnBatch> {
+  const raws = await source
+    .db('local')
+    .collection('oplog.rs')
+    .find({ ts: { $gt: since }, ns: 'admin.$cmd' }, { sort: { $natural: 1 }, promoteValues: false })
+    .toArray();
+  const assembler = new TransactionAssembler();
+  let committed: { ops: OplogEntry[]; commit: OplogEntry } | undefined;
+  for (const entry of raws.map(raw => parseOplogEntry(raw))) {
+    if (entry.lsid === undefined) continue;
+    const ops = assembler.push(entry);
+    if (ops.length > 0) committed = { ops, commit: entry };
+  }
+  assert.ok(committed !== undefined, 'the source logged a transaction');
+  const { ops, commit } = committed;
+  return {
+    kind: 'txn',
+    ops: ops.map(crudOp).filter(op => op !== undefined),
+    bytes: 0,
+    lsid: commit.lsid!,
+    txnNumber: commit.txnNumber!,
+    lastOptime: commit.ts,
+    checkpointOptime: commit.ts,
+    skipped: 0,
+    ...extra
+  };
+}
+
+describe('HashedApplierPool txn batches', () => {
+  let d: Deployments;
+  before(async () => {
+    d = await startDeployments();
+  });
+  after(async () => {
+    await d.close();
+  });
+
+  it('applies a transaction in one target transaction: a reader sees none or all of it', async () => {
+    const db = uniqueDbName('txn');
+    const n = 60;
+    for (const client of [d.source, d.target]) {
+      await client.db(db).createCollection('a');
+      await client.db(db).createCollection('b');
+    }
+    const since = await newestOplogTs(d.source);
+    // Interleaved namespaces: each write is a run of its own, one round trip each, so a
+    // non-atomic apply would show a reader many partial states.
+    await inTransaction(d.source, async session => {
+      for (let i = 0; i < n; i++) {
+        await d.source
+          .db(db)
+          .collection<AnyDoc>('a')
+          .insertOne({ _id: i, marker: 'm' }, { session });
+        await d.source
+          .db(db)
+          .collection<AnyDoc>('b')
+          .insertOne({ _id: i, between: true }, { session });
+      }
+    });
+    const token = { _data: 'token-after-the-transaction' };
+    const batch = await sourceTransaction(d.source, since, { resumeToken: token });
+    assert.equal(batch.ops.length, 2 * n);
+
+    const counts: number[] = [];
+    let reading = true;
+    const marked = d.target.db(db).collection('a');
+    const reader = (async () => {
+      while (reading) counts.push(await marked.countDocuments({ marker: 'm' }));
+    })();
+    try {
+      await waitUntil(() => counts.length > 0, timeoutSignal(10_000, 'the first read'));
+      const readsBefore = counts.length;
+      const { applied, pool } = await applyAll(d, [batch], { writeConcern: { w: 'majority' } });
+      const readsDuring = counts.length - readsBefore;
+      reading = false;
+      await reader;
+      assert.ok(
+        readsDuring >= 2,
+        `the reader kept reading while the pool applied (${readsDuring})`
+      );
+      const partial = counts.filter(count => count !== 0 && count !== n);
+      assert.deepEqual(partial, [], 'no read saw part of the transaction');
+      assert.equal(await marked.countDocuments({ marker: 'm' }), n);
+      await assertSameCollection(d, db, 'a');
+      await assertSameCollection(d, db, 'b');
+
+      assert.equal(applied.length, 1);
+      const [event] = applied;
+      assert.equal(event!.kind, 'txn');
+      assert.equal(event!.ops, 2 * n);
+      assert.equal(event!.inserts, 2 * n);
+      assert.equal(event!.upserts, 0);
+      assert.equal(event!.conflicts, 0);
+      assert.ok(event!.checkpointOptime.equals(batch.checkpointOptime));
+      assert.deepEqual(event!.resumeToken, token);
+      assert.equal(pool.stats.batches, 1);
+    } finally {
+      reading = false;
+      await reader;
+    }
+  });
+
+  it('replaces an existing _id on insert, after every earlier batch, and replays idempotently', async () => {
+    const db = uniqueDbName('txndup');
+    const coll = d.source.db(db).collection<AnyDoc>('c');
+    await coll.insertOne({ _id: 'base', v: 0 });
+    await d.target
+      .db(db)
+      .collection<AnyDoc>('c')
+      .insertMany([
+        { _id: 'base', v: 0 },
+        { _id: 'dup', stale: true }
+      ]);
+    const since = await newestOplogTs(d.source);
+    // Before the transaction (a CRUD batch): z comes and goes; the transaction brings it back.
+    await coll.insertOne({ _id: 'z', v: 0 });
+    await coll.deleteOne({ _id: 'z' });
+    await inTransaction(d.source, async session => {
+      await coll.insertOne({ _id: 'dup', fresh: 1 }, { session });
+      await coll.insertOne({ _id: 'z', v: 1 }, { session });
+      await coll.updateOne({ _id: 'dup' }, { $set: { n: 1 } }, { session });
+      await coll.updateOne({ _id: 'base' }, { $inc: { v: 1 } }, { session });
+      await coll.deleteOne({ _id: 'base' }, { session });
+    });
+    const plain = (await readOplog(d.source, db, since)).filter(e => e.opIndex === undefined);
+    const transaction = await sourceTransaction(d.source, since);
+    const { applied } = await applyAll(d, [...toBatches(plain, 100), transaction]);
+    await assertSameCollection(d, db, 'c');
+    const event = applied.at(-1)!;
+    assert.equal(event.kind, 'txn');
+    assert.deepEqual(
+      [event.inserts, event.upserts, event.updates, event.deletes, event.conflicts],
+      [2, 1, 2, 1, 0]
+    );
+
+    // Replayed during catch-up (a restart from an older checkpoint): both inserts hit an
+    // existing _id now, and the update and delete of the deleted document miss, as expected.
+    const replay = await applyAll(d, [transaction], { catchUpUntil: transaction.lastOptime });
+    await assertSameCollection(d, db, 'c');
+    const again = replay.applied[0]!;
+    assert.deepEqual([again.upserts, again.expectedMissing, again.conflicts], [2, 2, 0]);
+  });
+
+  describe('conflicts', () => {
+    /** A transaction that updates `x`, which the target misses, and `keep`, and inserts `y`. */
+    async function missingInTransaction() {
+      const db = uniqueDbName('txnconflict');
+      const coll = d.source.db(db).collection<AnyDoc>('c');
+      await coll.insertOne({ _id: 'keep', v: 0 });
+      await d.target.db(db).collection<AnyDoc>('c').insertOne({ _id: 'keep', v: 0 });
+      await coll.insertOne({ _id: 'x', v: 1 }); // never applied to the target
+      const since = await newestOplogTs(d.source);
+      await inTransaction(d.source, async session => {
+        await coll.updateOne({ _id: 'keep' }, { $set: { v: 1 } }, { session });
+        await coll.updateOne({ _id: 'x' }, { $set: { v: 2 } }, { session });
+        await coll.insertOne({ _id: 'y', v: 3 }, { session });
+      });
+      const batch = await sourceTransaction(d.source, since);
+      const target = d.target.db(db).collection<AnyDoc>('c');
+      const ids = async () =>
+        (await target.find({}, { sort: { _id: 1 } }).toArray()).map(doc => `${doc._id}:${doc.v}`);
+      return { db, batch, ids };
+    }
+
+    it('ignore: commits the rest, counts the miss, emits one conflict', async () => {
+      const { db, batch, ids } = await missingInTransaction();
+      const { conflicts, applied } = await applyAll(d, [batch], { conflictPolicy: 'ignore' });
+      assert.deepEqual(
+        conflicts.map(c => [c.namespace, c.op, c.id, c.action, c.optime.equals(batch.lastOptime)]),
+        [[`${db}.c`, 'u', 'x', 'ignored', true]]
+      );
+      assert.equal(applied[0]!.conflicts, 1);
+      assert.deepEqual(await ids(), ['keep:1', 'y:3']);
+    });
+
+    it('upsert: copies the missing document from the source inside the transaction', async () => {
+      const { db, batch } = await missingInTransaction();
+      const { conflicts } = await applyAll(d, [batch], {
+        conflictPolicy: 'upsert',
+        source: d.source
+      });
+      assert.deepEqual(
+        conflicts.map(c => c.action),
+        ['upserted']
+      );
+      await assertSameCollection(d, db, 'c');
+    });
+
+    it('fail: stops with ApplyConflictError and writes nothing of the transaction', async () => {
+      const { db, batch, ids } = await missingInTransaction();
+      const input = new BoundedQueue<ApplyBatch>(10, Infinity);
+      await input.push(batch, 0);
+      const pool = new HashedApplierPool({ input, target: d.target, conflictPolicy: 'fail' });
+      const conflicts: ApplierConflictEvent[] = [];
+      const applied: AppliedBatchEvent[] = [];
+      pool.on('conflict', e => conflicts.push(e));
+      pool.on('applied', e => applied.push(e));
+      await pool.start();
+      const error = await failureOf(pool);
+      assert.ok(error instanceof ApplyConflictError, String(error));
+      assert.equal(error.namespace, `${db}.c`);
+      assert.ok(error.optime?.equals(batch.lastOptime));
+      assert.deepEqual(
+        conflicts.map(c => c.action),
+        ['failed']
+      );
+      assert.deepEqual(applied, []);
+      assert.deepEqual(
+        await ids(),
+        ['keep:0'],
+        'the update of keep and the insert of y rolled back'
+      );
+    });
+
+    it('before catchUpUntil a miss is expected: counted, no event', async () => {
+      const { batch, ids } = await missingInTransaction();
+      const { conflicts, applied } = await applyAll(d, [batch], {
+        conflictPolicy: 'fail',
+        catchUpUntil: batch.lastOptime
+      });
+      assert.deepEqual(conflicts, []);
+      assert.deepEqual([applied[0]!.expectedMissing, applied[0]!.conflicts], [1, 0]);
+      assert.deepEqual(await ids(), ['keep:1', 'y:3']);
+    });
+
+    it('a transient commit failure reruns the transaction; counts and events are not doubled', async () => {
+      const { batch, ids } = await missingInTransaction();
+      const appName = `txn-retry-${process.pid}`;
+      const target = new Client(d.targetUri, { appName, monitorCommands: true });
+      await target.connect();
+      try {
+        await target.db('admin').command({
+          configureFailPoint: 'failCommand',
+          mode: { times: 1 },
+          data: {
+            failCommands: ['commitTransaction'],
+            errorCode: 112,
+            errorLabels: ['TransientTransactionError'],
+            appName
+          }
+        });
+        const input = new BoundedQueue<ApplyBatch>(10, Infinity);
+        await input.push(batch, 0);
+        input.close();
+        const pool = new HashedApplierPool({ input, target });
+        const conflicts: ApplierConflictEvent[] = [];
+        const applied: AppliedBatchEvent[] = [];
+        const commits: string[] = [];
+        target.on('commandStarted', e => {
+          if (e.commandName === 'commitTransaction') commits.push(e.commandName);
+        });
+        pool.on('conflict', e => conflicts.push(e));
+        pool.on('applied', e => applied.push(e));
+        await pool.start();
+        await withTimeout(pool.done, 20_000, 'the pool to finish');
+        assert.equal(commits.length, 2, 'the first commit failed, the rerun committed');
+        assert.equal(conflicts.length, 1);
+        assert.deepEqual(
+          [applied[0]!.updates, applied[0]!.inserts, applied[0]!.conflicts],
+          [2, 1, 1]
+        );
+        assert.deepEqual(await ids(), ['keep:1', 'y:3']);
+      } finally {
+        await target.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
+        await target.close();
+      }
+    });
   });
 });

@@ -30,3 +30,34 @@ export async function waitCaughtUp(
   if (reached()) return;
   await replicator.waitFor('batch', { filter: () => reached(), ...(signal ? { signal } : {}) });
 }
+
+/**
+ * Writes a marker document into `db.coll` on the source and resolves once `replicator` has
+ * applied it. Unlike {@link waitCaughtUp} it does not read the oplog, so it also suits change
+ * streams (which never see oplog entries outside user namespaces, such as periodic no-ops).
+ */
+export async function waitAppliedMarker(
+  replicator: Replicator,
+  source: MongoClient,
+  db: string,
+  coll: string,
+  signal?: AbortSignal
+): Promise<void> {
+  const session = source.startSession();
+  let until;
+  try {
+    await source
+      .db(db)
+      .collection<{ _id: string }>(coll)
+      .updateOne({ _id: 'marker' }, { $inc: { seen: 1 } }, { upsert: true, session });
+    until = session.operationTime;
+  } finally {
+    await session.endSession();
+  }
+  if (until === undefined) throw new Error('the source reported no operationTime for the marker');
+  const target = until;
+  const reached = () =>
+    replicator.appliedOptime !== undefined && !replicator.appliedOptime.lessThan(target);
+  if (reached()) return;
+  await replicator.waitFor('batch', { filter: () => reached(), ...(signal ? { signal } : {}) });
+}

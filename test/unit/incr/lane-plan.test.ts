@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { type Document, Double, Int32, Long, Timestamp } from 'mongodb';
 
 import { laneOf } from '../../../src/incr/lane-hash.js';
-import { planLane, routeToLanes } from '../../../src/incr/lane-plan.js';
+import { planLane, planTransaction, routeToLanes } from '../../../src/incr/lane-plan.js';
 import {
   attributeMisses,
   documentKey,
@@ -91,6 +91,31 @@ describe('planLane', () => {
 
   it('returns nothing for no ops', () => {
     assert.deepEqual(planLane([]), []);
+  });
+});
+
+describe('planTransaction', () => {
+  it('keeps source order: one run per stretch of one namespace, inserts included', () => {
+    const ops = [
+      op('i', 'b.y', 1),
+      op('u', 'b.y', 1),
+      op('i', 'a.x', 1),
+      op('d', 'a.x', 1),
+      op('i', 'a.x', 1),
+      op('d', 'b.y', 1)
+    ];
+    assert.deepEqual(shape(planTransaction(ops)), [
+      'write:b.y:1,1',
+      'write:a.x:1,1,1',
+      'write:b.y:1'
+    ]);
+  });
+
+  it('cuts a run at catchUpUntil, and returns nothing for no ops', () => {
+    const ops = [op('i', 'a.x', 1, 10), op('u', 'a.x', 1, 20), op('d', 'a.x', 1, 30)];
+    const runs = planTransaction(ops, new Timestamp({ t: 20, i: 1_000_000 }));
+    assert.deepEqual(shape(runs), ['write:a.x:1,1:c', 'write:a.x:1']);
+    assert.deepEqual(planTransaction([]), []);
   });
 });
 

@@ -65,6 +65,17 @@ describe('decodeOplogEntry', () => {
     assert.deepEqual(Buffer.from(BSON.serialize(entry.raw)), Buffer.from(raw));
   });
 
+  it("takes a top-level resumeToken document as the entry's resume token, and only that", () => {
+    const token = { _data: '8265AB12CD000000012B0429296E1404' };
+    const withToken = decodeOplogEntry(rawInsert(ts(11), { _id: 1 }, { resumeToken: token }));
+    assert.deepEqual(withToken.resumeToken, token);
+    assert.equal(withToken.entry.op, 'i');
+    const plain = decodeOplogEntry(rawInsert(ts(12), { _id: 2 }));
+    assert.equal('resumeToken' in plain, false);
+    const notADocument = decodeOplogEntry(rawInsert(ts(13), { _id: 3 }, { resumeToken: 'x' }));
+    assert.equal('resumeToken' in notADocument, false);
+  });
+
   it('rejects a malformed entry with a typed error', () => {
     assert.throws(
       () => decodeOplogEntry(BSON.serialize({ op: 'x', ns: 'a.b', o: {}, ts: ts(1) })),

@@ -9,7 +9,8 @@ import {
   type ApplyBatch,
   type CrudBatch,
   type DdlBatch,
-  type FetchedEntry
+  type FetchedEntry,
+  type TxnBatch
 } from '../../../src/incr/pipeline-items.js';
 import { ReplBatcher, type ReplBatchEvent } from '../../../src/incr/repl-batcher.js';
 import {
@@ -102,6 +103,24 @@ function crud(batch: ApplyBatch | undefined): CrudBatch {
   return batch as CrudBatch;
 }
 
+function txnBatch(batch: ApplyBatch | undefined): TxnBatch {
+  assert.equal(batch?.kind, 'txn');
+  return batch as TxnBatch;
+}
+
+/** The ids a batch writes, whatever its kind; `ddl:<command>` or `progress` otherwise. */
+const contents = (batch: ApplyBatch): string => {
+  switch (batch.kind) {
+    case 'crud':
+    case 'txn':
+      return `${batch.kind}:${batch.ops.map(op => String(op.id)).join(',')}`;
+    case 'ddl':
+      return `ddl:${batch.entry.command}`;
+    case 'progress':
+      return 'progress';
+  }
+};
+
 const ids = (batch: ApplyBatch | undefined): unknown[] => crud(batch).ops.map(op => op.id);
 const optime = (value: Timestamp): string => `${value.t}:${value.i}`;
 const reasons = (events: ReplBatchEvent[]): string[] => events.map(e => `${e.kind}/${e.reason}`);
@@ -114,7 +133,8 @@ describe('ReplBatcher options', () => {
       maxOps: 5_000,
       maxBytes: 16 * 1024 * 1024,
       maxFillMs: 50,
-      outputMaxBatches: 4
+      outputMaxBatches: 4,
+      transactions: 'flatten'
     });
     assert.ok(Object.isFrozen(replBatcherDefaults));
     const input = new BoundedQueue<FetchedEntry>(1, 1);
@@ -122,6 +142,11 @@ describe('ReplBatcher options', () => {
     assert.equal(batcher.options.maxOps, 5_000);
     assert.equal(batcher.output.maxItems, 4);
     assert.ok(batcher.options.filter instanceof NamespaceFilter);
+    assert.equal(batcher.options.transactions, 'flatten');
+    assert.equal(
+      new ReplBatcher({ input, transactions: 'preserve' }).options.transactions,
+      'preserve'
+    );
 
     const invalid: [Partial<ReplBatcherOptions>, string][] = [
       [{ maxOps: 0 }, 'maxOps'],
@@ -131,7 +156,8 @@ describe('ReplBatcher options', () => {
       [{ maxFillMs: Infinity }, 'maxFillMs'],
       [{ outputMaxBatches: NaN }, 'outputMaxBatches'],
       [{ filter: {} as NamespaceFilter }, 'filter'],
-      [{ resumeOptime: 5 as unknown as Timestamp }, 'resumeOptime']
+      [{ resumeOptime: 5 as unknown as Timestamp }, 'resumeOptime'],
+      [{ transactions: 'atomic' as never }, 'transactions']
     ];
     for (const [options, field] of invalid) {
       assert.throws(
@@ -476,5 +502,178 @@ describe('ReplBatcher', () => {
       assert.deepEqual(events, [], 'the batch before the bad entry is not flushed');
       assert.equal(batcher.output.closed, true, 'a consumer does not hang');
     }
+  });
+});
+
+describe("ReplBatcher transactions: 'preserve'", () => {
+  const preserve = { transactions: 'preserve' } as const;
+
+  it('sends a transaction alone as a txn batch, after flushing the CRUD batch so far', async () => {
+    const items = (): FetchedEntry[] => [
+      ins(1),
+      noop(2),
+      txn(3, { applyOps: [1, 2, 3, 4, 5].map(n => innerInsert(30 + n)) }),
+      ins(4)
+    ];
+    const { batches, events } = await batch(items(), { ...preserve, maxOps: 2 });
+    assert.deepEqual(batches.map(contents), ['crud:1', 'txn:31,32,33,34,35', 'crud:4']);
+    assert.deepEqual(reasons(events), ['crud/txn', 'txn/txn', 'crud/inputEnd']);
+    assert.equal(optime(batches[0]!.lastOptime), '2:1', 'the noop before it rides along');
+    const transaction = txnBatch(batches[1]);
+    assert.deepEqual(transaction.lsid, session(1));
+    assert.equal(Number(transaction.txnNumber), 7);
+    assert.equal(optime(transaction.lastOptime), '3:1');
+    assert.equal(optime(transaction.checkpointOptime), '3:1');
+    assert.equal(transaction.skipped, 0);
+    assert.ok(transaction.bytes > 0);
+    assert.equal(transaction.ops[0]?.targetNs, 'shop.a');
+    assert.equal(events[1]?.ops, 5);
+    assert.equal(events[1]?.bytes, transaction.bytes);
+
+    // Flatten (the default) leaves the transaction among the other writes.
+    const flat = await batch(items());
+    assert.deepEqual(flat.batches.map(contents), ['crud:1,31,32,33,34,35,4']);
+  });
+
+  it('sends a partialTxn chain at its commit, checkpointing the batch before it before the chain', async () => {
+    const { batches, events, batcher } = await batch(
+      [
+        ins(10),
+        txn(11, { applyOps: [innerInsert(111), innerInsert(112)], partialTxn: true }),
+        ins(12),
+        txn(13, { applyOps: [innerInsert(131)], partialTxn: true }, 11),
+        noop(14),
+        txn(15, { applyOps: [innerInsert(151)], count: 4 }, 13),
+        ins(16)
+      ],
+      preserve
+    );
+    assert.deepEqual(batches.map(contents), ['crud:10,12', 'txn:111,112,131,151', 'crud:16']);
+    assert.deepEqual(reasons(events), ['crud/txn', 'txn/txn', 'crud/inputEnd']);
+    assert.deepEqual(
+      batches.map(b => [optime(b.lastOptime), optime(b.checkpointOptime), b.skipped]),
+      [
+        ['14:1', '10:1', 1], // the chain began at 11: a restart must read it again
+        ['15:1', '15:1', 0],
+        ['16:1', '16:1', 0]
+      ]
+    );
+    assert.equal(batcher.pendingTransactions, 0);
+  });
+
+  it('sends a prepared transaction at its commitTransaction', async () => {
+    const { batches } = await batch(
+      [
+        txn(20, { applyOps: [innerInsert(201)], prepare: true }),
+        ins(21),
+        txn(22, { commitTransaction: 1, commitTimestamp: ts(22) }, 20)
+      ],
+      preserve
+    );
+    assert.deepEqual(batches.map(contents), ['crud:21', 'txn:201']);
+    assert.equal(optime(batches[0]!.checkpointOptime), '20:0');
+    assert.equal(optime(batches[1]!.checkpointOptime), '22:1');
+  });
+
+  it('flattens a batched write without a session, and skips a transaction that writes nothing kept', async () => {
+    const filter = new NamespaceFilter({ include: ['shop.*'] });
+    const { batches, events } = await batch(
+      [
+        ins(1),
+        cmd(2, 'admin', { applyOps: [innerInsert(21), innerInsert(22)] }),
+        txn(3, { applyOps: [innerInsert(31, 'other.x'), innerInsert(32, 'other.y')] }),
+        ins(4)
+      ],
+      { ...preserve, filter }
+    );
+    assert.deepEqual(batches.map(contents), ['crud:1,21,22,4']);
+    assert.deepEqual(reasons(events), ['crud/inputEnd']);
+    assert.equal(batches[0]?.skipped, 2, 'the filtered writes of the transaction');
+  });
+
+  it('counts filtered writes of a transaction in its txn batch', async () => {
+    const filter = new NamespaceFilter({ include: ['shop.*'] });
+    const { batches } = await batch(
+      [ins(1), txn(2, { applyOps: [innerInsert(21, 'other.x'), innerInsert(22)] })],
+      { ...preserve, filter }
+    );
+    assert.deepEqual(batches.map(contents), ['crud:1', 'txn:22']);
+    assert.equal(batches[0]?.skipped, 0);
+    assert.equal(batches[1]?.skipped, 1);
+  });
+
+  it('runs a command inside a transaction alone, splitting the transaction around it', async () => {
+    const create = { op: 'c', ns: 'shop.$cmd', o: { create: 'z' } };
+    const split = await batch(
+      [ins(1), txn(30, { applyOps: [innerInsert(2, 'shop.y'), create, innerInsert(3, 'shop.z')] })],
+      preserve
+    );
+    assert.deepEqual(split.batches.map(contents), ['crud:1', 'txn:2', 'ddl:create', 'txn:3']);
+    assert.deepEqual(reasons(split.events), ['crud/txn', 'txn/txn', 'ddl/ddl', 'txn/txn']);
+    // Until the whole transaction is in, a restart must read it again.
+    assert.deepEqual(
+      split.batches.map(b => optime(b.checkpointOptime)),
+      ['1:1', '1:1', '1:1', '30:1']
+    );
+
+    // Ending with the command: a progress batch then moves the checkpoint past the entry.
+    const last = await batch([txn(31, { applyOps: [innerInsert(4, 'shop.y'), create] })], preserve);
+    assert.deepEqual(last.batches.map(contents), ['txn:4', 'ddl:create', 'progress']);
+    assert.deepEqual(
+      last.batches.map(b => optime(b.checkpointOptime)),
+      ['31:0', '31:0', '31:1']
+    );
+  });
+});
+
+describe('ReplBatcher resume tokens', () => {
+  const token = (n: number): Document => ({ _data: `token-${n}` });
+  const withToken = (item: FetchedEntry, n: number): FetchedEntry => ({
+    ...item,
+    resumeToken: token(n)
+  });
+
+  it('gives a batch the token of the last entry taken when it checkpoints there', async () => {
+    const { batches } = await batch(
+      [
+        withToken(ins(1), 1),
+        withToken(ins(2), 2),
+        withToken(cmd(3, 'shop', { create: 'b' }), 3),
+        withToken(ins(4), 4),
+        ins(5),
+        withToken(noop(6), 6)
+      ],
+      { maxOps: 2 }
+    );
+    assert.deepEqual(
+      batches.map(b => [contents(b), optime(b.checkpointOptime), b.resumeToken?._data]),
+      [
+        ['crud:1,2', '2:1', 'token-2'],
+        ['ddl:create', '3:1', 'token-3'],
+        ['crud:4,5', '5:1', undefined], // entry 5 has no token: none rather than a wrong one
+        ['progress', '6:1', 'token-6']
+      ]
+    );
+    assert.equal('resumeToken' in batches[2]!, false);
+  });
+
+  it('gives none while a transaction chain holds the checkpoint back, and the commit one', async () => {
+    const { batches } = await batch(
+      [
+        withToken(ins(10), 10),
+        withToken(txn(11, { applyOps: [innerInsert(111)], partialTxn: true }), 11),
+        withToken(ins(12), 12),
+        withToken(txn(13, { applyOps: [innerInsert(131)] }, 11), 13)
+      ],
+      { maxOps: 1, transactions: 'preserve' }
+    );
+    assert.deepEqual(
+      batches.map(b => [contents(b), optime(b.checkpointOptime), b.resumeToken?._data]),
+      [
+        ['crud:10', '10:1', 'token-10'],
+        ['crud:12', '10:1', undefined],
+        ['txn:111,131', '13:1', 'token-13']
+      ]
+    );
   });
 });

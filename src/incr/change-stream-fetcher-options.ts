@@ -1,0 +1,60 @@
+/**
+ * Options of the {@link ChangeStreamFetcher}: the oplog fetcher's, plus the resume token to
+ * start after.
+ */
+import { type Document } from 'mongodb';
+
+import { InvalidConfigError } from '../errors.js';
+import {
+  type OplogFetcherOptions,
+  type ResolvedOplogFetcherOptions,
+  resolveOplogFetcherOptions
+} from './oplog-fetcher-options.js';
+
+/**
+ * Options of the {@link ChangeStreamFetcher}.
+ *
+ * @remarks
+ * The same as {@link OplogFetcherOptions} (and the same defaults), plus `resumeToken`.
+ * `start` keeps checkpoint semantics: the optime of the last change already applied; the stream
+ * starts right after it (`startAtOperationTime`) unless a `resumeToken` is given.
+ * @public
+ */
+export interface ChangeStreamFetcherOptions extends OplogFetcherOptions {
+  /**
+   * The resume token of the last change already applied (what a checkpoint stores): the stream
+   * starts after it (`startAfter`) and `start` only names its optime.
+   */
+  resumeToken?: Document | undefined;
+}
+
+/**
+ * {@link ChangeStreamFetcherOptions} with every default applied and every value checked.
+ * @public
+ */
+export interface ResolvedChangeStreamFetcherOptions extends ResolvedOplogFetcherOptions {
+  /** See {@link ChangeStreamFetcherOptions.resumeToken}. */
+  readonly resumeToken: Document | undefined;
+}
+
+/**
+ * Applies the defaults and validates every option. No I/O.
+ * @throws {@link InvalidConfigError} naming the first invalid field
+ * @internal
+ */
+export function resolveChangeStreamFetcherOptions(
+  options: ChangeStreamFetcherOptions
+): ResolvedChangeStreamFetcherOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidConfigError('options', 'expected an object');
+  }
+  const { resumeToken, ...rest } = options;
+  const resolved = resolveOplogFetcherOptions(rest);
+  if (
+    resumeToken !== undefined &&
+    (resumeToken === null || typeof resumeToken !== 'object' || Array.isArray(resumeToken))
+  ) {
+    throw new InvalidConfigError('resumeToken', 'expected a resume token document ({_data: …})');
+  }
+  return Object.freeze({ ...resolved, resumeToken });
+}

@@ -1,0 +1,525 @@
+/**
+ * ChangeStreamFetcher: the {@link OplogFetcher}'s twin for deployments that cannot read
+ * `local.oplog.rs` (managed services, restricted users): it reads a cluster-wide change stream
+ * and hands the same {@link FetchedEntry} items to the same downstream stages.
+ *
+ * ```
+ *  start() ─► open ─ hello (6.0+ required) → aggregate $changeStream {allChangesForCluster,
+ *    │               showExpandedEvents, startAfter: token | startAtOperationTime: start + 1}
+ *    │               └─ history lost (ChangeStreamHistoryLost, token not found) ► failed
+ *    ▼                                                        (OplogStartMissingError)
+ *  tail ─ getMore → group events by cluster time → one synthetic entry per group → `output`
+ *    │ ▲    a group is complete when an event of a later time arrives, when the batch's
+ *    │ │    postBatchResumeToken moved past its last event, or when a getMore comes back empty
+ *    │ │    (asked with a short wait while a group is pending); a quiet stream's moving
+ *    │ │    postBatchResumeToken becomes a progress noop, so the checkpoint advances
+ *    │ └── resume ─ transient error: backoff (`retry` events), re-open after the last
+ *    │       DELIVERED entry's token (a pending group is read again)
+ *    └── stop() / signal ─ abort the getMore, kill the cursor, close `output`
+ * ```
+ *
+ * MongoDB 6.0 has no `disambiguatedPaths` in update events; there the stream also asks for
+ * `fullDocument: 'updateLookup'` so that an update whose paths are ambiguous can be applied as a
+ * replacement (see `change-events.ts`).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import {
+  type ClientSession,
+  type Document,
+  type Long,
+  MongoServerError,
+  type Timestamp
+} from 'mongodb';
+
+import { OplogStartMissingError, type ReplicationError, SourceReadError } from '../errors.js';
+import { BoundedQueue } from '../lifecycle/bounded-queue.js';
+import { Stage } from '../lifecycle/stage.js';
+import { compareOptimes, formatOptime } from '../oplog/oplog-entry.js';
+import {
+  ChangeEventGroups,
+  progressEntry,
+  type SkippedChangeEvent
+} from './change-event-groups.js';
+import {
+  type ChangeStreamFetcherOptions,
+  resolveChangeStreamFetcherOptions,
+  type ResolvedChangeStreamFetcherOptions
+} from './change-stream-fetcher-options.js';
+import { EXACT_DECODE_OPTIONS } from './oplog-batch.js';
+import { classifyFetcherError, toFetcherError } from './oplog-fetcher-errors.js';
+import { type OplogFetcherEvents } from './oplog-fetcher-events.js';
+import { type FetchedEntry } from './pipeline-items.js';
+import { justAfter, justBefore, sameToken, tokenClusterTime } from './resume-token.js';
+
+export { type SkippedChangeEvent } from './change-event-groups.js';
+export {
+  type ChangeStreamFetcherOptions,
+  type ResolvedChangeStreamFetcherOptions
+} from './change-stream-fetcher-options.js';
+
+/**
+ * Events of the {@link ChangeStreamFetcher}: those of the {@link OplogFetcher}, plus `skipped`.
+ * @public
+ */
+export interface ChangeStreamFetcherEvents extends OplogFetcherEvents {
+  /** A change event had nothing to apply on the target (a sharding event, an unknown type). */
+  skipped: (event: SkippedChangeEvent) => void;
+}
+
+/** The first wire version of MongoDB 6.0 (`showExpandedEvents`). */
+const WIRE_6_0 = 17;
+/** The first wire version with `disambiguatedPaths` in update events (6.1). */
+const WIRE_6_1 = 18;
+/** How long a getMore waits while a group may still have events to come. */
+const PENDING_GROUP_WAIT_MS = 10;
+/** Codes meaning the stream cannot resume where asked: its history is gone. */
+const HISTORY_LOST_CODES: ReadonlySet<number> = new Set([280, 286]);
+/** Not a replica set, or change streams unsupported: no retry helps. */
+const UNSUPPORTED_CODES: ReadonlySet<number> = new Set([40573, 40415, 115]);
+
+type TailOutcome =
+  { readonly kind: 'stopped' } | { readonly kind: 'failed'; readonly error: unknown };
+
+interface CursorReply {
+  readonly id: Long;
+  readonly batch: Document[];
+  readonly postBatchResumeToken: Document | undefined;
+}
+
+/**
+ * Reads a cluster-wide change stream of the source into a bounded queue of synthetic oplog
+ * entries, resuming after transient failures.
+ *
+ * @remarks
+ * The output is the {@link OplogFetcher}'s: one {@link FetchedEntry} per source write (a
+ * transaction or a batched write becomes one `applyOps` entry holding its operations, with its
+ * `lsid` and `txnNumber`), in cluster-time order, each with the `resumeToken` to restart after
+ * it. Events with nothing to apply are reported by `skipped` events. A start point that left the
+ * source's history fails the stage with {@link OplogStartMissingError}.
+ *
+ * @example
+ * ```ts
+ * const fetcher = new ChangeStreamFetcher({ source: client, start: checkpoint.lastApplied,
+ *   resumeToken: checkpoint.resumeToken });
+ * fetcher.on('skipped', s => console.warn(s.operationType, s.reason));
+ * await fetcher.start();
+ * for await (const { entry, resumeToken } of fetcher.output) apply(entry, resumeToken);
+ * ```
+ * @public
+ */
+export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
+  /** The fetched entries, in cluster-time order; closed when the fetcher ends. */
+  readonly output: BoundedQueue<FetchedEntry>;
+  readonly #options: ResolvedChangeStreamFetcherOptions;
+  readonly #halt = new AbortController();
+  readonly #groups: ChangeEventGroups;
+  #session: ClientSession | undefined;
+  #cursorId: Long | undefined;
+  /** The optime of the last entry delivered (or the start point). */
+  #lastFetched: Timestamp | undefined;
+  /** The token of the last entry delivered (or the start token). */
+  #lastToken: Document | undefined;
+  #cursorsClosed: Promise<void> = Promise.resolve();
+
+  /**
+   * Validates the options; no I/O happens before `start()`.
+   * @throws {@link InvalidConfigError} on an invalid option
+   */
+  constructor(options: ChangeStreamFetcherOptions) {
+    const resolved = resolveChangeStreamFetcherOptions(options);
+    super('change-stream-fetcher', options);
+    this.#options = resolved;
+    this.#lastToken = resolved.resumeToken;
+    this.#groups = new ChangeEventGroups(this.stageName, skipped => {
+      this.logger.warn('A change event has nothing to apply on the target', {
+        operationType: skipped.operationType,
+        ...(skipped.namespace === undefined ? {} : { namespace: skipped.namespace }),
+        optime: formatOptime(skipped.optime),
+        reason: skipped.reason
+      });
+      this.safeEmit('skipped', skipped);
+    });
+    this.output = new BoundedQueue<FetchedEntry>(
+      resolved.bufferMaxEntries,
+      resolved.bufferMaxBytes
+    );
+  }
+
+  /** The optime of the last entry delivered, or the start point before the first one. */
+  get lastFetched(): Timestamp | undefined {
+    return this.#lastFetched;
+  }
+
+  /** The resume token of the last entry delivered (or the start token). */
+  get lastResumeToken(): Document | undefined {
+    return this.#lastToken;
+  }
+
+  /** Resolves the start point and opens the stream (retrying transient failures). */
+  protected async open(signal: AbortSignal): Promise<void> {
+    const halt = () => this.#shutdown(signal.reason);
+    if (signal.aborted) halt();
+    else signal.addEventListener('abort', halt, { once: true });
+    try {
+      await this.retry(
+        'open the change stream',
+        async () => {
+          this.#lastFetched ??= await this.#resolveStart();
+          await this.#openCursor();
+        },
+        this.#retryOptions()
+      );
+    } catch (error) {
+      this.#shutdown(error);
+      await this.#cursorsClosed;
+      throw error;
+    }
+    if (signal.aborted) {
+      this.#shutdown(signal.reason);
+      await this.#cursorsClosed;
+    }
+  }
+
+  /** Tails until stopped; re-opens after transient failures. */
+  protected async run(): Promise<void> {
+    const sampling = this.#sampleLag();
+    try {
+      let failure: unknown;
+      for (;;) {
+        const outcome = await this.retry(
+          'read the change stream',
+          async () => {
+            if (failure !== undefined) {
+              const error = failure;
+              failure = undefined;
+              throw error;
+            }
+            if (this.#cursorId === undefined) await this.#openCursor();
+            return this.#tail();
+          },
+          this.#retryOptions()
+        );
+        if (outcome.kind === 'stopped') return;
+        failure = outcome.error;
+      }
+    } catch (error) {
+      if (this.#halt.signal.aborted) return;
+      throw error;
+    } finally {
+      this.#shutdown(new Error('change-stream-fetcher ended'));
+      await this.#cursorsClosed;
+      await sampling;
+    }
+  }
+
+  /** Stops reading and closes `output`; the consumer drains what was delivered. */
+  protected drain(): Promise<void> {
+    this.#shutdown(new Error('change-stream-fetcher stopped'));
+    return Promise.resolve();
+  }
+
+  /** Typed errors pass through; driver errors become a {@link SourceReadError}. */
+  protected toReplicationError(error: unknown): ReplicationError {
+    return toFetcherError(error, this.#lastFetched);
+  }
+
+  #retryOptions() {
+    return { ...this.#options.retry, classify: classifyFetcherError };
+  }
+
+  #admin() {
+    return this.#options.source.db('admin');
+  }
+
+  async #resolveStart(): Promise<Timestamp> {
+    const start = this.#options.start;
+    if (start !== 'latest') return start;
+    return this.#sourceOptime(this.#halt.signal);
+  }
+
+  /** The source's latest optime: `operationTime` of a ping (no oplog read needed). */
+  async #sourceOptime(signal: AbortSignal): Promise<Timestamp> {
+    const reply = await this.#admin().command({ ping: 1 }, { signal });
+    const ts: unknown = reply.operationTime;
+    if (isTimestamp(ts)) return ts;
+    throw new SourceReadError('The source reported no operationTime', false, {
+      hint: 'Change streams need a replica set (or sharded cluster) source, not a standalone mongod'
+    });
+  }
+
+  async #openCursor(): Promise<void> {
+    const admin = this.#admin();
+    const signal = this.#halt.signal;
+    const hello = await admin.command({ hello: 1 }, { signal });
+    const wire = Number(hello.maxWireVersion ?? 0);
+    if (wire < WIRE_6_0) {
+      throw new SourceReadError(
+        `The change-stream fetch method needs MongoDB 6.0 or newer (the source speaks wire version ${wire})`,
+        false,
+        { hint: 'Use fetchMethod "oplog" for this source, or upgrade it' }
+      );
+    }
+    const spec: Document = {
+      allChangesForCluster: true,
+      showExpandedEvents: true,
+      ...(wire < WIRE_6_1 ? { fullDocument: 'updateLookup' } : {})
+    };
+    if (this.#lastToken !== undefined) spec.startAfter = this.#lastToken;
+    else spec.startAtOperationTime = justAfter(this.#resumeOptime());
+    const session = this.#options.source.startSession();
+    this.#session = session;
+    let reply: CursorReply;
+    try {
+      const raw = await admin.command(
+        {
+          aggregate: 1,
+          pipeline: [{ $changeStream: spec }],
+          cursor: { batchSize: this.#options.batchSize }
+        },
+        { ...EXACT_DECODE_OPTIONS, session, signal }
+      );
+      reply = cursorReply(raw, 'firstBatch');
+    } catch (error) {
+      await this.#closeCursor();
+      throw this.#historyLost(error);
+    }
+    this.#cursorId = reply.id;
+    // The first batch is usually empty; delivering it also handles a token-only answer.
+    if (!(await this.#deliver(reply))) return;
+  }
+
+  #resumeOptime(): Timestamp {
+    if (this.#lastFetched === undefined) throw new Error('change-stream-fetcher: no start point');
+    return this.#lastFetched;
+  }
+
+  /** Maps "cannot resume there" answers to the error a missing oplog start gives. */
+  #historyLost(error: unknown): unknown {
+    if (!(error instanceof MongoServerError)) return error;
+    // Replies are decoded without promoting values, so the code arrives as an Int32; the error
+    // classification (and the driver) expect a number.
+    error.code = Number(error.code);
+    if (Number.isNaN(error.code)) return error;
+    const at = this.#lastFetched;
+    if (HISTORY_LOST_CODES.has(error.code)) {
+      return new OplogStartMissingError(
+        `Resume point ${at ? formatOptime(at) : '(token)'} is no longer in the source's change stream history (${error.codeName ?? error.code})`,
+        0,
+        {
+          ...(at ? { optime: at } : {}),
+          cause: error,
+          hint: 'Run a full sync (mode "all"), or enlarge the source oplog and restart sooner'
+        }
+      );
+    }
+    if (UNSUPPORTED_CODES.has(error.code)) {
+      return new SourceReadError(
+        `The source cannot open a change stream: ${error.message}`,
+        false,
+        {
+          cause: error,
+          hint: 'Change streams need a replica set or sharded cluster source running MongoDB 6.0+'
+        }
+      );
+    }
+    return error;
+  }
+
+  async #tail(): Promise<TailOutcome> {
+    const halt = this.#halt.signal;
+    const admin = this.#admin();
+    let progressed = false;
+    try {
+      while (!halt.aborted) {
+        const id = this.#cursorId;
+        if (id === undefined) throw new Error('change-stream-fetcher: no cursor to tail');
+        if (id.isZero()) {
+          throw new SourceReadError('The source closed the change stream cursor', true, {
+            hint: 'The fetcher re-opens it after the last delivered change'
+          });
+        }
+        const maxTimeMS = this.#groups.pending
+          ? PENDING_GROUP_WAIT_MS
+          : this.#options.maxAwaitTimeMS;
+        let raw: Document;
+        try {
+          raw = await admin.command(
+            {
+              getMore: id,
+              collection: '$cmd.aggregate',
+              batchSize: this.#options.batchSize,
+              maxTimeMS
+            },
+            { ...EXACT_DECODE_OPTIONS, session: this.#session!, signal: halt }
+          );
+        } catch (error) {
+          throw this.#historyLost(error);
+        }
+        progressed = true;
+        const reply = cursorReply(raw, 'nextBatch');
+        this.#cursorId = reply.id;
+        if (!(await this.#deliver(reply))) break;
+      }
+      return { kind: 'stopped' };
+    } catch (error) {
+      if (halt.aborted) return { kind: 'stopped' };
+      await this.#closeCursor();
+      if (progressed && classifyFetcherError(error).retryable) return { kind: 'failed', error };
+      throw error;
+    }
+  }
+
+  /** Groups a batch's events and pushes every complete group. False once `output` closed. */
+  async #deliver(reply: CursorReply): Promise<boolean> {
+    const ready: FetchedEntry[] = [];
+    for (const event of reply.batch) {
+      if (event.operationType === 'invalidate') {
+        throw new SourceReadError('The change stream was invalidated', false, {
+          ...(this.#lastFetched ? { optime: this.#lastFetched } : {}),
+          hint: 'A cluster-wide stream is never invalidated by MongoDB; check the source deployment'
+        });
+      }
+      const done = this.#groups.add(event);
+      if (done) ready.push(done);
+    }
+    const token = reply.postBatchResumeToken;
+    if (
+      this.#groups.pending &&
+      (reply.batch.length === 0 || !sameToken(token, this.#groups.lastToken))
+    ) {
+      // An empty answer, or a resume token past the group's last event: nothing more is coming
+      // for that cluster time.
+      ready.push(this.#groups.flush()!);
+    }
+    for (const fetched of ready) if (!(await this.#push(fetched))) return false;
+    if (!this.#groups.pending && token !== undefined && !sameToken(token, this.#lastToken)) {
+      // A quiet (or filtered) stream: the token moved past the last change. Changes at its own
+      // cluster time may still follow, so the progress entry sits just before it.
+      const tokenTime = tokenClusterTime(token);
+      const at = tokenTime === undefined ? undefined : justBefore(tokenTime);
+      if (
+        at !== undefined &&
+        this.#lastFetched !== undefined &&
+        compareOptimes(at, this.#lastFetched) > 0
+      ) {
+        if (!(await this.#push(progressEntry(at, token)))) return false;
+      }
+    }
+    if (ready.length > 0) {
+      this.safeEmit('batch', {
+        stage: this.stageName,
+        count: ready.length,
+        bytes: ready.reduce((sum, fetched) => sum + fetched.bytes, 0),
+        firstOptime: ready[0]!.entry.ts,
+        lastOptime: ready.at(-1)!.entry.ts,
+        skippedFromMigrate: 0
+      });
+    }
+    return true;
+  }
+
+  async #push(fetched: FetchedEntry): Promise<boolean> {
+    if (!(await this.output.push(fetched, fetched.bytes, this.#halt.signal))) return false;
+    this.#lastFetched = fetched.entry.ts;
+    if (fetched.resumeToken !== undefined) this.#lastToken = fetched.resumeToken;
+    return true;
+  }
+
+  /** Emits `lag` every `lagIntervalMs` while someone listens. Never rejects. */
+  async #sampleLag(): Promise<void> {
+    const signal = this.#halt.signal;
+    while (!signal.aborted) {
+      try {
+        await sleep(this.#options.lagIntervalMs, undefined, { signal });
+      } catch {
+        return;
+      }
+      const fetched = this.#lastFetched;
+      if (this.listenerCount('lag') === 0 || fetched === undefined) continue;
+      try {
+        const newest = await this.#sourceOptime(signal);
+        if (signal.aborted) continue;
+        const source = compareOptimes(newest, fetched) > 0 ? newest : fetched;
+        this.safeEmit('lag', {
+          stage: this.stageName,
+          sourceOptime: source,
+          fetchedOptime: fetched,
+          seconds: Math.max(source.t - fetched.t, 0)
+        });
+      } catch (error) {
+        if (!signal.aborted) {
+          this.logger.debug('Sampling the source lag failed', {
+            stage: this.stageName,
+            error: toFetcherError(error, fetched).message
+          });
+        }
+      }
+    }
+  }
+
+  #shutdown(reason: unknown): void {
+    if (!this.#halt.signal.aborted) this.#halt.abort(reason);
+    this.output.close();
+    void this.#closeCursor();
+  }
+
+  /** Kills the cursor (best effort), ends its session, and forgets a pending group. */
+  #closeCursor(): Promise<void> {
+    const id = this.#cursorId;
+    const session = this.#session;
+    this.#cursorId = undefined;
+    this.#session = undefined;
+    // Events of a group not yet delivered are read again from the last delivered token.
+    this.#groups.discard();
+    if (session === undefined) return Promise.resolve();
+    const closing = (async () => {
+      try {
+        if (id !== undefined && !id.isZero()) {
+          await this.#admin().command(
+            { killCursors: '$cmd.aggregate', cursors: [id] },
+            { session }
+          );
+        }
+      } catch (error) {
+        this.logger.debug('Closing the change stream cursor failed', {
+          stage: this.stageName,
+          error: toFetcherError(error, this.#lastFetched).message
+        });
+      } finally {
+        await session.endSession().catch(() => undefined);
+      }
+    })();
+    this.#cursorsClosed = Promise.all([this.#cursorsClosed, closing]).then(() => undefined);
+    return closing;
+  }
+}
+
+function cursorReply(raw: Document, batchField: 'firstBatch' | 'nextBatch'): CursorReply {
+  const cursor = raw.cursor as Document | undefined;
+  const batch: unknown = cursor?.[batchField];
+  if (cursor === undefined || !Array.isArray(batch)) {
+    throw new SourceReadError(
+      'The source answered a change stream command without a cursor',
+      false,
+      {
+        hint: 'The source must be MongoDB 6.0+ (replica set or sharded cluster)'
+      }
+    );
+  }
+  const token: unknown = cursor.postBatchResumeToken;
+  return {
+    id: cursor.id as Long,
+    batch: batch as Document[],
+    postBatchResumeToken:
+      token !== null && typeof token === 'object' ? (token as Document) : undefined
+  };
+}
+
+function isTimestamp(value: unknown): value is Timestamp {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    (value as { _bsontype?: unknown })._bsontype === 'Timestamp'
+  );
+}
