@@ -25,6 +25,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import {
+  BSON,
   type ClientSession,
   type Document,
   type Long,
@@ -51,6 +52,7 @@ import { classifyFetcherError, toFetcherError } from './oplog-fetcher-errors.js'
 import { type OplogFetcherEvents } from './oplog-fetcher-events.js';
 import { type FetchedEntry } from './pipeline-items.js';
 import { justAfter, justBefore, sameToken, tokenClusterTime } from './resume-token.js';
+import { SplitEventAssembler } from './split-events.js';
 
 export { type SkippedChangeEvent } from './change-event-groups.js';
 export {
@@ -71,6 +73,10 @@ export interface ChangeStreamFetcherEvents extends OplogFetcherEvents {
 const WIRE_6_0 = 17;
 /** The first wire version with `disambiguatedPaths` in update events (6.1). */
 const WIRE_6_1 = 18;
+/** The first wire version of MongoDB 7.0 (`$changeStreamSplitLargeEvent`). */
+const WIRE_7_0 = 21;
+/** BSONObjectTooLarge: an event over 16 MiB that the source did not split. */
+const TOO_LARGE = 10334;
 /** How long a getMore waits while a group may still have events to come. */
 const PENDING_GROUP_WAIT_MS = 10;
 /** Codes meaning the stream cannot resume where asked: its history is gone. */
@@ -114,7 +120,9 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
   readonly #options: ResolvedChangeStreamFetcherOptions;
   readonly #halt = new AbortController();
   readonly #groups: ChangeEventGroups;
+  readonly #splits = new SplitEventAssembler();
   #session: ClientSession | undefined;
+  #splitSupported = false;
   #cursorId: Long | undefined;
   /** The optime of the last entry delivered (or the start point). */
   #lastFetched: Timestamp | undefined;
@@ -267,6 +275,10 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
     };
     if (this.#lastToken !== undefined) spec.startAfter = this.#lastToken;
     else spec.startAtOperationTime = justAfter(this.#resumeOptime());
+    const pipeline: Document[] = [{ $changeStream: spec }];
+    // Events over 16 MiB arrive in fragments (reassembled here) instead of failing the stream.
+    this.#splitSupported = wire >= WIRE_7_0;
+    if (this.#splitSupported) pipeline.push({ $changeStreamSplitLargeEvent: {} });
     const session = this.#options.source.startSession();
     this.#session = session;
     let reply: CursorReply;
@@ -274,7 +286,7 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
       const raw = await admin.command(
         {
           aggregate: 1,
-          pipeline: [{ $changeStream: spec }],
+          pipeline,
           cursor: { batchSize: this.#options.batchSize }
         },
         { ...EXACT_DECODE_OPTIONS, session, signal }
@@ -282,7 +294,7 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
       reply = cursorReply(raw, 'firstBatch');
     } catch (error) {
       await this.#closeCursor();
-      throw this.#historyLost(error);
+      throw await this.#translate(error);
     }
     this.#cursorId = reply.id;
     // The first batch is usually empty; delivering it also handles a token-only answer.
@@ -294,8 +306,11 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
     return this.#lastFetched;
   }
 
-  /** Maps "cannot resume there" answers to the error a missing oplog start gives. */
-  #historyLost(error: unknown): unknown {
+  /**
+   * Maps "cannot resume there" answers to the error a missing oplog start gives, and an event
+   * too large to send to an error naming its document.
+   */
+  async #translate(error: unknown): Promise<unknown> {
     if (!(error instanceof MongoServerError)) return error;
     // Replies are decoded without promoting values, so the code arrives as an Int32; the error
     // classification (and the driver) expect a number.
@@ -313,6 +328,20 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
         }
       );
     }
+    if (error.code === TOO_LARGE) {
+      const at = this.#lastFetched ? formatOptime(this.#lastFetched) : 'the start point';
+      return new SourceReadError(
+        `A change event after ${at} is larger than 16 MiB (${await this.#describeNextEvent()})`,
+        false,
+        {
+          ...(this.#lastFetched ? { optime: this.#lastFetched } : {}),
+          cause: error,
+          hint: this.#splitSupported
+            ? 'Shrink the document on the source, or replicate with fetchMethod "oplog"'
+            : 'Upgrade the source to MongoDB 7.0 ($changeStreamSplitLargeEvent), or use fetchMethod "oplog"'
+        }
+      );
+    }
     if (UNSUPPORTED_CODES.has(error.code)) {
       return new SourceReadError(
         `The source cannot open a change stream: ${error.message}`,
@@ -324,6 +353,57 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
       );
     }
     return error;
+  }
+
+  /**
+   * The operation, namespace and `_id` of the event after the last delivered one, read through
+   * a stream that projects the large fields away. Best effort: only for the error message.
+   */
+  async #describeNextEvent(): Promise<string> {
+    const admin = this.#admin();
+    const session = this.#options.source.startSession();
+    const options = { session, signal: this.#halt.signal };
+    try {
+      const spec: Document = { allChangesForCluster: true, showExpandedEvents: true };
+      if (this.#lastToken !== undefined) spec.startAfter = this.#lastToken;
+      else spec.startAtOperationTime = justAfter(this.#resumeOptime());
+      const reply = await admin.command(
+        {
+          aggregate: 1,
+          pipeline: [
+            { $changeStream: spec },
+            { $project: { ns: 1, documentKey: 1, operationType: 1 } }
+          ],
+          cursor: { batchSize: 1 }
+        },
+        options
+      );
+      const cursor = reply.cursor as Document;
+      let event = (cursor.firstBatch as Document[])[0];
+      if (event === undefined) {
+        const more = await admin.command(
+          {
+            getMore: cursor.id as Long,
+            collection: '$cmd.aggregate',
+            batchSize: 1,
+            maxTimeMS: 1000
+          },
+          options
+        );
+        event = ((more.cursor as Document).nextBatch as Document[])[0];
+      }
+      await admin
+        .command({ killCursors: '$cmd.aggregate', cursors: [cursor.id as Long] }, { session })
+        .catch(() => undefined);
+      if (event === undefined) return 'its document could not be identified';
+      const ns = event.ns as { db?: string; coll?: string } | undefined;
+      const key = event.documentKey as Document | undefined;
+      return `${String(event.operationType)} of ${ns?.db ?? '?'}.${ns?.coll ?? '?'} _id ${BSON.EJSON.stringify(key?._id ?? null)}`;
+    } catch {
+      return 'its document could not be identified';
+    } finally {
+      await session.endSession().catch(() => undefined);
+    }
   }
 
   async #tail(): Promise<TailOutcome> {
@@ -339,9 +419,10 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
             hint: 'The fetcher re-opens it after the last delivered change'
           });
         }
-        const maxTimeMS = this.#groups.pending
-          ? PENDING_GROUP_WAIT_MS
-          : this.#options.maxAwaitTimeMS;
+        const maxTimeMS =
+          this.#groups.pending || this.#splits.pending
+            ? PENDING_GROUP_WAIT_MS
+            : this.#options.maxAwaitTimeMS;
         let raw: Document;
         try {
           raw = await admin.command(
@@ -354,7 +435,7 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
             { ...EXACT_DECODE_OPTIONS, session: this.#session!, signal: halt }
           );
         } catch (error) {
-          throw this.#historyLost(error);
+          throw await this.#translate(error);
         }
         progressed = true;
         const reply = cursorReply(raw, 'nextBatch');
@@ -373,7 +454,9 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
   /** Groups a batch's events and pushes every complete group. False once `output` closed. */
   async #deliver(reply: CursorReply): Promise<boolean> {
     const ready: FetchedEntry[] = [];
-    for (const event of reply.batch) {
+    for (const fragment of reply.batch) {
+      const event = this.#splits.add(fragment);
+      if (event === undefined) continue;
       if (event.operationType === 'invalidate') {
         throw new SourceReadError('The change stream was invalidated', false, {
           ...(this.#lastFetched ? { optime: this.#lastFetched } : {}),
@@ -386,6 +469,7 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
     const token = reply.postBatchResumeToken;
     if (
       this.#groups.pending &&
+      !this.#splits.pending &&
       (reply.batch.length === 0 || !sameToken(token, this.#groups.lastToken))
     ) {
       // An empty answer, or a resume token past the group's last event: nothing more is coming
@@ -393,7 +477,12 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
       ready.push(this.#groups.flush()!);
     }
     for (const fetched of ready) if (!(await this.#push(fetched))) return false;
-    if (!this.#groups.pending && token !== undefined && !sameToken(token, this.#lastToken)) {
+    if (
+      !this.#groups.pending &&
+      !this.#splits.pending &&
+      token !== undefined &&
+      !sameToken(token, this.#lastToken)
+    ) {
       // A quiet (or filtered) stream: the token moved past the last change. Changes at its own
       // cluster time may still follow, so the progress entry sits just before it.
       const tokenTime = tokenClusterTime(token);
@@ -472,6 +561,7 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
     this.#session = undefined;
     // Events of a group not yet delivered are read again from the last delivered token.
     this.#groups.discard();
+    this.#splits.discard();
     if (session === undefined) return Promise.resolve();
     const closing = (async () => {
       try {

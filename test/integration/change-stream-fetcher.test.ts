@@ -143,6 +143,32 @@ describe('ChangeStreamFetcher', () => {
     assert.equal(Number(after3!.entry.o._id), 4);
   });
 
+  it('moves its resume point forward on a stream with nothing to replicate', async () => {
+    const start = await now(env.source);
+    const fetcher = await started({ start });
+    // The admin database is never part of a change stream: the server only advances its
+    // post-batch resume token past these writes.
+    const quiet = env.source.db('admin').collection(uniqueDbName('quiet'));
+    await quiet.insertOne({ n: 1 });
+    await quiet.drop();
+    const item = await fetcher.output.shift(timeoutSignal(15_000, 'a progress entry'));
+    assert.ok(item !== undefined);
+    assert.equal(item.entry.op, 'n');
+    assert.ok(start.lessThan(item.entry.ts), 'the progress entry is after the start point');
+    assert.equal(typeof item.resumeToken?._data, 'string');
+    await fetcher.stop();
+    // Resuming from that token reads the next real change.
+    const db = uniqueDbName('csf_quiet');
+    const resumed = await started({ start: item.entry.ts, resumeToken: item.resumeToken! });
+    await env.source
+      .db(db)
+      .collection('x')
+      .insertOne({ _id: 1 as unknown as never });
+    const [create, insert] = await take(resumed, db, 2);
+    assert.equal(create!.entry.op, 'c');
+    assert.equal(insert!.entry.op, 'i');
+  });
+
   it('fails with OplogStartMissingError when the start left the source history', async () => {
     const fetcher = new ChangeStreamFetcher({
       source: env.source,
