@@ -2,6 +2,7 @@
  * `npm run bench:incremental`: incremental-sync throughput. A source and a target test server run
  * in their own processes; a workload of N oplog entries is written to the source; then
  *   1. the pipeline (OplogFetcher → ReplBatcher → HashedApplierPool, via Replicator) applies them,
+ *   1b. the same pipeline reading a change stream instead (fetchMethod 'changeStream'),
  *   2. a naive baseline applies the same entries with one awaited write per entry,
  * both measured in this run, and their ratio printed. Also the CPU cost per entry of fetching and
  * batching (no target writes) against a bare BSON decode of the same entries. Figures only: the
@@ -16,6 +17,7 @@ import { NamespaceFilter } from '../src/namespace/namespace-filter.js';
 import { toWriteModel } from '../src/oplog/crud-ops.js';
 import { parseOplogEntry } from '../src/oplog/oplog-entry.js';
 import { Replicator } from '../src/replicator.js';
+import { type FetchMethod } from '../src/replicator-options.js';
 import { newestOplogTs } from '../test/server/support.js';
 import { startServerProcess } from './server-process.js';
 
@@ -48,11 +50,13 @@ async function pipelineRun(
   sourceUri: string,
   targetUri: string,
   from: Timestamp,
-  until: Timestamp
+  until: Timestamp,
+  fetchMethod: FetchMethod
 ): Promise<number> {
   const replicator = new Replicator({
     source: sourceUri,
     target: targetUri,
+    fetchMethod,
     startAt: from,
     filter: { include: ['bench.*'] },
     checkpoint: { name: 'bench', store: new MemoryCheckpointStore(), intervalMs: 1000 }
@@ -141,16 +145,20 @@ try {
   await writeWorkload(sourceClient);
   const until = await newestOplogTs(sourceClient);
   const entries = await readEntries(sourceClient, from, until);
-  const pipelineSeconds = await pipelineRun(source.uri, target.uri, from, until);
+  const pipelineSeconds = await pipelineRun(source.uri, target.uri, from, until, 'oplog');
   console.log(`oplog entries: ${entries.length}`);
-  console.log(`pipeline:  ${perSecond(entries.length, pipelineSeconds)}`);
+  console.log(`pipeline (oplog):         ${perSecond(entries.length, pipelineSeconds)}`);
+  await targetClient.db('bench').dropDatabase();
+  const streamSeconds = await pipelineRun(source.uri, target.uri, from, until, 'changeStream');
+  console.log(`pipeline (change stream): ${perSecond(entries.length, streamSeconds)}`);
   // BENCH_ONLY=pipeline skips the baseline and the CPU figures (for profiling the pipeline).
   if (process.env.BENCH_ONLY !== 'pipeline') {
     await targetClient.db('bench').dropDatabase();
     await targetClient.db('bench').createCollection('items');
     const naiveSeconds = await naiveRun(targetClient, entries);
-    console.log(`naive:     ${perSecond(entries.length, naiveSeconds)}`);
-    console.log(`ratio:     ${(naiveSeconds / pipelineSeconds).toFixed(1)}x`);
+    console.log(`naive:                    ${perSecond(entries.length, naiveSeconds)}`);
+    console.log(`ratio (oplog):            ${(naiveSeconds / pipelineSeconds).toFixed(1)}x`);
+    console.log(`ratio (change stream):    ${(naiveSeconds / streamSeconds).toFixed(1)}x`);
     const cpu = await cpuCosts(sourceClient, from, until, entries);
     console.log(
       `CPU per entry: fetch+batch ${cpu.pipeline.toFixed(1)} µs, bare BSON decode ${cpu.decode.toFixed(1)} µs`
