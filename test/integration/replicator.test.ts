@@ -4,11 +4,16 @@ import { after, before, describe, it } from 'node:test';
 import { Int32, Timestamp } from 'mongodb';
 
 import { MemoryCheckpointStore } from '../../src/checkpoint/memory-checkpoint-store.js';
-import { InvalidConfigError, OplogStartMissingError, ReplicationError } from '../../src/errors.js';
+import {
+  CheckpointError,
+  InvalidConfigError,
+  OplogStartMissingError,
+  ReplicationError
+} from '../../src/errors.js';
 import { type StateChangeEvent } from '../../src/events.js';
 import { Replicator } from '../../src/replicator.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
-import { waitCaughtUp } from '../support/replication.js';
+import { waitAppliedMarker, waitCaughtUp } from '../support/replication.js';
 import { withTimeout } from '../support/timeout-signal.js';
 
 describe('Replicator (mode incr)', () => {
@@ -188,5 +193,90 @@ describe('Replicator (mode incr)', () => {
     assert.ok(
       !JSON.stringify({ message: error.message, stack: error.stack }).includes('s3cret-pass')
     );
+  });
+});
+
+describe('Replicator (fetchMethod changeStream)', () => {
+  let deployments: Deployments;
+  before(async () => {
+    deployments = await startDeployments();
+  });
+  after(async () => {
+    await deployments.close();
+  });
+
+  const replicatorFor = (
+    db: string,
+    store: MemoryCheckpointStore,
+    fetchMethod: 'oplog' | 'changeStream' = 'changeStream'
+  ) =>
+    new Replicator({
+      source: deployments.source,
+      target: deployments.target,
+      fetchMethod,
+      transactions: 'preserve',
+      filter: { include: [`${db}.*`] },
+      checkpoint: { name: db, store, intervalMs: 0 }
+    });
+
+  it('replicates through a change stream, stores its resume token, and resumes after it', async () => {
+    const db = uniqueDbName('cs');
+    const store = new MemoryCheckpointStore();
+    let replicator = replicatorFor(db, store);
+    await replicator.start();
+    const coll = deployments.source.db(db).collection<{ _id: number; n?: Int32 }>('items');
+    await coll.insertMany([{ _id: 1 }, { _id: 2 }]);
+    const session = deployments.source.startSession();
+    try {
+      await session.withTransaction(async () => {
+        await coll.updateOne({ _id: 1 }, { $set: { n: new Int32(5) } }, { session });
+        await coll.insertOne({ _id: 4 }, { session });
+      });
+    } finally {
+      await session.endSession();
+    }
+    await withTimeout(
+      waitAppliedMarker(replicator, deployments.source, db, 'marker'),
+      30_000,
+      'the replicator to catch up'
+    );
+    await replicator.stop();
+    const saved = await store.load(db);
+    assert.equal(saved?.fetchMethod, 'changeStream');
+    assert.equal(typeof saved?.resumeToken?._data, 'string', 'the resume token is stored');
+    await coll.deleteOne({ _id: 2 });
+    replicator = replicatorFor(db, store);
+    await replicator.start();
+    await withTimeout(
+      waitAppliedMarker(replicator, deployments.source, db, 'marker'),
+      30_000,
+      'the replicator to catch up again'
+    );
+    await replicator.stop();
+    const target = await deployments.target
+      .db(db)
+      .collection('items')
+      .find({}, { sort: { _id: 1 } })
+      .toArray();
+    assert.deepEqual(target, [{ _id: 1, n: 5 }, { _id: 4 }]);
+  });
+
+  it('refuses to resume a change-stream checkpoint by tailing the oplog, before any write', async () => {
+    const db = uniqueDbName('cs_switch');
+    const store = new MemoryCheckpointStore();
+    const first = replicatorFor(db, store);
+    await first.start();
+    await first.stop();
+    await deployments.source
+      .db(db)
+      .collection('items')
+      .insertOne({ _id: 1 } as never);
+    const other = replicatorFor(db, store, 'oplog');
+    await assert.rejects(other.start(), (error: unknown) => {
+      assert.ok(error instanceof CheckpointError);
+      assert.match(error.message, /fetchMethod "changeStream"/);
+      return true;
+    });
+    assert.equal(await deployments.target.db(db).collection('items').countDocuments(), 0);
   });
 });
