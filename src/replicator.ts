@@ -27,7 +27,12 @@ import {
 } from './checkpoint/checkpoint.js';
 import { type CheckpointStore } from './checkpoint/checkpoint-store.js';
 import { MongoCheckpointStore } from './checkpoint/mongo-checkpoint-store.js';
-import { CheckpointError, ReplicationError, SourceReadError } from './errors.js';
+import {
+  CheckpointError,
+  InvalidConfigError,
+  ReplicationError,
+  SourceReadError
+} from './errors.js';
 import { type LagEvent } from './events.js';
 import { type CopyProgressEvent } from './full/collection-executor.js';
 import { FullCopy } from './full/full-copy.js';
@@ -77,6 +82,39 @@ export interface PhaseEvent {
   /** The optime the phase starts from, when it has one (catch-up starts at `fullBeginTs`). */
   readonly optime?: Timestamp;
 }
+
+/**
+ * Options of {@link Replicator.fence}.
+ * @public
+ */
+export interface FenceOptions {
+  /**
+   * The source collection the marker is written to (one document per checkpoint name). It
+   * needs no special treatment by the filter: a filtered-out marker still moves the applied
+   * position past it.
+   * @defaultValue 'mongo_replicate.fences'
+   */
+  namespace?: string;
+  /** Rejects the wait with `signal.reason` when it aborts (use it as a deadline). */
+  signal?: AbortSignal;
+}
+
+/**
+ * What {@link Replicator.fence} resolves with: every source write made before the fence is on
+ * the target.
+ * @public
+ */
+export interface FenceResult {
+  /** The optime of the marker write on the source. */
+  readonly optime: Timestamp;
+  /** Where the marker was written. */
+  readonly namespace: string;
+  /** How long the target took to apply up to the marker. */
+  readonly durationMs: number;
+}
+
+/** Where fence markers go by default. */
+const DEFAULT_FENCE_NAMESPACE = 'mongo_replicate.fences';
 
 /**
  * Events of {@link Replicator}: its own lifecycle plus what its stages report.
@@ -168,6 +206,82 @@ export class Replicator extends Stage<ReplicatorEvents> {
   /** The current phase: `full` (copying), `catchup` or `incr`. */
   get phase(): ReplicationPhase {
     return this.#phase;
+  }
+
+  /**
+   * Writes a marker on the source and resolves once the target has applied everything up to it:
+   * the cutover point. Stop the application's writes to the source, `await fence()`, then switch
+   * the application to the target; nothing written before the fence is missing there.
+   *
+   * @remarks
+   * The marker is one upserted document in `options.namespace` of the source, keyed by the
+   * checkpoint name (so the source user needs write access there). In mode `all` the wait
+   * includes the rest of the copy and the catch-up.
+   *
+   * @throws {@link InvalidConfigError} in mode `full` (nothing tails the source), or when the
+   * replicator is not running
+   * @throws {@link SourceReadError} when the marker cannot be written
+   */
+  async fence(options: FenceOptions = {}): Promise<FenceResult> {
+    if (this.options.mode === 'full') {
+      throw new InvalidConfigError(
+        'mode',
+        'fence() needs mode "incr" or "all": mode "full" does not follow the source'
+      );
+    }
+    if (this.state !== 'running' || this.#source === undefined) {
+      throw new InvalidConfigError('fence', `the replicator must be running (it is ${this.state})`);
+    }
+    const namespace = options.namespace ?? DEFAULT_FENCE_NAMESPACE;
+    const dot = namespace.indexOf('.');
+    if (dot <= 0 || dot === namespace.length - 1) {
+      throw new InvalidConfigError('fence.namespace', 'must be a "db.collection" name');
+    }
+    const started = performance.now();
+    const session = this.#source.startSession();
+    let optime: Timestamp | undefined;
+    try {
+      await this.#source
+        .db(namespace.slice(0, dot))
+        .collection<{ _id: string }>(namespace.slice(dot + 1))
+        .updateOne(
+          { _id: this.options.checkpoint.name },
+          { $set: { at: new Date() }, $inc: { fences: 1 } },
+          { upsert: true, session, ...(options.signal ? { signal: options.signal } : {}) }
+        );
+      optime = session.operationTime;
+    } catch (error) {
+      throw new SourceReadError(
+        `Writing the fence marker to ${namespace} on the source failed: ${redactText(error instanceof Error ? error.message : String(error))}`,
+        classifyError(error).retryable,
+        {
+          namespace,
+          cause: error,
+          hint: `fence() writes one document to ${namespace} on the source; grant the source user write access there, or pass another namespace`
+        }
+      );
+    } finally {
+      await session.endSession();
+    }
+    if (optime === undefined) {
+      throw new SourceReadError(
+        'The source reported no operationTime for the fence marker',
+        false,
+        {
+          namespace,
+          hint: 'The source must be a replica set'
+        }
+      );
+    }
+    const marker = optime;
+    const reached = () => this.#applied !== undefined && !this.#applied.lessThan(marker);
+    if (!reached()) {
+      await this.waitFor('batch', {
+        filter: () => reached(),
+        ...(options.signal ? { signal: options.signal } : {})
+      });
+    }
+    return { optime: marker, namespace, durationMs: performance.now() - started };
   }
 
   /** Connects, loads the checkpoint and starts what the mode and the checkpoint call for. */

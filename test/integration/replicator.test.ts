@@ -132,6 +132,24 @@ describe('Replicator (mode incr)', () => {
     assert.deepEqual(target, [{ _id: 1, n: 5 }, { _id: 3 }]);
   });
 
+  it('fence() resolves only once every write made before it is on the target', async () => {
+    const db = uniqueDbName('fence');
+    const replicator = replicatorFor(db, new MemoryCheckpointStore(), 1000);
+    await replicator.start();
+    try {
+      const coll = deployments.source.db(db).collection<{ _id: number }>('items');
+      for (let i = 0; i < 20; i++) await coll.insertOne({ _id: i });
+      await coll.deleteOne({ _id: 3 });
+      const fence = await withTimeout(replicator.fence(), 30_000, 'the fence');
+      assert.ok(!replicator.appliedOptime!.lessThan(fence.optime));
+      assert.equal(fence.namespace, 'mongo_replicate.fences');
+      // No other wait: the fence alone guarantees the writes are there.
+      assert.equal(await deployments.target.db(db).collection('items').countDocuments(), 19);
+    } finally {
+      await replicator.stop();
+    }
+  });
+
   it('writes the last checkpoint on stop even when the interval never elapsed', async () => {
     const db = uniqueDbName('final');
     const store = new MemoryCheckpointStore();
@@ -259,6 +277,20 @@ describe('Replicator (fetchMethod changeStream)', () => {
       .find({}, { sort: { _id: 1 } })
       .toArray();
     assert.deepEqual(target, [{ _id: 1, n: 5 }, { _id: 4 }]);
+  });
+
+  it('fence() works through a change stream too', async () => {
+    const db = uniqueDbName('cs_fence');
+    const replicator = replicatorFor(db, new MemoryCheckpointStore());
+    await replicator.start();
+    try {
+      const coll = deployments.source.db(db).collection<{ _id: number }>('items');
+      await coll.insertMany(Array.from({ length: 10 }, (_, i) => ({ _id: i })));
+      await withTimeout(replicator.fence({ namespace: `${db}_fence.marks` }), 30_000, 'the fence');
+      assert.equal(await deployments.target.db(db).collection('items').countDocuments(), 10);
+    } finally {
+      await replicator.stop();
+    }
   });
 
   it('refuses to resume a change-stream checkpoint by tailing the oplog, before any write', async () => {
