@@ -197,6 +197,8 @@ export { updateDescriptionToDiff } from './oplog/update-description.js';
 export { diffToUpdate, updateOf, type UpdateSource, v1ToUpdate } from './oplog/update-diff.js';
 export {
   type CheckpointEvent,
+  type FenceOptions,
+  type FenceResult,
   type PhaseEvent,
   Replicator,
   type ReplicatorEvents
