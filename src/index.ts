@@ -167,6 +167,26 @@ export {
   namespaceFilterDefaults,
   type NamespaceFilterOptions
 } from './namespace/namespace-filter.js';
+export {
+  ReplicatorMonitor,
+  replicatorMonitorDefaults,
+  type ReplicatorMonitorOptions
+} from './observability/replicator-monitor.js';
+export {
+  type AppliedStatus,
+  type CheckpointStatus,
+  type CopyStatus,
+  type DirectionMapping,
+  type NamespaceCopyStatus,
+  type OptimeStatus,
+  type RecentError,
+  type ReplicatorStatus
+} from './observability/replicator-status.js';
+export {
+  type StatusServer,
+  type StatusServerOptions,
+  startStatusServer
+} from './observability/status-server.js';
 export { changeEventToOps, type ConvertedEvent } from './oplog/change-events.js';
 export { insertAsReplacement, toWriteModel } from './oplog/crud-ops.js';
 export { type NamespaceMapper, type TargetCommand, toTargetCommand } from './oplog/ddl-ops.js';
