@@ -134,6 +134,7 @@ export {
   type ResolvedReplBatcherOptions,
   type TransactionMode
 } from './incr/repl-batcher.js';
+export { TailingFetcher } from './incr/tailing-fetcher.js';
 export { BoundedQueue } from './lifecycle/bounded-queue.js';
 export {
   classifyError,

@@ -11,7 +11,6 @@
  */
 import {
   type MongoBulkWriteError,
-  type MongoClient,
   type Timestamp,
   type WriteConcern,
   type WriteConcernSettings
@@ -22,18 +21,12 @@ import {
   unwrapBulkError,
   writeErrorsOf
 } from '../lifecycle/bulk-write-errors.js';
-import { type Logger } from '../logger.js';
 import { insertAsReplacement } from '../oplog/crud-ops.js';
 import { type InsertEntry } from '../oplog/oplog-entry.js';
-import {
-  type ApplierConflictEvent,
-  type ApplyCounts,
-  type ConflictPolicy,
-  emptyCounts
-} from './apply-outcome.js';
+import { type ApplyCounts, emptyCounts } from './apply-outcome.js';
 import { type LaneRun, planLane } from './lane-plan.js';
 import { type CrudOp } from './pipeline-items.js';
-import { fatalWriteError, type LaneRetry, RunWriter } from './run-writer.js';
+import { fatalWriteError, RunWriter, type RunWriterOptions } from './run-writer.js';
 
 export {
   type ApplierConflictEvent,
@@ -45,26 +38,13 @@ export {
 export { type LaneRetry } from './run-writer.js';
 
 /**
- * What an {@link ApplierLane} needs; the pool resolves and validates it.
+ * What an {@link ApplierLane} needs; the pool resolves and validates it, and hands the same
+ * options to its {@link TransactionApplier}.
  * @internal
  */
-export interface ApplierLaneOptions {
-  /** The connected target client. */
-  readonly target: MongoClient;
-  /** The connected source client, for the `upsert` conflict policy. */
-  readonly source: MongoClient | undefined;
-  /** What to do about conflicts. */
-  readonly conflictPolicy: ConflictPolicy;
+export interface ApplierLaneOptions extends RunWriterOptions {
   /** Misses at or before this optime are expected (catch-up after a full copy). */
   readonly catchUpUntil: Timestamp | undefined;
-  /** The write concern of every write; the client's when undefined. */
-  readonly writeConcern: WriteConcern | WriteConcernSettings | undefined;
-  /** Retries transient failures. */
-  readonly retry: LaneRetry;
-  /** Receives each conflict once the policy's action is done. */
-  readonly onConflict: (event: ApplierConflictEvent) => void;
-  /** Where to log. */
-  readonly logger: Logger;
 }
 
 /**

@@ -18,12 +18,14 @@
  *    └── stop() / signal ─ abort the getMore, kill the cursor, close `output`
  * ```
  *
+ * The loop around the cursor (retries and their failure episodes, stop, `lag` sampling) is the
+ * {@link TailingFetcher}'s, shared with the {@link OplogFetcher}; this file holds what is
+ * particular to change streams: the `aggregate`/`getMore` commands and event grouping.
+ *
  * MongoDB 6.0 has no `disambiguatedPaths` in update events; there the stream also asks for
  * `fullDocument: 'updateLookup'` so that an update whose paths are ambiguous can be applied as a
  * replacement (see `change-events.ts`).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-
 import {
   BSON,
   type ClientSession,
@@ -33,9 +35,7 @@ import {
   type Timestamp
 } from 'mongodb';
 
-import { OplogStartMissingError, type ReplicationError, SourceReadError } from '../errors.js';
-import { BoundedQueue } from '../lifecycle/bounded-queue.js';
-import { Stage } from '../lifecycle/stage.js';
+import { OplogStartMissingError, SourceReadError } from '../errors.js';
 import { compareOptimes, formatOptime } from '../oplog/oplog-entry.js';
 import {
   ChangeEventGroups,
@@ -44,15 +44,14 @@ import {
 } from './change-event-groups.js';
 import {
   type ChangeStreamFetcherOptions,
-  resolveChangeStreamFetcherOptions,
-  type ResolvedChangeStreamFetcherOptions
+  resolveChangeStreamFetcherOptions
 } from './change-stream-fetcher-options.js';
 import { EXACT_DECODE_OPTIONS } from './oplog-batch.js';
-import { classifyFetcherError, toFetcherError } from './oplog-fetcher-errors.js';
 import { type OplogFetcherEvents } from './oplog-fetcher-events.js';
 import { type FetchedEntry } from './pipeline-items.js';
 import { justAfter, justBefore, sameToken, tokenClusterTime } from './resume-token.js';
 import { SplitEventAssembler } from './split-events.js';
+import { isTimestamp, TailingFetcher } from './tailing-fetcher.js';
 
 export { type SkippedChangeEvent } from './change-event-groups.js';
 export {
@@ -84,9 +83,6 @@ const HISTORY_LOST_CODES: ReadonlySet<number> = new Set([280, 286]);
 /** Not a replica set, or change streams unsupported: no retry helps. */
 const UNSUPPORTED_CODES: ReadonlySet<number> = new Set([40573, 40415, 115]);
 
-type TailOutcome =
-  { readonly kind: 'stopped' } | { readonly kind: 'failed'; readonly error: unknown };
-
 interface CursorReply {
   readonly id: Long;
   readonly batch: Document[];
@@ -114,21 +110,14 @@ interface CursorReply {
  * ```
  * @public
  */
-export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
-  /** The fetched entries, in cluster-time order; closed when the fetcher ends. */
-  readonly output: BoundedQueue<FetchedEntry>;
-  readonly #options: ResolvedChangeStreamFetcherOptions;
-  readonly #halt = new AbortController();
+export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvents> {
   readonly #groups: ChangeEventGroups;
   readonly #splits = new SplitEventAssembler();
   #session: ClientSession | undefined;
   #splitSupported = false;
   #cursorId: Long | undefined;
-  /** The optime of the last entry delivered (or the start point). */
-  #lastFetched: Timestamp | undefined;
   /** The token of the last entry delivered (or the start token). */
   #lastToken: Document | undefined;
-  #cursorsClosed: Promise<void> = Promise.resolve();
 
   /**
    * Validates the options; no I/O happens before `start()`.
@@ -136,8 +125,11 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
    */
   constructor(options: ChangeStreamFetcherOptions) {
     const resolved = resolveChangeStreamFetcherOptions(options);
-    super('change-stream-fetcher', options);
-    this.#options = resolved;
+    super('change-stream-fetcher', options, resolved, {
+      open: 'open the change stream',
+      read: 'read the change stream',
+      cursor: 'change stream cursor'
+    });
     this.#lastToken = resolved.resumeToken;
     this.#groups = new ChangeEventGroups(this.stageName, skipped => {
       this.logger.warn('A change event has nothing to apply on the target', {
@@ -148,15 +140,11 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
       });
       this.safeEmit('skipped', skipped);
     });
-    this.output = new BoundedQueue<FetchedEntry>(
-      resolved.bufferMaxEntries,
-      resolved.bufferMaxBytes
-    );
   }
 
   /** The optime of the last entry delivered, or the start point before the first one. */
   get lastFetched(): Timestamp | undefined {
-    return this.#lastFetched;
+    return this.fetchedOptime;
   }
 
   /** The resume token of the last entry delivered (or the start token). */
@@ -164,90 +152,8 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
     return this.#lastToken;
   }
 
-  /** Resolves the start point and opens the stream (retrying transient failures). */
-  protected async open(signal: AbortSignal): Promise<void> {
-    const halt = () => this.#shutdown(signal.reason);
-    if (signal.aborted) halt();
-    else signal.addEventListener('abort', halt, { once: true });
-    try {
-      await this.retry(
-        'open the change stream',
-        async () => {
-          this.#lastFetched ??= await this.#resolveStart();
-          await this.#openCursor();
-        },
-        this.#retryOptions()
-      );
-    } catch (error) {
-      this.#shutdown(error);
-      await this.#cursorsClosed;
-      throw error;
-    }
-    if (signal.aborted) {
-      this.#shutdown(signal.reason);
-      await this.#cursorsClosed;
-    }
-  }
-
-  /** Tails until stopped; re-opens after transient failures. */
-  protected async run(): Promise<void> {
-    const sampling = this.#sampleLag();
-    try {
-      let failure: unknown;
-      for (;;) {
-        const outcome = await this.retry(
-          'read the change stream',
-          async () => {
-            if (failure !== undefined) {
-              const error = failure;
-              failure = undefined;
-              throw error;
-            }
-            if (this.#cursorId === undefined) await this.#openCursor();
-            return this.#tail();
-          },
-          this.#retryOptions()
-        );
-        if (outcome.kind === 'stopped') return;
-        failure = outcome.error;
-      }
-    } catch (error) {
-      if (this.#halt.signal.aborted) return;
-      throw error;
-    } finally {
-      this.#shutdown(new Error('change-stream-fetcher ended'));
-      await this.#cursorsClosed;
-      await sampling;
-    }
-  }
-
-  /** Stops reading and closes `output`; the consumer drains what was delivered. */
-  protected drain(): Promise<void> {
-    this.#shutdown(new Error('change-stream-fetcher stopped'));
-    return Promise.resolve();
-  }
-
-  /** Typed errors pass through; driver errors become a {@link SourceReadError}. */
-  protected toReplicationError(error: unknown): ReplicationError {
-    return toFetcherError(error, this.#lastFetched);
-  }
-
-  #retryOptions() {
-    return { ...this.#options.retry, classify: classifyFetcherError };
-  }
-
-  #admin() {
-    return this.#options.source.db('admin');
-  }
-
-  async #resolveStart(): Promise<Timestamp> {
-    const start = this.#options.start;
-    if (start !== 'latest') return start;
-    return this.#sourceOptime(this.#halt.signal);
-  }
-
-  /** The source's latest optime: `operationTime` of a ping (no oplog read needed). */
-  async #sourceOptime(signal: AbortSignal): Promise<Timestamp> {
+  /** The source's latest optime: `operationTime` of a ping (no oplog read needed). @internal */
+  protected async newestOptime(signal: AbortSignal): Promise<Timestamp> {
     const reply = await this.#admin().command({ ping: 1 }, { signal });
     const ts: unknown = reply.operationTime;
     if (isTimestamp(ts)) return ts;
@@ -256,9 +162,13 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
     });
   }
 
-  async #openCursor(): Promise<void> {
+  /**
+   * Opens the stream after the last delivered token, or after `from` when there is none.
+   * @internal
+   */
+  protected async openCursor(from: Timestamp): Promise<void> {
     const admin = this.#admin();
-    const signal = this.#halt.signal;
+    const signal = this.halt;
     const hello = await admin.command({ hello: 1 }, { signal });
     const wire = Number(hello.maxWireVersion ?? 0);
     if (wire < WIRE_6_0) {
@@ -274,12 +184,12 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
       ...(wire < WIRE_6_1 ? { fullDocument: 'updateLookup' } : {})
     };
     if (this.#lastToken !== undefined) spec.startAfter = this.#lastToken;
-    else spec.startAtOperationTime = justAfter(this.#resumeOptime());
+    else spec.startAtOperationTime = justAfter(from);
     const pipeline: Document[] = [{ $changeStream: spec }];
     // Events over 16 MiB arrive in fragments (reassembled here) instead of failing the stream.
     this.#splitSupported = wire >= WIRE_7_0;
     if (this.#splitSupported) pipeline.push({ $changeStreamSplitLargeEvent: {} });
-    const session = this.#options.source.startSession();
+    const session = this.options.source.startSession();
     this.#session = session;
     let reply: CursorReply;
     try {
@@ -287,13 +197,13 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
         {
           aggregate: 1,
           pipeline,
-          cursor: { batchSize: this.#options.batchSize }
+          cursor: { batchSize: this.options.batchSize }
         },
         { ...EXACT_DECODE_OPTIONS, session, signal }
       );
       reply = cursorReply(raw, 'firstBatch');
     } catch (error) {
-      await this.#closeCursor();
+      await this.closeCursor();
       throw await this.#translate(error);
     }
     this.#cursorId = reply.id;
@@ -301,9 +211,81 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
     if (!(await this.#deliver(reply))) return;
   }
 
-  #resumeOptime(): Timestamp {
-    if (this.#lastFetched === undefined) throw new Error('change-stream-fetcher: no start point');
-    return this.#lastFetched;
+  /** Whether the stream's cursor is open. @internal */
+  protected hasCursor(): boolean {
+    return this.#cursorId !== undefined;
+  }
+
+  /**
+   * Reads batches until stopped; `progressed` after each `getMore` that came back.
+   * @internal
+   */
+  protected async tailCursor(progressed: () => void): Promise<void> {
+    const halt = this.halt;
+    const admin = this.#admin();
+    while (!halt.aborted) {
+      const id = this.#cursorId;
+      if (id === undefined) throw new Error('change-stream-fetcher: no cursor to tail');
+      if (id.isZero()) {
+        throw new SourceReadError('The source closed the change stream cursor', true, {
+          hint: 'The fetcher re-opens it after the last delivered change'
+        });
+      }
+      const maxTimeMS =
+        this.#groups.pending || this.#splits.pending
+          ? PENDING_GROUP_WAIT_MS
+          : this.options.maxAwaitTimeMS;
+      let raw: Document;
+      try {
+        raw = await admin.command(
+          {
+            getMore: id,
+            collection: '$cmd.aggregate',
+            batchSize: this.options.batchSize,
+            maxTimeMS
+          },
+          { ...EXACT_DECODE_OPTIONS, session: this.#session!, signal: halt }
+        );
+      } catch (error) {
+        throw await this.#translate(error);
+      }
+      progressed();
+      const reply = cursorReply(raw, 'nextBatch');
+      this.#cursorId = reply.id;
+      if (!(await this.#deliver(reply))) break;
+    }
+  }
+
+  /**
+   * Forgets the cursor and a pending group, kills the cursor on the server (best effort) and
+   * ends its session.
+   * @internal
+   */
+  protected dropCursor(): Promise<void> | undefined {
+    const id = this.#cursorId;
+    const session = this.#session;
+    this.#cursorId = undefined;
+    this.#session = undefined;
+    // Events of a group not yet delivered are read again from the last delivered token.
+    this.#groups.discard();
+    this.#splits.discard();
+    if (session === undefined) return undefined;
+    return (async () => {
+      try {
+        if (id !== undefined && !id.isZero()) {
+          await this.#admin().command(
+            { killCursors: '$cmd.aggregate', cursors: [id] },
+            { session }
+          );
+        }
+      } finally {
+        await session.endSession().catch(() => undefined);
+      }
+    })();
+  }
+
+  #admin() {
+    return this.options.source.db('admin');
   }
 
   /**
@@ -316,7 +298,7 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
     // classification (and the driver) expect a number.
     error.code = Number(error.code);
     if (Number.isNaN(error.code)) return error;
-    const at = this.#lastFetched;
+    const at = this.fetchedOptime;
     if (HISTORY_LOST_CODES.has(error.code)) {
       return new OplogStartMissingError(
         `Resume point ${at ? formatOptime(at) : '(token)'} is no longer in the source's change stream history (${error.codeName ?? error.code})`,
@@ -329,12 +311,12 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
       );
     }
     if (error.code === TOO_LARGE) {
-      const at = this.#lastFetched ? formatOptime(this.#lastFetched) : 'the start point';
+      const at = this.fetchedOptime ? formatOptime(this.fetchedOptime) : 'the start point';
       return new SourceReadError(
         `A change event after ${at} is larger than 16 MiB (${await this.#describeNextEvent()})`,
         false,
         {
-          ...(this.#lastFetched ? { optime: this.#lastFetched } : {}),
+          ...(this.fetchedOptime ? { optime: this.fetchedOptime } : {}),
           cause: error,
           hint: this.#splitSupported
             ? 'Shrink the document on the source, or replicate with fetchMethod "oplog"'
@@ -361,12 +343,12 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
    */
   async #describeNextEvent(): Promise<string> {
     const admin = this.#admin();
-    const session = this.#options.source.startSession();
-    const options = { session, signal: this.#halt.signal };
+    const session = this.options.source.startSession();
+    const options = { session, signal: this.halt };
     try {
       const spec: Document = { allChangesForCluster: true, showExpandedEvents: true };
       if (this.#lastToken !== undefined) spec.startAfter = this.#lastToken;
-      else spec.startAtOperationTime = justAfter(this.#resumeOptime());
+      else spec.startAtOperationTime = justAfter(this.resumePoint());
       const reply = await admin.command(
         {
           aggregate: 1,
@@ -406,51 +388,6 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
     }
   }
 
-  async #tail(): Promise<TailOutcome> {
-    const halt = this.#halt.signal;
-    const admin = this.#admin();
-    let progressed = false;
-    try {
-      while (!halt.aborted) {
-        const id = this.#cursorId;
-        if (id === undefined) throw new Error('change-stream-fetcher: no cursor to tail');
-        if (id.isZero()) {
-          throw new SourceReadError('The source closed the change stream cursor', true, {
-            hint: 'The fetcher re-opens it after the last delivered change'
-          });
-        }
-        const maxTimeMS =
-          this.#groups.pending || this.#splits.pending
-            ? PENDING_GROUP_WAIT_MS
-            : this.#options.maxAwaitTimeMS;
-        let raw: Document;
-        try {
-          raw = await admin.command(
-            {
-              getMore: id,
-              collection: '$cmd.aggregate',
-              batchSize: this.#options.batchSize,
-              maxTimeMS
-            },
-            { ...EXACT_DECODE_OPTIONS, session: this.#session!, signal: halt }
-          );
-        } catch (error) {
-          throw await this.#translate(error);
-        }
-        progressed = true;
-        const reply = cursorReply(raw, 'nextBatch');
-        this.#cursorId = reply.id;
-        if (!(await this.#deliver(reply))) break;
-      }
-      return { kind: 'stopped' };
-    } catch (error) {
-      if (halt.aborted) return { kind: 'stopped' };
-      await this.#closeCursor();
-      if (progressed && classifyFetcherError(error).retryable) return { kind: 'failed', error };
-      throw error;
-    }
-  }
-
   /** Groups a batch's events and pushes every complete group. False once `output` closed. */
   async #deliver(reply: CursorReply): Promise<boolean> {
     const ready: FetchedEntry[] = [];
@@ -459,7 +396,7 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
       if (event === undefined) continue;
       if (event.operationType === 'invalidate') {
         throw new SourceReadError('The change stream was invalidated', false, {
-          ...(this.#lastFetched ? { optime: this.#lastFetched } : {}),
+          ...(this.fetchedOptime ? { optime: this.fetchedOptime } : {}),
           hint: 'A cluster-wide stream is never invalidated by MongoDB; check the source deployment'
         });
       }
@@ -489,8 +426,8 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
       const at = tokenTime === undefined ? undefined : justBefore(tokenTime);
       if (
         at !== undefined &&
-        this.#lastFetched !== undefined &&
-        compareOptimes(at, this.#lastFetched) > 0
+        this.fetchedOptime !== undefined &&
+        compareOptimes(at, this.fetchedOptime) > 0
       ) {
         if (!(await this.#push(progressEntry(at, token)))) return false;
       }
@@ -509,79 +446,10 @@ export class ChangeStreamFetcher extends Stage<ChangeStreamFetcherEvents> {
   }
 
   async #push(fetched: FetchedEntry): Promise<boolean> {
-    if (!(await this.output.push(fetched, fetched.bytes, this.#halt.signal))) return false;
-    this.#lastFetched = fetched.entry.ts;
+    if (!(await this.output.push(fetched, fetched.bytes, this.halt))) return false;
+    this.fetchedOptime = fetched.entry.ts;
     if (fetched.resumeToken !== undefined) this.#lastToken = fetched.resumeToken;
     return true;
-  }
-
-  /** Emits `lag` every `lagIntervalMs` while someone listens. Never rejects. */
-  async #sampleLag(): Promise<void> {
-    const signal = this.#halt.signal;
-    while (!signal.aborted) {
-      try {
-        await sleep(this.#options.lagIntervalMs, undefined, { signal });
-      } catch {
-        return;
-      }
-      const fetched = this.#lastFetched;
-      if (this.listenerCount('lag') === 0 || fetched === undefined) continue;
-      try {
-        const newest = await this.#sourceOptime(signal);
-        if (signal.aborted) continue;
-        const source = compareOptimes(newest, fetched) > 0 ? newest : fetched;
-        this.safeEmit('lag', {
-          stage: this.stageName,
-          sourceOptime: source,
-          fetchedOptime: fetched,
-          seconds: Math.max(source.t - fetched.t, 0)
-        });
-      } catch (error) {
-        if (!signal.aborted) {
-          this.logger.debug('Sampling the source lag failed', {
-            stage: this.stageName,
-            error: toFetcherError(error, fetched).message
-          });
-        }
-      }
-    }
-  }
-
-  #shutdown(reason: unknown): void {
-    if (!this.#halt.signal.aborted) this.#halt.abort(reason);
-    this.output.close();
-    void this.#closeCursor();
-  }
-
-  /** Kills the cursor (best effort), ends its session, and forgets a pending group. */
-  #closeCursor(): Promise<void> {
-    const id = this.#cursorId;
-    const session = this.#session;
-    this.#cursorId = undefined;
-    this.#session = undefined;
-    // Events of a group not yet delivered are read again from the last delivered token.
-    this.#groups.discard();
-    this.#splits.discard();
-    if (session === undefined) return Promise.resolve();
-    const closing = (async () => {
-      try {
-        if (id !== undefined && !id.isZero()) {
-          await this.#admin().command(
-            { killCursors: '$cmd.aggregate', cursors: [id] },
-            { session }
-          );
-        }
-      } catch (error) {
-        this.logger.debug('Closing the change stream cursor failed', {
-          stage: this.stageName,
-          error: toFetcherError(error, this.#lastFetched).message
-        });
-      } finally {
-        await session.endSession().catch(() => undefined);
-      }
-    })();
-    this.#cursorsClosed = Promise.all([this.#cursorsClosed, closing]).then(() => undefined);
-    return closing;
   }
 }
 
@@ -604,12 +472,4 @@ function cursorReply(raw: Document, batchField: 'firstBatch' | 'nextBatch'): Cur
     postBatchResumeToken:
       token !== null && typeof token === 'object' ? (token as Document) : undefined
   };
-}
-
-function isTimestamp(value: unknown): value is Timestamp {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    (value as { _bsontype?: unknown })._bsontype === 'Timestamp'
-  );
 }

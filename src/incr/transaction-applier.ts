@@ -18,49 +18,26 @@
  */
 import {
   type ClientSession,
-  type MongoClient,
   MongoServerError,
-  type Timestamp,
   type TransactionOptions,
-  WriteConcern,
-  type WriteConcernSettings
+  WriteConcern
 } from 'mongodb';
 
 import { ApplyConflictError, TargetWriteError } from '../errors.js';
-import { type Logger } from '../logger.js';
 import { formatOptime } from '../oplog/oplog-entry.js';
-import {
-  type ApplierConflictEvent,
-  type ApplyCounts,
-  type ConflictPolicy,
-  emptyCounts
-} from './apply-outcome.js';
+import { type ApplierLaneOptions } from './applier-lane.js';
+import { type ApplierConflictEvent, type ApplyCounts, emptyCounts } from './apply-outcome.js';
 import { planTransaction } from './lane-plan.js';
 import { type TxnBatch } from './pipeline-items.js';
 import { type LaneRetry, RunWriter } from './run-writer.js';
 
 /**
- * What a {@link TransactionApplier} needs; the pool resolves and validates it.
+ * What a {@link TransactionApplier} needs: the lanes' options, since the pool hands both the
+ * same. `writeConcern` is the transaction's (the client's when undefined), and `onConflict`
+ * receives each conflict once the transaction committed (or just before `fail` throws).
  * @internal
  */
-export interface TransactionApplierOptions {
-  /** The connected target client (a replica set or sharded cluster: transactions need one). */
-  readonly target: MongoClient;
-  /** The connected source client, for the `upsert` conflict policy. */
-  readonly source: MongoClient | undefined;
-  /** What to do about conflicts. */
-  readonly conflictPolicy: ConflictPolicy;
-  /** Misses at or before this optime are expected (catch-up after a full copy). */
-  readonly catchUpUntil: Timestamp | undefined;
-  /** The transaction's write concern; the client's when undefined. */
-  readonly writeConcern: WriteConcern | WriteConcernSettings | undefined;
-  /** Retries a whole transaction that failed transiently (beyond `withTransaction`'s retries). */
-  readonly retry: LaneRetry;
-  /** Receives each conflict once the transaction committed (or just before `fail` throws). */
-  readonly onConflict: (event: ApplierConflictEvent) => void;
-  /** Where to log. */
-  readonly logger: Logger;
-}
+export type TransactionApplierOptions = ApplierLaneOptions;
 
 /** mongod's answer to a transaction on a standalone server. */
 const ILLEGAL_OPERATION = 20;
