@@ -184,9 +184,9 @@ export {
   type ReplicatorStatus
 } from './observability/replicator-status.js';
 export {
+  startStatusServer,
   type StatusServer,
-  type StatusServerOptions,
-  startStatusServer
+  type StatusServerOptions
 } from './observability/status-server.js';
 export { changeEventToOps, type ConvertedEvent } from './oplog/change-events.js';
 export { insertAsReplacement, toWriteModel } from './oplog/crud-ops.js';
@@ -232,3 +232,18 @@ export {
   type ReplicatorOptions,
   type ResolvedReplicatorOptions
 } from './replicator-options.js';
+export {
+  caughtUpWith,
+  type DocumentMismatchEvent,
+  type IndexesComparison,
+  type MismatchKind,
+  type NamespaceReport,
+  type OptionsComparison,
+  type RecheckOptions,
+  type VerificationReport,
+  Verifier,
+  verifierDefaults,
+  type VerifierEvents,
+  type VerifierOptions,
+  type VerifyProgressEvent
+} from './verify/index.js';

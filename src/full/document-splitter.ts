@@ -177,7 +177,11 @@ async function unsplittableReason(
   return undefined;
 }
 
-function isIdIndex(index: Document): boolean {
+/**
+ * True for a plain `{_id: 1}` index spec (neither partial nor sparse), whatever its collation.
+ * @internal
+ */
+export function isIdIndex(index: Document): boolean {
   const key = index.key as Document | undefined;
   if (key === undefined || key === null || typeof key !== 'object') return false;
   const fields = Object.keys(key);

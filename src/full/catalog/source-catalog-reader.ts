@@ -19,8 +19,9 @@ const NAMESPACE_NOT_FOUND = 26;
  * Collections mongod manages itself, never copied whatever the filter says: `system.views`
  * (views are copied as views), `system.buckets.*` (a time-series collection's data, reached
  * through the time-series collection) and `system.profile` (the profiler's own output).
+ * @internal
  */
-function managedByServer(coll: string): boolean {
+export function managedByServer(coll: string): boolean {
   return coll === 'system.views' || coll === 'system.profile' || coll.startsWith('system.buckets.');
 }
 

@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+/**
+ * The `mongo-replicate` command. Subcommands: `run`, `verify`, `checkpoint show | reset`; `--help`
+ * everywhere. Exit codes: see `exit-codes.ts` and docs/cli.md. The CLI's own dependencies
+ * (commander, cli-progress, zod) are imported only from here, never by the library's entry point.
+ */
+import { Command, CommanderError, Option } from 'commander';
+
+import { InvalidConfigError, ReplicationError } from '../errors.js';
+import { redactText } from '../logger.js';
+import { checkpointResetCommand, checkpointShowCommand } from './checkpoint-command.js';
+import { cliLogger, type LogFormat } from './cli-logger.js';
+import { type ConfigFlags } from './config.js';
+import { ExitCode } from './exit-codes.js';
+import { type ProgressMode } from './progress-display.js';
+import { runCommand } from './run-command.js';
+import { verifyCommand } from './verify-command.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Options every command that connects takes. */
+function withConnectionOptions(command: Command): Command {
+  return command
+    .option('-c, --config <file>', 'JSON config file (flags override its values)')
+    .option('--source <uri>', 'source connection string (a replica set)')
+    .option('--target <uri>', 'target connection string')
+    .option(
+      '--include <ns>',
+      'namespace to replicate: db, db.coll, db.*, *.coll (repeatable)',
+      collect
+    )
+    .option('--exclude <ns>', 'namespace to leave out (repeatable)', collect)
+    .option('--rename <from=to>', "rename rule such as 'shop.*=shop_copy.*' (repeatable)", collect)
+    .option('--checkpoint-name <name>', 'checkpoint name (default: "default")')
+    .option('--checkpoint-dir <dir>', 'keep checkpoints as files here instead of in the target')
+    .addOption(
+      new Option('--log-format <format>', 'log lines as text or JSON (stderr)')
+        .choices(['text', 'json'])
+        .default('text')
+    )
+    .option('-v, --verbose', 'also log debug messages');
+}
+
+interface CommonFlags extends ConfigFlags {
+  logFormat: LogFormat;
+  verbose?: boolean;
+}
+
+/** Runs a command body, mapping errors to exit codes and redacted messages on stderr. */
+async function execute(
+  flags: CommonFlags,
+  body: (logger: ReturnType<typeof cliLogger>) => Promise<number>
+): Promise<void> {
+  const logger = cliLogger(flags.logFormat, { verbose: flags.verbose === true });
+  try {
+    process.exitCode = await body(logger);
+  } catch (error) {
+    const message = redactText(error instanceof Error ? error.message : String(error));
+    // A ReplicationError's message already ends with what to do.
+    const code = ReplicationError.is(error) ? error.code : undefined;
+    logger.error(message, code ? { code } : {});
+    process.exitCode = error instanceof InvalidConfigError ? ExitCode.usage : ExitCode.failed;
+  }
+}
+
+const program = new Command('mongo-replicate')
+  .description('Replicate MongoDB: copy a source into a target, then keep it current')
+  .showHelpAfterError()
+  .exitOverride();
+
+withConnectionOptions(
+  program
+    .command('run')
+    .description('replicate (mode full, incr or all) until stopped (SIGINT/SIGTERM: graceful stop)')
+)
+  .addOption(new Option('--mode <mode>', 'what to do').choices(['full', 'incr', 'all']))
+  .addOption(
+    new Option('--fetch-method <method>', 'how to read the source').choices([
+      'oplog',
+      'changeStream'
+    ])
+  )
+  .addOption(
+    new Option('--transactions <mode>', 'how source transactions are applied').choices([
+      'flatten',
+      'preserve'
+    ])
+  )
+  .option(
+    '--start-at <optime>',
+    'mode incr without a checkpoint: "latest" or "<seconds>:<increment>"'
+  )
+  .option('--spool-dir <dir>', 'mode all: where the oplog is spooled during the copy')
+  .addOption(
+    new Option('--on-existing-target <policy>', 'a non-empty target collection').choices([
+      'fail',
+      'drop',
+      'append'
+    ])
+  )
+  .addOption(
+    new Option('--indexes <when>', 'when indexes are built').choices(['before', 'after', 'none'])
+  )
+  .option('--lanes <n>', 'parallel applier lanes')
+  .option('--status-port <port>', 'serve GET /status and GET /metrics on this port (0: any)')
+  .option('--status-host <host>', 'address of the status server', '127.0.0.1')
+  .option('--until-fence', 'once tailing, write a fence, wait until it is applied, and exit')
+  .addOption(
+    new Option('--progress <mode>', 'bars (terminal), json lines, or none').choices([
+      'bars',
+      'json',
+      'none'
+    ])
+  )
+  .option('--progress-interval <ms>', 'how often progress is shown', '1000')
+  .action(async (flags: CommonFlags & Record<string, unknown>) => {
+    const progress =
+      (flags.progress as ProgressMode | undefined) ??
+      (flags.logFormat === 'json' || !process.stdout.isTTY ? 'json' : 'bars');
+    await execute(flags, logger =>
+      runCommand(
+        {
+          ...flags,
+          progress,
+          progressIntervalMs: Number(flags.progressInterval ?? 1000)
+        },
+        logger
+      )
+    );
+  });
+
+withConnectionOptions(
+  program
+    .command('verify')
+    .description(
+      'compare source and target namespaces (documents, indexes, options); exit 0 when equal'
+    )
+)
+  .option('--json', 'print the report as JSON')
+  .option('--concurrency <n>', 'ranges compared at once')
+  .action(async (flags: CommonFlags & { json?: boolean; concurrency?: string }) => {
+    await execute(flags, logger => verifyCommand(flags, logger));
+  });
+
+const checkpoint = program.command('checkpoint').description('show or reset a stored checkpoint');
+withConnectionOptions(checkpoint.command('show').description('print a checkpoint as Extended JSON'))
+  .option('--spool-dir <dir>', 'the spool directory of mode all')
+  .action(async (flags: CommonFlags) => {
+    await execute(flags, logger => checkpointShowCommand(flags, logger));
+  });
+withConnectionOptions(
+  checkpoint
+    .command('reset')
+    .description('delete a checkpoint and its spool: the next run starts over')
+)
+  .option('--spool-dir <dir>', 'the spool directory of mode all')
+  .action(async (flags: CommonFlags) => {
+    await execute(flags, logger => checkpointResetCommand(flags, logger));
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version end here with code 0; usage errors (already printed) with 2.
+    process.exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  } else {
+    throw error;
+  }
+}
