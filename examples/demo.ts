@@ -1,9 +1,10 @@
 /**
  * `npm run demo`: starts a source and a target MongoDB test server (no MongoDB needed) and a
  * source that already holds a small shop. A Replicator in mode `all` copies it (collections,
- * indexes, a view) while the shop keeps taking orders, applies what was written during the copy,
- * keeps tailing new writes (updates, deletes, a transaction), and finally shows that every
- * collection on the target is byte-for-byte equal to the source.
+ * indexes, a view) with a progress display while the shop keeps taking orders, applies what was
+ * written during the copy, keeps tailing new writes (updates, deletes, a transaction) for a few
+ * seconds, takes a cutover fence, and finally has the Verifier prove that every collection on
+ * the target is byte-for-byte equal to the source, indexes and view included.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,9 +12,9 @@ import { join } from 'node:path';
 
 import { type Db, MongoClient } from 'mongodb';
 
-import { Replicator } from '../src/index.js';
+import { ProgressDisplay } from '../src/cli/progress-display.js';
+import { ReplicatorMonitor, Replicator, Verifier } from '../src/index.js';
 import { startTestServer } from '../test/server/server.js';
-import { rawDocuments, waitCaughtUp } from '../test/support/replication.js';
 
 const source = await startTestServer({ replSetName: 'source' });
 const target = await startTestServer({ replSetName: 'target' });
@@ -28,9 +29,19 @@ const replicator = new Replicator({
   checkpoint: { name: 'demo' },
   full: { spoolDir }
 });
-replicator.on('phase', e => console.log(`  phase: ${e.phase}`));
+const monitor = new ReplicatorMonitor(replicator);
+const interactive = process.stdout.isTTY === true;
+// On a terminal: a bar per collection during the copy, then a live line; elsewhere, plain lines.
+const display = new ProgressDisplay(replicator, {
+  mode: interactive ? 'bars' : 'none',
+  intervalMs: 250
+});
+replicator.on('phase', e => {
+  if (!interactive) console.log(`  phase: ${e.phase}`);
+});
 let lastShown = 0;
 replicator.on('progress', p => {
+  if (interactive) return;
   if (p.overall.documents - lastShown < 1000 && p.rangesDone < p.rangesTotal) return;
   lastShown = p.overall.documents;
   console.log(
@@ -101,30 +112,43 @@ try {
   if (replicator.phase !== 'incr') {
     await replicator.waitFor('phase', { filter: e => e.phase === 'incr' });
   }
-  await waitCaughtUp(replicator, sourceClient);
+  // Tailing: the shop keeps working for a few seconds, and every write follows to the target.
+  const until = Date.now() + 3000;
+  let orders = 3300;
+  while (Date.now() < until) {
+    await takeOrders(shop, 20, orders);
+    orders += 20;
+    await shop
+      .collection('orders')
+      .updateOne({ status: 'paid' }, { $set: { status: 'shipped', shippedAt: new Date() } });
+  }
+  // The cutover point: the shop stops writing, and the fence says when the target has it all.
+  const fence = await replicator.fence();
+  display.stop();
+  const status = monitor.status();
   await replicator.stop();
   console.log(
-    '\nthe target has caught up; replicator stopped (checkpoint saved in mongo_replicate.checkpoints)\n'
+    `\nthe target has applied everything up to the fence (${fence.durationMs.toFixed(0)} ms after it was written); replicator stopped\n`
   );
 
-  for (const coll of ['customers', 'orders', 'paid_orders']) {
-    const expected = await rawDocuments(sourceClient, 'shop', coll);
-    const actual = await rawDocuments(targetClient, 'shop', coll);
-    const equal =
-      expected.length === actual.length && expected.every((doc, i) => doc === actual[i]);
-    const info = (await targetClient.db('shop').listCollections({ name: coll }).toArray())[0];
-    const indexes =
-      info?.type === 'view'
-        ? 'a view'
-        : `indexes: ${(await targetClient.db('shop').collection(coll).listIndexes().toArray())
-            .map(i => String(i.name))
-            .join(', ')}`;
+  const report = await new Verifier({
+    source: sourceClient,
+    target: targetClient,
+    filter: { include: ['shop.*'] }
+  }).verify();
+  for (const ns of report.namespaces) {
+    const what = ns.kind === 'view' ? 'view definition' : `${ns.counts.source} documents`;
     console.log(
-      `  shop.${coll.padEnd(11)} source ${String(expected.length).padStart(5)}  target ${String(actual.length).padStart(5)}  ${equal ? 'identical' : 'DIFFERENT'}  ${indexes}`
+      `  ${ns.source.padEnd(17)} ${ns.equal ? 'identical' : 'DIFFERENT'}  (${what}, options and indexes compared)`
     );
-    if (!equal) process.exitCode = 1;
   }
+  console.log(
+    `\nsummary: ${status.copy?.documentsCopied ?? 0} documents copied, ${status.applied.ops} writes applied from the source, ${status.applied.conflicts} conflicts, verification ${report.equal ? 'EQUAL' : 'DIFFERENT'}`
+  );
+  if (!report.equal) process.exitCode = 1;
 } finally {
+  display.stop();
+  monitor.close();
   await replicator.stop().catch(() => undefined);
   await Promise.allSettled([sourceClient.close(), targetClient.close()]);
   await Promise.allSettled([source.stop(), target.stop()]);

@@ -140,7 +140,7 @@ export class ProgressDisplay {
     }
     if (this.#mode !== 'bars' || c.phase === 'full' || c.phase === 'starting') return;
     this.#multi ??= new MultiBar({ format: ' {text}', hideCursor: true }, Presets.shades_classic);
-    this.#line ??= this.#multi.create(1, 0, { text: '' });
+    this.#line ??= this.#multi.create(1, 0, { text: '' }, { format: ' {text}' });
     this.#line.update(0, {
       text: `${c.phase}: ${c.applied} ops applied | ${rate} ops/s | lag ${c.lagSeconds ?? '?'} s | optime ${c.optime ?? '-'}`
     });
