@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { type Db, MongoClient } from 'mongodb';
 
 import { ProgressDisplay } from '../src/cli/progress-display.js';
-import { ReplicatorMonitor, Replicator, Verifier } from '../src/index.js';
+import { Replicator, ReplicatorMonitor, Verifier } from '../src/index.js';
 import { startTestServer } from '../test/server/server.js';
 
 const source = await startTestServer({ replSetName: 'source' });
