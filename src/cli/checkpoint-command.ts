@@ -19,10 +19,12 @@ async function withStore<T>(
   flags: ConfigFlags,
   fn: (store: CheckpointStore, name: string, spoolDir: string) => Promise<T>
 ): Promise<T> {
-  // The source is not needed to read a checkpoint.
+  // The source is never needed to read a checkpoint, nor the target when it lives in files.
+  const unused = 'mongodb://unused';
   const { options, checkpointStore } = await resolveCliConfig({
     ...flags,
-    source: flags.source ?? 'mongodb://unused'
+    source: flags.source ?? unused,
+    ...(flags.checkpointDir !== undefined ? { target: flags.target ?? unused } : {})
   });
   const name = options.checkpoint.name;
   const spoolDir = options.full?.spoolDir ?? replicatorDefaults.spoolDir;
