@@ -231,6 +231,21 @@ function checkNested(prefix: string, validate: () => unknown): void {
 }
 
 /**
+ * Checks that a checkpoint name is also a safe directory name: mode `all` keeps its spool in
+ * `<spoolDir>/<name>`, and `checkpoint reset` deletes that directory.
+ * @throws {@link InvalidConfigError} for a name with a path separator, or `.`/`..`
+ * @internal
+ */
+export function checkCheckpointName(name: string): void {
+  if (/[\\/]/.test(name) || name === '.' || name === '..' || name.includes('\0')) {
+    throw new InvalidConfigError(
+      'checkpoint.name',
+      'must not contain "/" or "\\", nor be "." or ".." (it also names the spool directory)'
+    );
+  }
+}
+
+/**
  * Applies defaults and validates; throws {@link InvalidConfigError} naming the field.
  * @internal
  */
@@ -302,6 +317,7 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
   ) {
     throw new InvalidConfigError('checkpoint.name', 'must be a non-empty string');
   }
+  checkCheckpointName(checkpoint.name);
   const checkpointIntervalMs = checkpoint.intervalMs ?? replicatorDefaults.checkpointIntervalMs;
   if (!Number.isFinite(checkpointIntervalMs) || checkpointIntervalMs < 0) {
     throw new InvalidConfigError(

@@ -586,7 +586,9 @@ export class Replicator extends Stage<ReplicatorEvents> {
     }
     this.#pool.on('applied', event => {
       this.#applied = event.checkpointOptime;
-      if (event.resumeToken !== undefined) this.#appliedToken = event.resumeToken;
+      // A batch without a token (none today with change streams) must not leave an older token
+      // paired with a newer optime: the restart then resumes from the optime alone.
+      if (this.options.fetchMethod === 'changeStream') this.#appliedToken = event.resumeToken;
       if (this.#phase === 'catchup' && !this.#applied.lessThan(this.#copyEndTs!)) {
         this.#phase = 'incr';
         this.#emitPhase('incr', this.#applied);
@@ -642,9 +644,15 @@ export class Replicator extends Stage<ReplicatorEvents> {
     return newest.ts as Timestamp;
   }
 
-  /** The source's latest optime without reading the oplog (change streams may not read it). */
+  /**
+   * The source's latest optime without reading the oplog (change streams may not read it), once
+   * every write up to it is majority-committed. The operation time may be ahead of writes still
+   * committing with earlier optimes (oplog holes): a copy read before they land would miss them,
+   * and so would a stream starting after that optime. A majority read after it waits them out.
+   */
   async #sourceOperationTime(): Promise<Timestamp> {
-    const reply = await this.#source!.db('admin').command({ ping: 1 });
+    const source = this.#source!;
+    const reply = await source.db('admin').command({ ping: 1 });
     const ts: unknown = reply.operationTime;
     if (
       ts === null ||
@@ -654,6 +662,17 @@ export class Replicator extends Stage<ReplicatorEvents> {
       throw new SourceReadError('The source reported no operationTime', false, {
         hint: 'Change streams need a replica set source, not a standalone mongod'
       });
+    }
+    const session = source.startSession({ causalConsistency: true });
+    try {
+      session.advanceOperationTime(ts as Timestamp);
+      // Any collection serves: only the read concern's wait matters.
+      await source
+        .db(DEFAULT_FENCE_NAMESPACE.split('.')[0]!)
+        .collection(DEFAULT_FENCE_NAMESPACE.split('.')[1]!)
+        .findOne({}, { session, readConcern: { level: 'majority' }, projection: { _id: 1 } });
+    } finally {
+      await session.endSession();
     }
     return ts as Timestamp;
   }

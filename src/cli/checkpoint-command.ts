@@ -11,7 +11,7 @@ import { checkpointToJson } from '../checkpoint/checkpoint.js';
 import { type CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { MongoCheckpointStore } from '../checkpoint/mongo-checkpoint-store.js';
 import { type Logger } from '../logger.js';
-import { replicatorDefaults } from '../replicator-options.js';
+import { checkCheckpointName, replicatorDefaults } from '../replicator-options.js';
 import { type ConfigFlags, resolveCliConfig } from './config.js';
 import { ExitCode } from './exit-codes.js';
 
@@ -27,6 +27,7 @@ async function withStore<T>(
     ...(flags.checkpointDir !== undefined ? { target: flags.target ?? unused } : {})
   });
   const name = options.checkpoint.name;
+  checkCheckpointName(name);
   const spoolDir = options.full?.spoolDir ?? replicatorDefaults.spoolDir;
   if (checkpointStore) return fn(checkpointStore, name, spoolDir);
   const client = new MongoClient(String(options.target), { serverSelectionTimeoutMS: 15_000 });

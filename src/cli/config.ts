@@ -169,16 +169,20 @@ async function loadConfigFile(path: string): Promise<ConfigFile> {
   return parsed.data;
 }
 
+const UINT32_MAX = 0xffff_ffff;
+
 function parseTimestamp(field: string, value: ConfigFile['startAt']): Timestamp | 'latest' {
   if (value === undefined || value === 'latest') return 'latest';
-  if (typeof value === 'string') {
-    const [t, i] = value.split(':').map(Number);
-    return new Timestamp({ t: t!, i: i! });
+  const [t, i] = typeof value === 'string' ? value.split(':').map(Number) : [value.t, value.i];
+  const part = (n: number | undefined) =>
+    n !== undefined && Number.isSafeInteger(n) && n >= 0 && n <= UINT32_MAX;
+  if (!part(t) || !part(i)) {
+    throw new InvalidConfigError(
+      field,
+      'must be "latest" or "<seconds>:<increment>", each a 32-bit unsigned integer'
+    );
   }
-  if (!Number.isSafeInteger(value.t) || !Number.isSafeInteger(value.i)) {
-    throw new InvalidConfigError(field, 'must be "latest" or "<seconds>:<increment>"');
-  }
-  return new Timestamp({ t: value.t, i: value.i });
+  return new Timestamp({ t: t!, i: i! });
 }
 
 function parseRename(pairs: string[]): Record<string, string> {

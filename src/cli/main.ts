@@ -18,6 +18,20 @@ import { verifyCommand } from './verify-command.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** An integer flag within bounds, else the usage error (exit 2) naming it. */
+function integerFlag(
+  name: string,
+  value: unknown,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER
+): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new InvalidConfigError(name, `must be an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
 /** Options every command that connects takes. */
 function withConnectionOptions(command: Command): Command {
   return command
@@ -121,8 +135,11 @@ withConnectionOptions(
       runCommand(
         {
           ...flags,
+          ...(flags.statusPort === undefined
+            ? {}
+            : { statusPort: String(integerFlag('status-port', flags.statusPort, 0, 65_535)) }),
           progress,
-          progressIntervalMs: Number(flags.progressInterval ?? 1000)
+          progressIntervalMs: integerFlag('progress-interval', flags.progressInterval ?? '1000', 50)
         },
         logger
       )

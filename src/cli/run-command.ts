@@ -4,6 +4,7 @@
  * With `--until-fence`, once the target tails the source it writes a fence, waits for it to be
  * applied and exits: the end of a migration.
  */
+import { InvalidConfigError } from '../errors.js';
 import { type Logger } from '../logger.js';
 import { ReplicatorMonitor } from '../observability/replicator-monitor.js';
 import { startStatusServer } from '../observability/status-server.js';
@@ -25,12 +26,42 @@ export interface RunFlags extends ConfigFlags {
 }
 
 /**
+ * Waits until the target tails the source, takes a fence, and stops once it is applied. A stop
+ * asked for meanwhile (a signal) is not a failure: the wait just ends.
+ */
+async function untilFence(
+  replicator: Replicator,
+  logger: Logger,
+  stopRequested: () => boolean
+): Promise<void> {
+  try {
+    if (replicator.phase !== 'incr') {
+      await replicator.waitFor('phase', { filter: event => event.phase === 'incr' });
+    }
+    const fence = await replicator.fence();
+    logger.info('The fence is applied on the target: the target holds every earlier write', {
+      optime: `${fence.optime.t}:${fence.optime.i}`,
+      durationMs: Math.round(fence.durationMs)
+    });
+  } catch (error) {
+    if (!stopRequested()) throw error;
+  }
+  await replicator.stop();
+}
+
+/**
  * Runs replication until it ends (mode `full`), a fence is applied (`--until-fence`), a signal
  * stops it, or it fails. Resolves with the exit code.
  * @internal
  */
 export async function runCommand(flags: RunFlags, logger: Logger): Promise<number> {
   const { options } = await resolveCliConfig(flags);
+  if (flags.untilFence && options.mode === 'full') {
+    throw new InvalidConfigError(
+      'untilFence',
+      'needs mode "incr" or "all" (mode "full" ends by itself)'
+    );
+  }
   // Constructing validates every option before any connection: bad input exits with 2.
   const forceStop = new AbortController();
   const replicator = new Replicator({ ...options, logger, signal: forceStop.signal });
@@ -67,17 +98,7 @@ export async function runCommand(flags: RunFlags, logger: Logger): Promise<numbe
       });
     }
     await replicator.start();
-    if (flags.untilFence) {
-      if (replicator.phase !== 'incr') {
-        await replicator.waitFor('phase', { filter: event => event.phase === 'incr' });
-      }
-      const fence = await replicator.fence({ signal: forceStop.signal });
-      logger.info('The fence is applied on the target: the target holds every earlier write', {
-        optime: `${fence.optime.t}:${fence.optime.i}`,
-        durationMs: Math.round(fence.durationMs)
-      });
-      await replicator.stop();
-    }
+    if (flags.untilFence) await untilFence(replicator, logger, () => signals > 0);
     await replicator.done;
     logger.info('Replication stopped', { state: replicator.state });
     return forced ? ExitCode.interrupted : ExitCode.ok;
@@ -85,6 +106,10 @@ export async function runCommand(flags: RunFlags, logger: Logger): Promise<numbe
     if (forced) return ExitCode.interrupted;
     throw error;
   } finally {
+    // Whatever ended the command, nothing may keep replicating behind it.
+    if (replicator.state === 'starting' || replicator.state === 'running') {
+      await replicator.stop().catch(() => undefined);
+    }
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     display.stop();

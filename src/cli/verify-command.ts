@@ -4,7 +4,7 @@
  */
 import { MongoClient } from 'mongodb';
 
-import { SourceReadError } from '../errors.js';
+import { InvalidConfigError, SourceReadError } from '../errors.js';
 import { type Logger, redactText } from '../logger.js';
 import { type VerificationReport, Verifier } from '../verify/verifier.js';
 import { type ConfigFlags, resolveCliConfig } from './config.js';
@@ -76,6 +76,10 @@ function describe(report: VerificationReport): string[] {
 export async function verifyCommand(flags: VerifyFlags, logger: Logger): Promise<number> {
   const { options } = await resolveCliConfig(flags);
   const concurrency = flags.concurrency === undefined ? undefined : Number(flags.concurrency);
+  if (concurrency !== undefined && (!Number.isSafeInteger(concurrency) || concurrency < 1)) {
+    // Checked before connecting, like every other input.
+    throw new InvalidConfigError('concurrency', 'must be a positive integer');
+  }
   const source = await connect(String(options.source), 'source');
   try {
     const target = await connect(String(options.target), 'target');

@@ -74,8 +74,12 @@ const WIRE_6_0 = 17;
 const WIRE_6_1 = 18;
 /** The first wire version of MongoDB 7.0 (`$changeStreamSplitLargeEvent`). */
 const WIRE_7_0 = 21;
+/** The BSON size limit a change event must stay under. */
+const MAX_EVENT_BYTES = 16 * 1024 * 1024;
 /** BSONObjectTooLarge: an event over 16 MiB that the source did not split. */
 const TOO_LARGE = 10334;
+/** How long a stop or a re-open waits for the server to kill the old cursor. */
+const KILL_CURSOR_TIMEOUT_MS = 2000;
 /** How long a getMore waits while a group may still have events to come. */
 const PENDING_GROUP_WAIT_MS = 10;
 /** Codes meaning the stream cannot resume where asked: its history is gone. */
@@ -115,6 +119,8 @@ export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvent
   readonly #splits = new SplitEventAssembler();
   #session: ClientSession | undefined;
   #splitSupported = false;
+  /** True while the aggregate that opens the stream is in flight. */
+  #opening = false;
   #cursorId: Long | undefined;
   /** The token of the last entry delivered (or the start token). */
   #lastToken: Document | undefined;
@@ -192,6 +198,7 @@ export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvent
     const session = this.options.source.startSession();
     this.#session = session;
     let reply: CursorReply;
+    this.#opening = true;
     try {
       const raw = await admin.command(
         {
@@ -203,8 +210,18 @@ export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvent
       );
       reply = cursorReply(raw, 'firstBatch');
     } catch (error) {
-      await this.closeCursor();
+      this.#opening = false;
+      if (this.#session === session) await this.closeCursor();
+      else await session.endSession().catch(() => undefined);
       throw await this.#translate(error);
+    }
+    this.#opening = false;
+    if (this.#session !== session) {
+      // A stop dropped the cursor while it was being opened: kill the one that arrived anyway
+      // (with its own session: the server ties the cursor to it).
+      await this.#killCursor(reply.id, session);
+      await session.endSession().catch(() => undefined);
+      return;
     }
     this.#cursorId = reply.id;
     // The first batch is usually empty; delivering it also handles a token-only answer.
@@ -269,19 +286,35 @@ export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvent
     // Events of a group not yet delivered are read again from the last delivered token.
     this.#groups.discard();
     this.#splits.discard();
-    if (session === undefined) return undefined;
+    // An aggregate in flight still needs its session: openCursor() kills its cursor and ends it.
+    if (session === undefined || this.#opening) return undefined;
     return (async () => {
       try {
-        if (id !== undefined && !id.isZero()) {
-          await this.#admin().command(
-            { killCursors: '$cmd.aggregate', cursors: [id] },
-            { session }
-          );
-        }
+        if (id !== undefined) await this.#killCursor(id, session);
       } finally {
         await session.endSession().catch(() => undefined);
       }
     })();
+  }
+
+  /**
+   * Kills a cursor on the server, best effort and bounded in time: after a network error or a
+   * failover the server may be unreachable, and a stop or a re-open must not wait on it (an
+   * abandoned cursor times out on the server by itself).
+   */
+  async #killCursor(id: Long, session: ClientSession): Promise<void> {
+    if (id.isZero()) return;
+    await this.#admin()
+      .command(
+        { killCursors: '$cmd.aggregate', cursors: [id] },
+        { session, signal: AbortSignal.timeout(KILL_CURSOR_TIMEOUT_MS) }
+      )
+      .catch((error: unknown) => {
+        this.logger.debug('Killing the change stream cursor failed', {
+          stage: this.stageName,
+          error: error instanceof Error ? error.message : String(error)
+        });
+      });
   }
 
   #admin() {
@@ -338,13 +371,15 @@ export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvent
   }
 
   /**
-   * The operation, namespace and `_id` of the event after the last delivered one, read through
-   * a stream that projects the large fields away. Best effort: only for the error message.
+   * The operation, namespace and `_id` of the first event after the last delivered one that is
+   * too large, read through a stream that keeps only those events and projects their large
+   * fields away. Best effort: only for the error message.
    */
   async #describeNextEvent(): Promise<string> {
     const admin = this.#admin();
     const session = this.options.source.startSession();
     const options = { session, signal: this.halt };
+    let cursorId: Long | undefined;
     try {
       const spec: Document = { allChangesForCluster: true, showExpandedEvents: true };
       if (this.#lastToken !== undefined) spec.startAfter = this.#lastToken;
@@ -354,6 +389,7 @@ export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvent
           aggregate: 1,
           pipeline: [
             { $changeStream: spec },
+            { $match: { $expr: { $gte: [{ $bsonSize: '$$ROOT' }, MAX_EVENT_BYTES] } } },
             { $project: { ns: 1, documentKey: 1, operationType: 1 } }
           ],
           cursor: { batchSize: 1 }
@@ -361,6 +397,7 @@ export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvent
         options
       );
       const cursor = reply.cursor as Document;
+      cursorId = cursor.id as Long;
       let event = (cursor.firstBatch as Document[])[0];
       if (event === undefined) {
         const more = await admin.command(
@@ -374,9 +411,6 @@ export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvent
         );
         event = ((more.cursor as Document).nextBatch as Document[])[0];
       }
-      await admin
-        .command({ killCursors: '$cmd.aggregate', cursors: [cursor.id as Long] }, { session })
-        .catch(() => undefined);
       if (event === undefined) return 'its document could not be identified';
       const ns = event.ns as { db?: string; coll?: string } | undefined;
       const key = event.documentKey as Document | undefined;
@@ -384,6 +418,7 @@ export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvent
     } catch {
       return 'its document could not be identified';
     } finally {
+      if (cursorId !== undefined) await this.#killCursor(cursorId, session);
       await session.endSession().catch(() => undefined);
     }
   }

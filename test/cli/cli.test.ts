@@ -97,6 +97,27 @@ describe('mongo-replicate (CLI)', () => {
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /target/);
     assert.ok(!unknown.stderr.includes('s3cret-pw'), 'credentials never reach the output');
+    const uris = ['--source', env.sourceUri, '--target', env.targetUri];
+    for (const [args, field] of [
+      [['--mode', 'full', '--until-fence'], /untilFence/],
+      [['--progress-interval', 'soon'], /progress-interval/],
+      [['--status-port', '99999'], /status-port/],
+      [['--start-at', '99999999999:0'], /startAt/],
+      [['--checkpoint-name', '..'], /checkpoint\.name/]
+    ] as const) {
+      const refused = await cli(['run', ...uris, '--include', `${db}.*`, ...args]);
+      assert.equal(refused.code, 2, `${args.join(' ')}: ${refused.stderr}`);
+      assert.match(refused.stderr, field);
+    }
+    const badName = await cli([
+      'checkpoint',
+      'reset',
+      '--checkpoint-dir',
+      dir,
+      '--checkpoint-name',
+      '..'
+    ]);
+    assert.equal(badName.code, 2, badName.stderr);
     const dbs = await env.target.db('admin').admin().listDatabases({ nameOnly: true });
     assert.ok(!dbs.databases.some(d => d.name === db), 'nothing was written to the target');
   });
