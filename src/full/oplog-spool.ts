@@ -23,6 +23,7 @@ import {
   resolveOplogSpoolOptions
 } from './oplog-spool-options.js';
 import { corruptSegment, spoolClosed, spoolIoError } from './spool-errors.js';
+import { acquireSpoolLock, type SpoolLock } from './spool-lock.js';
 import {
   encodeRecord,
   MAX_RECORD_PAYLOAD_BYTES,
@@ -95,14 +96,18 @@ export class OplogSpool {
   #failure: SpoolError | undefined;
   #followEnded = false;
   #closing: Promise<void> | undefined;
+  /** Keeps other processes out of the directory until close. */
+  readonly #lock: SpoolLock;
   /** Readers waiting for an append, `endFollow()` or `close()`. */
   readonly #waiters = new Set<() => void>();
 
   private constructor(
     directory: string,
     options: ResolvedOplogSpoolOptions,
-    segments: SegmentInfo[]
+    segments: SegmentInfo[],
+    lock: SpoolLock
   ) {
+    this.#lock = lock;
     this.directory = directory;
     this.#options = options;
     this.#segments = segments;
@@ -124,10 +129,16 @@ export class OplogSpool {
     } catch (error) {
       throw spoolIoError('create the oplog spool directory', directory, error);
     }
-    const segments = await recoverSegments(directory, resolved.readChunkBytes, resolved.logger);
-    // Segment files a crashed process created may not be durable in the directory yet.
-    if (segments.length > 0) await syncDirectory(directory);
-    return new OplogSpool(directory, resolved, segments);
+    const lock = await acquireSpoolLock(directory);
+    try {
+      const segments = await recoverSegments(directory, resolved.readChunkBytes, resolved.logger);
+      // Segment files a crashed process created may not be durable in the directory yet.
+      if (segments.length > 0) await syncDirectory(directory);
+      return new OplogSpool(directory, resolved, segments, lock);
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
   }
 
   /** The optime of the oldest entry in the spool, or `undefined` when it is empty. */
@@ -310,6 +321,7 @@ export class OplogSpool {
         throw spoolIoError('flush the oplog spool in', this.directory, error);
       } finally {
         await writer?.close();
+        await this.#lock.release();
         this.#wakeReaders();
       }
     })();
