@@ -6,7 +6,7 @@ import { MongoClient } from 'mongodb';
 
 import { InvalidConfigError, SourceReadError } from '../errors.js';
 import { type Logger, redactText } from '../logger.js';
-import { type VerificationReport, Verifier } from '../verify/verifier.js';
+import { type VerificationReport, Verifier } from '../verify/index.js';
 import { type ConfigFlags, resolveCliConfig } from './config.js';
 import { ExitCode } from './exit-codes.js';
 

@@ -55,18 +55,6 @@ import {
   type VerifierOptions
 } from './verifier-options.js';
 
-export {
-  type DocumentMismatchEvent,
-  type IndexesComparison,
-  type MismatchKind,
-  type NamespaceReport,
-  type OptionsComparison,
-  type VerificationReport,
-  type VerifierEvents,
-  type VerifyProgressEvent
-} from './verification-report.js';
-export { type RecheckOptions, verifierDefaults, type VerifierOptions } from './verifier-options.js';
-
 /** One range of one namespace to compare. */
 interface RangeTask {
   readonly pair: NamespacePair;

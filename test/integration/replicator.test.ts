@@ -16,6 +16,15 @@ import { type Deployments, startDeployments, uniqueDbName } from '../support/dep
 import { waitAppliedMarker, waitCaughtUp } from '../support/replication.js';
 import { withTimeout } from '../support/timeout-signal.js';
 
+/** The target's `db.items`, in `_id` order. */
+function itemsOn(deployments: Deployments, db: string) {
+  return deployments.target
+    .db(db)
+    .collection('items')
+    .find({}, { sort: { _id: 1 } })
+    .toArray();
+}
+
 describe('Replicator (mode incr)', () => {
   let deployments: Deployments;
   before(async () => {
@@ -124,11 +133,7 @@ describe('Replicator (mode incr)', () => {
       'the replicator to catch up'
     );
     await replicator.stop();
-    const target = await deployments.target
-      .db(db)
-      .collection('items')
-      .find({}, { sort: { _id: 1 } })
-      .toArray();
+    const target = await itemsOn(deployments, db);
     assert.deepEqual(target, [{ _id: 1, n: 5 }, { _id: 3 }]);
   });
 
@@ -271,11 +276,7 @@ describe('Replicator (fetchMethod changeStream)', () => {
       'the replicator to catch up again'
     );
     await replicator.stop();
-    const target = await deployments.target
-      .db(db)
-      .collection('items')
-      .find({}, { sort: { _id: 1 } })
-      .toArray();
+    const target = await itemsOn(deployments, db);
     assert.deepEqual(target, [{ _id: 1, n: 5 }, { _id: 4 }]);
   });
 
