@@ -188,10 +188,24 @@ export function bsonSize(value: Map<string, unknown> | Record<string, unknown>):
 function documentSize(doc: BDoc): number {
   const cached = sizes.get(doc);
   if (cached !== undefined) return cached;
-  let size = 5;
-  for (const [key, value] of doc) size += 2 + Buffer.byteLength(key, 'utf8') + valueSize(value);
+  const size = uncachedSize(doc);
   sizes.set(doc, size);
   return size;
+}
+
+function uncachedSize(doc: BDoc): number {
+  let size = 5;
+  for (const [key, value] of doc) size += 2 + Buffer.byteLength(key, 'utf8') + valueSize(value);
+  return size;
+}
+
+/**
+ * The BSON size of a document computed afresh and not remembered: for documents that are
+ * measured once (oplog entries), which would only fill the cache (a WeakMap, whose entries
+ * also cost every garbage collection).
+ */
+export function bsonSizeOnce(doc: Map<string, unknown>): number {
+  return uncachedSize(doc as BDoc);
 }
 
 function arraySize(items: BValue[]): number {

@@ -4,7 +4,7 @@
  */
 import { Long, Timestamp } from 'bson';
 
-import { bsonSize } from '../bson/codec.js';
+import { bsonSizeOnce } from '../bson/codec.js';
 import { type BDoc, compareValues } from '../bson/values.js';
 
 /** One stored oplog entry. `recordId` is its position in natural order, never reused. */
@@ -64,7 +64,12 @@ export class Oplog {
     const wall = new Date();
     this.#lastWall = wall;
     const doc = build(ts, Long.fromNumber(this.term), wall);
-    const record: OplogRecord = { recordId: this.#nextRecordId++, ts, doc, size: bsonSize(doc) };
+    const record: OplogRecord = {
+      recordId: this.#nextRecordId++,
+      ts,
+      doc,
+      size: bsonSizeOnce(doc)
+    };
     this.#records.push(record);
     this.#bytes += record.size;
     this.#truncate();

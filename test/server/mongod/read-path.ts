@@ -2,9 +2,9 @@
  * Reading documents for find, count, distinct and aggregate: collections, views (their pipeline
  * runs over the collection they read), and `local.oplog.rs` (seeked by `ts`, tailable).
  */
-import { Timestamp } from 'bson';
+import { BSONRegExp, Timestamp } from 'bson';
 
-import { type BDoc, type BValue, isDoc } from '../bson/values.js';
+import { type BDoc, type BValue, compareValues, isDoc } from '../bson/values.js';
 import { compileProjection, runPipeline } from '../engine/aggregate/pipeline.js';
 import { compileFilter, type Matcher } from '../engine/query/matcher.js';
 import { compileSort } from '../engine/query/sort.js';
@@ -106,7 +106,10 @@ export function findSource(mongod: Mongod, db: string, coll: string, spec: FindS
     const from = start ? mongod.oplog.lowerBound(start) : 0;
     docs = [...mongod.oplog.records(from)].map(r => r.doc);
   } else {
-    docs = namespaceDocs(mongod, db, coll);
+    docs =
+      (natural === undefined && spec.hint === undefined
+        ? idLookup(mongod, db, coll, spec.filter)
+        : undefined) ?? namespaceDocs(mongod, db, coll);
   }
   const matched: { doc: BDoc; position: number | undefined }[] = [];
   for (const doc of docs) {
@@ -123,6 +126,45 @@ export function findSource(mongod: Mongod, db: string, coll: string, spec: FindS
   const limited = matched.slice(skip, spec.limit && spec.limit > 0 ? skip + spec.limit : undefined);
   const out = project ? limited.map(m => project(m.doc, m.position)) : limited.map(m => m.doc);
   return new ArraySource(out);
+}
+
+/**
+ * The candidates of a filter on `_id` alone (`{_id: v}` or `{_id: {$in: [...]}}` of plain values),
+ * found through the `_id` index as mongod does (so in `_id` order), instead of scanning the
+ * collection: replication reads documents by `_id` in batches. Undefined when the filter is
+ * anything else; the matcher still checks every candidate.
+ */
+function idLookup(mongod: Mongod, db: string, coll: string, filter: BDoc): BDoc[] | undefined {
+  if (filter.size !== 1) return undefined;
+  const condition = filter.get('_id');
+  let ids: BValue[];
+  if (isDoc(condition)) {
+    const values = condition.get('$in');
+    if (condition.size !== 1 || !Array.isArray(values)) return undefined;
+    ids = values;
+  } else {
+    ids = [condition];
+  }
+  if (!ids.every(isPlainId)) return undefined;
+  const collection = mongod.lookupCollection(db, coll);
+  if (!collection || collection.type === 'view') return undefined;
+  const found = new Map<BDoc, true>();
+  for (const id of ids) {
+    const doc = collection.get(id);
+    if (doc) found.set(doc, true);
+  }
+  return [...found.keys()].sort((a, b) => compareValues(a.get('_id'), b.get('_id')));
+}
+
+/** An `_id` value that equality on the `_id` index decides (not a document, array, regex or null). */
+function isPlainId(value: BValue): boolean {
+  return (
+    value !== null &&
+    value !== undefined &&
+    !isDoc(value) &&
+    !Array.isArray(value) &&
+    !(value instanceof BSONRegExp)
+  );
 }
 
 /** The lower bound of `ts` a filter implies (`$gte`, `$gt`, `$eq` or a plain Timestamp). */
