@@ -30,6 +30,7 @@ import { type Logger } from '../logger.js';
 import { splitNamespace } from '../namespace/namespace.js';
 import { insertAsReplacement, toWriteModel } from '../oplog/crud-ops.js';
 import { formatOptime } from '../oplog/oplog-entry.js';
+import { preImageUpdate } from '../oplog/update-diff.js';
 import {
   type ApplierConflictEvent,
   type ApplyCounts,
@@ -95,30 +96,24 @@ export class RunWriter {
   }
 
   /**
-   * Applies a run in order as one `bulkWrite`: inserts as replace-upserts (a duplicate `_id` is
-   * replaced, as a secondary does), updates and deletes by {@link toWriteModel}; then counts the
-   * misses and handles conflicts. With `session`, every read and write joins its transaction.
+   * Applies a run in order as one `bulkWrite` of {@link runModels}; then counts the misses and
+   * handles conflicts. With `session`, every read and write joins its transaction.
    */
   async write(run: LaneRun, counts: ApplyCounts, session?: ClientSession): Promise<void> {
     const collection = this.collection(run.ns);
     let inserts = 0;
     let updates = 0;
     let deletes = 0;
-    const models = run.ops.map(op => {
-      if (op.entry.op === 'i') {
-        inserts++;
-        return insertAsReplacement(op.entry);
-      }
-      if (op.entry.op === 'd') deletes++;
+    for (const op of run.ops) {
+      if (op.entry.op === 'i') inserts++;
+      else if (op.entry.op === 'd') deletes++;
       else updates++;
-      return toWriteModel(op.entry);
-    });
+    }
     // Deletes after catch-up are the one case where the result cannot tell whether the
     // document was there; only then is its existence read first (see miss-attribution.ts).
     const docs = !run.catchUp && deletes > 0 ? groupByDocument(run.ops) : undefined;
-    const { result, before, attempt } = await this.#options.retry(
-      `bulkWrite ${run.ns} (${this.label})`,
-      async attempt => {
+    const attempt = (models: RunModels) =>
+      this.#options.retry(`bulkWrite ${run.ns} (${this.label})`, async attempt => {
         const before =
           docs === undefined
             ? undefined
@@ -127,10 +122,27 @@ export class RunWriter {
                 [...docs.values()].filter(d => d.first === 'delete'),
                 session
               );
-        const result = await this.bulkWrite(collection, run.ns, run.ops, models, session);
-        return { result, before, attempt };
-      }
-    );
+        const result = await this.bulkWrite(collection, run.ns, run.ops, models.models, session, {
+          preImageForms: models.preImageForms
+        });
+        return { result, before, replayed: attempt > 1 };
+      });
+    // The catch-up may meet any version of a document, and a write error would abort a
+    // transaction: both get the exact forms at once.
+    const exact = run.catchUp || session !== undefined;
+    let outcome: Awaited<ReturnType<typeof attempt>>;
+    try {
+      outcome = await attempt(runModels(run.ops, exact));
+    } catch (error) {
+      if (!(error instanceof PreImageMismatch)) throw error;
+      this.#options.logger.debug(
+        `an update in operator form met another version of its document on ${run.ns}; replaying the run in exact form`,
+        { writer: this.label, index: error.index }
+      );
+      // The ops before the failed one were applied: this is a replay, as after a retry.
+      outcome = { ...(await attempt(runModels(run.ops, true))), replayed: true };
+    }
+    const { result, before, replayed } = outcome;
     counts.inserts += inserts;
     counts.updates += updates;
     counts.deletes += deletes;
@@ -155,28 +167,36 @@ export class RunWriter {
     await this.#conflicts(run, collection, docs ?? groupByDocument(run.ops), session, {
       result,
       before,
-      replayed: attempt > 1,
+      replayed,
       missed,
       counts
     });
   }
 
-  /** An ordered bulk write; a write error (not a transient failure) becomes a fatal error. */
+  /**
+   * An ordered bulk write; a write error (not a transient failure) becomes a fatal error, except
+   * PathNotViable on an update in operator form ({@link preImageUpdate}), which becomes a
+   * {@link PreImageMismatch} for the caller to replay the run in exact form.
+   */
   async bulkWrite(
     collection: Collection<Document>,
     ns: string,
     ops: readonly CrudOp[],
     models: AnyBulkWriteOperation<Document>[],
-    session?: ClientSession
+    session?: ClientSession,
+    options: { readonly preImageForms?: ReadonlySet<number> } = {}
   ): Promise<BulkWriteResult> {
     try {
       // Inside a transaction the transaction's write concern applies, not the operation's.
-      const options = session === undefined ? this.#writeOptions : { session };
-      return await collection.bulkWrite(models, { ordered: true, ...options });
+      const writeOptions = session === undefined ? this.#writeOptions : { session };
+      return await collection.bulkWrite(models, { ordered: true, ...writeOptions });
     } catch (error) {
       const writeErrors = writeErrorsOf(error);
       const first = writeErrors[0];
       if (first === undefined) throw unwrapBulkError(error);
+      if (first.code === PATH_NOT_VIABLE && options.preImageForms?.has(first.index) === true) {
+        throw new PreImageMismatch(first.index);
+      }
       throw fatalWriteError(first, ops, ns, error);
     }
   }
@@ -355,6 +375,48 @@ export class RunWriter {
       .toArray();
     return new Set(present.map(doc => documentKey(doc._id)));
   }
+}
+
+/** mongod's PathNotViable: `$set` of `a.b` where `a` is neither missing nor a document. */
+const PATH_NOT_VIABLE = 28;
+
+/** An update in operator form met a version of its document it cannot apply to. */
+class PreImageMismatch extends Error {
+  constructor(readonly index: number) {
+    super(`the update at index ${index} of the run needs its exact form`);
+    this.name = 'PreImageMismatch';
+  }
+}
+
+/** The bulk-write models of a run, and which of them are updates in operator form. */
+interface RunModels {
+  readonly models: AnyBulkWriteOperation<Document>[];
+  readonly preImageForms: ReadonlySet<number>;
+}
+
+/**
+ * Inserts as replace-upserts (a duplicate `_id` is replaced, as a secondary does), updates and
+ * deletes by {@link toWriteModel}; unless `exact`, a `$v: 2` diff with document sub-diffs becomes
+ * the cheaper operator form of {@link preImageUpdate}.
+ */
+function runModels(ops: readonly CrudOp[], exact: boolean): RunModels {
+  const preImageForms = new Set<number>();
+  const models = ops.map((op, index): AnyBulkWriteOperation<Document> => {
+    const { entry } = op;
+    if (entry.op === 'i') return insertAsReplacement(entry);
+    if (!exact && entry.op === 'u' && entry.kind === 'diff') {
+      const update = preImageUpdate(entry.o.diff as Document, {
+        namespace: entry.ns,
+        optime: entry.ts
+      });
+      if (update !== undefined) {
+        preImageForms.add(index);
+        return { updateOne: { filter: entry.o2, update } };
+      }
+    }
+    return toWriteModel(entry);
+  });
+  return { models, preImageForms };
 }
 
 /** Indexes (in the run) of the ops that upserted a document. */

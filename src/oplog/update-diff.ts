@@ -363,6 +363,59 @@ export function diffToUpdate(diff: Document, source: UpdateSource = {}): Documen
   );
 }
 
+/** A field name mongod's `$set` would read as an array index when its parent is an array. */
+const INDEX_LIKE = /^[0-9]+$/;
+
+/**
+ * Adds the `$set`/`$unset` paths of `diff` (at `prefix`) to `set` and `unset`; false when a
+ * section needs more than those operators (see {@link preImageUpdate}).
+ */
+function collectPaths(diff: DocDiff, prefix: string, set: Document, unset: Document): boolean {
+  if (diff.inserts && Object.keys(diff.inserts).length > 0) return false;
+  // Under a sub-diff the parent is a document on the source, but may be an array on a target
+  // holding another version, where `a.0` would silently set an element instead of failing.
+  const usable = (name: string) => isPlainName(name) && (prefix === '' || !INDEX_LIKE.test(name));
+  const updated = Object.keys(diff.updates ?? {});
+  if (!diff.deletes.every(usable) || !updated.every(usable)) return false;
+  if (!byteOrdered(updated) || hasDollarKey(diff.updates)) return false;
+  for (const name of updated) set[prefix + name] = (diff.updates as Document)[name];
+  for (const name of diff.deletes) unset[prefix + name] = '';
+  return diff.subs.every(
+    ([name, sub]) =>
+      sub.kind === 'object' && usable(name) && collectPaths(sub, `${prefix}${name}.`, set, unset)
+  );
+}
+
+/**
+ * The operator form (`$set`/`$unset` of dotted paths) of a `$v: 2` diff whose sub-diffs are all
+ * document sub-diffs with `u` and `d` sections, or undefined for any other diff. Cheaper to build
+ * and to apply than the pipeline {@link diffToUpdate} returns, and exact on the document's
+ * pre-image, which is what the target holds in steady state.
+ *
+ * @remarks
+ * On another version of the document it differs in two ways. A sub-diffed field that is missing
+ * is created (the diff leaves it missing): only a replay or a conflict puts such a version on the
+ * target, and a later entry of the stream removed that field, so replaying it removes it again.
+ * A sub-diffed field of another type makes mongod fail the update with PathNotViable (28), where
+ * the diff sets it to `null`: callers must then apply the entry with {@link diffToUpdate}.
+ * Never use it where the target may hold any version and nothing replays after (the catch-up
+ * after a full copy), nor inside a transaction (the failure would abort it).
+ *
+ * @throws {@link UnsupportedOplogEntryError} if the diff is malformed
+ * @internal
+ */
+export function preImageUpdate(diff: Document, source: UpdateSource = {}): Document | undefined {
+  const fail = failFor(source);
+  const parsed = parseDocDiff(section(diff, 'diff', fail), fail);
+  const set: Document = {};
+  const unset: Document = {};
+  if (!collectPaths(parsed, '', set, unset)) return undefined;
+  const update: Document = {};
+  if (Object.keys(set).length > 0) update.$set = set;
+  if (Object.keys(unset).length > 0) update.$unset = unset;
+  return Object.keys(update).length > 0 ? update : undefined;
+}
+
 /**
  * Translates a `$v: 1` (or older, unversioned) update entry: the `$set`/`$unset` operators it
  * holds, without `$v`.

@@ -334,6 +334,40 @@ describe('HashedApplierPool', () => {
     });
   });
 
+  it('applies a nested update exactly where the target holds another version of the document', async () => {
+    const db = uniqueDbName('versions');
+    const coll = d.source.db(db).collection<AnyDoc>('c');
+    await coll.insertMany([
+      { _id: 1, nested: { a: 1, b: 1 }, n: 0 },
+      { _id: 2, v: 0 },
+      { _id: 3, gone: true }
+    ]);
+    const since = await newestOplogTs(d.source);
+    await coll.deleteOne({ _id: 3 });
+    await coll.updateOne({ _id: 1 }, { $set: { 'nested.a': 2 }, $inc: { n: 1 } });
+    await coll.updateOne({ _id: 2 }, { $set: { v: 1 } });
+    // The target's version of 1 holds no document under `nested` (a replay after a restart, or
+    // the state a conflict re-copy left): the secondary's rule for such a sub-diff is `null`.
+    await d.target
+      .db(db)
+      .collection('c')
+      .insertMany([
+        { _id: 1 as never, nested: 'not a document', n: 0 },
+        { _id: 2 as never, v: 0 },
+        { _id: 3 as never, gone: true }
+      ]);
+    const entries = await readOplog(d.source, db, since);
+    // One lane: the delete, both updates and the later write form a single ordered run.
+    const { pool, conflicts } = await applyAll(d, toBatches(entries, 100), { lanes: 1 });
+    const target = d.target.db(db).collection<AnyDoc>('c');
+    assert.deepEqual(await target.find({}, { sort: { _id: 1 } }).toArray(), [
+      { _id: 1, nested: null, n: 1 },
+      { _id: 2, v: 1 }
+    ]);
+    assert.deepEqual(conflicts, []);
+    assert.equal(pool.stats.conflicts, 0, 'the replayed delete is not a conflict');
+  });
+
   it('applies DDL alone, idempotently on re-apply', async () => {
     const db = uniqueDbName('ddl');
     const since = await newestOplogTs(d.source);
