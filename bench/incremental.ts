@@ -3,19 +3,33 @@
  * in their own processes; a workload of N oplog entries is written to the source; then
  *   1. the pipeline (OplogFetcher → ReplBatcher → HashedApplierPool, via Replicator) applies them,
  *   1b. the same pipeline reading a change stream instead (fetchMethod 'changeStream'),
- *   2. a naive baseline applies the same entries with one awaited write per entry,
+ *   2. a naive baseline applies the same entries with one awaited write per entry (translated
+ *      as the pipeline translates them),
  * both measured in this run, and their ratio printed. Also the CPU cost per entry of fetching and
- * batching (no target writes) against a bare BSON decode of the same entries. Figures only: the
+ * batching (no target writes) against a bare BSON decode of the same entries, and the CPU each
+ * process (replicator, source, target) spent per entry in each run. Figures only: the
  * machine is shared and noisy, so nothing here asserts a time.
  */
-import { BSON, type Document, MongoClient, type Timestamp } from 'mongodb';
+import {
+  type AnyBulkWriteOperation,
+  BSON,
+  type Document,
+  MongoClient,
+  type Timestamp
+} from 'mongodb';
 
 import { MemoryCheckpointStore } from '../src/checkpoint/memory-checkpoint-store.js';
 import { OplogFetcher } from '../src/incr/oplog-fetcher.js';
 import { ReplBatcher } from '../src/incr/repl-batcher.js';
 import { NamespaceFilter } from '../src/namespace/namespace-filter.js';
 import { toWriteModel } from '../src/oplog/crud-ops.js';
-import { parseOplogEntry } from '../src/oplog/oplog-entry.js';
+import {
+  type DeleteEntry,
+  type InsertEntry,
+  parseOplogEntry,
+  type UpdateEntry
+} from '../src/oplog/oplog-entry.js';
+import { preImageUpdate } from '../src/oplog/update-diff.js';
 import { Replicator } from '../src/replicator.js';
 import { type FetchMethod } from '../src/replicator-options.js';
 import { newestOplogTs } from '../test/server/support.js';
@@ -62,11 +76,17 @@ async function pipelineRun(
     checkpoint: { name: 'bench', store: new MemoryCheckpointStore(), intervalMs: 1000 }
   });
   const started = process.hrtime.bigint();
+  const before = await cpuNow();
   await replicator.start();
   const reached = () =>
     replicator.appliedOptime !== undefined && !replicator.appliedOptime.lessThan(until);
   if (!reached()) await replicator.waitFor('batch', { filter: () => reached() });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (process.env.BENCH_MARKS === '1') {
+    // Monotonic microseconds, the clock of --cpu-prof profiles: slices them to this run.
+    console.error(`marks: ${started / 1000n} ${process.hrtime.bigint() / 1000n}`);
+  }
+  printCpu(fetchMethod, before, await cpuNow());
   await replicator.stop();
   return seconds;
 }
@@ -82,6 +102,15 @@ async function readEntries(
     .find({ ts: { $gt: from, $lte: until } }, { raw: true, batchSize: 5000 })
     .toArray()) as unknown as Buffer[];
   return raw.map(doc => Buffer.from(doc));
+}
+
+/** The pipeline's translation of one entry (operator form where it applies), for a fair baseline. */
+function naiveModel(entry: InsertEntry | UpdateEntry | DeleteEntry): AnyBulkWriteOperation {
+  if (entry.op === 'u' && entry.kind === 'diff') {
+    const update = preImageUpdate(entry.o.diff as Document);
+    if (update !== undefined) return { updateOne: { filter: entry.o2, update } };
+  }
+  return toWriteModel(entry);
 }
 
 /** One awaited write per entry, no batching, no parallelism. */
@@ -103,7 +132,7 @@ async function naiveRun(target: MongoClient, entries: Buffer[]): Promise<number>
     await target
       .db(db)
       .collection(coll)
-      .bulkWrite([toWriteModel(entry) as never], { ordered: true });
+      .bulkWrite([naiveModel(entry)], { ordered: true });
   }
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
@@ -133,6 +162,19 @@ async function cpuCosts(source: MongoClient, from: Timestamp, until: Timestamp, 
   return { pipeline: micros(pipelineCpu), decode: micros(decodeCpu), sink };
 }
 
+/** CPU seconds used so far by this process (the replicator's), the source and the target. */
+async function cpuNow(): Promise<number[]> {
+  const own = process.cpuUsage();
+  const [s, t] = await Promise.all([source.usage(), target.usage()]);
+  return [(own.user + own.system) / 1e6, s?.cpuSeconds ?? NaN, t?.cpuSeconds ?? NaN];
+}
+
+/** Prints each process's CPU per entry between two {@link cpuNow} readings. */
+function printCpu(label: string, before: number[], after: number[]): void {
+  const us = after.map((v, i) => (((v - (before[i] ?? 0)) * 1e6) / OPS).toFixed(0));
+  console.log(`CPU µs/entry (${label}): replicator ${us[0]}, source ${us[1]}, target ${us[2]}`);
+}
+
 const source = await startServerProcess('source');
 const target = await startServerProcess('target');
 const sourceClient = new MongoClient(source.uri);
@@ -148,21 +190,26 @@ try {
   const pipelineSeconds = await pipelineRun(source.uri, target.uri, from, until, 'oplog');
   console.log(`oplog entries: ${entries.length}`);
   console.log(`pipeline (oplog):         ${perSecond(entries.length, pipelineSeconds)}`);
-  await targetClient.db('bench').dropDatabase();
-  const streamSeconds = await pipelineRun(source.uri, target.uri, from, until, 'changeStream');
-  console.log(`pipeline (change stream): ${perSecond(entries.length, streamSeconds)}`);
-  // BENCH_ONLY=pipeline skips the baseline and the CPU figures (for profiling the pipeline).
-  if (process.env.BENCH_ONLY !== 'pipeline') {
+  if (process.env.BENCH_ONLY !== 'oplog') {
     await targetClient.db('bench').dropDatabase();
-    await targetClient.db('bench').createCollection('items');
-    const naiveSeconds = await naiveRun(targetClient, entries);
-    console.log(`naive:                    ${perSecond(entries.length, naiveSeconds)}`);
-    console.log(`ratio (oplog):            ${(naiveSeconds / pipelineSeconds).toFixed(1)}x`);
-    console.log(`ratio (change stream):    ${(naiveSeconds / streamSeconds).toFixed(1)}x`);
-    const cpu = await cpuCosts(sourceClient, from, until, entries);
-    console.log(
-      `CPU per entry: fetch+batch ${cpu.pipeline.toFixed(1)} µs, bare BSON decode ${cpu.decode.toFixed(1)} µs`
-    );
+    const streamSeconds = await pipelineRun(source.uri, target.uri, from, until, 'changeStream');
+    console.log(`pipeline (change stream): ${perSecond(entries.length, streamSeconds)}`);
+    // BENCH_ONLY=pipeline skips the baseline and the CPU figures, BENCH_ONLY=oplog the change
+    // stream as well (for profiling; BENCH_MARKS=1 prints the run's clock marks for slicing).
+    if (process.env.BENCH_ONLY === undefined) {
+      await targetClient.db('bench').dropDatabase();
+      await targetClient.db('bench').createCollection('items');
+      const naiveBefore = await cpuNow();
+      const naiveSeconds = await naiveRun(targetClient, entries);
+      printCpu('naive', naiveBefore, await cpuNow());
+      console.log(`naive:                    ${perSecond(entries.length, naiveSeconds)}`);
+      console.log(`ratio (oplog):            ${(naiveSeconds / pipelineSeconds).toFixed(1)}x`);
+      console.log(`ratio (change stream):    ${(naiveSeconds / streamSeconds).toFixed(1)}x`);
+      const cpu = await cpuCosts(sourceClient, from, until, entries);
+      console.log(
+        `CPU per entry: fetch+batch ${cpu.pipeline.toFixed(1)} µs, bare BSON decode ${cpu.decode.toFixed(1)} µs`
+      );
+    }
   }
 } finally {
   await Promise.allSettled([sourceClient.close(), targetClient.close()]);
