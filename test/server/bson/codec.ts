@@ -175,9 +175,17 @@ export function encodeDocument(value: Map<string, unknown> | Record<string, unkn
 
 /**
  * BSON sizes of documents, remembered per `Map`: stored documents are never mutated (every write
- * builds a new one), so a size computed once, or read off the wire, stays true.
+ * builds a new one), so a size computed once, or read off the wire, stays true. Kept in a symbol
+ * property of the `Map` itself rather than a WeakMap: every decoded document gets one, and a
+ * WeakMap of that many entries made lookups and, above all, garbage collections slow.
  */
-const sizes = new WeakMap<object, number>();
+const SIZE = Symbol('bsonSize');
+const sizes = {
+  get: (doc: object): number | undefined => (doc as { [SIZE]?: number })[SIZE],
+  set: (doc: object, size: number): void => {
+    (doc as { [SIZE]?: number })[SIZE] = size;
+  }
+};
 
 /** The BSON size of a document without encoding it. */
 export function bsonSize(value: Map<string, unknown> | Record<string, unknown>): number {
