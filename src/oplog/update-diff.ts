@@ -397,9 +397,9 @@ function collectPaths(diff: DocDiff, prefix: string, set: Document, unset: Docum
  * is created (the diff leaves it missing): only a replay or a conflict puts such a version on the
  * target, and a later entry of the stream removed that field, so replaying it removes it again.
  * A sub-diffed field of another type makes mongod fail the update with PathNotViable (28), where
- * the diff sets it to `null`: callers must then apply the entry with {@link diffToUpdate}.
- * Never use it where the target may hold any version and nothing replays after (the catch-up
- * after a full copy), nor inside a transaction (the failure would abort it).
+ * the diff sets it to `null`: callers must then apply the entry with {@link diffToUpdate}, so
+ * it does not suit a transaction (the failure aborts it). The applier also keeps the exact form
+ * for the catch-up after a full copy, where any document may hold another version.
  *
  * @throws {@link UnsupportedOplogEntryError} if the diff is malformed
  * @internal
