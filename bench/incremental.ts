@@ -7,7 +7,9 @@
  *      as the pipeline translates them),
  * both measured in this run, and their ratio printed. Also the CPU cost per entry of fetching and
  * batching (no target writes) against a bare BSON decode of the same entries, and the CPU each
- * process (replicator, source, target) spent per entry in each run. Figures only: the
+ * process (replicator, source, target) spent per entry in each run.
+ * BENCH_OPS sets the number of entries (20 000); BENCH_TARGET_OPLOG_MB the target's capped oplog (16:
+ * nothing reads it, and the test server keeps it in its heap). Figures only: the
  * machine is shared and noisy, so nothing here asserts a time.
  */
 import {
@@ -178,7 +180,7 @@ function printCpu(label: string, before: number[], after: number[]): void {
 }
 
 const source = await startServerProcess('source');
-const target = await startServerProcess('target');
+const target = await startServerProcess('target', Number(process.env.BENCH_TARGET_OPLOG_MB ?? 16));
 const sourceClient = new MongoClient(source.uri);
 const targetClient = new MongoClient(target.uri);
 const perSecond = (count: number, seconds: number) =>
