@@ -111,8 +111,9 @@ async function readEntries(
 /** The pipeline's translation of one entry (operator form where it applies), for a fair baseline. */
 function naiveModel(entry: InsertEntry | UpdateEntry | DeleteEntry): AnyBulkWriteOperation {
   if (entry.op === 'u' && entry.kind === 'diff') {
-    const update = preImageUpdate(entry.o.diff as Document);
-    if (update !== undefined) return { updateOne: { filter: entry.o2, update } };
+    return {
+      updateOne: { filter: entry.o2, update: preImageUpdate(entry.o.diff as Document).update }
+    };
   }
   return toWriteModel(entry);
 }

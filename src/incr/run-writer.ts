@@ -396,8 +396,8 @@ interface RunModels {
 
 /**
  * Inserts as replace-upserts (a duplicate `_id` is replaced, as a secondary does), updates and
- * deletes by {@link toWriteModel}; unless `exact`, a `$v: 2` diff with document sub-diffs becomes
- * the cheaper operator form of {@link preImageUpdate}.
+ * deletes by {@link toWriteModel}; unless `exact`, a `$v: 2` diff by {@link preImageUpdate}
+ * (the cheaper operator form where it applies).
  */
 function runModels(ops: readonly CrudOp[], exact: boolean): RunModels {
   const preImageForms = new Set<number>();
@@ -405,14 +405,12 @@ function runModels(ops: readonly CrudOp[], exact: boolean): RunModels {
     const { entry } = op;
     if (entry.op === 'i') return insertAsReplacement(entry);
     if (!exact && entry.op === 'u' && entry.kind === 'diff') {
-      const update = preImageUpdate(entry.o.diff as Document, {
+      const { update, preImageForm } = preImageUpdate(entry.o.diff as Document, {
         namespace: entry.ns,
         optime: entry.ts
       });
-      if (update !== undefined) {
-        preImageForms.add(index);
-        return { updateOne: { filter: entry.o2, update } };
-      }
+      if (preImageForm) preImageForms.add(index);
+      return { updateOne: { filter: entry.o2, update } };
     }
     return toWriteModel(entry);
   });

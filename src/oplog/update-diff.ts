@@ -354,8 +354,15 @@ function stageForm(diff: DocDiff, builder: ExpressionBuilder): Document[] | unde
  * @public
  */
 export function diffToUpdate(diff: Document, source: UpdateSource = {}): Document | Document[] {
+  return exactForm(parseDiff(diff, source));
+}
+
+function parseDiff(diff: Document, source: UpdateSource): DocDiff {
   const fail = failFor(source);
-  const parsed = parseDocDiff(section(diff, 'diff', fail), fail);
+  return parseDocDiff(section(diff, 'diff', fail), fail);
+}
+
+function exactForm(parsed: DocDiff): Document | Document[] {
   const builder = new ExpressionBuilder();
   return (
     operatorForm(parsed) ??
@@ -387,33 +394,46 @@ function collectPaths(diff: DocDiff, prefix: string, set: Document, unset: Docum
 }
 
 /**
- * The operator form (`$set`/`$unset` of dotted paths) of a `$v: 2` diff whose sub-diffs are all
- * document sub-diffs with `u` and `d` sections, or undefined for any other diff. Cheaper to build
- * and to apply than the pipeline {@link diffToUpdate} returns, and exact on the document's
- * pre-image, which is what the target holds in steady state.
+ * What {@link preImageUpdate} returns.
+ * @internal
+ */
+export interface PreImageUpdate {
+  /** The update to run. */
+  readonly update: Document | Document[];
+  /** True when `update` is the dotted-path operator form, exact on the pre-image only. */
+  readonly preImageForm: boolean;
+}
+
+/**
+ * The update for a `$v: 2` diff on a target that holds the document's pre-image (the steady
+ * state): the operator form (`$set`/`$unset` of dotted paths) when every sub-diff is a document
+ * sub-diff with `u` and `d` sections, else what {@link diffToUpdate} returns. The operator form is
+ * cheaper to build and to apply than a pipeline, and the diff is parsed once either way.
  *
  * @remarks
- * On another version of the document it differs in two ways. A sub-diffed field that is missing
- * is created (the diff leaves it missing): only a replay or a conflict puts such a version on the
- * target, and a later entry of the stream removed that field, so replaying it removes it again.
- * A sub-diffed field of another type makes mongod fail the update with PathNotViable (28), where
- * the diff sets it to `null`: callers must then apply the entry with {@link diffToUpdate}, so
- * it does not suit a transaction (the failure aborts it). The applier also keeps the exact form
- * for the catch-up after a full copy, where any document may hold another version.
+ * On another version of the document the operator form differs in two ways. A sub-diffed field
+ * that is missing is created (the diff leaves it missing): only a replay or a conflict puts such
+ * a version on the target, and a later entry of the stream removed that field, so replaying it
+ * removes it again. A sub-diffed field of another type makes mongod fail the update with
+ * PathNotViable (28), where the diff sets it to `null`: callers must then apply the entry with
+ * {@link diffToUpdate}, so it does not suit a transaction (the failure aborts it). The applier
+ * also keeps the exact form for the catch-up after a full copy, where any document may hold
+ * another version.
  *
  * @throws {@link UnsupportedOplogEntryError} if the diff is malformed
  * @internal
  */
-export function preImageUpdate(diff: Document, source: UpdateSource = {}): Document | undefined {
-  const fail = failFor(source);
-  const parsed = parseDocDiff(section(diff, 'diff', fail), fail);
+export function preImageUpdate(diff: Document, source: UpdateSource = {}): PreImageUpdate {
+  const parsed = parseDiff(diff, source);
   const set: Document = {};
   const unset: Document = {};
-  if (!collectPaths(parsed, '', set, unset)) return undefined;
-  const update: Document = {};
-  if (Object.keys(set).length > 0) update.$set = set;
-  if (Object.keys(unset).length > 0) update.$unset = unset;
-  return Object.keys(update).length > 0 ? update : undefined;
+  if (collectPaths(parsed, '', set, unset)) {
+    const update: Document = {};
+    if (Object.keys(set).length > 0) update.$set = set;
+    if (Object.keys(unset).length > 0) update.$unset = unset;
+    if (Object.keys(update).length > 0) return { update, preImageForm: true };
+  }
+  return { update: exactForm(parsed), preImageForm: false };
 }
 
 /**

@@ -15,9 +15,9 @@ import { type BDoc, isDoc, valuesIdentical } from '../../server/bson/values.js';
 import { ServerError } from '../../server/engine/server-error.js';
 import { applyUpdate } from '../../server/engine/update/apply-update.js';
 import { docString } from '../../server/engine/update/format.js';
-import { applyDiffV2, computeDiffV2 } from '../../server/engine/update/oplog-diff.js';
+import { applyDiffV2 } from '../../server/engine/update/oplog-diff.js';
 import { fromBDoc, toBUpdate } from './bdoc.js';
-import { prePost, type RandomDocs } from './random-docs.js';
+import { diffsOf, prePost, type RandomDocs } from './random-docs.js';
 
 const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
 const numRuns = Number(process.env.FC_RUNS ?? 400);
@@ -35,23 +35,14 @@ function subDiffedFieldsAreDocuments(doc: BDoc, diff: BDoc): boolean {
 
 /** Applies the operator form of `diff` to `target`; undefined when the diff has none. */
 function applyOperatorForm(target: BDoc, diff: BDoc): BDoc | ServerError | undefined {
-  const update = preImageUpdate(fromBDoc(diff));
-  if (update === undefined) return undefined;
+  const { update, preImageForm } = preImageUpdate(fromBDoc(diff));
+  if (!preImageForm) return undefined;
   try {
     return applyUpdate(target, toBUpdate(update), { now });
   } catch (error) {
     if (error instanceof ServerError) return error;
     throw error;
   }
-}
-
-function diffsOf(pre: BDoc, post: BDoc): BDoc[] {
-  const out: BDoc[] = [];
-  for (const sizeLimited of [false, true]) {
-    const o = computeDiffV2(pre, post, { sizeLimited });
-    if (o !== null) out.push(o.get('diff') as BDoc);
-  }
-  return out;
 }
 
 const cases = fc.tuple(fc.integer(), fc.integer({ min: 1, max: 4 }), fc.boolean());
