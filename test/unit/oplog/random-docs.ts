@@ -6,6 +6,7 @@
 import { Decimal128, Double, Int32, Long } from 'bson';
 
 import { type BDoc, type BValue } from '../../server/bson/values.js';
+import { computeDiffV2 } from '../../server/engine/update/oplog-diff.js';
 import { prng } from '../../server/unit/update/random-docs.js';
 
 export { prng };
@@ -148,4 +149,14 @@ export function arrayPrePost(seed: number, depth: number): [BDoc, BDoc, RandomDo
     ['z', 'x'.repeat(10)]
   ]);
   return [pre, post, docs];
+}
+
+/** The `$v: 2` diffs mongod would log for `pre` → `post`: unlimited, and size-limited (pipelines). */
+export function diffsOf(pre: BDoc, post: BDoc): BDoc[] {
+  const out: BDoc[] = [];
+  for (const sizeLimited of [false, true]) {
+    const o = computeDiffV2(pre, post, { sizeLimited });
+    if (o !== null) out.push(o.get('diff') as BDoc);
+  }
+  return out;
 }

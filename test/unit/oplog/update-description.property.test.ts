@@ -26,23 +26,14 @@ import { type BDoc, type BValue, valuesIdentical } from '../../server/bson/value
 import { describeDiffV2 } from '../../server/change-streams/update-description.js';
 import { applyUpdate } from '../../server/engine/update/apply-update.js';
 import { docString } from '../../server/engine/update/format.js';
-import { applyDiffV2, computeDiffV2 } from '../../server/engine/update/oplog-diff.js';
+import { applyDiffV2 } from '../../server/engine/update/oplog-diff.js';
 import { prePost as numericKeyPrePost } from '../../server/unit/update/random-docs.js';
 import { fromBDoc, toBDoc, toBUpdate } from './bdoc.js';
-import { prePost } from './random-docs.js';
+import { diffsOf, prePost } from './random-docs.js';
 
 const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
 const numRuns = Number(process.env.FC_RUNS ?? 300);
 const now = new Date(0);
-
-function diffsOf(pre: BDoc, post: BDoc): BDoc[] {
-  const out: BDoc[] = [];
-  for (const sizeLimited of [false, true]) {
-    const o = computeDiffV2(pre, post, { sizeLimited });
-    if (o !== null) out.push(o.get('diff') as BDoc);
-  }
-  return out;
-}
 
 /** True if an `i` section of `diff` names a field that `target` already has (at that level). */
 function movesExistingField(target: BValue | undefined, diff: BDoc): boolean {

@@ -13,9 +13,9 @@ import { diffToUpdate } from '../../../src/oplog/update-diff.js';
 import { type BDoc, type BValue, valuesIdentical } from '../../server/bson/values.js';
 import { applyUpdate } from '../../server/engine/update/apply-update.js';
 import { docString } from '../../server/engine/update/format.js';
-import { applyDiffV2, computeDiffV2 } from '../../server/engine/update/oplog-diff.js';
+import { applyDiffV2 } from '../../server/engine/update/oplog-diff.js';
 import { fromBDoc, toBUpdate } from './bdoc.js';
-import { arrayPrePost, prePost } from './random-docs.js';
+import { arrayPrePost, diffsOf, prePost } from './random-docs.js';
 
 const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
 const numRuns = Number(process.env.FC_RUNS ?? 400);
@@ -37,15 +37,6 @@ function check(target: BDoc, diff: BDoc): void {
     valuesIdentical(actual, expected),
     `target ${docString(target)}\n diff   ${docString(diff)}\n update ${JSON.stringify(update)}\n got    ${docString(actual)}\n want   ${docString(expected)}`
   );
-}
-
-function diffsOf(pre: BDoc, post: BDoc): BDoc[] {
-  const out: BDoc[] = [];
-  for (const sizeLimited of [false, true]) {
-    const o = computeDiffV2(pre, post, { sizeLimited });
-    if (o !== null) out.push(o.get('diff') as BDoc);
-  }
-  return out;
 }
 
 const cases = fc.tuple(fc.integer(), fc.integer({ min: 1, max: 4 }), fc.boolean(), fc.boolean());
