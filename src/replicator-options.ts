@@ -18,6 +18,7 @@ import { type IndexTiming } from './full/full-copy.js';
 import { type HashedApplierPoolOptions } from './incr/hashed-applier-pool.js';
 import { type OplogFetcherOptions } from './incr/oplog-fetcher.js';
 import { type ReplBatcherOptions, type TransactionMode } from './incr/repl-batcher.js';
+import { isClientLike } from './lifecycle/option-checks.js';
 import { type StageOptions } from './lifecycle/stage.js';
 import { type NamespaceFilterOptions } from './namespace/namespace-filter.js';
 
@@ -203,11 +204,7 @@ function checkConnection(field: 'source' | 'target', value: unknown): void {
     }
     return;
   }
-  if (
-    typeof value !== 'object' ||
-    value === null ||
-    typeof (value as { db?: unknown }).db !== 'function'
-  ) {
+  if (!isClientLike(value)) {
     throw new InvalidConfigError(field, 'must be a connection string or a MongoClient');
   }
 }

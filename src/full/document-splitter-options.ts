@@ -5,6 +5,7 @@
 import { type MongoClient } from 'mongodb';
 
 import { InvalidConfigError } from '../errors.js';
+import { checkClient } from '../lifecycle/option-checks.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { type IdRange } from './id-range.js';
 
@@ -119,14 +120,7 @@ export function resolveDocumentSplitterOptions(
   options: DocumentSplitterOptions
 ): Readonly<ResolvedDocumentSplitterOptions> {
   const { source, logger = silentLogger } = options;
-  // Duck-typed: a host may load a second copy of the driver, where instanceof would fail.
-  if (
-    source === null ||
-    typeof source !== 'object' ||
-    typeof (source as Partial<MongoClient>).db !== 'function'
-  ) {
-    throw new InvalidConfigError('source', 'expected a connected MongoClient');
-  }
+  checkClient('source', source);
   if (!isLogger(logger)) {
     throw new InvalidConfigError('logger', 'expected an object with debug, info, warn and error');
   }

@@ -6,6 +6,7 @@
 import { type MongoClient, Timestamp } from 'mongodb';
 
 import { InvalidConfigError } from '../errors.js';
+import { checkClient, checkOptionsObject, rejectUnknownKeys } from '../lifecycle/option-checks.js';
 import { retryDefaults, type RetryOptions } from '../lifecycle/retry.js';
 import { type StageOptions } from '../lifecycle/stage.js';
 import { redactText } from '../logger.js';
@@ -135,20 +136,8 @@ const RETRY_KEYS: ReadonlySet<string> = new Set([
 export function resolveOplogFetcherOptions(
   options: OplogFetcherOptions
 ): ResolvedOplogFetcherOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidConfigError('options', 'expected an object');
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_KEYS.has(key)) throw new InvalidConfigError(key, 'unknown option');
-  }
-  const source: unknown = options.source;
-  if (
-    source === null ||
-    typeof source !== 'object' ||
-    typeof (source as { db?: unknown }).db !== 'function'
-  ) {
-    throw new InvalidConfigError('source', 'expected a connected MongoClient');
-  }
+  checkOptionsObject(options, KNOWN_KEYS);
+  checkClient('source', options.source);
   return Object.freeze({
     source: options.source,
     start: checkStart(options.start),
@@ -221,9 +210,7 @@ function checkRetry(retry: unknown): Readonly<Required<OplogFetcherRetryOptions>
   if (retry === null || typeof retry !== 'object') {
     throw new InvalidConfigError('retry', `expected an object, got ${describe(retry)}`);
   }
-  for (const key of Object.keys(retry)) {
-    if (!RETRY_KEYS.has(key)) throw new InvalidConfigError(`retry.${key}`, 'unknown option');
-  }
+  rejectUnknownKeys(retry, RETRY_KEYS, 'retry.');
   const r = retry as OplogFetcherRetryOptions;
   const maxRetryTimeMs = delay('retry.maxRetryTimeMs', r.maxRetryTimeMs, true);
   const minDelayMs = delay('retry.minDelayMs', r.minDelayMs, false);

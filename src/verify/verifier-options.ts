@@ -10,6 +10,7 @@ import {
   type DocumentSplitterOptions,
   resolveDocumentSplitterOptions
 } from '../full/document-splitter-options.js';
+import { checkClient, checkOptionsObject, rejectUnknownKeys } from '../lifecycle/option-checks.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { NamespaceFilter, type NamespaceFilterOptions } from '../namespace/namespace-filter.js';
 
@@ -124,12 +125,7 @@ const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
  * @internal
  */
 export function resolveVerifierOptions(options: VerifierOptions): ResolvedVerifierOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidConfigError('options', 'expected an object');
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_KEYS.has(key)) throw new InvalidConfigError(key, 'unknown option');
-  }
+  checkOptionsObject(options, KNOWN_KEYS);
   checkClient('source', options.source);
   checkClient('target', options.target);
   const { filter, renameRules } = resolveFilter(options.filter);
@@ -158,17 +154,6 @@ export function resolveVerifierOptions(options: VerifierOptions): ResolvedVerifi
     signal: options.signal,
     logger: resolveLogger(options.logger)
   });
-}
-
-function checkClient(field: string, client: unknown): void {
-  // Duck-typed: a host may load a second copy of the driver, where instanceof would fail.
-  if (
-    client === null ||
-    typeof client !== 'object' ||
-    typeof (client as { db?: unknown }).db !== 'function'
-  ) {
-    throw new InvalidConfigError(field, 'expected a connected MongoClient');
-  }
 }
 
 function resolveFilter(filter: VerifierOptions['filter']): {
@@ -215,9 +200,7 @@ function resolveRecheck(recheck: RecheckOptions | undefined): ResolvedVerifierOp
   if (recheck === null || typeof recheck !== 'object') {
     throw new InvalidConfigError('recheck', 'expected an object with caughtUp');
   }
-  for (const key of Object.keys(recheck)) {
-    if (!RECHECK_KEYS.has(key)) throw new InvalidConfigError(`recheck.${key}`, 'unknown option');
-  }
+  rejectUnknownKeys(recheck, RECHECK_KEYS, 'recheck.');
   if (typeof recheck.caughtUp !== 'function') {
     throw new InvalidConfigError(
       'recheck.caughtUp',

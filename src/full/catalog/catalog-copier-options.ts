@@ -6,6 +6,7 @@
 import { type MongoClient } from 'mongodb';
 
 import { InvalidConfigError } from '../../errors.js';
+import { checkClient, checkOptionsObject } from '../../lifecycle/option-checks.js';
 import { type Logger, silentLogger } from '../../logger.js';
 import { type NamespaceFilter } from '../../namespace/namespace-filter.js';
 import { type OnExistingTarget } from './target-plan.js';
@@ -77,12 +78,7 @@ const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export function resolveCatalogCopierOptions(
   options: CatalogCopierOptions
 ): ResolvedCatalogCopierOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidConfigError('options', 'expected an object');
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_KEYS.has(key)) throw new InvalidConfigError(key, 'unknown option');
-  }
+  checkOptionsObject(options, KNOWN_KEYS);
   checkClient('source', options.source);
   checkClient('target', options.target);
   // Checked by shape, not instanceof, so a filter from another loaded copy of the package works.
@@ -117,16 +113,6 @@ export function resolveCatalogCopierOptions(
     onExistingTarget,
     logger: logger as Logger
   });
-}
-
-function checkClient(field: string, client: unknown): void {
-  if (
-    client === null ||
-    typeof client !== 'object' ||
-    typeof (client as { db?: unknown }).db !== 'function'
-  ) {
-    throw new InvalidConfigError(field, 'expected a connected MongoClient');
-  }
 }
 
 /** A short, safe rendering of a bad value (never an object's contents). */
