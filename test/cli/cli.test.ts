@@ -60,6 +60,16 @@ describe('mongo-replicate (CLI)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** The source, the target and `--include <db>.*`: what every command on a test database needs. */
+  const deploymentArgs = (db: string) => [
+    '--source',
+    env.sourceUri,
+    '--target',
+    env.targetUri,
+    '--include',
+    `${db}.*`
+  ];
+
   it('prints help for every command', async () => {
     const top = await cli(['--help']);
     assert.equal(top.code, 0);
@@ -134,7 +144,7 @@ describe('mongo-replicate (CLI)', () => {
       .collection('items')
       .insertMany(docs as never[]);
     const checkpoints = join(dir, `ckpt-${db}`);
-    const common = ['--source', env.sourceUri, '--target', env.targetUri, '--include', `${db}.*`];
+    const common = deploymentArgs(db);
     const ckpt = ['--checkpoint-dir', checkpoints, '--checkpoint-name', db];
     const run = await cli(['run', ...common, ...ckpt, '--mode', 'full', '--progress', 'none']);
     assert.equal(run.code, 0, run.stderr);
@@ -174,12 +184,7 @@ describe('mongo-replicate (CLI)', () => {
     const db = uniqueDbName('cli_incr');
     const child = start([
       'run',
-      '--source',
-      env.sourceUri,
-      '--target',
-      env.targetUri,
-      '--include',
-      `${db}.*`,
+      ...deploymentArgs(db),
       '--checkpoint-dir',
       join(dir, `ckpt-${db}`),
       '--mode',
@@ -243,12 +248,7 @@ describe('mongo-replicate (CLI)', () => {
       .insertMany(Array.from({ length: 30 }, (_, i) => ({ _id: i })) as never[]);
     const outcome = await cli([
       'run',
-      '--source',
-      env.sourceUri,
-      '--target',
-      env.targetUri,
-      '--include',
-      `${db}.*`,
+      ...deploymentArgs(db),
       '--checkpoint-dir',
       join(dir, `ckpt-${db}`),
       '--spool-dir',
