@@ -23,10 +23,10 @@ import { EventEmitter } from 'eventemitter3';
 import { type Collection, type Document, MaxKey } from 'mongodb';
 
 import { ReplicationError, SourceReadError } from '../errors.js';
-import { EXACT_DECODE_OPTIONS } from '../incr/oplog-batch.js';
 import { classifyError } from '../lifecycle/classify-error.js';
 import { redactError } from '../logger.js';
 import { parseNamespace } from '../namespace/namespace.js';
+import { EXACT_DECODE_OPTIONS } from '../oplog/exact-decode.js';
 import {
   type DocumentSplitterEvents,
   type DocumentSplitterOptions,

@@ -7,9 +7,9 @@
 import { BSON, type Collection, type Document, type MongoClient, MongoServerError } from 'mongodb';
 
 import { SourceReadError } from '../errors.js';
-import { EXACT_DECODE_OPTIONS } from '../incr/oplog-batch.js';
 import { type Logger } from '../logger.js';
 import { splitNamespace } from '../namespace/namespace.js';
+import { EXACT_DECODE_OPTIONS } from '../oplog/exact-decode.js';
 import { type IdRange, rangeFindOptions } from './document-splitter.js';
 import { sameId } from './split-points.js';
 

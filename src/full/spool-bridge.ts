@@ -14,6 +14,7 @@ import { BSON, type Timestamp } from 'mongodb';
 import { decodeOplogEntry } from '../incr/oplog-batch.js';
 import { type FetchedEntry } from '../incr/pipeline-items.js';
 import { type BoundedQueue } from '../lifecycle/bounded-queue.js';
+import { sourceBytesOf } from '../oplog/oplog-entry-bytes.js';
 import { type OplogSpool, type SpooledEntry } from './oplog-spool.js';
 
 /** Most entries appended in one write. */
@@ -54,12 +55,14 @@ export async function pumpToSpool(
 }
 
 /**
- * The entry's BSON as the source logged it. The fetcher decoded it with exact types, so encoding
- * the decoded document again gives the same values (numeric-looking field names aside, which the
- * driver's decoding already reorders; see the known limitations).
+ * The entry's BSON as the source logged it: the bytes it was parsed from when the fetcher kept
+ * them (inserts, updates and deletes), else the entry encoded again. The fetcher decoded it with
+ * exact types, so encoding the decoded document again gives the same values (numeric-looking
+ * field names aside, which the driver's decoding already reorders; see the known limitations).
  */
 function toSpooled(fetched: FetchedEntry): SpooledEntry {
-  return { raw: BSON.serialize(fetched.entry.raw), ts: fetched.entry.ts };
+  const raw = sourceBytesOf(fetched.entry) ?? BSON.serialize(fetched.entry.raw);
+  return { raw, ts: fetched.entry.ts };
 }
 
 /**

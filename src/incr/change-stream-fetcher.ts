@@ -36,6 +36,7 @@ import {
 } from 'mongodb';
 
 import { OplogStartMissingError, SourceReadError } from '../errors.js';
+import { EXACT_DECODE_OPTIONS } from '../oplog/exact-decode.js';
 import { compareOptimes, formatOptime } from '../oplog/oplog-entry.js';
 import {
   ChangeEventGroups,
@@ -46,7 +47,6 @@ import {
   type ChangeStreamFetcherOptions,
   resolveChangeStreamFetcherOptions
 } from './change-stream-fetcher-options.js';
-import { EXACT_DECODE_OPTIONS } from './oplog-batch.js';
 import { type OplogFetcherEvents } from './oplog-fetcher-events.js';
 import { type FetchedEntry } from './pipeline-items.js';
 import { justAfter, justBefore, sameToken, tokenClusterTime } from './resume-token.js';

@@ -5,24 +5,15 @@
 import { BSON, type Timestamp } from 'mongodb';
 
 import { SourceReadError } from '../errors.js';
+import { EXACT_DECODE_OPTIONS } from '../oplog/exact-decode.js';
 import { compareOptimes, formatOptime, isDocument, parseOplogEntry } from '../oplog/oplog-entry.js';
+import { parseCrudEntryBytes } from '../oplog/oplog-entry-bytes.js';
 import { type FetchedEntry } from './pipeline-items.js';
 
 /**
- * Numbers stay `Int32`/`Double`/`Long`/`Decimal128` and regular expressions stay `BSONRegExp`,
- * so the target receives exactly the source's types (a promoted `Int32(1)` and `Double(1)` would
- * both become the JavaScript number 1 and be re-encoded as one type).
- * @internal
- */
-export const EXACT_DECODE_OPTIONS = Object.freeze({
-  promoteValues: false,
-  promoteLongs: false,
-  bsonRegExp: true
-});
-
-/**
  * Decodes one oplog document as read with `raw: true`, keeping its exact BSON size for the
- * queues' byte bounds.
+ * queues' byte bounds. Inserts, updates and deletes are parsed from their bytes, decoding only
+ * what batching needs (see `oplog-entry-bytes.ts`); everything else is decoded in full.
  *
  * @remarks
  * A top-level `resumeToken` document becomes {@link FetchedEntry.resumeToken}: entries built from
@@ -33,6 +24,8 @@ export const EXACT_DECODE_OPTIONS = Object.freeze({
  * @internal
  */
 export function decodeOplogEntry(raw: Uint8Array): FetchedEntry {
+  const crud = parseCrudEntryBytes(raw);
+  if (crud !== undefined) return { entry: crud, bytes: raw.byteLength };
   const document = BSON.deserialize(raw, EXACT_DECODE_OPTIONS);
   const entry = parseOplogEntry(document);
   const resumeToken: unknown = document.resumeToken;

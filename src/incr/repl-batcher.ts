@@ -53,6 +53,7 @@ import { Stage, type StageEvents } from '../lifecycle/stage.js';
 import { type NamespaceFilter } from '../namespace/namespace-filter.js';
 import { type NamespaceMapper, toTargetCommand } from '../oplog/ddl-ops.js';
 import { type CommandEntry, compareOptimes, type OplogEntry } from '../oplog/oplog-entry.js';
+import { documentIdOf } from '../oplog/oplog-entry-bytes.js';
 import { PendingBatch, type TakenBatch } from './pending-batch.js';
 import {
   type ApplyBatch,
@@ -324,8 +325,7 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
               pending.skip(op.ts);
               break;
             }
-            const id: unknown = op.op === 'u' ? op.o2._id : op.o._id;
-            unit.push({ entry: op, targetNs, id });
+            unit.push({ entry: op, targetNs, id: documentIdOf(op) });
             // Operations unwrapped from applyOps have no fetched size of their own.
             unitBytes += op === entry ? item.bytes : BSON.calculateObjectSize(op.raw);
             break;

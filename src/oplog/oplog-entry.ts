@@ -272,7 +272,12 @@ export function malformed(
   );
 }
 
-function updateKindOf(raw: RawOplogEntry): UpdateKind {
+/**
+ * How an update entry expresses its change, checked.
+ * @throws {@link UnsupportedOplogEntryError} for an update of no known shape
+ * @internal
+ */
+export function updateKindOf(raw: Pick<RawOplogEntry, 'op' | 'ns' | 'ts' | 'o'>): UpdateKind {
   const o = raw.o;
   const keys = Object.keys(o);
   if ('$v' in o) {
@@ -298,6 +303,14 @@ function updateKindOf(raw: RawOplogEntry): UpdateKind {
     throw malformed('an update mixes update operators and plain fields', raw);
   }
   return 'operators';
+}
+
+/**
+ * Whether `ns` names a collection (`db.coll`) as an insert, update or delete must.
+ * @internal
+ */
+export function isCollectionNamespace(ns: string): boolean {
+  return /^[^.$]+\.[^]+$/.test(ns);
 }
 
 function requireId(doc: Document, field: 'o' | 'o2', raw: RawOplogEntry): void {
@@ -348,7 +361,7 @@ export function parseWithContext(raw: Document, context: ParseContext): OplogEnt
   }
   const entry = raw as RawOplogEntry;
   const op = entry.op;
-  if (op !== 'n' && op !== 'c' && !/^[^.$]+\.[^]+$/.test(entry.ns)) {
+  if (op !== 'n' && op !== 'c' && !isCollectionNamespace(entry.ns)) {
     throw malformed(`"ns" ${JSON.stringify(entry.ns)} is not a db.collection name`, raw);
   }
   if (op === 'c' && !/^[^.]+\.\$cmd$/.test(entry.ns)) {

@@ -5,7 +5,7 @@
  */
 import { BSON } from 'mongodb';
 
-import { EXACT_DECODE_OPTIONS } from '../incr/oplog-batch.js';
+import { EXACT_DECODE_OPTIONS } from '../oplog/exact-decode.js';
 
 /**
  * One BSON value as stored: its element type byte and the bytes of its value (a view into the
