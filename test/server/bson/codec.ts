@@ -168,9 +168,100 @@ function readValue(buffer: Buffer, type: number, pos: number, end: number): [BVa
   }
 }
 
-/** Encodes a document (a `Map` tree or a plain object holding BSON values) to BSON bytes. */
+const SERIALIZE_OPTIONS = Object.freeze({ checkKeys: false, ignoreUndefined: false });
+
+/**
+ * Encodes a document (a `Map` tree or a plain object holding BSON values) to BSON bytes. A batch
+ * of stored documents whose bytes were kept ({@link encodeAndKeep}) is copied, not encoded again.
+ */
 export function encodeDocument(value: Map<string, unknown> | Record<string, unknown>): Buffer {
-  return serialize(value, { checkKeys: false, ignoreUndefined: false }) as Buffer;
+  if (holdsEncoded(value, 2)) return encodeSpliced(value);
+  return serialize(value, SERIALIZE_OPTIONS) as Buffer;
+}
+
+/** Where a stored document keeps its own BSON bytes, once {@link encodeAndKeep} encoded it. */
+const ENCODED = Symbol('bsonBytes');
+
+/**
+ * Encodes a stored document that is never mutated and keeps the bytes with it, as mongod keeps
+ * oplog entries as BSON: replies that carry the document copy them instead of encoding it again.
+ * Returns its BSON size.
+ */
+export function encodeAndKeep(doc: BDoc): number {
+  const bytes = encodeDocument(doc);
+  (doc as { [ENCODED]?: Buffer })[ENCODED] = bytes;
+  return bytes.length;
+}
+
+function encodedBytes(value: unknown): Buffer | undefined {
+  return value instanceof Map ? (value as { [ENCODED]?: Buffer })[ENCODED] : undefined;
+}
+
+/**
+ * Whether `value` is, or holds within `depth` levels of documents, an array of documents with
+ * kept bytes (a cursor reply's batch). Looks at an array's first item only: batches are uniform.
+ */
+function holdsEncoded(value: unknown, depth: number): boolean {
+  if (Array.isArray(value)) return value.length > 0 && encodedBytes(value[0]) !== undefined;
+  if (depth === 0 || !isContainer(value)) return false;
+  for (const item of value instanceof Map ? value.values() : Object.values(value)) {
+    if (holdsEncoded(item, depth - 1)) return true;
+  }
+  return false;
+}
+
+function isContainer(value: unknown): value is Map<string, unknown> | Record<string, unknown> {
+  if (value instanceof Map) return true;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  return Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/** Encodes a document element by element, splicing in kept bytes where a batch holds them. */
+function encodeSpliced(value: Map<string, unknown> | Record<string, unknown>): Buffer {
+  const parts: Buffer[] = [];
+  for (const [key, item] of value instanceof Map ? value.entries() : Object.entries(value)) {
+    if (Array.isArray(item) && holdsEncoded(item, 0)) parts.push(element(0x04, key, arrayOf(item)));
+    else if (isContainer(item) && holdsEncoded(item, 1)) {
+      parts.push(element(0x03, key, encodeSpliced(item)));
+    } else {
+      // One element, encoded by bson: a document of that element alone, without its frame.
+      const single = serialize(new Map([[key, item]]), SERIALIZE_OPTIONS) as Buffer;
+      parts.push(single.subarray(4, single.length - 1));
+    }
+  }
+  return frame(parts);
+}
+
+/** An array of documents as BSON, copying kept bytes. */
+function arrayOf(items: readonly unknown[]): Buffer {
+  const parts = items.map((item, index) => {
+    const bytes = encodedBytes(item) ?? encodeDocument(item as BDoc);
+    return element(0x03, String(index), bytes);
+  });
+  return frame(parts);
+}
+
+/** One element: its type, its name, its value's bytes. */
+function element(type: number, key: string, value: Buffer): Buffer {
+  const name = Buffer.from(key, 'utf8');
+  const out = Buffer.allocUnsafe(1 + name.length + 1 + value.length);
+  out[0] = type;
+  name.copy(out, 1);
+  out[1 + name.length] = 0;
+  value.copy(out, 2 + name.length);
+  return out;
+}
+
+/** A document from its elements' bytes: the length, the elements, the terminating NUL. */
+function frame(parts: readonly Buffer[]): Buffer {
+  let length = 5;
+  for (const part of parts) length += part.length;
+  const out = Buffer.allocUnsafe(length);
+  out.writeInt32LE(length, 0);
+  let at = 4;
+  for (const part of parts) at += part.copy(out, at);
+  out[at] = 0;
+  return out;
 }
 
 /**
@@ -205,15 +296,6 @@ function uncachedSize(doc: BDoc): number {
   let size = 5;
   for (const [key, value] of doc) size += 2 + Buffer.byteLength(key, 'utf8') + valueSize(value);
   return size;
-}
-
-/**
- * The BSON size of a document computed afresh and not remembered: for documents that are
- * measured once (oplog entries), which would only fill the cache (a WeakMap, whose entries
- * also cost every garbage collection).
- */
-export function bsonSizeOnce(doc: Map<string, unknown>): number {
-  return uncachedSize(doc as BDoc);
 }
 
 function arraySize(items: BValue[]): number {

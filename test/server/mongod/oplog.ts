@@ -4,7 +4,7 @@
  */
 import { Long, Timestamp } from 'bson';
 
-import { bsonSizeOnce } from '../bson/codec.js';
+import { encodeAndKeep } from '../bson/codec.js';
 import { type BDoc, compareValues } from '../bson/values.js';
 
 /** One stored oplog entry. `recordId` is its position in natural order, never reused. */
@@ -68,7 +68,8 @@ export class Oplog {
       recordId: this.#nextRecordId++,
       ts,
       doc,
-      size: bsonSizeOnce(doc)
+      // Kept as BSON, as mongod stores it: tailing cursors copy the bytes out.
+      size: encodeAndKeep(doc)
     };
     this.#records.push(record);
     this.#bytes += record.size;
