@@ -705,7 +705,12 @@ export class Replicator extends Stage<ReplicatorEvents> {
           optime,
           savedAt: checkpoint.updatedAt
         });
-        if (this.#phase !== 'full') await this.#spool?.discardThrough(optime);
+        // A save that finishes after a forced stop closed the spool leaves the segments: the next
+        // run's next save discards them.
+        const spool = this.#spool;
+        if (this.#phase !== 'full' && spool !== undefined && !spool.closed) {
+          await spool.discardThrough(optime);
+        }
       }
     });
     this.#saving = next.catch(error => {

@@ -147,6 +147,11 @@ export class OplogSpool {
     return undefined;
   }
 
+  /** True once `close()` was called: the spool takes no more reads, writes or discards. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
   /** The optime of the newest entry written, or `undefined` when the spool is empty. */
   get lastOptime(): Timestamp | undefined {
     for (let index = this.#segments.length - 1; index >= 0; index--) {
