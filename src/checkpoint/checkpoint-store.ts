@@ -13,7 +13,10 @@ import { type Checkpoint } from './checkpoint.js';
 export interface CheckpointStore {
   /** The checkpoint stored under `name`, or undefined when there is none. */
   load(name: string): Promise<Checkpoint | undefined>;
-  /** Stores `checkpoint` under its name, replacing the previous one. */
+  /**
+   * Stores `checkpoint` under its name, replacing the previous one. Saves of one name that
+   * overlap must take effect in call order (the stores of this package queue them).
+   */
   save(checkpoint: Checkpoint): Promise<void>;
   /** Removes the checkpoint stored under `name` (no error if there is none). */
   delete(name: string): Promise<void>;

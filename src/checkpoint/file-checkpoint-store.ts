@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { CheckpointError, InvalidConfigError } from '../errors.js';
 import { type Checkpoint, checkpointFromJson, checkpointToJson } from './checkpoint.js';
 import { type CheckpointStore } from './checkpoint-store.js';
+import { OrderedSaves } from './ordered-saves.js';
 
 const SAFE_NAME = /^[A-Za-z0-9._-]{1,200}$/;
 
@@ -38,8 +39,19 @@ export class FileCheckpointStore implements CheckpointStore {
     return checkpointFromJson(text, path);
   }
 
-  /** {@inheritDoc CheckpointStore.save} */
-  async save(checkpoint: Checkpoint): Promise<void> {
+  /**
+   * Saves a checkpoint, replacing any with the same name. Saves of one name run one after the
+   * other, in call order, so that saves a host fires without awaiting them neither collide on the
+   * temporary file nor let an older checkpoint land last.
+   * @throws {@link CheckpointError} when the file cannot be written
+   */
+  save(checkpoint: Checkpoint): Promise<void> {
+    return this.#saves.run(checkpoint.name, () => this.#write(checkpoint));
+  }
+
+  readonly #saves = new OrderedSaves();
+
+  async #write(checkpoint: Checkpoint): Promise<void> {
     const path = this.#path(checkpoint.name);
     const temporary = `${path}.${process.pid}.tmp`;
     try {

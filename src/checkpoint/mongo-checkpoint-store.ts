@@ -4,6 +4,7 @@ import { type Collection, type Document, type MongoClient } from 'mongodb';
 import { CheckpointError } from '../errors.js';
 import { type Checkpoint, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { type CheckpointStore } from './checkpoint-store.js';
+import { OrderedSaves } from './ordered-saves.js';
 
 /**
  * Options for {@link MongoCheckpointStore}.
@@ -64,8 +65,18 @@ export class MongoCheckpointStore implements CheckpointStore {
     );
   }
 
-  /** {@inheritDoc CheckpointStore.save} */
-  async save(checkpoint: Checkpoint): Promise<void> {
+  /**
+   * Saves a checkpoint with majority write concern, replacing any with the same name. Saves of
+   * one name run one after the other, in call order, so an older one never lands last.
+   * @throws {@link CheckpointError} when the target refuses the write
+   */
+  save(checkpoint: Checkpoint): Promise<void> {
+    return this.#saves.run(checkpoint.name, () => this.#write(checkpoint));
+  }
+
+  readonly #saves = new OrderedSaves();
+
+  async #write(checkpoint: Checkpoint): Promise<void> {
     try {
       await this.#collection.replaceOne(
         { _id: checkpoint.name as never },

@@ -44,4 +44,19 @@ describe('MongoCheckpointStore', () => {
     await store.delete('orders');
     assert.equal(await store.load('orders'), undefined);
   });
+
+  it('keeps the last of several saves made without awaiting each other', async () => {
+    const store = new MongoCheckpointStore(deployments.target, { database });
+    const optimes = Array.from({ length: 20 }, (_, i) => new Timestamp({ t: 1_700_000_300, i }));
+    const base = {
+      name: 'burst',
+      version: 1 as const,
+      mode: 'incr' as const,
+      phase: 'incr' as const
+    };
+    await Promise.all(
+      optimes.map(lastApplied => store.save({ ...base, lastApplied, updatedAt: new Date() }))
+    );
+    assert.ok((await store.load('burst'))!.lastApplied!.equals(optimes.at(-1)!));
+  });
 });

@@ -37,6 +37,13 @@ function contract(name: string, make: () => Promise<CheckpointStore>) {
       await store.delete('shop-migration');
       assert.equal(await store.load('shop-migration'), undefined);
     });
+
+    it('keeps the last of several saves made without awaiting each other', async () => {
+      const store = await make();
+      const optimes = Array.from({ length: 20 }, (_, i) => new Timestamp({ t: 1_700_000_300, i }));
+      await Promise.all(optimes.map(lastApplied => store.save({ ...sample, lastApplied })));
+      assert.ok((await store.load('shop-migration'))!.lastApplied!.equals(optimes.at(-1)!));
+    });
   });
 }
 
