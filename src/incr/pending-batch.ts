@@ -64,6 +64,12 @@ export class PendingBatch {
     this.cover(ts);
   }
 
+  /** Appends one operation; the caller covers its optime. */
+  addOne(op: CrudOp, bytes: number): void {
+    this.#ops.push(op);
+    this.#bytes += bytes;
+  }
+
   /** Counts an entry or operation that has nothing to write. */
   skip(ts: Timestamp): void {
     this.#skipped += 1;

@@ -187,7 +187,8 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
   /** The change-stream resume token of the entry being taken. */
   #currentToken: Document | undefined;
   /** The last entry completed, and its resume token: batches checkpointed at it carry the token. */
-  #lastTaken: { readonly ts: Timestamp; readonly token: Document | undefined } | undefined;
+  #lastTakenTs: Timestamp | undefined;
+  #lastTakenToken: Document | undefined;
   readonly #ended: Promise<void>;
   #markEnded!: () => void;
 
@@ -218,7 +219,11 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
   protected async run(signal: AbortSignal): Promise<void> {
     try {
       for (;;) {
-        const next = await this.#next(signal);
+        // Entries already queued are taken without awaiting anything: most entries are single
+        // writes that only join the pending batch, and a promise per entry costs more than that.
+        const ready = this.#readyEntry();
+        if (ready !== undefined && this.#takeWrite(ready)) continue;
+        const next = ready ?? (await this.#next(signal));
         if (next === undefined) break;
         if (next === FILL_TIMEOUT) await this.#flush('maxFillMs', signal);
         else await this.#take(next, signal);
@@ -280,6 +285,39 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
       clearTimeout(timer);
       signal.removeEventListener('abort', forward);
     }
+  }
+
+  /** An entry already queued, while the pending batch may still wait for more; else undefined. */
+  #readyEntry(): FetchedEntry | undefined {
+    const pending = this.#pending;
+    if (pending.isEmpty) return undefined;
+    if (performance.now() >= pending.startedAt + this.options.maxFillMs) return undefined;
+    return this.#input.tryShift();
+  }
+
+  /**
+   * Takes an insert, update or delete outside any transaction when it fits the pending batch
+   * and leaves it below its limits: what {@link ReplBatcher.#take} does for it, without awaiting.
+   * False, having done nothing, for any other entry (the caller takes it the general way).
+   */
+  #takeWrite(item: FetchedEntry): boolean {
+    const { entry } = item;
+    if ((entry.op !== 'i' && entry.op !== 'u' && entry.op !== 'd') || entry.fromMigrate) {
+      return false;
+    }
+    const pending = this.#pending;
+    const { maxOps, maxBytes } = this.options;
+    const targetNs = this.#targetOf(entry);
+    if (targetNs !== undefined) {
+      if (pending.opCount + 1 >= maxOps || pending.bytes + item.bytes >= maxBytes) return false;
+      pending.addOne({ entry, targetNs, id: documentIdOf(entry) }, item.bytes);
+    }
+    this.#current = entry;
+    this.#currentToken = item.resumeToken;
+    if (targetNs === undefined) pending.skip(entry.ts);
+    else pending.cover(entry.ts);
+    this.#complete(entry.ts);
+    return true;
   }
 
   async #take(item: FetchedEntry, signal: AbortSignal): Promise<void> {
@@ -363,7 +401,8 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
   /** Records that the entry being taken (at `ts`) is complete: batched, or held. */
   #complete(ts: Timestamp): void {
     this.#resume.complete(ts);
-    this.#lastTaken = { ts, token: this.#currentToken };
+    this.#lastTakenTs = ts;
+    this.#lastTakenToken = this.#currentToken;
   }
 
   /**
@@ -372,9 +411,10 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
    */
   #checkpointOf(firstOptime: Timestamp): Pick<ApplyBatch, 'checkpointOptime' | 'resumeToken'> {
     const checkpointOptime = this.#resume.checkpoint(firstOptime);
-    const last = this.#lastTaken;
-    return last?.token !== undefined && compareOptimes(last.ts, checkpointOptime) === 0
-      ? { checkpointOptime, resumeToken: last.token }
+    const ts = this.#lastTakenTs;
+    const token = this.#lastTakenToken;
+    return ts !== undefined && token !== undefined && compareOptimes(ts, checkpointOptime) === 0
+      ? { checkpointOptime, resumeToken: token }
       : { checkpointOptime };
   }
 

@@ -15,7 +15,7 @@
  * ({@link parseOplogEntry}), which raises the same errors as before. Entries parsed here are
  * equal, field for field, to what that parse returns.
  */
-import { type Binary, BSON, type Document, Timestamp } from 'mongodb';
+import { type Binary, BSON, type Document, Int32, Long, ObjectId, Timestamp } from 'mongodb';
 
 import { EXACT_DECODE_OPTIONS as EXACT } from './exact-decode.js';
 import {
@@ -274,15 +274,17 @@ function walkEmbedded(
   bytes: Uint8Array,
   start: number,
   end: number
-): { id: { value: unknown } | undefined } | undefined {
+): { id: { value: unknown } | undefined; count: number } | undefined {
   if (start + 5 > end || int32(bytes, start) !== end - start || bytes[end - 1] !== 0) {
     return undefined;
   }
   const last = end - 1;
   let at = start + 4;
   let id: { value: unknown } | undefined;
+  let count = 0;
   while (at < last) {
     const type = bytes[at]!;
+    count += 1;
     if (bytes[at + 1] === 0x24) return undefined; // a name starting with `$`
     const nameEnd = bytes.indexOf(0, at + 1);
     if (nameEnd < 0 || nameEnd >= last) return undefined;
@@ -294,11 +296,26 @@ function walkEmbedded(
     }
     at = next;
   }
-  return at === last ? { id } : undefined;
+  return at === last ? { id, count } : undefined;
 }
 
 /** The value of the element in [at, end) (type byte, name, value), with its exact BSON type. */
 function elementValue(bytes: Uint8Array, at: number, end: number): unknown {
+  // The common _id types directly, as the decoder builds them; the rest through the decoder.
+  const value = bytes.indexOf(0, at + 1) + 1;
+  switch (bytes[at]) {
+    case 0x07:
+      return new ObjectId(Buffer.from(bytes.subarray(value, value + 12)));
+    case 0x10:
+      return new Int32(int32(bytes, value));
+    case 0x12:
+      return new Long(int32(bytes, value), int32(bytes, value + 4));
+    case TYPE_STRING: {
+      const text = bytes[end - 1] === 0 ? utf8At(bytes, value + 4, end - 1) : undefined;
+      if (text !== undefined) return text;
+      break;
+    }
+  }
   // A document holding only that element: its length, the element, the terminating NUL.
   const length = 4 + (end - at) + 1;
   // A Buffer: bson copies any other Uint8Array into one before decoding it.
@@ -338,18 +355,20 @@ export function parseCrudEntryBytes(bytes: Uint8Array): OplogEntry | undefined {
   const o = new Place(starts[O]!, ends[O]!);
   const o2 = hasO2 ? new Place(starts[O2]!, ends[O2]!) : undefined;
   const addressed = op === 'u' ? o2! : o;
-  const id = walkEmbedded(bytes, addressed.start, addressed.end)?.id;
+  const walked = walkEmbedded(bytes, addressed.start, addressed.end);
+  const id = walked?.id;
   if (id === undefined) return undefined;
+  // `{_id}` alone, as a delete's o and an unsharded update's o2 are: no need to decode it again.
+  const idOnly = walked!.count === 1 ? { _id: id.value } : undefined;
   if (op === 'i') {
     if (o2 !== undefined && walkEmbedded(bytes, o2.start, o2.end) === undefined) return undefined;
     // The document stays in the bytes until the lane that writes it reads it.
     return asEntry(new BytesEntry(bytes, op, ts, ns, fromMigrate, undefined, id.value, { o, o2 }));
   }
   // Small (an update or an _id), and batching reads an update's kind: decoded now.
-  const decodedO = documentAt(bytes, o.start, o.end);
+  const decodedO = (op === 'd' ? idOnly : undefined) ?? documentAt(bytes, o.start, o.end);
   // A parsed delete has no o2, whatever the bytes hold.
-  const decodedO2 =
-    op === 'u' && o2 !== undefined ? documentAt(bytes, o2.start, o2.end) : undefined;
+  const decodedO2 = op === 'u' ? (idOnly ?? documentAt(bytes, o2!.start, o2!.end)) : undefined;
   if (!isDocument(decodedO) || (op === 'u' && !isDocument(decodedO2))) return undefined;
   const kind = op === 'u' ? updateKindOf({ op, ns, ts, o: decodedO }) : undefined;
   return asEntry(
