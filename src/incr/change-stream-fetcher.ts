@@ -448,7 +448,9 @@ export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvent
       // for that cluster time.
       ready.push(this.#groups.flush()!);
     }
-    for (const fetched of ready) if (!(await this.#push(fetched))) return false;
+    for (const fetched of ready) {
+      if (!this.#tryPush(fetched) && !(await this.#push(fetched))) return false;
+    }
     if (
       !this.#groups.pending &&
       !this.#splits.pending &&
@@ -480,11 +482,26 @@ export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvent
     return true;
   }
 
+  /**
+   * Queues `fetched` at once if `output` has room (true), without awaiting: the batcher then
+   * finds a whole batch queued instead of waking up once per entry.
+   */
+  #tryPush(fetched: FetchedEntry): boolean {
+    if (!this.output.tryPush(fetched, fetched.bytes)) return false;
+    this.#delivered(fetched);
+    return true;
+  }
+
+  /** Queues `fetched`, waiting while `output` is full. False once `output` closed. */
   async #push(fetched: FetchedEntry): Promise<boolean> {
     if (!(await this.output.push(fetched, fetched.bytes, this.halt))) return false;
+    this.#delivered(fetched);
+    return true;
+  }
+
+  #delivered(fetched: FetchedEntry): void {
     this.fetchedOptime = fetched.entry.ts;
     if (fetched.resumeToken !== undefined) this.#lastToken = fetched.resumeToken;
-    return true;
   }
 }
 

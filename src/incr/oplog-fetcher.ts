@@ -196,7 +196,12 @@ export class OplogFetcher extends TailingFetcher<OplogFetcherEvents> {
   async #deliver(raws: readonly Uint8Array[]): Promise<boolean> {
     const batch = sortOutBatch(this.resumePoint(), raws.map(decodeOplogEntry));
     for (const fetched of batch.deliver) {
-      if (!(await this.output.push(fetched, fetched.bytes, this.halt))) return false;
+      // Queued without a wait while there is room: the batcher then finds the batch queued
+      // instead of waking up once per entry.
+      const queued =
+        this.output.tryPush(fetched, fetched.bytes) ||
+        (await this.output.push(fetched, fetched.bytes, this.halt));
+      if (!queued) return false;
       // Per entry, so `lag` is exact while a full output holds the rest of the batch back.
       this.fetchedOptime = fetched.entry.ts;
     }

@@ -78,6 +78,19 @@ export class BoundedQueue<T> {
   }
 
   /**
+   * Queues `item` (or hands it to a waiting consumer) at once if it fits and no earlier push is
+   * waiting; returns false, having done nothing, otherwise or when the queue is closed. A
+   * producer with many items queues them this way, without awaiting each (a waiting consumer
+   * then finds the rest queued), and falls back to {@link BoundedQueue.push} on false.
+   */
+  tryPush(item: T, bytes: number): boolean {
+    if (!(bytes >= 0)) throw new RangeError(`bytes must be ≥ 0, got ${bytes}`);
+    if (this.#closed || this.#producers.length > 0 || !this.#fits(bytes)) return false;
+    this.#enqueue(item, bytes);
+    return true;
+  }
+
+  /**
    * Resolves `true` once `item` is queued (or handed to a waiting consumer), or `false` if the
    * queue is closed. Rejects with `signal.reason` if `signal` aborts first, leaving the queue as
    * if this push never happened.
@@ -86,10 +99,7 @@ export class BoundedQueue<T> {
     if (!(bytes >= 0)) return Promise.reject(new RangeError(`bytes must be ≥ 0, got ${bytes}`));
     if (signal?.aborted) return Promise.reject(signal.reason as unknown);
     if (this.#closed) return Promise.resolve(false);
-    if (this.#producers.length === 0 && this.#fits(bytes)) {
-      this.#enqueue(item, bytes);
-      return Promise.resolve(true);
-    }
+    if (this.tryPush(item, bytes)) return Promise.resolve(true);
     return new Promise<boolean>((resolve, reject) => {
       const onAbort = () => {
         remove(this.#producers, waiter);

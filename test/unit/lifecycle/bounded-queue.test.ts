@@ -27,6 +27,25 @@ describe('BoundedQueue', () => {
     assert.deepEqual([queue.size, queue.bytes], [2, 2]);
   });
 
+  it('tryPush queues at once while there is room, never past a waiting push or a close', async () => {
+    const queue = new BoundedQueue<string>(2, 10);
+    const waiting = queue.shift();
+    assert.equal(queue.tryPush('a', 1), true);
+    assert.equal(await waiting, 'a', 'handed to the waiting consumer');
+    assert.equal(queue.tryPush('b', 6), true);
+    assert.equal(queue.tryPush('c', 6), false, 'over the byte bound: nothing queued');
+    const blocked = queue.push('c', 6);
+    // 'd' would fit, but 'c' waits before it: order is kept.
+    assert.equal(queue.tryPush('d', 1), false);
+    assert.equal(await queue.shift(), 'b');
+    assert.equal(await withTimeout(blocked, 1000, 'push of c'), true);
+    assert.equal(queue.tryPush('d', 1), true);
+    assert.deepEqual([await queue.shift(), await queue.shift()], ['c', 'd']);
+    queue.close();
+    assert.equal(queue.tryPush('e', 1), false, 'closed');
+    assert.equal(queue.size, 0);
+  });
+
   it('holds the byte bound, but lets an oversized item into an empty queue', async () => {
     const queue = new BoundedQueue<string>(100, 10);
     assert.equal(await queue.push('a', 6), true);
