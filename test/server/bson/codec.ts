@@ -170,42 +170,49 @@ function readValue(buffer: Buffer, type: number, pos: number, end: number): [BVa
 
 const SERIALIZE_OPTIONS = Object.freeze({ checkKeys: false, ignoreUndefined: false });
 
-/**
- * Encodes a document (a `Map` tree or a plain object holding BSON values) to BSON bytes. A batch
- * of stored documents whose bytes were kept ({@link encodeAndKeep}) is copied, not encoded again.
- */
+/** Encodes a document (a `Map` tree or a plain object holding BSON values) to BSON bytes. */
 export function encodeDocument(value: Map<string, unknown> | Record<string, unknown>): Buffer {
-  if (holdsEncoded(value, 2)) return encodeSpliced(value);
   return serialize(value, SERIALIZE_OPTIONS) as Buffer;
 }
 
-/** Where a stored document keeps its own BSON bytes, once {@link encodeAndKeep} encoded it. */
+/**
+ * Encodes a command reply. A batch of stored documents ({@link keepBytesWhenEncoded}) is copied
+ * from the bytes kept the first time each was encoded, not encoded again.
+ */
+export function encodeReply(value: Map<string, unknown> | Record<string, unknown>): Buffer {
+  return holdsStored(value, 2) ? encodeSpliced(value) : encodeDocument(value);
+}
+
+/**
+ * Where a stored document keeps its own BSON bytes: `null` until first encoded in a reply, then
+ * the bytes; absent on other documents.
+ */
 const ENCODED = Symbol('bsonBytes');
 
-/**
- * Encodes a stored document that is never mutated and keeps the bytes with it, as mongod keeps
- * oplog entries as BSON: replies that carry the document copy them instead of encoding it again.
- * Returns its BSON size.
- */
-export function encodeAndKeep(doc: BDoc): number {
-  const bytes = encodeDocument(doc);
-  (doc as { [ENCODED]?: Buffer })[ENCODED] = bytes;
-  return bytes.length;
-}
-
-function encodedBytes(value: unknown): Buffer | undefined {
-  return value instanceof Map ? (value as { [ENCODED]?: Buffer })[ENCODED] : undefined;
-}
+type Storable = { [ENCODED]?: Buffer | null };
 
 /**
- * Whether `value` is, or holds within `depth` levels of documents, an array of documents with
- * kept bytes (a cursor reply's batch). Looks at an array's first item only: batches are uniform.
+ * Marks a stored document that is never mutated (an oplog entry): the first reply that carries
+ * it keeps its bytes, and later replies copy them, as mongod serves entries it stores as BSON.
+ * Lazily, so that a server whose oplog nobody reads (a replication target) never pays for it.
  */
-function holdsEncoded(value: unknown, depth: number): boolean {
-  if (Array.isArray(value)) return value.length > 0 && encodedBytes(value[0]) !== undefined;
+export function keepBytesWhenEncoded(doc: BDoc): void {
+  (doc as Storable)[ENCODED] = null;
+}
+
+function isStored(value: unknown): value is Map<string, unknown> & Storable {
+  return value instanceof Map && (value as Storable)[ENCODED] !== undefined;
+}
+
+/**
+ * Whether `value` is, or holds within `depth` levels of documents, an array of stored documents
+ * (a cursor reply's batch). Looks at an array's first item only: batches are uniform.
+ */
+function holdsStored(value: unknown, depth: number): boolean {
+  if (Array.isArray(value)) return value.length > 0 && isStored(value[0]);
   if (depth === 0 || !isContainer(value)) return false;
   for (const item of value instanceof Map ? value.values() : Object.values(value)) {
-    if (holdsEncoded(item, depth - 1)) return true;
+    if (holdsStored(item, depth - 1)) return true;
   }
   return false;
 }
@@ -216,12 +223,12 @@ function isContainer(value: unknown): value is Map<string, unknown> | Record<str
   return Object.getPrototypeOf(value) === Object.prototype;
 }
 
-/** Encodes a document element by element, splicing in kept bytes where a batch holds them. */
+/** Encodes a document element by element, splicing in stored bytes where a batch holds them. */
 function encodeSpliced(value: Map<string, unknown> | Record<string, unknown>): Buffer {
   const parts: Buffer[] = [];
   for (const [key, item] of value instanceof Map ? value.entries() : Object.entries(value)) {
-    if (Array.isArray(item) && holdsEncoded(item, 0)) parts.push(element(0x04, key, arrayOf(item)));
-    else if (isContainer(item) && holdsEncoded(item, 1)) {
+    if (Array.isArray(item) && holdsStored(item, 0)) parts.push(element(0x04, key, arrayOf(item)));
+    else if (isContainer(item) && holdsStored(item, 1)) {
       parts.push(element(0x03, key, encodeSpliced(item)));
     } else {
       // One element, encoded by bson: a document of that element alone, without its frame.
@@ -232,11 +239,16 @@ function encodeSpliced(value: Map<string, unknown> | Record<string, unknown>): B
   return frame(parts);
 }
 
-/** An array of documents as BSON, copying kept bytes. */
+/** The bytes of a batch item: kept ones for a stored document (kept now if first encoded). */
+function itemBytes(item: unknown): Buffer {
+  if (!isStored(item)) return encodeDocument(item as BDoc);
+  return (item[ENCODED] ??= encodeDocument(item));
+}
+
+/** An array of documents as BSON, copying stored bytes. */
 function arrayOf(items: readonly unknown[]): Buffer {
   const parts = items.map((item, index) => {
-    const bytes = encodedBytes(item) ?? encodeDocument(item as BDoc);
-    return element(0x03, String(index), bytes);
+    return element(0x03, String(index), itemBytes(item));
   });
   return frame(parts);
 }
@@ -296,6 +308,14 @@ function uncachedSize(doc: BDoc): number {
   let size = 5;
   for (const [key, value] of doc) size += 2 + Buffer.byteLength(key, 'utf8') + valueSize(value);
   return size;
+}
+
+/**
+ * The BSON size of a document computed afresh and not remembered: for documents that are
+ * measured once (oplog entries), which would only fill the size cache.
+ */
+export function bsonSizeOnce(doc: Map<string, unknown>): number {
+  return uncachedSize(doc as BDoc);
 }
 
 function arraySize(items: BValue[]): number {

@@ -4,7 +4,7 @@
  */
 import { Long, Timestamp } from 'bson';
 
-import { encodeAndKeep } from '../bson/codec.js';
+import { bsonSizeOnce, keepBytesWhenEncoded } from '../bson/codec.js';
 import { type BDoc, compareValues } from '../bson/values.js';
 
 /** One stored oplog entry. `recordId` is its position in natural order, never reused. */
@@ -64,12 +64,13 @@ export class Oplog {
     const wall = new Date();
     this.#lastWall = wall;
     const doc = build(ts, Long.fromNumber(this.term), wall);
+    // Stored as BSON, as mongod stores it: tailing cursors copy the bytes out.
+    keepBytesWhenEncoded(doc);
     const record: OplogRecord = {
       recordId: this.#nextRecordId++,
       ts,
       doc,
-      // Kept as BSON, as mongod stores it: tailing cursors copy the bytes out.
-      size: encodeAndKeep(doc)
+      size: bsonSizeOnce(doc)
     };
     this.#records.push(record);
     this.#bytes += record.size;

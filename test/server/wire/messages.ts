@@ -4,7 +4,7 @@
  */
 import { inflateSync } from 'node:zlib';
 
-import { decodeDocument, documentLength, encodeDocument } from '../bson/codec.js';
+import { decodeDocument, documentLength, encodeDocument, encodeReply } from '../bson/codec.js';
 import { type BDoc } from '../bson/values.js';
 
 export const OP_REPLY = 1;
@@ -206,7 +206,7 @@ export function buildMsgReply(
   body: Map<string, unknown> | Record<string, unknown>,
   options: { moreToCome?: boolean; requestId?: number } = {}
 ): Buffer {
-  const bson = encodeDocument(body);
+  const bson = encodeReply(body);
   const header = Buffer.alloc(21);
   header.writeInt32LE(21 + bson.length, 0);
   header.writeInt32LE(options.requestId ?? newRequestId(), 4);
