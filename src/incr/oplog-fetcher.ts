@@ -31,6 +31,7 @@ import { decodeOplogEntry, sortOutBatch } from './oplog-batch.js';
 import { oplogStartMissing } from './oplog-fetcher-errors.js';
 import { type OplogFetcherEvents } from './oplog-fetcher-events.js';
 import { type OplogFetcherOptions, resolveOplogFetcherOptions } from './oplog-fetcher-options.js';
+import { takeBufferedRaw } from './raw-batch.js';
 import { isTimestamp, TailingFetcher } from './tailing-fetcher.js';
 
 // The fetcher's option and event types live in small files of their own; re-exported here so
@@ -167,7 +168,7 @@ export class OplogFetcher extends TailingFetcher<OplogFetcherEvents> {
       if (fetching) progressed();
       if (first === null) continue; // awaitData timed out with nothing new
       if (halt.aborted) break;
-      const raws = [first, ...(cursor.readBufferedDocuments() as unknown as Uint8Array[])];
+      const raws = [first, ...takeBufferedRaw(cursor).documents];
       if (!(await this.#deliver(raws))) break;
     }
   }
