@@ -7,6 +7,7 @@
 import { BSON, type Collection, type Document, type MongoClient, MongoServerError } from 'mongodb';
 
 import { SourceReadError } from '../errors.js';
+import { rawDocuments } from '../incr/raw-batch.js';
 import { type Logger } from '../logger.js';
 import { splitNamespace } from '../namespace/namespace.js';
 import { EXACT_DECODE_OPTIONS } from '../oplog/exact-decode.js';
@@ -83,7 +84,7 @@ export async function readRange(options: RangeReadOptions): Promise<void> {
       );
       try {
         let first = true;
-        for await (const raw of cursor as unknown as AsyncIterable<Uint8Array>) {
+        for await (const raw of rawDocuments(cursor)) {
           signal.throwIfAborted();
           if (first && skipFirst !== undefined && sameId(idOf(raw), skipFirst.value)) {
             first = false;

@@ -1,5 +1,6 @@
 /**
- * The documents a `raw: true` cursor has buffered, taken as views of the reply's bytes.
+ * The documents a `raw: true` cursor has buffered, taken as views of the reply's bytes (the
+ * oplog fetcher, the full copy's range readers).
  *
  * Why not `cursor.readBufferedDocuments()`: for every document it hands over, the driver (7.x)
  * first builds an on-demand view of it, parsing all its top-level fields into small arrays, and
@@ -43,6 +44,20 @@ export function takeBufferedRaw(cursor: FindCursor): {
     documents: cursor.readBufferedDocuments() as unknown as Uint8Array[],
     direct: false
   };
+}
+
+/**
+ * Every document of a `raw: true` cursor, batch by batch through {@link takeBufferedRaw}: what
+ * iterating the cursor yields, without the driver's per-document parse.
+ * @internal
+ */
+export async function* rawDocuments(cursor: FindCursor): AsyncGenerator<Uint8Array, void> {
+  for (;;) {
+    const first = (await cursor.tryNext()) as unknown as Uint8Array | null;
+    if (first === null) return;
+    yield first;
+    yield* takeBufferedRaw(cursor).documents;
+  }
 }
 
 function readDirectly(cursor: FindCursor): Uint8Array[] | undefined {

@@ -19,7 +19,10 @@ describe('takeBufferedRaw', () => {
     deployments = await startDeployments();
     database = uniqueDbName('rawbatch');
     const docs = Array.from({ length: 250 }, (_, i) => ({ _id: i, text: 'x'.repeat(i % 40) }));
-    await deployments.source.db(database).collection('items').insertMany(docs);
+    await deployments.source
+      .db(database)
+      .collection<{ _id: number; text: string }>('items')
+      .insertMany(docs);
   });
   after(async () => {
     await deployments.source.db(database).dropDatabase();
