@@ -16,6 +16,8 @@
  */
 import { type FindCursor } from 'mongodb';
 
+import { int32, TYPE_DOCUMENT } from '../oplog/bson-scan.js';
+
 /** The driver's cursor reply, as far as it is read here. */
 interface BufferedReply {
   readonly batch?: {
@@ -26,8 +28,6 @@ interface BufferedReply {
   readonly iterated?: unknown;
   readonly clear?: unknown;
 }
-
-const TYPE_DOCUMENT = 0x03;
 
 /**
  * Takes every document `cursor` (opened with `raw: true`) has buffered, in order; `direct` tells
@@ -84,14 +84,10 @@ function readDirectly(cursor: FindCursor): Uint8Array[] | undefined {
     const length: unknown = element[4];
     if (typeof start !== 'number' || typeof length !== 'number') return undefined;
     // The element table's length is the document's own size prefix; check, do not trust.
-    if (start + length > bson.length || readSize(bson, start) !== length) return undefined;
+    if (start + length > bson.length || int32(bson, start) !== length) return undefined;
     documents.push(bson.subarray(start, start + length));
   }
   // Marks the batch consumed, as reading it through the cursor would have.
   (reply.clear as () => void).call(reply);
   return documents;
-}
-
-function readSize(bytes: Uint8Array, at: number): number {
-  return bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
 }

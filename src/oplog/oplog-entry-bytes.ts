@@ -17,6 +17,18 @@
  */
 import { type Binary, BSON, type Document, Int32, Long, ObjectId, Timestamp } from 'mongodb';
 
+import {
+  int32,
+  nameIs,
+  TYPE_BOOLEAN,
+  TYPE_DATE,
+  TYPE_DOCUMENT,
+  TYPE_STRING,
+  TYPE_TIMESTAMP,
+  uint32,
+  utf8At,
+  valueEnd
+} from './bson-scan.js';
 import { EXACT_DECODE_OPTIONS as EXACT } from './exact-decode.js';
 import {
   type DeleteEntry,
@@ -30,15 +42,6 @@ import {
   type UpdateEntry,
   updateKindOf
 } from './oplog-entry.js';
-
-const TYPE_DOUBLE = 0x01;
-const TYPE_STRING = 0x02;
-const TYPE_DOCUMENT = 0x03;
-const TYPE_BOOLEAN = 0x08;
-const TYPE_DATE = 0x09;
-const TYPE_TIMESTAMP = 0x11;
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * The top-level fields this parser looks at, as indexes into the scratch arrays below; the rest
@@ -62,81 +65,6 @@ const FIELD_COUNT = 9;
 const starts = new Int32Array(FIELD_COUNT);
 const ends = new Int32Array(FIELD_COUNT);
 const types = new Uint8Array(FIELD_COUNT);
-
-function int32(bytes: Uint8Array, at: number): number {
-  return bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
-}
-
-function uint32(bytes: Uint8Array, at: number): number {
-  return int32(bytes, at) >>> 0;
-}
-
-/** The offset just past the value of an element of `type` at `at`; -1 if it cannot be walked. */
-function valueEnd(bytes: Uint8Array, type: number, at: number, limit: number): number {
-  let end: number;
-  switch (type) {
-    case 0x06: // undefined
-    case 0x0a: // null
-    case 0x7f: // MaxKey
-    case 0xff: // MinKey
-      end = at;
-      break;
-    case 0x08: // boolean
-      end = at + 1;
-      break;
-    case 0x10: // int32
-      end = at + 4;
-      break;
-    case TYPE_DOUBLE:
-    case 0x09: // date
-    case 0x11: // timestamp
-    case 0x12: // int64
-      end = at + 8;
-      break;
-    case 0x07: // ObjectId
-      end = at + 12;
-      break;
-    case 0x13: // Decimal128
-      end = at + 16;
-      break;
-    case TYPE_STRING:
-    case 0x0d: // JavaScript code
-    case 0x0e: // symbol
-      if (at + 4 > limit) return -1;
-      end = at + 4 + int32(bytes, at);
-      if (end <= at + 4) return -1;
-      break;
-    case 0x0c: // DBPointer: a string, then an ObjectId
-      if (at + 4 > limit) return -1;
-      end = at + 4 + int32(bytes, at) + 12;
-      if (end <= at + 16) return -1;
-      break;
-    case TYPE_DOCUMENT:
-    case 0x04: // array
-    case 0x0f: // code with scope
-      if (at + 4 > limit) return -1;
-      end = at + int32(bytes, at);
-      if (end < at + 5) return -1;
-      break;
-    case 0x05: // binary: length, subtype, bytes
-      if (at + 4 > limit) return -1;
-      end = at + 5 + int32(bytes, at);
-      if (end < at + 5) return -1;
-      break;
-    case 0x0b: {
-      // regular expression: two C strings
-      const pattern = bytes.indexOf(0, at);
-      if (pattern < 0 || pattern >= limit) return -1;
-      const options = bytes.indexOf(0, pattern + 1);
-      if (options < 0 || options >= limit) return -1;
-      end = options + 1;
-      break;
-    }
-    default:
-      return -1;
-  }
-  return end <= limit ? end : -1;
-}
 
 /**
  * Records where the fields of interest lie (in the scratch arrays); false if the bytes do not
@@ -188,20 +116,6 @@ function fieldAt(bytes: Uint8Array, at: number, length: number): number {
       return nameIs(bytes, at, 'resumeToken') ? RESUME_TOKEN : -1;
     default:
       return -1;
-  }
-}
-
-function nameIs(bytes: Uint8Array, at: number, name: string): boolean {
-  for (let k = 0; k < name.length; k++) if (bytes[at + k] !== name.charCodeAt(k)) return false;
-  return true;
-}
-
-/** The UTF-8 string in [start, end), or `undefined` if it is not valid UTF-8. */
-function utf8At(bytes: Uint8Array, start: number, end: number): string | undefined {
-  try {
-    return utf8.decode(bytes.subarray(start, end));
-  } catch {
-    return undefined;
   }
 }
 
