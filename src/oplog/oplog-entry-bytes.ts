@@ -10,6 +10,10 @@
  * collection. An insert's document is now decoded by the lane that writes it, just before the
  * driver encodes it again, so it dies young.
  *
+ * An entry keeps a view of the bytes it was fetched in, which is a slice of the driver's whole
+ * reply. Entries leave the pipeline's queues in order, so the replies kept alive beyond the bytes
+ * the queues count are at most the ones their two ends fall in.
+ *
  * Anything unusual (a command or no-op, a field of an unexpected type, a missing `_id`, bytes
  * that do not walk as BSON) returns `undefined`, and the caller parses the entry the ordinary way
  * ({@link parseOplogEntry}), which raises the same errors as before. Entries parsed here are
