@@ -20,9 +20,9 @@ import {
   type Timestamp
 } from 'mongodb';
 
+import { ReplBatcher } from '../src/batch/repl-batcher.js';
 import { MemoryCheckpointStore } from '../src/checkpoint/memory-checkpoint-store.js';
-import { OplogFetcher } from '../src/incr/oplog-fetcher.js';
-import { ReplBatcher } from '../src/incr/repl-batcher.js';
+import { OplogFetcher } from '../src/fetch/oplog-fetcher.js';
 import { NamespaceFilter } from '../src/namespace/namespace-filter.js';
 import { toWriteModel } from '../src/oplog/crud-ops.js';
 import {

@@ -5,6 +5,42 @@
  * @packageDocumentation
  */
 export {
+  type AppliedBatchEvent,
+  type ApplierConflictEvent,
+  type ApplyCounts,
+  type ConflictAction,
+  type ConflictPolicy,
+  HashedApplierPool,
+  hashedApplierPoolDefaults,
+  type HashedApplierPoolEvents,
+  type HashedApplierPoolOptions,
+  type ResolvedHashedApplierPoolOptions
+} from './apply/hashed-applier-pool.js';
+export {
+  ReplBatcher,
+  replBatcherDefaults,
+  type ReplBatcherEvents,
+  type ReplBatcherOptions,
+  type ReplBatchEvent,
+  type ReplBatchReason,
+  type ResolvedReplBatcherOptions,
+  type TransactionMode
+} from './batch/repl-batcher.js';
+export {
+  CatalogCopier,
+  catalogCopierDefaults,
+  type CatalogCopierEvents,
+  type CatalogCopierOptions,
+  type CatalogCreatedEvent,
+  type CatalogDroppedEvent,
+  type CatalogEntry,
+  type OnExistingTarget,
+  type ResolvedCatalogCopierOptions,
+  type SourceCatalog,
+  type SourceCollection,
+  type SourceView
+} from './catalog/index.js';
+export {
   type Checkpoint,
   type CopiedCollection,
   type ReplicationPhase,
@@ -42,19 +78,23 @@ export {
   type StateChangeEvent
 } from './events.js';
 export {
-  CatalogCopier,
-  catalogCopierDefaults,
-  type CatalogCopierEvents,
-  type CatalogCopierOptions,
-  type CatalogCreatedEvent,
-  type CatalogDroppedEvent,
-  type CatalogEntry,
-  type OnExistingTarget,
-  type ResolvedCatalogCopierOptions,
-  type SourceCatalog,
-  type SourceCollection,
-  type SourceView
-} from './full/catalog/index.js';
+  ChangeStreamFetcher,
+  type ChangeStreamFetcherEvents,
+  type ChangeStreamFetcherOptions,
+  type ResolvedChangeStreamFetcherOptions,
+  type SkippedChangeEvent
+} from './fetch/change-stream-fetcher.js';
+export {
+  type OplogBatchEvent,
+  OplogFetcher,
+  oplogFetcherDefaults,
+  type OplogFetcherEvents,
+  type OplogFetcherOptions,
+  type OplogFetcherRetryOptions,
+  type OplogFetchLagEvent,
+  type ResolvedOplogFetcherOptions
+} from './fetch/oplog-fetcher.js';
+export { TailingFetcher } from './fetch/tailing-fetcher.js';
 export {
   CollectionExecutor,
   collectionExecutorDefaults,
@@ -67,74 +107,7 @@ export {
   type RangeCopiedEvent
 } from './full/collection-executor.js';
 export { type ResolvedCollectionExecutorOptions } from './full/collection-executor-options.js';
-export {
-  DocumentSplitter,
-  documentSplitterDefaults,
-  type DocumentSplitterEvents,
-  type DocumentSplitterOptions,
-  type IdRange,
-  rangeFindOptions,
-  type ResolvedDocumentSplitterOptions,
-  type SplitEvent
-} from './full/document-splitter.js';
 export { type IndexTiming } from './full/full-copy.js';
-export {
-  OplogSpool,
-  oplogSpoolDefaults,
-  type OplogSpoolOptions,
-  type SpooledEntry,
-  type SpoolReadOptions
-} from './full/oplog-spool.js';
-export {
-  ChangeStreamFetcher,
-  type ChangeStreamFetcherEvents,
-  type ChangeStreamFetcherOptions,
-  type ResolvedChangeStreamFetcherOptions,
-  type SkippedChangeEvent
-} from './incr/change-stream-fetcher.js';
-export {
-  type AppliedBatchEvent,
-  type ApplierConflictEvent,
-  type ApplyCounts,
-  type ConflictAction,
-  type ConflictPolicy,
-  HashedApplierPool,
-  hashedApplierPoolDefaults,
-  type HashedApplierPoolEvents,
-  type HashedApplierPoolOptions,
-  type ResolvedHashedApplierPoolOptions
-} from './incr/hashed-applier-pool.js';
-export {
-  type OplogBatchEvent,
-  OplogFetcher,
-  oplogFetcherDefaults,
-  type OplogFetcherEvents,
-  type OplogFetcherOptions,
-  type OplogFetcherRetryOptions,
-  type OplogFetchLagEvent,
-  type ResolvedOplogFetcherOptions
-} from './incr/oplog-fetcher.js';
-export {
-  type ApplyBatch,
-  type ApplyBatchBase,
-  type CrudBatch,
-  type CrudOp,
-  type DdlBatch,
-  type FetchedEntry,
-  type ProgressBatch,
-  type TxnBatch
-} from './incr/pipeline-items.js';
-export {
-  ReplBatcher,
-  replBatcherDefaults,
-  type ReplBatcherEvents,
-  type ReplBatcherOptions,
-  type ReplBatchEvent,
-  type ReplBatchReason,
-  type ResolvedReplBatcherOptions,
-  type TransactionMode
-} from './incr/repl-batcher.js';
-export { TailingFetcher } from './incr/tailing-fetcher.js';
 export { BoundedQueue } from './lifecycle/bounded-queue.js';
 export {
   classifyError,
@@ -217,6 +190,16 @@ export {
 export { updateDescriptionToDiff } from './oplog/update-description.js';
 export { diffToUpdate, updateOf, type UpdateSource, v1ToUpdate } from './oplog/update-diff.js';
 export {
+  type ApplyBatch,
+  type ApplyBatchBase,
+  type CrudBatch,
+  type CrudOp,
+  type DdlBatch,
+  type FetchedEntry,
+  type ProgressBatch,
+  type TxnBatch
+} from './pipeline/pipeline-items.js';
+export {
   type CheckpointEvent,
   type FenceOptions,
   type FenceResult,
@@ -232,6 +215,23 @@ export {
   type ReplicatorOptions,
   type ResolvedReplicatorOptions
 } from './replicator-options.js';
+export {
+  DocumentSplitter,
+  documentSplitterDefaults,
+  type DocumentSplitterEvents,
+  type DocumentSplitterOptions,
+  type IdRange,
+  rangeFindOptions,
+  type ResolvedDocumentSplitterOptions,
+  type SplitEvent
+} from './split/document-splitter.js';
+export {
+  OplogSpool,
+  oplogSpoolDefaults,
+  type OplogSpoolOptions,
+  type SpooledEntry,
+  type SpoolReadOptions
+} from './spool/oplog-spool.js';
 export {
   caughtUpWith,
   type DocumentMismatchEvent,

@@ -4,23 +4,23 @@
  */
 import { type MongoClient, type Timestamp } from 'mongodb';
 
+import { type HashedApplierPoolOptions } from './apply/hashed-applier-pool.js';
+import { type ReplBatcherOptions, type TransactionMode } from './batch/repl-batcher.js';
+import { type OnExistingTarget } from './catalog/index.js';
 import { type CheckpointStore } from './checkpoint/checkpoint-store.js';
 import { InvalidConfigError } from './errors.js';
-import { type OnExistingTarget } from './full/catalog/index.js';
+import { type OplogFetcherOptions } from './fetch/oplog-fetcher.js';
 import {
   type CollectionExecutorOptions,
   type DuplicatePolicy
 } from './full/collection-executor.js';
 import { resolveCollectionExecutorOptions } from './full/collection-executor-options.js';
-import { type DocumentSplitterOptions } from './full/document-splitter.js';
-import { resolveDocumentSplitterOptions } from './full/document-splitter-options.js';
 import { type IndexTiming } from './full/full-copy.js';
-import { type HashedApplierPoolOptions } from './incr/hashed-applier-pool.js';
-import { type OplogFetcherOptions } from './incr/oplog-fetcher.js';
-import { type ReplBatcherOptions, type TransactionMode } from './incr/repl-batcher.js';
 import { isClientLike } from './lifecycle/option-checks.js';
 import { type StageOptions } from './lifecycle/stage.js';
 import { type NamespaceFilterOptions } from './namespace/namespace-filter.js';
+import { type DocumentSplitterOptions } from './split/document-splitter.js';
+import { resolveDocumentSplitterOptions } from './split/document-splitter-options.js';
 
 /**
  * How the {@link Replicator} reads the source: tailing the oplog, or a change stream.

@@ -21,6 +21,12 @@ import { join } from 'node:path';
 import { type Document, MongoClient, type Timestamp } from 'mongodb';
 
 import {
+  type AppliedBatchEvent,
+  type ApplierConflictEvent,
+  HashedApplierPool
+} from './apply/hashed-applier-pool.js';
+import { ReplBatcher } from './batch/repl-batcher.js';
+import {
   type Checkpoint,
   type CopiedCollection,
   type ReplicationPhase
@@ -34,29 +40,23 @@ import {
   SourceReadError
 } from './errors.js';
 import { type LagEvent } from './events.js';
+import { ChangeStreamFetcher, type SkippedChangeEvent } from './fetch/change-stream-fetcher.js';
+import { OplogFetcher, type OplogFetcherEvents } from './fetch/oplog-fetcher.js';
 import { type CopyProgressEvent } from './full/collection-executor.js';
 import { FullCopy } from './full/full-copy.js';
-import { OplogSpool } from './full/oplog-spool.js';
-import { feedFromSpool, pumpToSpool } from './full/spool-bridge.js';
-import { ChangeStreamFetcher, type SkippedChangeEvent } from './incr/change-stream-fetcher.js';
-import {
-  type AppliedBatchEvent,
-  type ApplierConflictEvent,
-  HashedApplierPool
-} from './incr/hashed-applier-pool.js';
-import { OplogFetcher, type OplogFetcherEvents } from './incr/oplog-fetcher.js';
-import { type FetchedEntry } from './incr/pipeline-items.js';
-import { ReplBatcher } from './incr/repl-batcher.js';
 import { BoundedQueue } from './lifecycle/bounded-queue.js';
 import { classifyError } from './lifecycle/classify-error.js';
 import { Stage, type StageEvents } from './lifecycle/stage.js';
 import { redactText } from './logger.js';
 import { NamespaceFilter } from './namespace/namespace-filter.js';
+import { type FetchedEntry } from './pipeline/pipeline-items.js';
 import {
   type ReplicatorOptions,
   type ResolvedReplicatorOptions,
   resolveReplicatorOptions
 } from './replicator-options.js';
+import { OplogSpool } from './spool/oplog-spool.js';
+import { feedFromSpool, pumpToSpool } from './spool/spool-bridge.js';
 
 /**
  * A checkpoint was written.

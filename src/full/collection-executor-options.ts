@@ -8,7 +8,7 @@ import { InvalidConfigError } from '../errors.js';
 import { type ProgressEvent } from '../events.js';
 import { type RetryOptions } from '../lifecycle/retry.js';
 import { type StageEvents, type StageOptions } from '../lifecycle/stage.js';
-import { type IdRange } from './document-splitter.js';
+import { type IdRange } from '../split/document-splitter.js';
 
 /**
  * What to do with a source document whose `_id` is already on the target: `fail` stops the copy

@@ -18,10 +18,10 @@ import { setMaxListeners } from 'node:events';
 
 import { BSON, type Document } from 'mongodb';
 
+import { EXACT_DECODE_OPTIONS } from '../bson/exact-decode.js';
 import { ReplicationError, TargetWriteError } from '../errors.js';
 import { BoundedQueue } from '../lifecycle/bounded-queue.js';
 import { Stage } from '../lifecycle/stage.js';
-import { EXACT_DECODE_OPTIONS } from '../oplog/exact-decode.js';
 import { insertChunk } from './chunk-writer.js';
 import {
   type CollectionExecutorEvents,

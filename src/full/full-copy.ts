@@ -14,11 +14,16 @@
  */
 import { type MongoClient } from 'mongodb';
 
+import { CatalogCopier, type OnExistingTarget, type SourceCollection } from '../catalog/index.js';
 import { type CopiedCollection, type StoredRange } from '../checkpoint/checkpoint.js';
 import { type RetryEvent } from '../events.js';
 import { type Logger } from '../logger.js';
 import { type NamespaceFilter } from '../namespace/namespace-filter.js';
-import { CatalogCopier, type OnExistingTarget, type SourceCollection } from './catalog/index.js';
+import {
+  DocumentSplitter,
+  type DocumentSplitterOptions,
+  type IdRange
+} from '../split/document-splitter.js';
 import {
   CollectionExecutor,
   type CollectionExecutorOptions,
@@ -26,11 +31,6 @@ import {
   type CopyTask,
   type DuplicatePolicy
 } from './collection-executor.js';
-import {
-  DocumentSplitter,
-  type DocumentSplitterOptions,
-  type IdRange
-} from './document-splitter.js';
 
 /**
  * When indexes are built on the target: before the data (each insert maintains them), after it

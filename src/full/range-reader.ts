@@ -6,13 +6,13 @@
  */
 import { BSON, type Collection, type Document, type MongoClient, MongoServerError } from 'mongodb';
 
+import { EXACT_DECODE_OPTIONS } from '../bson/exact-decode.js';
+import { rawDocuments } from '../bson/raw-batch.js';
 import { SourceReadError } from '../errors.js';
-import { rawDocuments } from '../incr/raw-batch.js';
 import { type Logger } from '../logger.js';
 import { splitNamespace } from '../namespace/namespace.js';
-import { EXACT_DECODE_OPTIONS } from '../oplog/exact-decode.js';
-import { type IdRange, rangeFindOptions } from './document-splitter.js';
-import { sameId } from './split-points.js';
+import { type IdRange, rangeFindOptions } from '../split/document-splitter.js';
+import { sameId } from '../split/split-points.js';
 
 /**
  * What a read meets when its collection is dropped or renamed under it (CursorNotFound,

@@ -32,8 +32,8 @@ import {
   uint32,
   utf8At,
   valueEnd
-} from './bson-scan.js';
-import { EXACT_DECODE_OPTIONS as EXACT } from './exact-decode.js';
+} from '../bson/bson-scan.js';
+import { EXACT_DECODE_OPTIONS as EXACT } from '../bson/exact-decode.js';
 import {
   type DeleteEntry,
   type InsertEntry,

@@ -5,9 +5,9 @@
  */
 import { type Document } from 'mongodb';
 
-import { sameBsonValue } from '../full/catalog/bson-equality.js';
-import { optionDifferences } from '../full/catalog/collection-options.js';
-import { indexSpecsToCreate } from '../full/catalog/index-specs.js';
+import { sameBsonValue } from '../bson/bson-equality.js';
+import { optionDifferences } from '../catalog/collection-options.js';
+import { indexSpecsToCreate } from '../catalog/index-specs.js';
 import { type IndexesComparison, type OptionsComparison } from './verification-report.js';
 
 /**

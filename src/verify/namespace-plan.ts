@@ -4,12 +4,8 @@
  * target namespaces the filter maps a source name onto although the source has no such
  * namespace (their documents are all extra).
  */
+import { type SourceCatalog, type SourceCollection, type SourceView } from '../catalog/index.js';
 import { mongoCheckpointStoreDefaults } from '../checkpoint/mongo-checkpoint-store.js';
-import {
-  type SourceCatalog,
-  type SourceCollection,
-  type SourceView
-} from '../full/catalog/index.js';
 import { splitNamespace } from '../namespace/namespace.js';
 import { type NamespaceFilter } from '../namespace/namespace-filter.js';
 import { type TargetNamespace } from './target-catalog.js';

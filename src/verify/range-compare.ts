@@ -6,8 +6,8 @@
  * Documents with equal `_id`s are equal when their raw BSON bytes are: same fields in the same
  * order with the same types (Int32 1 and Double 1.0 differ, so do `{a, b}` and `{b, a}`).
  */
-import { compareRawValues } from './bson-order.js';
-import { rawId, type RawValue } from './raw-bson.js';
+import { compareRawValues } from '../bson/bson-order.js';
+import { rawId, type RawValue } from '../bson/raw-bson.js';
 
 /**
  * How a document differs on the target: `missing` (only the source has its `_id`), `extra`

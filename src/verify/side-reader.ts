@@ -9,8 +9,8 @@
  */
 import { type MongoClient } from 'mongodb';
 
-import { type IdRange, rangeFindOptions } from '../full/id-range.js';
 import { splitNamespace } from '../namespace/namespace.js';
+import { type IdRange, rangeFindOptions } from '../split/id-range.js';
 import { readFailed, type Side } from './target-catalog.js';
 
 /**

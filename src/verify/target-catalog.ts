@@ -6,9 +6,9 @@
  */
 import { type Document, type MongoClient } from 'mongodb';
 
-import { sourceReadFailed, targetWriteFailed } from '../full/catalog/catalog-errors.js';
-import { EXACT_TYPES } from '../full/catalog/exact-types.js';
-import { managedByServer } from '../full/catalog/source-catalog-reader.js';
+import { EXACT_DECODE_OPTIONS } from '../bson/exact-decode.js';
+import { sourceReadFailed, targetWriteFailed } from '../catalog/catalog-errors.js';
+import { managedByServer } from '../catalog/source-catalog-reader.js';
 import { splitNamespace } from '../namespace/namespace.js';
 
 /** NamespaceNotFound: the collection was dropped between listing and reading. */
@@ -70,7 +70,7 @@ export async function readTargetNamespaces(
     try {
       listed = await target
         .db(db)
-        .listCollections({}, { nameOnly: false, ...EXACT_TYPES })
+        .listCollections({}, { nameOnly: false, ...EXACT_DECODE_OPTIONS })
         .toArray();
     } catch (error) {
       throw readFailed('target', `Listing the collections of target database ${db}`, error);
@@ -98,7 +98,7 @@ export async function readIndexes(
 ): Promise<Document[]> {
   const { db, coll } = splitNamespace(ns);
   try {
-    return await client.db(db).collection(coll).listIndexes(EXACT_TYPES).toArray();
+    return await client.db(db).collection(coll).listIndexes(EXACT_DECODE_OPTIONS).toArray();
   } catch (error) {
     if ((error as { code?: unknown } | null)?.code === NAMESPACE_NOT_FOUND) return [];
     throw readFailed(side, `Listing the indexes of ${ns} on the ${side}`, error, ns);

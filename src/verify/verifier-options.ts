@@ -6,13 +6,13 @@
 import { type MongoClient, type Timestamp } from 'mongodb';
 
 import { InvalidConfigError, ReplicationError } from '../errors.js';
-import {
-  type DocumentSplitterOptions,
-  resolveDocumentSplitterOptions
-} from '../full/document-splitter-options.js';
 import { checkClient, checkOptionsObject, rejectUnknownKeys } from '../lifecycle/option-checks.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { NamespaceFilter, type NamespaceFilterOptions } from '../namespace/namespace-filter.js';
+import {
+  type DocumentSplitterOptions,
+  resolveDocumentSplitterOptions
+} from '../split/document-splitter-options.js';
 
 /**
  * Live sync: how a range that differs is read again once the target has caught up.

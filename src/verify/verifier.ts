@@ -18,13 +18,14 @@ import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
 import { type Document, type Timestamp } from 'mongodb';
 
+import { decodeRawValue, type RawValue } from '../bson/raw-bson.js';
+import { createFields } from '../catalog/collection-options.js';
+import { readSourceCatalog } from '../catalog/source-catalog-reader.js';
+import { targetViewOn } from '../catalog/view-definitions.js';
 import { type ReplicationError, SourceReadError, TargetWriteError } from '../errors.js';
-import { createFields } from '../full/catalog/collection-options.js';
-import { readSourceCatalog } from '../full/catalog/source-catalog-reader.js';
-import { targetViewOn } from '../full/catalog/view-definitions.js';
-import { DocumentSplitter, isIdIndex } from '../full/document-splitter.js';
-import { type IdRange } from '../full/id-range.js';
 import { emitSafely } from '../lifecycle/emit-safely.js';
+import { DocumentSplitter, isIdIndex } from '../split/document-splitter.js';
+import { type IdRange } from '../split/id-range.js';
 import { type CatalogShape, compareIndexes, compareOptions } from './catalog-compare.js';
 import { type NamespacePair, pairNamespaces } from './namespace-plan.js';
 import { NamespaceTally } from './namespace-tally.js';
@@ -34,7 +35,6 @@ import {
   type RangeComparison,
   UnorderedStreamError
 } from './range-compare.js';
-import { decodeRawValue, type RawValue } from './raw-bson.js';
 import { runPool } from './run-pool.js';
 import { noDocuments, readSide } from './side-reader.js';
 import {

@@ -3,13 +3,13 @@ import { after, before, describe, it } from 'node:test';
 
 import { type Document, Int32, Long, type MongoClient } from 'mongodb';
 
-import { InvalidConfigError, TargetExistsError } from '../../src/errors.js';
-import { CatalogCopier } from '../../src/full/catalog/catalog-copier.js';
+import { CatalogCopier } from '../../src/catalog/catalog-copier.js';
 import {
   type CatalogCreatedEvent,
   type CatalogDroppedEvent
-} from '../../src/full/catalog/catalog-copier-events.js';
-import { type OnExistingTarget } from '../../src/full/catalog/target-plan.js';
+} from '../../src/catalog/catalog-copier-events.js';
+import { type OnExistingTarget } from '../../src/catalog/target-plan.js';
+import { InvalidConfigError, TargetExistsError } from '../../src/errors.js';
 import { type Logger } from '../../src/logger.js';
 import { NamespaceFilter } from '../../src/namespace/namespace-filter.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';

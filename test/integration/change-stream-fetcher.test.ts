@@ -8,9 +8,9 @@ import {
   ChangeStreamFetcher,
   type ChangeStreamFetcherOptions,
   type SkippedChangeEvent
-} from '../../src/incr/change-stream-fetcher.js';
-import { type FetchedEntry } from '../../src/incr/pipeline-items.js';
+} from '../../src/fetch/change-stream-fetcher.js';
 import { unwrapApplyOps } from '../../src/oplog/transactions.js';
+import { type FetchedEntry } from '../../src/pipeline/pipeline-items.js';
 import { startTestServer } from '../server/server.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 import { timeoutSignal, withTimeout } from '../support/timeout-signal.js';

@@ -20,7 +20,7 @@ import {
   type CopyTask,
   type RangeCopiedEvent
 } from '../../src/full/collection-executor.js';
-import { type IdRange } from '../../src/full/document-splitter.js';
+import { type IdRange } from '../../src/split/document-splitter.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 import { rawDocuments } from '../support/replication.js';
 import { withTimeout } from '../support/timeout-signal.js';

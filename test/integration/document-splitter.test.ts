@@ -15,6 +15,7 @@ import {
   ObjectId
 } from 'mongodb';
 
+import { canonicalIdBytes } from '../../src/bson/canonical-id.js';
 import { ReplicationErrorCode } from '../../src/errors.js';
 import {
   DocumentSplitter,
@@ -22,8 +23,7 @@ import {
   type IdRange,
   rangeFindOptions,
   type SplitEvent
-} from '../../src/full/document-splitter.js';
-import { canonicalIdBytes } from '../../src/incr/lane-hash.js';
+} from '../../src/split/document-splitter.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 
 const DECODE = { promoteValues: false, promoteLongs: false, bsonRegExp: true } as const;

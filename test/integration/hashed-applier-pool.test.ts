@@ -12,19 +12,19 @@ import {
   type Timestamp
 } from 'mongodb';
 
-import { ApplyConflictError, TargetWriteError } from '../../src/errors.js';
-import { type StageState } from '../../src/events.js';
-import { type ApplierConflictEvent } from '../../src/incr/applier-lane.js';
+import { type ApplierConflictEvent } from '../../src/apply/applier-lane.js';
 import {
   type AppliedBatchEvent,
   HashedApplierPool,
   type HashedApplierPoolOptions
-} from '../../src/incr/hashed-applier-pool.js';
-import { type ApplyBatch, type CrudOp, type TxnBatch } from '../../src/incr/pipeline-items.js';
+} from '../../src/apply/hashed-applier-pool.js';
+import { ApplyConflictError, TargetWriteError } from '../../src/errors.js';
+import { type StageState } from '../../src/events.js';
 import { BoundedQueue } from '../../src/lifecycle/bounded-queue.js';
 import { toTargetCommand } from '../../src/oplog/ddl-ops.js';
 import { type OplogEntry, parseOplogEntry } from '../../src/oplog/oplog-entry.js';
 import { TransactionAssembler, unwrapApplyOps } from '../../src/oplog/transactions.js';
+import { type ApplyBatch, type CrudOp, type TxnBatch } from '../../src/pipeline/pipeline-items.js';
 import { newestOplogTs } from '../server/support.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 import { rawDocuments } from '../support/replication.js';

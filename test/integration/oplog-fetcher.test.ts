@@ -10,7 +10,7 @@ import {
   OplogFetcher,
   type OplogFetcherOptions,
   type OplogFetchLagEvent
-} from '../../src/incr/oplog-fetcher.js';
+} from '../../src/fetch/oplog-fetcher.js';
 import { type OplogEntry } from '../../src/oplog/oplog-entry.js';
 import { startTestServer } from '../server/server.js';
 import { newestOplogTs } from '../server/support.js';

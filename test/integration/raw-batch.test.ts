@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { type Document, type FindCursor } from 'mongodb';
 
-import { takeBufferedRaw } from '../../src/incr/raw-batch.js';
+import { takeBufferedRaw } from '../../src/bson/raw-batch.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 
 describe('takeBufferedRaw', () => {

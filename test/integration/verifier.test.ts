@@ -12,9 +12,9 @@ import {
   Timestamp
 } from 'mongodb';
 
+import { canonicalIdBytes } from '../../src/bson/canonical-id.js';
 import { MemoryCheckpointStore } from '../../src/checkpoint/memory-checkpoint-store.js';
 import { TargetWriteError } from '../../src/errors.js';
-import { canonicalIdBytes } from '../../src/incr/lane-hash.js';
 import { NamespaceFilter } from '../../src/namespace/namespace-filter.js';
 import { Replicator } from '../../src/replicator.js';
 import {

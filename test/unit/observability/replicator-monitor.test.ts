@@ -4,9 +4,9 @@ import { describe, it } from 'node:test';
 import { Timestamp } from 'mongodb';
 import { register as globalRegistry, Registry } from 'prom-client';
 
+import { type AppliedBatchEvent } from '../../../src/apply/hashed-applier-pool.js';
 import { InvalidConfigError, SourceReadError } from '../../../src/errors.js';
 import { type CopyProgressEvent } from '../../../src/full/collection-executor.js';
-import { type AppliedBatchEvent } from '../../../src/incr/hashed-applier-pool.js';
 import { ReplicatorMonitor } from '../../../src/observability/replicator-monitor.js';
 import { Replicator } from '../../../src/replicator.js';
 import { type ReplicatorOptions } from '../../../src/replicator-options.js';

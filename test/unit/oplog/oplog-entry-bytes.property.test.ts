@@ -23,15 +23,15 @@ import {
 } from 'bson';
 import fc from 'fast-check';
 
+import { EXACT_DECODE_OPTIONS } from '../../../src/bson/exact-decode.js';
 import { UnsupportedOplogEntryError } from '../../../src/errors.js';
-import { decodeOplogEntry } from '../../../src/incr/oplog-batch.js';
-import { EXACT_DECODE_OPTIONS } from '../../../src/oplog/exact-decode.js';
 import { type OplogEntry, parseOplogEntry } from '../../../src/oplog/oplog-entry.js';
 import {
   documentIdOf,
   parseCrudEntryBytes,
   sourceBytesOf
 } from '../../../src/oplog/oplog-entry-bytes.js';
+import { decodeOplogEntry } from '../../../src/pipeline/fetched-entry.js';
 
 const FIELDS = [
   'op',

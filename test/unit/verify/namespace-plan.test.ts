@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { type SourceCatalog } from '../../../src/full/catalog/index.js';
+import { type SourceCatalog } from '../../../src/catalog/index.js';
 import { NamespaceFilter } from '../../../src/namespace/namespace-filter.js';
 import { pairNamespaces } from '../../../src/verify/namespace-plan.js';
 import { type TargetNamespace } from '../../../src/verify/target-catalog.js';

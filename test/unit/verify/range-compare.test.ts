@@ -3,12 +3,12 @@ import { describe, it } from 'node:test';
 
 import { BSON, type Document, Double, Int32 } from 'mongodb';
 
+import { decodeRawValue } from '../../../src/bson/raw-bson.js';
 import {
   compareSortedDocuments,
   type MismatchKind,
   UnorderedStreamError
 } from '../../../src/verify/range-compare.js';
-import { decodeRawValue } from '../../../src/verify/raw-bson.js';
 
 /** Documents as a raw stream, the way the driver yields them with `raw: true`. */
 async function* stream(documents: readonly Document[]): AsyncGenerator<Uint8Array> {

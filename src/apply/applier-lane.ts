@@ -1,0 +1,125 @@
+/**
+ * ApplierLane: applies the ops one lane of the {@link HashedApplierPool} owns, in order.
+ *
+ * Every document lives in exactly one lane, so a lane never waits on another and needs no
+ * locks. Its ops become runs ({@link planLane}): consecutive inserts of one namespace → one
+ * unordered `insertMany`, whose duplicate `_id`s are replaced (upserted) in order as a
+ * secondary does; everything else → one ordered `bulkWrite` per namespace, written by a
+ * {@link RunWriter} (which also counts misses and applies the conflict policy). Each run is
+ * retried on its own when the target fails transiently; replaying a run is safe because every
+ * model is idempotent (DESIGN §3).
+ */
+import {
+  type MongoBulkWriteError,
+  type Timestamp,
+  type WriteConcern,
+  type WriteConcernSettings
+} from 'mongodb';
+
+import {
+  DUPLICATE_KEY_CODES,
+  unwrapBulkError,
+  writeErrorsOf
+} from '../lifecycle/bulk-write-errors.js';
+import { insertAsReplacement } from '../oplog/crud-ops.js';
+import { type InsertEntry } from '../oplog/oplog-entry.js';
+import { type CrudOp } from '../pipeline/pipeline-items.js';
+import { type ApplyCounts, emptyCounts } from './apply-outcome.js';
+import { type LaneRun, planLane } from './lane-plan.js';
+import { fatalWriteError, RunWriter, type RunWriterOptions } from './run-writer.js';
+
+export {
+  type ApplierConflictEvent,
+  type ApplyCounts,
+  type ConflictAction,
+  type ConflictPolicy,
+  emptyCounts
+} from './apply-outcome.js';
+export { type LaneRetry } from './run-writer.js';
+
+/**
+ * What an {@link ApplierLane} needs; the pool resolves and validates it, and hands the same
+ * options to its {@link TransactionApplier}.
+ * @internal
+ */
+export interface ApplierLaneOptions extends RunWriterOptions {
+  /** Misses at or before this optime are expected (catch-up after a full copy). */
+  readonly catchUpUntil: Timestamp | undefined;
+}
+
+/**
+ * Applies one lane's share of each batch.
+ * @internal
+ */
+export class ApplierLane {
+  readonly #options: ApplierLaneOptions;
+  readonly #writer: RunWriter;
+  readonly #writeOptions: { writeConcern?: WriteConcern | WriteConcernSettings };
+
+  /**
+   * @param index - The lane's number, for operation names in logs and `retry` events.
+   * @param options - Resolved options.
+   */
+  constructor(
+    readonly index: number,
+    options: ApplierLaneOptions
+  ) {
+    this.#options = options;
+    this.#writer = new RunWriter(`lane ${index}`, options);
+    this.#writeOptions =
+      options.writeConcern === undefined ? {} : { writeConcern: options.writeConcern };
+  }
+
+  /**
+   * Applies `ops` (this lane's ops of one batch, in source order). Checks `signal` between
+   * runs: stopping there is safe, the batch is simply not checkpointed.
+   */
+  async apply(ops: readonly CrudOp[], signal: AbortSignal): Promise<ApplyCounts> {
+    const counts = emptyCounts();
+    for (const run of planLane(ops, this.#options.catchUpUntil)) {
+      signal.throwIfAborted();
+      if (run.kind === 'insert') await this.#insertRun(run, counts);
+      else await this.#writer.write(run, counts);
+    }
+    return counts;
+  }
+
+  async #insertRun(run: LaneRun, counts: ApplyCounts): Promise<void> {
+    const collection = this.#writer.collection(run.ns);
+    const documents = run.ops.map(op => op.entry.o);
+    const duplicates = await this.#options.retry(
+      `insertMany ${run.ns} (lane ${this.index})`,
+      async () => {
+        try {
+          await collection.insertMany(documents, { ordered: false, ...this.#writeOptions });
+          return [];
+        } catch (error) {
+          return duplicateIndexes(unwrapBulkError(error), run);
+        }
+      }
+    );
+    if (duplicates.length > 0) {
+      // A secondary retries a duplicate insert as a replacement; the run's documents are distinct
+      // (a second insert of one _id needs a delete in between, which ends the run), so the
+      // order among them does not matter, but keep it anyway.
+      const ops = duplicates.map(index => run.ops[index]!);
+      const models = ops.map(op => insertAsReplacement(op.entry as InsertEntry));
+      await this.#options.retry(`replace duplicates ${run.ns} (lane ${this.index})`, () =>
+        this.#writer.bulkWrite(collection, run.ns, ops, models)
+      );
+      counts.upserts += duplicates.length;
+    }
+    counts.inserts += run.ops.length;
+  }
+}
+
+/** The indexes of an unordered insert's duplicate-key failures; anything else is rethrown. */
+function duplicateIndexes(error: unknown, run: LaneRun): number[] {
+  const writeErrors = writeErrorsOf(error);
+  if (writeErrors.length === 0) throw error;
+  const other = writeErrors.find(e => !DUPLICATE_KEY_CODES.has(e.code));
+  if (other !== undefined) throw fatalWriteError(other, run.ops, run.ns, error);
+  // A write-concern failure as well: retry the whole run (duplicates are handled next time).
+  if ((error as MongoBulkWriteError).result?.getWriteConcernError() !== undefined) throw error;
+  return writeErrors.map(e => e.index).sort((a, b) => a - b);
+}
