@@ -11,12 +11,13 @@ import { type Mongod } from '../mongod/mongod.js';
 import { catalogCommands } from './catalog-commands.js';
 import { type CommandHandler, type ConnectionInfo, type ReplyBody } from './context.js';
 import { crudCommands } from './crud.js';
-import { errorLabelsFor, type LabelContext } from './error-labels.js';
+import { errorLabelsFor } from './error-labels.js';
 import { handshakeCommands } from './handshake.js';
 import { queryCommands } from './query.js';
 import { enterSession, type SessionGate } from './session-gate.js';
 import { testCommands } from './test-commands.js';
 import { transactionCommands } from './transaction-commands.js';
+import { unsatisfiableWriteConcern } from './write-concern.js';
 
 const COMMANDS: ReadonlyMap<string, CommandHandler> = new Map(
   Object.entries({
@@ -91,18 +92,33 @@ function wait(ms: number, closed: AbortSignal): Promise<void> {
   });
 }
 
-function labelContext(mongod: Mongod, name: string, body: BDoc, gate: SessionGate): LabelContext {
-  let changeStreamGetMore = false;
-  if (name === 'getMore') {
-    const id = body.get('getMore');
-    changeStreamGetMore = id instanceof Long && mongod.cursors.isChangeStream(id);
-  }
-  return {
+/** The labels of a reply, from the command's own session fields (see error-labels.ts). */
+function labelsFor(
+  name: string,
+  body: BDoc,
+  outcome: { code?: number | undefined; wcCode?: number | undefined; changeStream: boolean }
+): string[] {
+  return errorLabelsFor({
     command: name,
-    retryableWrite: gate.retryableWrite === true,
-    inTransaction: gate.transaction !== undefined,
-    changeStreamGetMore
-  };
+    txnNumber: body.has('txnNumber'),
+    autocommit: body.has('autocommit'),
+    ...outcome
+  });
+}
+
+/** True for an `aggregate` whose first stage is `$changeStream`. */
+function opensChangeStream(name: string, body: BDoc): boolean {
+  if (name !== 'aggregate') return false;
+  const pipeline = body.get('pipeline');
+  const first = Array.isArray(pipeline) ? pipeline[0] : undefined;
+  return first instanceof Map && first.has('$changeStream');
+}
+
+/** True for a command that reads a change stream: its aggregate, or a getMore on its cursor. */
+function readsChangeStream(mongod: Mongod, name: string, body: BDoc): boolean {
+  if (name !== 'getMore') return opensChangeStream(name, body);
+  const id = body.get('getMore');
+  return id instanceof Long && mongod.cursors.isChangeStream(id);
 }
 
 /** Runs the command in `body` (already with document sequences folded in). */
@@ -133,11 +149,15 @@ export async function runCommand(
     );
     if (failure?.blockTimeMS) await wait(failure.blockTimeMS, connection.closed);
     if (failure?.closeConnection) return CLOSE_CONNECTION;
-    gate = enterSession(mongod, name, body);
     if (failure?.errorCode !== undefined) {
+      // mongod evaluates failCommand before it checks the session out, so the injected error
+      // neither starts nor aborts a transaction; a getMore's cursor is not known yet either.
       const labels =
         failure.errorLabels ??
-        errorLabelsFor(failure.errorCode, labelContext(mongod, name, body, gate));
+        labelsFor(name, body, {
+          code: failure.errorCode,
+          changeStream: opensChangeStream(name, body)
+        });
       const injected = new ServerError(
         failure.errorCode,
         `Failing command via 'failCommand' failpoint`
@@ -147,11 +167,15 @@ export async function runCommand(
       else reply.delete('errorLabels');
       return reply;
     }
+    gate = enterSession(mongod, name, body);
     if (name === 'getMore') {
       const code = mongod.failPoints.failGetMore();
       if (code !== undefined) {
         const id = body.get('getMore');
-        const labels = errorLabelsFor(code, labelContext(mongod, name, body, gate));
+        const labels = labelsFor(name, body, {
+          code,
+          changeStream: readsChangeStream(mongod, name, body)
+        });
         if (id instanceof Long) mongod.cursors.kill([id]);
         return errorReply(
           mongod,
@@ -172,15 +196,18 @@ export async function runCommand(
     }
     const reply = new Map<string, unknown>(toEntries(await pending));
     if (statement && reply.has('writeErrors')) abortTransaction(gate);
-    if (failure?.writeConcernError) reply.set('writeConcernError', failure.writeConcernError);
+    const writeConcernError = failure?.writeConcernError ?? unsatisfiableWriteConcern(name, body);
+    if (writeConcernError) reply.set('writeConcernError', writeConcernError);
     const final = withEnvelope(mongod, reply);
     if (gate.retryableWrite && gate.session) gate.session.retryReply = reply;
-    if (failure?.writeConcernError && gate.retryableWrite) {
-      const code = failure.writeConcernError.get('code');
-      const labels = errorLabelsFor(
-        isNumber(code) ? toNumber(code) : 0,
-        labelContext(mongod, name, body, gate)
-      );
+    if (writeConcernError) {
+      const code = writeConcernError.get('code');
+      const labels =
+        failure?.errorLabels ??
+        labelsFor(name, body, {
+          wcCode: isNumber(code) ? toNumber(code) : 0,
+          changeStream: false
+        });
       if (labels.length > 0) final.set('errorLabels', labels);
     }
     return final;
@@ -188,7 +215,13 @@ export async function runCommand(
     if (gate.transaction && name !== 'commitTransaction' && name !== 'abortTransaction')
       abortTransaction(gate);
     const code = error instanceof ServerError ? error.code : 1;
-    return errorReply(mongod, error, errorLabelsFor(code, labelContext(mongod, name, body, gate)));
+    let changeStream = false;
+    try {
+      changeStream = readsChangeStream(mongod, name, body);
+    } catch {
+      // A malformed command cannot be a change stream.
+    }
+    return errorReply(mongod, error, labelsFor(name, body, { code, changeStream }));
   }
 }
 

@@ -1,38 +1,95 @@
-/** The error labels mongod adds to a failed command (TEST-SERVER-SPEC §3.8). */
+/**
+ * The error labels mongod adds to a failed command or a write concern error, as its
+ * ErrorLabelBuilder computes them (src/mongo/db/error_labels.cpp): from the command's session
+ * fields (`txnNumber`, `autocommit`), never from server-side session state, so an error injected
+ * before the session is checked out gets the same labels.
+ */
 
-/** Codes that make a retryable write (and commit/abort) retryable (retryable-writes spec). */
-const RETRYABLE_WRITE_CODES = new Set([
-  6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 134
+/** mongod's RetriableError category (error_codes.yml). */
+const RETRIABLE = new Set([
+  6, 7, 89, 91, 134, 189, 262, 358, 384, 9001, 10107, 11600, 11602, 13435, 13436, 50915
 ]);
 
-/** Codes after which a change stream resumes (change-streams spec "Resumable Error"). */
-const RESUMABLE_CHANGE_STREAM_CODES = new Set([
-  6, 7, 63, 89, 91, 133, 150, 189, 234, 262, 9001, 10107, 11600, 11602, 13388, 13435, 13436
-]);
+/** NetworkError category. */
+const NETWORK = new Set([6, 7, 89, 384, 9001]);
 
-/** Codes that leave a transaction worth retrying from the start. */
-const TRANSIENT_TRANSACTION_CODES = new Set([24, 112, 251, ...RETRYABLE_WRITE_CODES]);
+/** NeedRetargettingError category: StaleEpoch, StaleConfig (and StaleShardVersion before 6.1). */
+const NEED_RETARGETTING = new Set([63, 150, 13388]);
 
-export interface LabelContext {
+/** SnapshotError category. */
+const SNAPSHOT = new Set([239, 246, 250, 272]);
+
+/** NonResumableChangeStreamError category. */
+const NON_RESUMABLE_CHANGE_STREAM = new Set([280, 286]);
+
+const COMMIT_OR_ABORT = new Set(['commitTransaction', 'abortTransaction']);
+
+export interface LabelInput {
   readonly command: string;
-  readonly retryableWrite: boolean;
-  readonly inTransaction: boolean;
-  readonly changeStreamGetMore: boolean;
+  /** The command carries `txnNumber`. */
+  readonly txnNumber: boolean;
+  /** The command carries `autocommit` (a transaction statement, commit or abort). */
+  readonly autocommit: boolean;
+  /** The command's error code, if it failed. */
+  readonly code?: number | undefined;
+  /** The code of the reply's `writeConcernError`, if any. */
+  readonly wcCode?: number | undefined;
+  /**
+   * An `aggregate` opening, or a `getMore` reading, a change stream as mongod can tell at the
+   * time of the error (a `getMore` failed by `failCommand` before its cursor was checked out
+   * cannot be told apart, so it gets no ResumableChangeStreamError).
+   */
+  readonly changeStream: boolean;
 }
 
-/** Labels for an error `code` raised by `command` in the given situation. */
-export function errorLabelsFor(code: number, context: LabelContext): string[] {
-  const labels: string[] = [];
-  const commitOrAbort =
-    context.command === 'commitTransaction' || context.command === 'abortTransaction';
-  if ((context.retryableWrite || commitOrAbort) && RETRYABLE_WRITE_CODES.has(code)) {
-    labels.push('RetryableWriteError');
+/** `isTransientTransactionError` of error_labels.cpp. */
+function isTransientTransactionError(
+  code: number,
+  hasWriteConcernError: boolean,
+  commitOrAbort: boolean
+): boolean {
+  if ([112, 24, 267, 343, 249].includes(code)) return true;
+  if (SNAPSHOT.has(code) || NEED_RETARGETTING.has(code)) return true;
+  // On NoSuchTransaction at commit or abort, retrying the whole transaction is only safe when
+  // the data cannot be rolled back.
+  if (commitOrAbort) return code === 251 && !hasWriteConcernError;
+  return RETRIABLE.has(code) || code === 251;
+}
+
+/** The labels for one reply, in the order mongod appends them. */
+export function errorLabelsFor(input: LabelInput): string[] {
+  const { code, wcCode } = input;
+  const commitOrAbort = COMMIT_OR_ABORT.has(input.command);
+  if (
+    code !== undefined &&
+    input.txnNumber &&
+    input.autocommit &&
+    isTransientTransactionError(code, wcCode !== undefined, commitOrAbort)
+  ) {
+    return ['TransientTransactionError'];
   }
-  if (context.inTransaction && !commitOrAbort && TRANSIENT_TRANSACTION_CODES.has(code)) {
-    labels.push('TransientTransactionError');
+  const retryableWrite = input.txnNumber && (!input.autocommit || commitOrAbort);
+  if (
+    retryableWrite &&
+    ((code !== undefined && RETRIABLE.has(code)) || (wcCode !== undefined && RETRIABLE.has(wcCode)))
+  ) {
+    return ['RetryableWriteError'];
   }
-  if (context.changeStreamGetMore && RESUMABLE_CHANGE_STREAM_CODES.has(code)) {
-    labels.push('ResumableChangeStreamError');
+  if (
+    input.changeStream &&
+    (input.command === 'aggregate' || input.command === 'getMore') &&
+    code !== undefined &&
+    wcCode === undefined &&
+    (RETRIABLE.has(code) ||
+      NETWORK.has(code) ||
+      NEED_RETARGETTING.has(code) ||
+      code === 234 ||
+      code === 133)
+  ) {
+    return ['ResumableChangeStreamError'];
   }
-  return labels;
+  if (code !== undefined && NON_RESUMABLE_CHANGE_STREAM.has(code)) {
+    return ['NonResumableChangeStreamError'];
+  }
+  return [];
 }

@@ -272,6 +272,14 @@ const connectionStatus: CommandHandler = () => ({
 
 const whatsmyuri: CommandHandler = () => ({ you: '127.0.0.1:0' });
 
+/**
+ * Without authentication every session belongs to the user `{user: '', db: ''}` (its `uid` is the
+ * SHA-256 of the empty user name), so kill commands naming that user reach every session.
+ */
+function isUnauthenticatedUser(value: BValue): boolean {
+  return isDoc(value) && value.get('user') === '' && value.get('db') === '';
+}
+
 /** Replies that drivers expect exactly when a session is used without auth (SHA-256 of ""). */
 export function sessionUid(): Binary {
   return new Binary(Buffer.from('47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=', 'base64'), 0);
@@ -294,11 +302,34 @@ export const handshakeCommands: Record<string, CommandHandler> = {
   },
   killSessions: ctx => {
     const ids = ctx.cmd.get('killSessions');
-    if (Array.isArray(ids)) ctx.mongod.sessions.end(ids);
+    if (Array.isArray(ids)) ctx.mongod.sessions.kill(ids);
     return {};
   },
-  killAllSessions: ok,
-  killAllSessionsByPattern: ok,
+  killAllSessions: ctx => {
+    const users = ctx.cmd.get('killAllSessions');
+    if (Array.isArray(users) && (users.length === 0 || users.some(isUnauthenticatedUser))) {
+      ctx.mongod.sessions.abortAll();
+    }
+    return {};
+  },
+  killAllSessionsByPattern: ctx => {
+    const patterns = ctx.cmd.get('killAllSessionsByPattern');
+    if (!Array.isArray(patterns)) return {};
+    if (patterns.length === 0) ctx.mongod.sessions.abortAll();
+    for (const pattern of patterns) {
+      if (!isDoc(pattern)) continue;
+      const lsid = pattern.get('lsid');
+      const uid = pattern.get('uid');
+      const users = pattern.get('users');
+      if (isDoc(lsid)) ctx.mongod.sessions.kill([lsid]);
+      else if (uid instanceof Binary && uid.toString('base64') === sessionUid().toString('base64'))
+        ctx.mongod.sessions.abortAll();
+      else if (Array.isArray(users) && users.some(isUnauthenticatedUser))
+        ctx.mongod.sessions.abortAll();
+      else if (pattern.size === 0) ctx.mongod.sessions.abortAll();
+    }
+    return {};
+  },
   refreshSessions: ok,
   startSession: ctx => ({
     id: { id: (ctx.cmd.get('lsid') as BDoc | undefined)?.get('id') ?? null },

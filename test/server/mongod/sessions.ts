@@ -16,6 +16,8 @@ export interface SessionState {
   transaction: Transaction | undefined;
   /** The reply of the retryable write at `txnNumber`, returned again on a retry. */
   retryReply: Map<string, unknown> | undefined;
+  /** When a command last used the session (`lastUse` of `$listLocalSessions`). */
+  lastUse: Date;
 }
 
 export class Sessions {
@@ -34,36 +36,57 @@ export class Sessions {
         ]),
         txnNumber: undefined,
         transaction: undefined,
-        retryReply: undefined
+        retryReply: undefined,
+        lastUse: new Date()
       };
       this.#sessions.set(key, session);
     }
+    session.lastUse = new Date();
     return session;
   }
 
-  /** `endSessions`/`killSessions`: aborts their open transactions and forgets them. */
+  /** `endSessions`: aborts their open transactions and forgets them. */
   end(ids: BValue[]): void {
-    for (const value of ids) {
-      const id = value instanceof Map ? value.get('id') : undefined;
-      if (!id || typeof id !== 'object' || !('buffer' in id)) continue;
-      const binary = id as Binary;
-      const key = Buffer.from(binary.buffer.subarray(0, binary.position)).toString('hex');
-      const session = this.#sessions.get(key);
-      if (session?.transaction?.state === 'inProgress') {
-        session.transaction.state = 'aborted';
-        session.transaction.release();
-      }
+    for (const key of keysOf(ids)) {
+      abortOpen(this.#sessions.get(key));
       this.#sessions.delete(key);
     }
   }
 
-  /** Aborts every open transaction (server restart). */
+  /**
+   * `killSessions`: aborts the sessions' open transactions (mongod kills their operations and
+   * aborts the transaction); the session and its transaction number stay, so a later statement
+   * or commit of the killed transaction gets NoSuchTransaction.
+   */
+  kill(ids: BValue[]): void {
+    for (const key of keysOf(ids)) abortOpen(this.#sessions.get(key));
+  }
+
+  /** `killAllSessions` and a restart: aborts every open transaction. */
   abortAll(): void {
-    for (const session of this.#sessions.values()) {
-      if (session.transaction?.state === 'inProgress') {
-        session.transaction.state = 'aborted';
-        session.transaction.release();
-      }
-    }
+    for (const session of this.#sessions.values()) abortOpen(session);
+  }
+
+  /** Every known session, for `$listLocalSessions`. */
+  list(): SessionState[] {
+    return [...this.#sessions.values()];
+  }
+}
+
+function keysOf(ids: BValue[]): string[] {
+  const keys: string[] = [];
+  for (const value of ids) {
+    const id = value instanceof Map ? value.get('id') : undefined;
+    if (!id || typeof id !== 'object' || !('buffer' in id)) continue;
+    const binary = id as Binary;
+    keys.push(Buffer.from(binary.buffer.subarray(0, binary.position)).toString('hex'));
+  }
+  return keys;
+}
+
+function abortOpen(session: SessionState | undefined): void {
+  if (session?.transaction?.state === 'inProgress') {
+    session.transaction.state = 'aborted';
+    session.transaction.release();
   }
 }
