@@ -3,10 +3,11 @@ import { Int32, Long } from 'bson';
 
 import { type BDoc, type BValue, isDoc, isNumber, toNumber } from '../bson/values.js';
 import { compileProjection } from '../engine/aggregate/pipeline.js';
-import { notImplemented, ServerError } from '../engine/server-error.js';
+import { parseLetVariables } from '../engine/aggregate/let-variables.js';
+import { ServerError } from '../engine/server-error.js';
 import { type RetryableWrite } from '../mongod/oplog-entries.js';
 import { checkHint } from '../mongod/read-path.js';
-import { type UpdateSpec, type WriteOrigin } from '../mongod/write-path.js';
+import { type WriteOrigin } from '../mongod/write-path.js';
 import {
   checkCollation,
   checkFields,
@@ -19,6 +20,12 @@ import {
   requiredArray
 } from './context.js';
 import { sessionUid } from './handshake.js';
+import {
+  deleteLimitOf,
+  parseDeleteStatements,
+  parseUpdateStatements,
+  updateSpecOf
+} from './write-statements.js';
 
 const WRITE_FIELDS = ['ordered', 'bypassDocumentValidation', 'let'];
 
@@ -100,72 +107,29 @@ const insert: CommandHandler = ctx => {
   return writeReply(ctx, [['n', int(n)]], errors);
 };
 
-const UPDATE_STATEMENT_FIELDS = [
-  'q',
-  'u',
-  'upsert',
-  'multi',
-  'arrayFilters',
-  'hint',
-  'collation',
-  'c',
-  'upsertSupplied',
-  'sort'
-];
+/** The command-level `let` (5.0+; 4.4 refuses the field as unknown). */
+function commandLet(ctx: CommandContext): Map<string, BValue> | undefined {
+  const spec = ctx.cmd.get('let');
+  return spec === undefined ? undefined : parseLetVariables(spec, `${ctx.name}.let`);
+}
 
-function parseUpdateStatement(ctx: CommandContext, raw: BValue): UpdateSpec {
-  if (!isDoc(raw)) throw new ServerError(14, "BSON field 'update.updates' is the wrong type");
-  for (const key of raw.keys()) {
-    if (!UPDATE_STATEMENT_FIELDS.includes(key)) {
-      throw new ServerError(40415, `BSON field 'update.updates.${key}' is an unknown field.`);
-    }
-  }
-  checkCollation(raw.get('collation'));
-  const q = raw.get('q');
-  const u = raw.get('u');
-  if (!isDoc(q))
-    throw new ServerError(
-      14,
-      "BSON field 'update.updates.q' is the wrong type, expected type 'object'"
-    );
-  if (!isDoc(u) && !Array.isArray(u)) {
-    throw new ServerError(
-      14,
-      "BSON field 'update.updates.u' is the wrong type, expected type 'object' or 'array'"
-    );
-  }
-  const arrayFilters = raw.get('arrayFilters');
-  const multi = raw.get('multi') === true;
-  if (multi && isDoc(u) && u.size > 0 && !String(u.keys().next().value).startsWith('$')) {
-    throw new ServerError(9, 'multi update is not supported for replacement-style update');
-  }
-  if (raw.has('sort')) throw notImplemented("update statement 'sort' (MongoDB 8.0)");
-  checkHint(ctx.mongod, ctx.db, collectionName(ctx), raw.get('hint'));
-  if (raw.has('c'))
-    throw new ServerError(
-      238,
-      "update 'c' (let constants) is not supported by the mongo-replicate test server"
-    );
-  return {
-    q,
-    u: Array.isArray(u) ? (u as BDoc[]) : u,
-    upsert: raw.get('upsert') === true,
-    multi,
-    arrayFilters: Array.isArray(arrayFilters) ? (arrayFilters as BDoc[]) : undefined
-  };
+/** The write command fields of this version: `let` came with 5.0. */
+function writeFields(ctx: CommandContext): string[] {
+  return ctx.mongod.profile.maxWireVersion >= 13
+    ? WRITE_FIELDS
+    : ['ordered', 'bypassDocumentValidation'];
 }
 
 const update: CommandHandler = ctx => {
-  checkFields(ctx, ['updates', ...WRITE_FIELDS]);
-  if (ctx.cmd.has('let'))
-    throw new ServerError(238, "update 'let' is not supported by the mongo-replicate test server");
+  checkFields(ctx, ['updates', ...writeFields(ctx)]);
   const coll = collectionName(ctx);
-  const statements = requiredArray(ctx, 'updates');
+  const statements = parseUpdateStatements(ctx, requiredArray(ctx, 'updates'));
+  const letVars = commandLet(ctx);
   let n = 0;
   let nModified = 0;
   const upserted: Map<string, unknown>[] = [];
-  const errors = runStatements(ctx, statements, (raw, index, origin) => {
-    const spec = parseUpdateStatement(ctx, raw);
+  const errors = runStatements(ctx, statements, (statement, index, origin) => {
+    const spec = updateSpecOf(ctx, coll, statement, letVars);
     const outcome = ctx.mongod.writes.update(ctx.db, coll, spec, origin);
     if (outcome.upsertedId !== undefined) {
       n++;
@@ -187,33 +151,24 @@ const update: CommandHandler = ctx => {
 };
 
 const del: CommandHandler = ctx => {
-  checkFields(ctx, ['deletes', ...WRITE_FIELDS]);
+  checkFields(ctx, ['deletes', ...writeFields(ctx)]);
   const coll = collectionName(ctx);
-  const statements = requiredArray(ctx, 'deletes');
+  const statements = parseDeleteStatements(requiredArray(ctx, 'deletes'));
+  const letVars = commandLet(ctx);
   let n = 0;
-  const errors = runStatements(ctx, statements, (raw, _index, origin) => {
-    if (!isDoc(raw)) throw new ServerError(14, "BSON field 'delete.deletes' is the wrong type");
-    for (const key of raw.keys()) {
-      if (!['q', 'limit', 'hint', 'collation'].includes(key)) {
-        throw new ServerError(40415, `BSON field 'delete.deletes.${key}' is an unknown field.`);
-      }
-    }
-    checkCollation(raw.get('collation'));
-    checkHint(ctx.mongod, ctx.db, coll, raw.get('hint'));
-    const q = raw.get('q');
-    const limit = raw.get('limit');
-    if (!isDoc(q))
-      throw new ServerError(
-        14,
-        "BSON field 'delete.deletes.q' is the wrong type, expected type 'object'"
-      );
-    if (!isNumber(limit) || ![0, 1].includes(toNumber(limit))) {
-      throw new ServerError(
-        9,
-        `The limit field in delete objects must be 0 or 1. Got ${String(limit)}`
-      );
-    }
-    n += ctx.mongod.writes.delete(ctx.db, coll, q, toNumber(limit), origin).length;
+  const errors = runStatements(ctx, statements, (statement, _index, origin) => {
+    checkCollation(statement.raw.get('collation'));
+    checkHint(ctx.mongod, ctx.db, coll, statement.raw.get('hint'));
+    const limit = deleteLimitOf(statement);
+    n += ctx.mongod.writes.delete(
+      ctx.db,
+      coll,
+      statement.q,
+      limit,
+      origin,
+      undefined,
+      letVars
+    ).length;
   });
   return writeReply(ctx, [['n', int(n)]], errors);
 };
@@ -231,15 +186,11 @@ const findAndModify: CommandHandler = ctx => {
     'arrayFilters',
     'hint',
     'collation',
-    'let',
+    ...(ctx.mongod.profile.maxWireVersion >= 13 ? ['let'] : []),
     'maxTimeMS'
   ]);
   checkCollation(ctx.cmd.get('collation'));
-  if (ctx.cmd.has('let'))
-    throw new ServerError(
-      238,
-      "findAndModify 'let' is not supported by the mongo-replicate test server"
-    );
+  const letVars = commandLet(ctx);
   const coll = collectionName(ctx);
   const query = optionalDoc(ctx, 'query') ?? new Map();
   const sort = optionalDoc(ctx, 'sort');
@@ -249,7 +200,9 @@ const findAndModify: CommandHandler = ctx => {
   const upsert = optionalBool(ctx, 'upsert') ?? false;
   const fields = optionalDoc(ctx, 'fields');
   const project =
-    fields && fields.size > 0 ? compileProjection(fields, 'find') : (doc: BDoc) => doc;
+    fields && fields.size > 0
+      ? compileProjection(fields, 'find', letVars ? { vars: letVars } : {})
+      : (doc: BDoc) => doc;
   const retryable = retryableWrite(ctx);
   const origin: WriteOrigin = {
     retryable,
@@ -265,7 +218,7 @@ const findAndModify: CommandHandler = ctx => {
         9,
         "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document"
       );
-    const [deleted] = ctx.mongod.writes.delete(ctx.db, coll, query, 1, origin, sort);
+    const [deleted] = ctx.mongod.writes.delete(ctx.db, coll, query, 1, origin, sort, letVars);
     return {
       lastErrorObject: { n: new Int32(deleted ? 1 : 0) },
       value: deleted ? project(deleted) : null
@@ -284,7 +237,9 @@ const findAndModify: CommandHandler = ctx => {
       upsert,
       multi: false,
       arrayFilters: Array.isArray(arrayFilters) ? (arrayFilters as BDoc[]) : undefined,
-      sort
+      sort,
+      filterVars: letVars,
+      updateVars: letVars
     },
     origin
   );

@@ -3,6 +3,7 @@ import { Int32, Long } from 'bson';
 
 import { getPath } from '../bson/paths.js';
 import { type BDoc, type BValue, isDoc, isNumber, keyOf, toNumber } from '../bson/values.js';
+import { parseLetVariables } from '../engine/aggregate/let-variables.js';
 import { runPipeline } from '../engine/aggregate/pipeline.js';
 import { compileFilter } from '../engine/query/matcher.js';
 import { notImplemented, ServerError } from '../engine/server-error.js';
@@ -10,6 +11,7 @@ import { ArraySource, type CursorSource } from '../mongod/cursors.js';
 import { checkBoundFields } from '../mongod/min-max.js';
 import { type Mongod } from '../mongod/mongod.js';
 import { checkHint, findSource, namespaceDocs, pipelineContext } from '../mongod/read-path.js';
+import { renderValue } from '../mongod/render.js';
 import { openChangeStream } from './change-stream-command.js';
 import {
   checkCollation,
@@ -81,12 +83,34 @@ function nonEmptyDoc(ctx: CommandContext, field: string): BDoc | undefined {
   return value && value.size > 0 ? value : undefined;
 }
 
+/**
+ * The command's `let` (5.0+). 4.4 parsed find and aggregate by hand and named the field in a
+ * FailedToParse (QueryRequest, AggregationRequest).
+ */
+function commandLet(
+  ctx: CommandContext,
+  command: 'find' | 'aggregate'
+): Map<string, BValue> | undefined {
+  const spec = ctx.cmd.get('let');
+  if (spec === undefined) return undefined;
+  if (ctx.mongod.profile.maxWireVersion < 13) {
+    throw new ServerError(
+      9,
+      command === 'find'
+        ? `Failed to parse: ${renderValue(ctx.cmd)}. Unrecognized field 'let'.`
+        : "unrecognized field 'let'"
+    );
+  }
+  return parseLetVariables(spec, `${command}.let`);
+}
+
 const find: CommandHandler = ctx => {
   checkFields(ctx, FIND_FIELDS);
   checkCollation(ctx.cmd.get('collation'));
-  for (const unsupported of ['returnKey', 'showRecordId', 'let']) {
+  for (const unsupported of ['returnKey', 'showRecordId']) {
     if (ctx.cmd.has(unsupported)) throw notImplemented(`find '${unsupported}'`);
   }
+  const letVars = commandLet(ctx, 'find');
   const coll = collectionName(ctx);
   const tailable = optionalBool(ctx, 'tailable') ?? false;
   const awaitData = optionalBool(ctx, 'awaitData') ?? false;
@@ -101,7 +125,8 @@ const find: CommandHandler = ctx => {
     limit: nonNegative(ctx, 'limit'),
     hint: ctx.cmd.get('hint'),
     tailable,
-    bounds
+    bounds,
+    vars: letVars
   });
   const ns = `${ctx.db}.${coll}`;
   const opened = ctx.mongod.cursors.open(ns, source, {
@@ -255,7 +280,7 @@ const aggregate: CommandHandler = ctx => {
   ]);
   checkCollation(ctx.cmd.get('collation'));
   if (ctx.cmd.has('explain')) throw notImplemented("aggregate 'explain'");
-  if (ctx.cmd.has('let')) throw notImplemented("aggregate 'let'");
+  const letVars = commandLet(ctx, 'aggregate');
   const pipeline = requiredArray(ctx, 'pipeline');
   for (const stage of pipeline) {
     if (!isDoc(stage))
@@ -300,7 +325,10 @@ const aggregate: CommandHandler = ctx => {
   }
   const lastName = stages.at(-1)?.keys().next().value;
   if (lastName === '$out' || lastName === '$merge') throw notImplemented(String(lastName));
-  const results = runPipeline(input, rest, pipelineContext(ctx.mongod, ctx.db));
+  const results = runPipeline(input, rest, {
+    ...pipelineContext(ctx.mongod, ctx.db),
+    ...(letVars ? { vars: letVars } : {})
+  });
   const ns = `${ctx.db}.${coll}`;
   const opened = ctx.mongod.cursors.open(ns, new ArraySource(results), { batchSize });
   return cursorReply(opened, ns, true);

@@ -28,6 +28,8 @@ export interface FindSpec {
   readonly tailable?: boolean;
   /** find's `min`/`max` index bounds (see min-max.ts); empty documents already dropped. */
   readonly bounds?: IndexBounds | undefined;
+  /** The command's `let` constants, for `$expr` and projection expressions. */
+  readonly vars?: Map<string, BValue> | undefined;
 }
 
 /** Every document of a namespace in natural order (views evaluated), or [] when it is missing. */
@@ -69,10 +71,10 @@ export function findSource(mongod: Mongod, db: string, coll: string, spec: FindS
   const bounds = spec.bounds?.min || spec.bounds?.max ? spec.bounds : undefined;
   // A bounded scan checks its hint itself, in mongod's order (a view fails before its hint).
   if (!bounds) checkHint(mongod, db, coll, spec.hint);
-  const matcher = compileFilter(spec.filter);
+  const matcher = compileFilter(spec.filter, spec.vars);
   const project =
     spec.projection && spec.projection.size > 0
-      ? compileProjection(spec.projection, 'find')
+      ? compileProjection(spec.projection, 'find', spec.vars ? { vars: spec.vars } : {})
       : undefined;
   const isOplog = db === 'local' && coll === 'oplog.rs';
   if (spec.tailable) {

@@ -41,6 +41,10 @@ export interface UpdateSpec {
   readonly multi: boolean;
   readonly arrayFilters?: BDoc[] | undefined;
   readonly sort?: BDoc | undefined;
+  /** Constants the filter's `$expr` may read (the command's `let`). */
+  readonly filterVars?: Map<string, BValue> | undefined;
+  /** Constants a pipeline update may read (`let` and the statement's `c`). */
+  readonly updateVars?: Map<string, BValue> | undefined;
 }
 
 export interface UpdateOutcome {
@@ -116,7 +120,7 @@ export class WritePath {
   /** Applies one update statement; returns the counts the `update` reply reports. */
   update(db: string, coll: string, spec: UpdateSpec, origin: WriteOrigin): UpdateOutcome {
     const collection = this.mongod.ddl.viewCheckedCollection(db, coll);
-    const matcher = filterFor(spec.q);
+    const matcher = filterFor(spec.q, spec.filterVars);
     const now = new Date();
     const outcome: UpdateOutcome = { n: 0, nModified: 0 };
     const candidates = collection ? this.#candidates(collection, spec.q, spec.sort) : [];
@@ -127,6 +131,7 @@ export class WritePath {
       const after = applyUpdate(doc, spec.u, {
         ...(spec.arrayFilters ? { arrayFilters: spec.arrayFilters } : {}),
         ...(match.arrayIndex !== undefined ? { matchPosition: match.arrayIndex } : {}),
+        ...(spec.updateVars ? { vars: spec.updateVars } : {}),
         now
       });
       outcome.before = doc;
@@ -142,7 +147,8 @@ export class WritePath {
       const seeded = buildUpsertDocument(spec.q, spec.u, {
         now,
         isUpsertInsert: true,
-        ...(spec.arrayFilters ? { arrayFilters: spec.arrayFilters } : {})
+        ...(spec.arrayFilters ? { arrayFilters: spec.arrayFilters } : {}),
+        ...(spec.updateVars ? { vars: spec.updateVars } : {})
       });
       const inserted = this.insert(db, coll, seeded, origin);
       outcome.upsertedId = inserted.get('_id');
@@ -159,11 +165,12 @@ export class WritePath {
     q: BDoc,
     limit: number,
     origin: WriteOrigin,
-    sort?: BDoc
+    sort?: BDoc,
+    filterVars?: Map<string, BValue>
   ): BDoc[] {
     const collection = this.mongod.ddl.viewCheckedCollection(db, coll);
     if (!collection) return [];
-    const matcher = filterFor(q);
+    const matcher = filterFor(q, filterVars);
     const deleted: BDoc[] = [];
     for (const doc of this.#candidates(collection, q, sort)) {
       if (!matcher.matches(doc)) continue;
@@ -315,8 +322,8 @@ const MATCH_ALL: Matcher = {
  * The matcher for a write's filter. Replication applies writes by `_id` one statement at a time,
  * so skip compiling the filter when the `_id` lookup alone decides the match.
  */
-function filterFor(q: BDoc): Matcher {
-  return exactIdFilter(q) ? MATCH_ALL : compileFilter(q);
+function filterFor(q: BDoc, vars: Map<string, BValue> | undefined): Matcher {
+  return exactIdFilter(q) ? MATCH_ALL : compileFilter(q, vars);
 }
 
 /** True when an update document is in operator form (`{$set: ...}`), not a replacement. */

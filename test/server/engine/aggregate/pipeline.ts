@@ -127,13 +127,14 @@ function perDoc(fn: (doc: BDoc) => BDoc): Stage {
   return docs => docs.map(d => fn(d));
 }
 
-function compileMatch(spec: BValue, vars: string[]): Stage {
+function compileMatch(spec: BValue, vars: string[], values: ReadonlyMap<string, BValue>): Stage {
   if (!isDoc(spec))
     throw new ServerError(15959, 'the match filter must be an expression in an object');
   // A top-level $expr is evaluated here so it sees pipeline variables ($lookup's let) and $$NOW.
   const rest: BDoc = new Map([...spec].filter(([k]) => k !== '$expr'));
   const expr = spec.has('$expr') ? compileExpression(spec.get('$expr')!, vars) : undefined;
-  const matcher = compileFilter(rest);
+  // Nested $expr clauses (under $and, $or, $nor) read the variables of this run.
+  const matcher = compileFilter(rest, values);
   return (docs, env) =>
     docs.filter(doc => {
       if (expr) {
@@ -234,7 +235,7 @@ function compileStage(name: string, spec: BValue, env: CompileEnv): Stage {
   const options = () => ({ vars: new Map(vars.map(v => [v, null])) });
   switch (name) {
     case '$match':
-      return compileMatch(spec, vars);
+      return compileMatch(spec, vars, env.ctx.vars ?? new Map());
     case '$project': {
       if (!isDoc(spec)) throw new ServerError(15969, '$project specification must be an object');
       compileProjection(spec, 'aggregate', options());

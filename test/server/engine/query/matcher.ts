@@ -3,7 +3,7 @@
  * returns a matcher that also reports the positional `$` index for update and projection.
  */
 import type { BDoc } from '../../bson/values.js';
-import { parseFilter } from './parse.js';
+import { type FilterVariables, parseFilter } from './parse.js';
 import type { Rec } from './predicates.js';
 
 export interface Matcher {
@@ -15,9 +15,12 @@ export interface Matcher {
   matchPosition(doc: BDoc): { matched: boolean; arrayIndex?: number };
 }
 
-/** Compiles a find filter; unsupported operators throw here rather than match wrongly later. */
-export function compileFilter(filter: BDoc): Matcher {
-  const predicate = parseFilter(filter, 'top');
+/**
+ * Compiles a find filter; unsupported operators throw here rather than match wrongly later.
+ * `vars` are the constants its `$expr` clauses may read (a command's `let`).
+ */
+export function compileFilter(filter: BDoc, vars?: FilterVariables): Matcher {
+  const predicate = parseFilter(filter, 'top', vars);
   return {
     matches: doc => predicate(doc, null),
     matchPosition: doc => {

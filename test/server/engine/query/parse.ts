@@ -91,12 +91,21 @@ const FIELD_OPERATORS = new Set([
   ...GEO
 ]);
 
+/** Constants a filter's `$expr` may read (the command's `let`). */
+export type FilterVariables = ReadonlyMap<string, BValue>;
+
+const NO_VARIABLES: FilterVariables = new Map();
+
 /** Compiles a filter document (`parse` in mongod). */
-export function parseFilter(filter: BDoc, level: Level): DocPredicate {
+export function parseFilter(
+  filter: BDoc,
+  level: Level,
+  vars: FilterVariables = NO_VARIABLES
+): DocPredicate {
   const clauses: DocPredicate[] = [];
   for (const [name, value] of filter) {
     if (name.startsWith('$')) {
-      const clause = parseTopLevel(name, value, level);
+      const clause = parseTopLevel(name, value, level, vars);
       if (clause) clauses.push(clause);
     } else if (isExpressionDocument(value, false)) {
       for (const op of parseOperators(name, value as BDoc)) {
@@ -134,17 +143,22 @@ function isExpressionDocument(value: unknown, allowIncompleteDBRef: boolean): bo
   return !isDBRef;
 }
 
-function parseTopLevel(name: string, value: BValue, level: Level): DocPredicate | undefined {
+function parseTopLevel(
+  name: string,
+  value: BValue,
+  level: Level,
+  vars: FilterVariables
+): DocPredicate | undefined {
   switch (name) {
     case '$and':
     case '$or':
     case '$nor':
-      return parseLogical(name, value, level);
+      return parseLogical(name, value, level, vars);
     case '$comment':
       return undefined;
     case '$expr': {
       if (level === 'sub') throw badValue('$expr can only be applied to the top-level document');
-      const test = exprPredicate(value);
+      const test = exprPredicate(value, vars);
       return doc => test(doc);
     }
     case '$text':
@@ -171,12 +185,17 @@ function parseTopLevel(name: string, value: BValue, level: Level): DocPredicate 
   }
 }
 
-function parseLogical(name: string, value: BValue, level: Level): DocPredicate {
+function parseLogical(
+  name: string,
+  value: BValue,
+  level: Level,
+  vars: FilterVariables
+): DocPredicate {
   if (!Array.isArray(value)) throw badValue(`${name} must be an array`);
   if (value.length === 0) throw badValue('$and/$or/$nor must be a nonempty array');
   const clauses = value.map(item => {
     if (!(item instanceof Map)) throw badValue('$or/$and/$nor entries need to be full objects');
-    return parseFilter(item, level);
+    return parseFilter(item, level, vars);
   });
   if (name === '$and') return and(clauses);
   // mongod does not record a positional match under $or or $nor.

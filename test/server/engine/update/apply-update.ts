@@ -53,7 +53,10 @@ export function applyPipeline(doc: BDoc, pipeline: BDoc[], ctx: UpdateContext): 
     // sic: mongod's message has this typo.
     throw new ServerError(9, 'arrayFilters may not be specified for pipeline-syle updates');
   }
-  const result = applyUpdatePipeline(cloneValue(doc), pipeline, ctx.vars, ctx.now);
+  let result = applyUpdatePipeline(cloneValue(doc), pipeline, ctx.vars, ctx.now);
+  // A pipeline that drops `_id` keeps the original one: mongod applies the result as a
+  // replacement that does not contain `_id` (pipeline_executor.cpp).
+  if (!result.has('_id') && doc.has('_id')) result = new Map([['_id', doc.get('_id')], ...result]);
   checkIdUnchanged(doc, result);
   const out = idFirst(result);
   validateForStorage(out, true);

@@ -25,10 +25,12 @@ describe('pipeline-style updates', () => {
       66,
       "After applying the update, the (immutable) field '_id' was found to have been altered to _id: 2"
     );
-    assertServerError(
-      () => up(d({ _id: 1 }), [d({ $unset: '_id' })]),
-      66,
-      "After applying the update, the (immutable) field '_id' was found to have been removed."
+  });
+  it('keeps the original _id when the pipeline drops it (pipeline_executor.cpp)', () => {
+    assertIdentical(up(d({ _id: 1, a: 1 }), [d({ $unset: '_id' })]), d({ _id: 1, a: 1 }));
+    assertIdentical(
+      up(d({ _id: 1, t: { x: 2 } }), [d({ $replaceRoot: { newRoot: '$t' } })]),
+      d({ _id: 1, x: 2 })
     );
   });
   it('refuses arrayFilters', () => {
