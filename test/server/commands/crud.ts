@@ -2,8 +2,8 @@
 import { Int32, Long } from 'bson';
 
 import { type BDoc, type BValue, isDoc, isNumber, toNumber } from '../bson/values.js';
-import { compileProjection } from '../engine/aggregate/pipeline.js';
 import { parseLetVariables } from '../engine/aggregate/let-variables.js';
+import { compileProjection } from '../engine/aggregate/pipeline.js';
 import { ServerError } from '../engine/server-error.js';
 import { type RetryableWrite } from '../mongod/oplog-entries.js';
 import { checkHint } from '../mongod/read-path.js';
