@@ -4,23 +4,26 @@
  */
 import { type MongoClient, type Timestamp } from 'mongodb';
 
-import { type HashedApplierPoolOptions } from './apply/hashed-applier-pool.js';
+import { type HashedApplierPoolOptions, readApplierSettings } from './apply/hashed-applier-pool.js';
 import { type ReplBatcherOptions, type TransactionMode } from './batch/repl-batcher.js';
+import { readBatcherSettings, readTransactionMode } from './batch/repl-batcher-options.js';
+import { readOnExistingTarget } from './catalog/catalog-copier-options.js';
 import { type OnExistingTarget } from './catalog/index.js';
 import { type CheckpointStore } from './checkpoint/checkpoint-store.js';
 import { InvalidConfigError } from './errors.js';
 import { type OplogFetcherOptions } from './fetch/oplog-fetcher.js';
+import { readFetcherSettings } from './fetch/oplog-fetcher-options.js';
 import {
   type CollectionExecutorOptions,
   type DuplicatePolicy
 } from './full/collection-executor.js';
-import { resolveCollectionExecutorOptions } from './full/collection-executor-options.js';
+import { readExecutorSettings, readOnDuplicate } from './full/collection-executor-options.js';
 import { type IndexTiming } from './full/full-copy.js';
-import { isClientLike } from './lifecycle/option-checks.js';
 import { type StageOptions } from './lifecycle/stage.js';
-import { type NamespaceFilterOptions } from './namespace/namespace-filter.js';
+import { NamespaceFilter, type NamespaceFilterOptions } from './namespace/namespace-filter.js';
+import { isClientLike, type OptionReader, readOptions } from './options/option-reader.js';
 import { type DocumentSplitterOptions } from './split/document-splitter.js';
-import { resolveDocumentSplitterOptions } from './split/document-splitter-options.js';
+import { readSplitterSettings } from './split/document-splitter-options.js';
 
 /**
  * How the {@link Replicator} reads the source: tailing the oplog, or a change stream.
@@ -185,46 +188,25 @@ export interface ResolvedReplicatorOptions extends ReplicatorOptions {
   readonly spoolDir: string;
 }
 
-function isTimestamp(value: unknown): value is Timestamp {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as { _bsontype?: unknown })._bsontype === 'Timestamp'
-  );
-}
-
-function checkConnection(field: 'source' | 'target', value: unknown): void {
+function readConnection(reader: OptionReader, field: 'source' | 'target'): string | MongoClient {
+  const value = reader.raw(field);
   if (typeof value === 'string') {
     if (!/^mongodb(\+srv)?:\/\//.test(value)) {
       // Never echo the string: it may hold credentials.
-      throw new InvalidConfigError(
+      reader.fail(
         field,
         'must be a mongodb:// or mongodb+srv:// connection string, or a MongoClient'
       );
     }
-    return;
+    return value;
   }
-  if (!isClientLike(value)) {
-    throw new InvalidConfigError(field, 'must be a connection string or a MongoClient');
-  }
+  if (!isClientLike(value)) reader.fail(field, 'must be a connection string or a MongoClient');
+  return value;
 }
 
-/** Stands in for the clients while a stage's own validation checks the other options. */
-const PLACEHOLDER_CLIENT = { db: () => undefined } as unknown as MongoClient;
-
-/** Runs a stage's option validation now, naming failures with the Replicator's option path. */
-function checkNested(prefix: string, validate: () => unknown): void {
-  try {
-    validate();
-  } catch (error) {
-    if (error instanceof InvalidConfigError) {
-      throw new InvalidConfigError(
-        `${prefix}.${error.field}`,
-        error.message.replace(/^[^:]*: /, '')
-      );
-    }
-    throw error;
-  }
+/** Drops `undefined` values, so a resolved slice fits its optional-key option type. */
+function defined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 /**
@@ -243,95 +225,101 @@ export function checkCheckpointName(name: string): void {
 }
 
 /**
- * Applies defaults and validates; throws {@link InvalidConfigError} naming the field.
+ * Applies defaults and validates every option, nested stage options included, with the checks
+ * the stages themselves run; refuses unknown keys at every level. Pure: no connection.
+ * @throws {@link InvalidConfigError} naming the field's full path (`applier.lanes`)
  * @internal
  */
 export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedReplicatorOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidConfigError('options', 'must be an object');
-  }
-  checkConnection('source', options.source);
-  checkConnection('target', options.target);
-  const mode = options.mode ?? replicatorDefaults.mode;
-  if (mode !== 'incr' && mode !== 'full' && mode !== 'all') {
-    throw new InvalidConfigError(
-      'mode',
-      `must be "full", "incr" or "all", got ${JSON.stringify(mode)}`
+  return readOptions(options, reader => {
+    const source = readConnection(reader, 'source');
+    const target = readConnection(reader, 'target');
+    const mode = reader.oneOf('mode', MODES, replicatorDefaults.mode);
+    const fetchMethod = reader.oneOf('fetchMethod', FETCH_METHODS, replicatorDefaults.fetchMethod);
+    const transactions = readTransactionMode(reader);
+    const startAt =
+      reader.raw('startAt') === 'latest' ? 'latest' : reader.optionalTimestamp('startAt');
+    if (reader.has('startAt') && startAt === undefined) {
+      reader.fail('startAt', 'must be a BSON Timestamp or "latest"');
+    }
+    const filter = reader.custom('filter', value => {
+      // Compiling it checks every pattern and rename rule (and refuses unknown keys).
+      new NamespaceFilter(value as NamespaceFilterOptions | undefined);
+      return value as NamespaceFilterOptions | undefined;
+    });
+    const checkpoint = readOptions(
+      reader.raw('checkpoint'),
+      c => {
+        const name = c.custom('name', (value, field) => {
+          if (typeof value !== 'string' || value.length === 0) {
+            throw new InvalidConfigError(field, 'must be a non-empty string');
+          }
+          return value;
+        });
+        checkCheckpointName(name);
+        const store = c.custom('store', (value, field) => {
+          if (value === undefined) return undefined;
+          const candidate = value as Partial<CheckpointStore> | null;
+          if (
+            typeof candidate?.load !== 'function' ||
+            typeof candidate.save !== 'function' ||
+            typeof candidate.delete !== 'function'
+          ) {
+            throw new InvalidConfigError(field, 'expected a CheckpointStore (load, save, delete)');
+          }
+          return value as CheckpointStore;
+        });
+        return defined({
+          name,
+          store,
+          intervalMs: c.number('intervalMs', replicatorDefaults.checkpointIntervalMs)
+        });
+      },
+      'checkpoint'
     );
-  }
-  const full = options.full ?? {};
-  const indexes = full.indexes ?? replicatorDefaults.indexes;
-  if (!['before', 'after', 'none'].includes(indexes)) {
-    throw new InvalidConfigError('full.indexes', `must be "before", "after" or "none"`);
-  }
-  const onExistingTarget = full.onExistingTarget ?? replicatorDefaults.onExistingTarget;
-  if (!['fail', 'drop', 'append'].includes(onExistingTarget)) {
-    throw new InvalidConfigError('full.onExistingTarget', `must be "fail", "drop" or "append"`);
-  }
-  const onDuplicate = full.onDuplicate ?? replicatorDefaults.onDuplicate;
-  if (onDuplicate !== 'fail' && onDuplicate !== 'replace') {
-    throw new InvalidConfigError('full.onDuplicate', `must be "fail" or "replace"`);
-  }
-  checkNested('full.splitter', () =>
-    resolveDocumentSplitterOptions({ ...full.splitter, source: PLACEHOLDER_CLIENT })
-  );
-  checkNested('full.executor', () =>
-    resolveCollectionExecutorOptions({
-      ...full.executor,
-      source: PLACEHOLDER_CLIENT,
-      target: PLACEHOLDER_CLIENT,
-      tasks: []
-    })
-  );
-  const spoolDir = full.spoolDir ?? replicatorDefaults.spoolDir;
-  if (typeof spoolDir !== 'string' || spoolDir.length === 0) {
-    throw new InvalidConfigError('full.spoolDir', 'must be a non-empty path');
-  }
-  const fetchMethod = options.fetchMethod ?? replicatorDefaults.fetchMethod;
-  if (fetchMethod !== 'oplog' && fetchMethod !== 'changeStream') {
-    throw new InvalidConfigError(
-      'fetchMethod',
-      `must be "oplog" or "changeStream", got ${JSON.stringify(fetchMethod)}`
+    const fetcher = readOptions(reader.raw('fetcher'), readFetcherSettings, 'fetcher');
+    const batcher = readOptions(reader.raw('batcher'), readBatcherSettings, 'batcher');
+    const applier = readOptions(reader.raw('applier'), readApplierSettings, 'applier');
+    const full = readOptions(
+      reader.raw('full'),
+      f => ({
+        indexes: f.oneOf('indexes', INDEX_TIMINGS, replicatorDefaults.indexes),
+        onExistingTarget: readOnExistingTarget(f),
+        onDuplicate: readOnDuplicate(f),
+        splitter: readOptions(f.raw('splitter'), readSplitterSettings, f.field('splitter')),
+        executor: readOptions(f.raw('executor'), readExecutorSettings, f.field('executor')),
+        spoolDir: f.string('spoolDir', replicatorDefaults.spoolDir)
+      }),
+      'full'
     );
-  }
-  const transactions = options.transactions ?? replicatorDefaults.transactions;
-  if (transactions !== 'flatten' && transactions !== 'preserve') {
-    throw new InvalidConfigError(
-      'transactions',
-      `must be "flatten" or "preserve", got ${JSON.stringify(transactions)}`
-    );
-  }
-  const startAt = options.startAt ?? replicatorDefaults.startAt;
-  if (startAt !== 'latest' && !isTimestamp(startAt)) {
-    throw new InvalidConfigError('startAt', 'must be a BSON Timestamp or "latest"');
-  }
-  const checkpoint = options.checkpoint;
-  if (
-    typeof checkpoint !== 'object' ||
-    checkpoint === null ||
-    typeof checkpoint.name !== 'string' ||
-    checkpoint.name.length === 0
-  ) {
-    throw new InvalidConfigError('checkpoint.name', 'must be a non-empty string');
-  }
-  checkCheckpointName(checkpoint.name);
-  const checkpointIntervalMs = checkpoint.intervalMs ?? replicatorDefaults.checkpointIntervalMs;
-  if (!Number.isFinite(checkpointIntervalMs) || checkpointIntervalMs < 0) {
-    throw new InvalidConfigError(
-      'checkpoint.intervalMs',
-      `must be a number >= 0, got ${String(checkpointIntervalMs)}`
-    );
-  }
-  return {
-    ...options,
-    mode,
-    fetchMethod,
-    transactions,
-    startAt,
-    checkpointIntervalMs,
-    indexes,
-    onExistingTarget,
-    onDuplicate,
-    spoolDir
-  };
+    const signal = reader.signal();
+    const logger = reader.logger();
+    return Object.freeze(
+      defined({
+        source,
+        target,
+        mode,
+        fetchMethod,
+        transactions,
+        startAt: startAt ?? replicatorDefaults.startAt,
+        filter,
+        checkpoint,
+        checkpointIntervalMs: checkpoint.intervalMs,
+        fetcher,
+        batcher: defined(batcher),
+        applier: defined(applier),
+        full: defined({ ...full, executor: defined(full.executor) }),
+        indexes: full.indexes,
+        onExistingTarget: full.onExistingTarget,
+        onDuplicate: full.onDuplicate,
+        spoolDir: full.spoolDir,
+        signal,
+        logger
+      })
+    ) as ResolvedReplicatorOptions;
+  });
 }
+
+const MODES: readonly ('full' | 'incr' | 'all')[] = ['full', 'incr', 'all'];
+const FETCH_METHODS: readonly FetchMethod[] = ['oplog', 'changeStream'];
+const INDEX_TIMINGS: readonly IndexTiming[] = ['before', 'after', 'none'];

@@ -40,10 +40,11 @@ import {
 import { InvalidConfigError, ReplicationError, TargetWriteError } from '../errors.js';
 import { type BoundedQueue } from '../lifecycle/bounded-queue.js';
 import { classifyError } from '../lifecycle/classify-error.js';
-import { type RetryOptions } from '../lifecycle/retry.js';
+import { readRetryOptions, type StageRetryOptions } from '../lifecycle/retry.js';
 import { Stage, type StageEvents, type StageOptions } from '../lifecycle/stage.js';
 import { type TargetCommand } from '../oplog/ddl-ops.js';
 import { formatOptime } from '../oplog/oplog-entry.js';
+import { type OptionReader, readOptions, readWriteConcern } from '../options/option-reader.js';
 import { type ApplyBatch, type CrudBatch, type DdlBatch } from '../pipeline/pipeline-items.js';
 import { ApplierLane } from './applier-lane.js';
 import {
@@ -138,7 +139,7 @@ export interface HashedApplierPoolOptions extends StageOptions {
    * Backoff for transient target failures (network, step-down).
    * @defaultValue {@link retryDefaults}
    */
-  retry?: Omit<RetryOptions, 'operation' | 'signal' | 'onRetry'>;
+  retry?: StageRetryOptions;
   /**
    * Write concern of every write.
    * @defaultValue the target client's
@@ -181,7 +182,7 @@ export interface ResolvedHashedApplierPoolOptions {
   /** See {@link HashedApplierPoolOptions.catchUpUntil}. */
   readonly catchUpUntil: Timestamp | undefined;
   /** See {@link HashedApplierPoolOptions.retry}. */
-  readonly retry: Omit<RetryOptions, 'operation' | 'signal' | 'onRetry'>;
+  readonly retry: StageRetryOptions;
   /** See {@link HashedApplierPoolOptions.writeConcern}. */
   readonly writeConcern: WriteConcern | WriteConcernSettings | undefined;
   /** See {@link HashedApplierPoolOptions.maxBatchesInFlight}. */
@@ -193,6 +194,29 @@ const MAX_BATCHES_IN_FLIGHT = 64;
 const POLICIES: readonly ConflictPolicy[] = ['ignore', 'upsert', 'fail'];
 
 /**
+ * Reads the pool's tunable options: what the Replicator's `applier` slice holds.
+ * @throws {@link InvalidConfigError} naming the field
+ * @internal
+ */
+export function readApplierSettings(
+  reader: OptionReader
+): Pick<
+  ResolvedHashedApplierPoolOptions,
+  'lanes' | 'conflictPolicy' | 'retry' | 'writeConcern' | 'maxBatchesInFlight'
+> {
+  const d = hashedApplierPoolDefaults;
+  return {
+    lanes: reader.integer('lanes', d.lanes, { max: MAX_LANES }),
+    conflictPolicy: reader.oneOf('conflictPolicy', POLICIES, d.conflictPolicy),
+    retry: readRetryOptions(reader.object('retry')),
+    writeConcern: readWriteConcern(reader),
+    maxBatchesInFlight: reader.integer('maxBatchesInFlight', d.maxBatchesInFlight, {
+      max: MAX_BATCHES_IN_FLIGHT
+    })
+  };
+}
+
+/**
  * Validates `options` and applies {@link hashedApplierPoolDefaults}; no I/O.
  * @throws {@link InvalidConfigError} naming the first invalid option
  * @internal
@@ -200,71 +224,31 @@ const POLICIES: readonly ConflictPolicy[] = ['ignore', 'upsert', 'fail'];
 export function resolveHashedApplierPoolOptions(
   options: HashedApplierPoolOptions
 ): Readonly<ResolvedHashedApplierPoolOptions> {
-  const { input, target, source, catchUpUntil } = options;
-  if (typeof (input as Partial<BoundedQueue<ApplyBatch>> | undefined)?.shift !== 'function') {
-    throw new InvalidConfigError('input', 'must be a BoundedQueue of batches');
-  }
-  if (typeof (target as Partial<MongoClient> | undefined)?.db !== 'function') {
-    throw new InvalidConfigError('target', 'must be a MongoClient');
-  }
-  if (source !== undefined && typeof (source as Partial<MongoClient>).db !== 'function') {
-    throw new InvalidConfigError('source', 'must be a MongoClient');
-  }
-  const lanes = options.lanes ?? hashedApplierPoolDefaults.lanes;
-  if (!Number.isInteger(lanes) || lanes < 1 || lanes > MAX_LANES) {
-    throw new InvalidConfigError(
-      'lanes',
-      `must be an integer from 1 to ${MAX_LANES}, got ${lanes}`
-    );
-  }
-  const conflictPolicy = options.conflictPolicy ?? hashedApplierPoolDefaults.conflictPolicy;
-  if (!POLICIES.includes(conflictPolicy)) {
-    throw new InvalidConfigError(
-      'conflictPolicy',
-      `must be one of ${POLICIES.map(p => `"${p}"`).join(', ')}, got ${JSON.stringify(conflictPolicy)}`
-    );
-  }
-  if (conflictPolicy === 'upsert' && source === undefined) {
-    throw new InvalidConfigError(
-      'source',
-      'is required when conflictPolicy is "upsert" (conflicting documents are re-read from it)'
-    );
-  }
-  if (
-    catchUpUntil !== undefined &&
-    (catchUpUntil as { _bsontype?: unknown } | null)?._bsontype !== 'Timestamp'
-  ) {
-    throw new InvalidConfigError('catchUpUntil', 'must be a BSON Timestamp');
-  }
-  const maxBatchesInFlight =
-    options.maxBatchesInFlight ?? hashedApplierPoolDefaults.maxBatchesInFlight;
-  if (
-    !Number.isInteger(maxBatchesInFlight) ||
-    maxBatchesInFlight < 1 ||
-    maxBatchesInFlight > MAX_BATCHES_IN_FLIGHT
-  ) {
-    throw new InvalidConfigError(
-      'maxBatchesInFlight',
-      `must be an integer from 1 to ${MAX_BATCHES_IN_FLIGHT}, got ${maxBatchesInFlight}`
-    );
-  }
-  const retry = options.retry ?? {};
-  for (const key of ['maxRetryTimeMs', 'minDelayMs', 'maxDelayMs'] as const) {
-    const value = retry[key];
-    if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value) || value < 0)) {
-      throw new InvalidConfigError(`retry.${key}`, `must be a number ≥ 0, got ${String(value)}`);
+  return readOptions(options, reader => {
+    reader.signal();
+    reader.logger();
+    const input = reader.custom('input', (value, field) => {
+      if (typeof (value as Partial<BoundedQueue<ApplyBatch>> | undefined)?.shift !== 'function') {
+        throw new InvalidConfigError(field, 'expected a BoundedQueue of batches');
+      }
+      return value as BoundedQueue<ApplyBatch>;
+    });
+    const target = reader.client('target');
+    const source = reader.optionalClient('source');
+    const settings = readApplierSettings(reader);
+    if (settings.conflictPolicy === 'upsert' && source === undefined) {
+      reader.fail(
+        'source',
+        'is required when conflictPolicy is "upsert" (conflicting documents are re-read from it)'
+      );
     }
-  }
-  return Object.freeze({
-    input,
-    target,
-    lanes,
-    conflictPolicy,
-    source,
-    catchUpUntil,
-    retry,
-    writeConcern: options.writeConcern,
-    maxBatchesInFlight
+    return Object.freeze({
+      input,
+      target,
+      source,
+      catchUpUntil: reader.optionalTimestamp('catchUpUntil'),
+      ...settings
+    });
   });
 }
 

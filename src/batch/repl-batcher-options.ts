@@ -8,6 +8,7 @@ import { InvalidConfigError } from '../errors.js';
 import { type BoundedQueue } from '../lifecycle/bounded-queue.js';
 import { type StageOptions } from '../lifecycle/stage.js';
 import { NamespaceFilter } from '../namespace/namespace-filter.js';
+import { type OptionReader, readOptions } from '../options/option-reader.js';
 import { type FetchedEntry } from '../pipeline/pipeline-items.js';
 
 /**
@@ -117,20 +118,32 @@ const TRANSACTION_MODES: readonly TransactionMode[] = ['flatten', 'preserve'];
 /** setTimeout's largest delay; a longer one fires at once (with a warning), not later. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-function positiveInteger(field: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidConfigError(field, `expected a positive integer, got ${String(value)}`);
-  }
-  return value;
+/**
+ * Reads the batcher's tunable limits: what the Replicator's `batcher` slice holds.
+ * @throws {@link InvalidConfigError} naming the field
+ * @internal
+ */
+export function readBatcherSettings(
+  reader: OptionReader
+): Pick<ResolvedReplBatcherOptions, 'maxOps' | 'maxBytes' | 'maxFillMs' | 'outputMaxBatches'> {
+  const d = replBatcherDefaults;
+  const maxFillMs = reader.number('maxFillMs', d.maxFillMs, { max: MAX_TIMER_MS });
+  if (maxFillMs <= 0)
+    reader.fail('maxFillMs', `expected a number of milliseconds > 0, got ${maxFillMs}`);
+  return {
+    maxOps: reader.integer('maxOps', d.maxOps),
+    maxBytes: reader.integer('maxBytes', d.maxBytes),
+    maxFillMs,
+    outputMaxBatches: reader.integer('outputMaxBatches', d.outputMaxBatches)
+  };
 }
 
-function isTimestamp(value: unknown): value is Timestamp {
-  // By brand, not instanceof: the host may load a second copy of `bson`.
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    (value as { _bsontype?: unknown })._bsontype === 'Timestamp'
-  );
+/**
+ * Reads `transactions`: how source transactions are applied.
+ * @internal
+ */
+export function readTransactionMode(reader: OptionReader): TransactionMode {
+  return reader.oneOf('transactions', TRANSACTION_MODES, replBatcherDefaults.transactions);
 }
 
 /**
@@ -141,47 +154,30 @@ function isTimestamp(value: unknown): value is Timestamp {
 export function resolveReplBatcherOptions(
   options: ReplBatcherOptions
 ): Readonly<ResolvedReplBatcherOptions> {
-  const { input, filter = new NamespaceFilter(), resumeOptime } = options;
-  // Duck-typed: BoundedQueue is internal, and a second loaded copy would fail instanceof.
-  if (
-    input === null ||
-    typeof input !== 'object' ||
-    typeof (input as Partial<BoundedQueue<FetchedEntry>>).shift !== 'function' ||
-    typeof (input as Partial<BoundedQueue<FetchedEntry>>).tryShift !== 'function'
-  ) {
-    throw new InvalidConfigError('input', "expected the fetcher's output queue");
-  }
-  if (!(filter instanceof NamespaceFilter)) {
-    throw new InvalidConfigError('filter', 'expected a NamespaceFilter');
-  }
-  const maxFillMs = options.maxFillMs ?? replBatcherDefaults.maxFillMs;
-  if (!Number.isFinite(maxFillMs) || maxFillMs <= 0 || maxFillMs > MAX_TIMER_MS) {
-    throw new InvalidConfigError(
-      'maxFillMs',
-      `expected a number of milliseconds in (0, ${MAX_TIMER_MS}], got ${String(maxFillMs)}`
-    );
-  }
-  if (resumeOptime !== undefined && !isTimestamp(resumeOptime)) {
-    throw new InvalidConfigError('resumeOptime', 'expected a BSON Timestamp');
-  }
-  const transactions = options.transactions ?? replBatcherDefaults.transactions;
-  if (!TRANSACTION_MODES.includes(transactions)) {
-    throw new InvalidConfigError(
-      'transactions',
-      `expected "flatten" or "preserve", got ${JSON.stringify(String(transactions))}`
-    );
-  }
-  return Object.freeze({
-    input,
-    filter,
-    maxOps: positiveInteger('maxOps', options.maxOps ?? replBatcherDefaults.maxOps),
-    maxBytes: positiveInteger('maxBytes', options.maxBytes ?? replBatcherDefaults.maxBytes),
-    maxFillMs,
-    outputMaxBatches: positiveInteger(
-      'outputMaxBatches',
-      options.outputMaxBatches ?? replBatcherDefaults.outputMaxBatches
-    ),
-    resumeOptime,
-    transactions
+  return readOptions(options, reader => {
+    reader.signal();
+    reader.logger();
+    const input = reader.custom('input', (value, field) => {
+      // Duck-typed: BoundedQueue is internal, and a second loaded copy would fail instanceof.
+      const queue = value as Partial<BoundedQueue<FetchedEntry>> | null | undefined;
+      if (typeof queue?.shift !== 'function' || typeof queue.tryShift !== 'function') {
+        throw new InvalidConfigError(field, "expected the fetcher's output queue");
+      }
+      return value as BoundedQueue<FetchedEntry>;
+    });
+    const filter = reader.custom('filter', (value, field) => {
+      if (value === undefined) return new NamespaceFilter();
+      if (!(value instanceof NamespaceFilter)) {
+        throw new InvalidConfigError(field, 'expected a NamespaceFilter');
+      }
+      return value;
+    });
+    return Object.freeze({
+      input,
+      filter,
+      ...readBatcherSettings(reader),
+      resumeOptime: reader.optionalTimestamp('resumeOptime'),
+      transactions: readTransactionMode(reader)
+    });
   });
 }

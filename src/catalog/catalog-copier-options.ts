@@ -6,9 +6,9 @@
 import { type MongoClient } from 'mongodb';
 
 import { InvalidConfigError } from '../errors.js';
-import { checkClient, checkOptionsObject } from '../lifecycle/option-checks.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { type NamespaceFilter } from '../namespace/namespace-filter.js';
+import { type OptionReader, readOptions } from '../options/option-reader.js';
 import { type OnExistingTarget } from './target-plan.js';
 
 /**
@@ -59,15 +59,15 @@ export interface ResolvedCatalogCopierOptions {
   readonly logger: Logger;
 }
 
-const KNOWN_KEYS: ReadonlySet<string> = new Set([
-  'source',
-  'target',
-  'filter',
-  'onExistingTarget',
-  'logger'
-]);
-const POLICIES: ReadonlySet<unknown> = new Set<OnExistingTarget>(['fail', 'drop', 'append']);
-const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+const POLICIES: readonly OnExistingTarget[] = ['fail', 'drop', 'append'];
+
+/**
+ * Reads `onExistingTarget`, the policy for a target collection that already holds documents.
+ * @internal
+ */
+export function readOnExistingTarget(reader: OptionReader): OnExistingTarget {
+  return reader.oneOf('onExistingTarget', POLICIES, catalogCopierDefaults.onExistingTarget);
+}
 
 /**
  * Applies {@link catalogCopierDefaults} and validates every option. No I/O.
@@ -78,50 +78,23 @@ const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export function resolveCatalogCopierOptions(
   options: CatalogCopierOptions
 ): ResolvedCatalogCopierOptions {
-  checkOptionsObject(options, KNOWN_KEYS);
-  checkClient('source', options.source);
-  checkClient('target', options.target);
-  // Checked by shape, not instanceof, so a filter from another loaded copy of the package works.
-  const filter: unknown = options.filter;
-  if (
-    filter === null ||
-    typeof filter !== 'object' ||
-    typeof (filter as Partial<NamespaceFilter>).map !== 'function' ||
-    typeof (filter as Partial<NamespaceFilter>).acceptsDatabase !== 'function'
-  ) {
-    throw new InvalidConfigError('filter', 'expected a NamespaceFilter');
-  }
-  const onExistingTarget = options.onExistingTarget ?? catalogCopierDefaults.onExistingTarget;
-  if (!POLICIES.has(onExistingTarget)) {
-    throw new InvalidConfigError(
-      'onExistingTarget',
-      `expected 'fail', 'drop' or 'append', got ${describe(onExistingTarget)}`
-    );
-  }
-  const logger: unknown = options.logger ?? silentLogger;
-  if (
-    logger === null ||
-    typeof logger !== 'object' ||
-    LOG_LEVELS.some(level => typeof (logger as Partial<Logger>)[level] !== 'function')
-  ) {
-    throw new InvalidConfigError('logger', 'expected an object with debug, info, warn and error');
-  }
-  return Object.freeze({
-    source: options.source,
-    target: options.target,
-    filter: options.filter,
-    onExistingTarget,
-    logger: logger as Logger
+  return readOptions(options, reader => {
+    const source = reader.client('source');
+    const target = reader.client('target');
+    // Checked by shape, not instanceof, so a filter from another loaded copy of the package works.
+    const filter = reader.custom('filter', (value, field) => {
+      const candidate = value as Partial<NamespaceFilter> | null | undefined;
+      if (typeof candidate?.map !== 'function' || typeof candidate.acceptsDatabase !== 'function') {
+        throw new InvalidConfigError(field, 'expected a NamespaceFilter');
+      }
+      return value as NamespaceFilter;
+    });
+    return Object.freeze({
+      source,
+      target,
+      filter,
+      onExistingTarget: readOnExistingTarget(reader),
+      logger: reader.logger() ?? silentLogger
+    });
   });
-}
-
-/** A short, safe rendering of a bad value (never an object's contents). */
-function describe(value: unknown): string {
-  if (typeof value === 'string') {
-    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  }
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) {
-    return String(value);
-  }
-  return typeof value;
 }

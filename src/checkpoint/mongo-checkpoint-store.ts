@@ -1,7 +1,8 @@
 /** The default checkpoint store: a collection in the target deployment. */
 import { type Collection, type Document, type MongoClient } from 'mongodb';
 
-import { CheckpointError } from '../errors.js';
+import { CheckpointError, InvalidConfigError } from '../errors.js';
+import { isClientLike, readOptions } from '../options/option-reader.js';
 import { type Checkpoint, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { type CheckpointStore } from './checkpoint-store.js';
 import { OrderedSaves } from './ordered-saves.js';
@@ -39,8 +40,13 @@ export class MongoCheckpointStore implements CheckpointStore {
   readonly #collection: Collection<Document>;
 
   constructor(client: MongoClient, options: MongoCheckpointStoreOptions = {}) {
-    const database = options.database ?? mongoCheckpointStoreDefaults.database;
-    const collection = options.collection ?? mongoCheckpointStoreDefaults.collection;
+    const { database, collection } = readOptions(options, reader => ({
+      database: reader.string('database', mongoCheckpointStoreDefaults.database),
+      collection: reader.string('collection', mongoCheckpointStoreDefaults.collection)
+    }));
+    if (!isClientLike(client)) {
+      throw new InvalidConfigError('checkpoint.store', 'expected a connected MongoClient');
+    }
     this.#collection = client.db(database).collection(collection);
   }
 

@@ -4,11 +4,12 @@
  */
 import { type Document } from 'mongodb';
 
-import { InvalidConfigError } from '../errors.js';
+import { readOptions } from '../options/option-reader.js';
 import {
   type OplogFetcherOptions,
-  type ResolvedOplogFetcherOptions,
-  resolveOplogFetcherOptions
+  readFetcherSettings,
+  readStart,
+  type ResolvedOplogFetcherOptions
 } from './oplog-fetcher-options.js';
 
 /**
@@ -45,16 +46,17 @@ export interface ResolvedChangeStreamFetcherOptions extends ResolvedOplogFetcher
 export function resolveChangeStreamFetcherOptions(
   options: ChangeStreamFetcherOptions
 ): ResolvedChangeStreamFetcherOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidConfigError('options', 'expected an object');
-  }
-  const { resumeToken, ...rest } = options;
-  const resolved = resolveOplogFetcherOptions(rest);
-  if (
-    resumeToken !== undefined &&
-    (resumeToken === null || typeof resumeToken !== 'object' || Array.isArray(resumeToken))
-  ) {
-    throw new InvalidConfigError('resumeToken', 'expected a resume token document ({_data: …})');
-  }
-  return Object.freeze({ ...resolved, resumeToken });
+  return readOptions(options, reader => {
+    reader.signal();
+    reader.logger();
+    return Object.freeze({
+      source: reader.client('source'),
+      start: readStart(reader),
+      ...readFetcherSettings(reader),
+      resumeToken: reader.optionalDocument<Document>(
+        'resumeToken',
+        'a resume token document ({_data: …})'
+      )
+    });
+  });
 }

@@ -3,13 +3,11 @@
  * `resolveOplogFetcherOptions()`, which applies the defaults and validates everything before
  * any I/O (a wrong value throws {@link InvalidConfigError} naming the field and the range).
  */
-import { type MongoClient, Timestamp } from 'mongodb';
+import { type MongoClient, type Timestamp } from 'mongodb';
 
-import { InvalidConfigError } from '../errors.js';
-import { checkClient, checkOptionsObject, rejectUnknownKeys } from '../lifecycle/option-checks.js';
-import { retryDefaults, type RetryOptions } from '../lifecycle/retry.js';
+import { readRetryOptions, retryDefaults, type RetryOptions } from '../lifecycle/retry.js';
 import { type StageOptions } from '../lifecycle/stage.js';
-import { redactText } from '../logger.js';
+import { type OptionReader, readOptions } from '../options/option-reader.js';
 
 /**
  * How the {@link OplogFetcher} retries after a transient failure: the backoff of re-opening the
@@ -106,25 +104,44 @@ export interface ResolvedOplogFetcherOptions {
   readonly lagIntervalMs: number;
 }
 
-/** Every key the fetcher understands; anything else is most likely a typo. */
-const KNOWN_KEYS: ReadonlySet<string> = new Set([
-  'signal',
-  'logger',
-  'source',
-  'start',
-  'batchSize',
-  'maxAwaitTimeMS',
-  'bufferMaxEntries',
-  'bufferMaxBytes',
-  'retry',
-  'lagIntervalMs'
-]);
-const RETRY_KEYS: ReadonlySet<string> = new Set([
-  'maxRetryTimeMs',
-  'minDelayMs',
-  'maxDelayMs',
-  'jitter'
-]);
+/**
+ * Reads the fetcher's tunable options (everything but `source`, `start` and the lifecycle
+ * options): what the Replicator's `fetcher` slice holds. Shared by both fetchers.
+ * @throws {@link InvalidConfigError} naming the field
+ * @internal
+ */
+export function readFetcherSettings(
+  reader: OptionReader
+): Omit<ResolvedOplogFetcherOptions, 'source' | 'start'> {
+  const d = oplogFetcherDefaults;
+  const retry = readRetryOptions(reader.object('retry'), false);
+  return {
+    batchSize: reader.integer('batchSize', d.batchSize),
+    maxAwaitTimeMS: reader.integer('maxAwaitTimeMS', d.maxAwaitTimeMS),
+    bufferMaxEntries: reader.integer('bufferMaxEntries', d.bufferMaxEntries),
+    bufferMaxBytes: reader.integer('bufferMaxBytes', d.bufferMaxBytes, { infinity: true }),
+    retry: Object.freeze({
+      maxRetryTimeMs: retry.maxRetryTimeMs ?? retryDefaults.maxRetryTimeMs,
+      minDelayMs: retry.minDelayMs ?? retryDefaults.minDelayMs,
+      maxDelayMs: retry.maxDelayMs ?? retryDefaults.maxDelayMs,
+      jitter: retry.jitter ?? retryDefaults.jitter
+    }),
+    lagIntervalMs: reader.integer('lagIntervalMs', d.lagIntervalMs, { min: 10 })
+  };
+}
+
+/**
+ * Reads `start`: the optime of the last applied entry, or `'latest'`.
+ * @internal
+ */
+export function readStart(reader: OptionReader): Timestamp | 'latest' {
+  if (reader.raw('start') === 'latest') return 'latest';
+  const start = reader.optionalTimestamp('start');
+  if (start === undefined) {
+    reader.fail('start', "expected a Timestamp (the last applied optime) or 'latest'");
+  }
+  return start;
+}
 
 /**
  * Applies {@link oplogFetcherDefaults} and validates every option. No I/O.
@@ -136,120 +153,13 @@ const RETRY_KEYS: ReadonlySet<string> = new Set([
 export function resolveOplogFetcherOptions(
   options: OplogFetcherOptions
 ): ResolvedOplogFetcherOptions {
-  checkOptionsObject(options, KNOWN_KEYS);
-  checkClient('source', options.source);
-  return Object.freeze({
-    source: options.source,
-    start: checkStart(options.start),
-    batchSize: integer('batchSize', options.batchSize, oplogFetcherDefaults.batchSize, 1),
-    maxAwaitTimeMS: integer(
-      'maxAwaitTimeMS',
-      options.maxAwaitTimeMS,
-      oplogFetcherDefaults.maxAwaitTimeMS,
-      1
-    ),
-    bufferMaxEntries: integer(
-      'bufferMaxEntries',
-      options.bufferMaxEntries,
-      oplogFetcherDefaults.bufferMaxEntries,
-      1
-    ),
-    bufferMaxBytes: bytes(options.bufferMaxBytes),
-    retry: checkRetry(options.retry),
-    lagIntervalMs: integer(
-      'lagIntervalMs',
-      options.lagIntervalMs,
-      oplogFetcherDefaults.lagIntervalMs,
-      10
-    )
+  return readOptions(options, reader => {
+    reader.signal();
+    reader.logger();
+    return Object.freeze({
+      source: reader.client('source'),
+      start: readStart(reader),
+      ...readFetcherSettings(reader)
+    });
   });
-}
-
-function checkStart(start: unknown): Timestamp | 'latest' {
-  if (start === 'latest') return start;
-  // Checked by brand, not instanceof: the host may hold a Timestamp from another copy of bson.
-  if (
-    start !== null &&
-    typeof start === 'object' &&
-    (start as { _bsontype?: unknown })._bsontype === 'Timestamp'
-  ) {
-    const { t, i } = start as Timestamp;
-    // Re-created with our copy of the class so the driver serialises it without surprises.
-    return new Timestamp({ t, i });
-  }
-  throw new InvalidConfigError(
-    'start',
-    `expected a Timestamp (the last applied optime) or 'latest', got ${describe(start)}`
-  );
-}
-
-function integer(field: string, value: unknown, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new InvalidConfigError(field, `expected an integer ≥ ${min}, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function bytes(value: unknown): number {
-  if (value === undefined) return oplogFetcherDefaults.bufferMaxBytes;
-  const ok =
-    typeof value === 'number' &&
-    (value === Number.POSITIVE_INFINITY || (Number.isSafeInteger(value) && value >= 1));
-  if (!ok) {
-    throw new InvalidConfigError(
-      'bufferMaxBytes',
-      `expected an integer ≥ 1 or Infinity, got ${describe(value)}`
-    );
-  }
-  return value;
-}
-
-function checkRetry(retry: unknown): Readonly<Required<OplogFetcherRetryOptions>> {
-  if (retry === undefined) retry = {};
-  if (retry === null || typeof retry !== 'object') {
-    throw new InvalidConfigError('retry', `expected an object, got ${describe(retry)}`);
-  }
-  rejectUnknownKeys(retry, RETRY_KEYS, 'retry.');
-  const r = retry as OplogFetcherRetryOptions;
-  const maxRetryTimeMs = delay('retry.maxRetryTimeMs', r.maxRetryTimeMs, true);
-  const minDelayMs = delay('retry.minDelayMs', r.minDelayMs, false);
-  const maxDelayMs = delay('retry.maxDelayMs', r.maxDelayMs, true);
-  if (r.jitter !== undefined && typeof r.jitter !== 'boolean') {
-    throw new InvalidConfigError('retry.jitter', `expected a boolean, got ${describe(r.jitter)}`);
-  }
-  return Object.freeze({
-    maxRetryTimeMs: maxRetryTimeMs ?? retryDefaults.maxRetryTimeMs,
-    minDelayMs: minDelayMs ?? retryDefaults.minDelayMs,
-    maxDelayMs: maxDelayMs ?? retryDefaults.maxDelayMs,
-    jitter: r.jitter ?? retryDefaults.jitter
-  });
-}
-
-function delay(field: string, value: unknown, allowInfinity: boolean): number | undefined {
-  if (value === undefined) return undefined;
-  const ok =
-    typeof value === 'number' &&
-    value >= 0 &&
-    (Number.isFinite(value) || (allowInfinity && value === Number.POSITIVE_INFINITY));
-  if (!ok) {
-    throw new InvalidConfigError(
-      field,
-      `expected a number ≥ 0${allowInfinity ? ' or Infinity' : ''}, got ${describe(value)}`
-    );
-  }
-  return value;
-}
-
-/** A short, safe rendering of a bad value (never an object's contents: it may hold a URI). */
-function describe(value: unknown): string {
-  if (typeof value === 'string') {
-    // Redact before cutting: a cut URI may no longer look like one to the redactor.
-    const safe = redactText(value);
-    return JSON.stringify(safe.length > 40 ? `${safe.slice(0, 40)}…` : safe);
-  }
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) {
-    return String(value);
-  }
-  return typeof value;
 }

@@ -6,8 +6,9 @@ import { type MongoClient, type WriteConcern, type WriteConcernSettings } from '
 
 import { InvalidConfigError } from '../errors.js';
 import { type ProgressEvent } from '../events.js';
-import { type RetryOptions } from '../lifecycle/retry.js';
+import { readRetryOptions, type StageRetryOptions } from '../lifecycle/retry.js';
 import { type StageEvents, type StageOptions } from '../lifecycle/stage.js';
+import { type OptionReader, readOptions, readWriteConcern } from '../options/option-reader.js';
 import { type IdRange } from '../split/document-splitter.js';
 
 /**
@@ -159,7 +160,7 @@ export interface CollectionExecutorOptions extends StageOptions {
    * Backoff for transient failures (a reader resumes after the last document it read).
    * @defaultValue {@link retryDefaults}
    */
-  retry?: Omit<RetryOptions, 'operation' | 'signal' | 'onRetry'>;
+  retry?: StageRetryOptions;
 }
 
 /**
@@ -200,11 +201,36 @@ export interface ResolvedCollectionExecutorOptions extends CollectionExecutorOpt
   readonly onDuplicate: DuplicatePolicy;
 }
 
-function positiveInteger(field: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw new InvalidConfigError(field, `must be an integer from 1 to ${max}, got ${value}`);
-  }
-  return value;
+const DUPLICATE_POLICIES: readonly DuplicatePolicy[] = ['fail', 'replace'];
+
+/**
+ * Reads `onDuplicate`, the policy for a copied `_id` the target already holds.
+ * @internal
+ */
+export function readOnDuplicate(reader: OptionReader): DuplicatePolicy {
+  return reader.oneOf('onDuplicate', DUPLICATE_POLICIES, collectionExecutorDefaults.onDuplicate);
+}
+
+/**
+ * Reads the executor's tunable options: what the Replicator's `full.executor` slice holds.
+ * @throws {@link InvalidConfigError} naming the field
+ * @internal
+ */
+export function readExecutorSettings(reader: OptionReader) {
+  const d = collectionExecutorDefaults;
+  const retry = reader.has('retry') ? readRetryOptions(reader.object('retry')) : undefined;
+  const writeConcern = readWriteConcern(reader);
+  return {
+    readers: reader.integer('readers', d.readers, { max: 256 }),
+    writers: reader.integer('writers', d.writers, { max: 256 }),
+    readBatchSize: reader.integer('readBatchSize', d.readBatchSize),
+    chunkDocuments: reader.integer('chunkDocuments', d.chunkDocuments),
+    chunkBytes: reader.integer('chunkBytes', d.chunkBytes),
+    bufferMaxChunks: reader.integer('bufferMaxChunks', d.bufferMaxChunks),
+    bufferMaxBytes: reader.integer('bufferMaxBytes', d.bufferMaxBytes),
+    ...(retry === undefined ? {} : { retry }),
+    ...(writeConcern === undefined ? {} : { writeConcern })
+  };
 }
 
 /**
@@ -215,40 +241,31 @@ function positiveInteger(field: string, value: number, max = Number.MAX_SAFE_INT
 export function resolveCollectionExecutorOptions(
   options: CollectionExecutorOptions
 ): Readonly<ResolvedCollectionExecutorOptions> {
-  for (const side of ['source', 'target'] as const) {
-    if (typeof (options[side] as Partial<MongoClient> | undefined)?.db !== 'function') {
-      throw new InvalidConfigError(side, 'must be a connected MongoClient');
-    }
-  }
-  if (!Array.isArray(options.tasks)) throw new InvalidConfigError('tasks', 'must be an array');
-  options.tasks.forEach((task, i) => {
-    if (typeof task.targetNs !== 'string' || !/^[^.$]+\.[^]+$/.test(task.targetNs)) {
-      throw new InvalidConfigError(`tasks[${i}].targetNs`, 'must be a db.collection name');
-    }
-    if (typeof task.range?.namespace !== 'string') {
-      throw new InvalidConfigError(`tasks[${i}].range`, 'must be an IdRange');
-    }
-  });
-  const d = collectionExecutorDefaults;
-  const onDuplicate = options.onDuplicate ?? d.onDuplicate;
-  if (onDuplicate !== 'fail' && onDuplicate !== 'replace') {
-    throw new InvalidConfigError(
-      'onDuplicate',
-      `must be "fail" or "replace", got ${JSON.stringify(onDuplicate)}`
-    );
-  }
-  return Object.freeze({
-    ...options,
-    readers: positiveInteger('readers', options.readers ?? d.readers, 256),
-    writers: positiveInteger('writers', options.writers ?? d.writers, 256),
-    readBatchSize: positiveInteger('readBatchSize', options.readBatchSize ?? d.readBatchSize),
-    chunkDocuments: positiveInteger('chunkDocuments', options.chunkDocuments ?? d.chunkDocuments),
-    chunkBytes: positiveInteger('chunkBytes', options.chunkBytes ?? d.chunkBytes),
-    bufferMaxChunks: positiveInteger(
-      'bufferMaxChunks',
-      options.bufferMaxChunks ?? d.bufferMaxChunks
-    ),
-    bufferMaxBytes: positiveInteger('bufferMaxBytes', options.bufferMaxBytes ?? d.bufferMaxBytes),
-    onDuplicate
+  return readOptions(options, reader => {
+    const signal = reader.signal();
+    const logger = reader.logger();
+    const source = reader.client('source');
+    const target = reader.client('target');
+    const tasks = reader.custom('tasks', (value, field) => {
+      if (!Array.isArray(value)) throw new InvalidConfigError(field, 'must be an array');
+      (value as Partial<CopyTask>[]).forEach((task, i) => {
+        if (typeof task.targetNs !== 'string' || !/^[^.$]+\.[^]+$/.test(task.targetNs)) {
+          throw new InvalidConfigError(`${field}[${i}].targetNs`, 'must be a db.collection name');
+        }
+        if (typeof task.range?.namespace !== 'string') {
+          throw new InvalidConfigError(`${field}[${i}].range`, 'must be an IdRange');
+        }
+      });
+      return value as CopyTask[];
+    });
+    return Object.freeze({
+      ...(signal === undefined ? {} : { signal }),
+      ...(logger === undefined ? {} : { logger }),
+      source,
+      target,
+      tasks,
+      onDuplicate: readOnDuplicate(reader),
+      ...readExecutorSettings(reader)
+    });
   });
 }

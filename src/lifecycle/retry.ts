@@ -7,9 +7,10 @@
  */
 import pRetry from 'p-retry';
 
-import { RetriesExhaustedError } from '../errors.js';
+import { InvalidConfigError, RetriesExhaustedError } from '../errors.js';
 import { type RetryAttempt } from '../events.js';
 import { redactError, redactText } from '../logger.js';
+import { type OptionReader } from '../options/option-reader.js';
 import { classifyError, type ErrorClassification } from './classify-error.js';
 
 /**
@@ -66,6 +67,40 @@ export const retryDefaults = Object.freeze({
   jitter: true,
   operation: 'operation'
 });
+
+/**
+ * The backoff options a stage takes from its host (`retry: {…}`): {@link RetryOptions} without
+ * what the stage supplies itself.
+ * @public
+ */
+export type StageRetryOptions = Omit<RetryOptions, 'operation' | 'signal' | 'onRetry'>;
+
+/**
+ * Reads and checks a stage's `retry` options; the result holds only the keys given.
+ * @param classify - Whether a custom `classify` function is accepted.
+ * @throws {@link InvalidConfigError} naming the bad or unknown field (`retry.minDelayMs`)
+ * @internal
+ */
+export function readRetryOptions(reader: OptionReader, classify = true): StageRetryOptions {
+  const out: { -readonly [K in keyof StageRetryOptions]: StageRetryOptions[K] } = {};
+  const maxRetryTimeMs = reader.optionalNumber('maxRetryTimeMs', { infinity: true });
+  if (maxRetryTimeMs !== undefined) out.maxRetryTimeMs = maxRetryTimeMs;
+  const minDelayMs = reader.optionalNumber('minDelayMs');
+  if (minDelayMs !== undefined) out.minDelayMs = minDelayMs;
+  const maxDelayMs = reader.optionalNumber('maxDelayMs', { infinity: true });
+  if (maxDelayMs !== undefined) out.maxDelayMs = maxDelayMs;
+  if (reader.has('jitter')) out.jitter = reader.boolean('jitter', retryDefaults.jitter);
+  if (classify && reader.has('classify')) {
+    out.classify = reader.custom('classify', (value, field) => {
+      if (typeof value !== 'function') {
+        throw new InvalidConfigError(field, 'expected a function (error) => ErrorClassification');
+      }
+      return value as NonNullable<RetryOptions['classify']>;
+    });
+  }
+  reader.done();
+  return Object.freeze(out);
+}
 
 /**
  * Runs `fn` until it succeeds, retrying transient failures with exponential backoff.

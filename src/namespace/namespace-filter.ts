@@ -21,6 +21,7 @@
  * `'a.x': 'c.y'` when `a.y` exists) need the source catalog and are left to the caller.
  */
 import { InvalidConfigError } from '../errors.js';
+import { OptionReader } from '../options/option-reader.js';
 import {
   collectionNameProblem,
   databaseNameProblem,
@@ -201,15 +202,28 @@ export class NamespaceFilter {
    * rename rules that would write two sources into one target.
    */
   constructor(options: NamespaceFilterOptions = {}) {
-    const include = options.include ?? namespaceFilterDefaults.include;
-    const exclude = options.exclude ?? namespaceFilterDefaults.exclude;
-    this.#include = include.map((p, i) => compilePattern(p, `filter.include[${i}]`));
-    this.#exclude = exclude.map((p, i) => compilePattern(p, `filter.exclude[${i}]`));
+    const reader = new OptionReader(options, 'filter');
+    const patterns = (key: 'include' | 'exclude') =>
+      reader.custom(key, (value, field) => {
+        const list: unknown = value ?? namespaceFilterDefaults[key];
+        if (!Array.isArray(list)) {
+          throw new InvalidConfigError(field, 'expected an array of "db.coll" patterns');
+        }
+        return list.map((p: string | RegExp, i) => compilePattern(p, `${field}[${i}]`));
+      });
+    this.#include = patterns('include');
+    this.#exclude = patterns('exclude');
     this.#exactIncludes = new Set(
       this.#include.flatMap(p => (p.exact !== undefined && p.exact.includes('.') ? [p.exact] : []))
     );
-    this.#includeSystem = options.includeSystem ?? namespaceFilterDefaults.includeSystem;
-    this.#compileRenames(options.rename ?? namespaceFilterDefaults.rename);
+    this.#includeSystem = reader.boolean('includeSystem', namespaceFilterDefaults.includeSystem);
+    const rename =
+      reader.optionalDocument<Readonly<Record<string, string>>>(
+        'rename',
+        'an object of "source": "target" rules'
+      ) ?? namespaceFilterDefaults.rename;
+    reader.done();
+    this.#compileRenames(rename);
   }
 
   /**

@@ -3,6 +3,7 @@
  * events only (no extra queries against the source or the target).
  */
 import { InvalidConfigError } from '../errors.js';
+import { readOptions } from '../options/option-reader.js';
 import { type Replicator } from '../replicator.js';
 import { ReplicatorMetrics } from './replicator-metrics.js';
 import { type ReplicatorStatus } from './replicator-status.js';
@@ -75,17 +76,19 @@ export class ReplicatorMonitor {
    * @throws {@link InvalidConfigError} if `recentErrors` is not a non-negative integer.
    */
   constructor(replicator: Replicator, options: ReplicatorMonitorOptions = {}) {
-    const recentErrors = options.recentErrors ?? replicatorMonitorDefaults.recentErrors;
-    if (!Number.isSafeInteger(recentErrors) || recentErrors < 0) {
-      throw new InvalidConfigError('recentErrors', 'must be an integer of 0 or more');
-    }
-    if (options.clock !== undefined && typeof options.clock !== 'function') {
-      throw new InvalidConfigError('clock', 'must be a function returning milliseconds');
-    }
-    this.#recorder = new StatusRecorder(replicator, {
-      recentErrors,
-      clock: options.clock ?? Date.now
-    });
+    const resolved = readOptions(options, reader => ({
+      recentErrors: reader.integer('recentErrors', replicatorMonitorDefaults.recentErrors, {
+        min: 0
+      }),
+      clock: reader.custom('clock', (value, field) => {
+        if (value === undefined) return Date.now;
+        if (typeof value !== 'function') {
+          throw new InvalidConfigError(field, 'must be a function returning milliseconds');
+        }
+        return value as () => number;
+      })
+    }));
+    this.#recorder = new StatusRecorder(replicator, resolved);
   }
 
   /** A JSON-ready snapshot: state, phase, lag, optimes, copy progress, applied counts, errors. */

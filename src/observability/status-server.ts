@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { type AddressInfo } from 'node:net';
 
 import { InvalidConfigError } from '../errors.js';
+import { readOptions } from '../options/option-reader.js';
 import { errorMessage } from './error-summary.js';
 import { type ReplicatorMonitor } from './replicator-monitor.js';
 
@@ -103,10 +104,15 @@ export async function startStatusServer(
   monitor: ReplicatorMonitor,
   options: StatusServerOptions
 ): Promise<StatusServer> {
-  const { port, host = '127.0.0.1' } = options;
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new InvalidConfigError('port', 'must be an integer from 0 to 65535');
-  }
+  const { port, host } = readOptions(options, reader => ({
+    port: reader.custom('port', (value, field) => {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65_535) {
+        throw new InvalidConfigError(field, 'must be an integer from 0 to 65535');
+      }
+      return value;
+    }),
+    host: reader.string('host', '127.0.0.1')
+  }));
   const server = createServer((request, response) => {
     handle(monitor, request, response).catch((error: unknown) => {
       if (response.headersSent) response.destroy();

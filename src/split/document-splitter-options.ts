@@ -4,9 +4,8 @@
  */
 import { type MongoClient } from 'mongodb';
 
-import { InvalidConfigError } from '../errors.js';
-import { checkClient } from '../lifecycle/option-checks.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { type OptionReader, readOptions } from '../options/option-reader.js';
 import { type IdRange } from './id-range.js';
 
 /**
@@ -93,22 +92,28 @@ export interface DocumentSplitterEvents {
  */
 const MAX_SAMPLES = 100_000;
 
-function positiveInteger(field: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new InvalidConfigError(
-      field,
-      `expected an integer from 1 to ${max}, got ${String(value)}`
+/**
+ * Reads the splitter's tunable options: what the Replicator's `full.splitter` slice holds.
+ * @throws {@link InvalidConfigError} naming the field
+ * @internal
+ */
+export function readSplitterSettings(
+  reader: OptionReader
+): Omit<ResolvedDocumentSplitterOptions, 'source' | 'logger'> {
+  const d = documentSplitterDefaults;
+  const maxRangesPerCollection = reader.integer('maxRangesPerCollection', d.maxRangesPerCollection);
+  const samplesPerRange = reader.integer('samplesPerRange', d.samplesPerRange);
+  if (maxRangesPerCollection * samplesPerRange > MAX_SAMPLES) {
+    reader.fail(
+      'samplesPerRange',
+      `maxRangesPerCollection × samplesPerRange must be at most ${MAX_SAMPLES}, got ${maxRangesPerCollection * samplesPerRange}`
     );
   }
-  return value;
-}
-
-function isLogger(value: unknown): value is Logger {
-  if (value === null || typeof value !== 'object') return false;
-  const logger = value as Partial<Record<keyof Logger, unknown>>;
-  return (['debug', 'info', 'warn', 'error'] as const).every(
-    level => typeof logger[level] === 'function'
-  );
+  return {
+    maxRangesPerCollection,
+    minDocumentsPerRange: reader.integer('minDocumentsPerRange', d.minDocumentsPerRange),
+    samplesPerRange
+  };
 }
 
 /**
@@ -119,33 +124,11 @@ function isLogger(value: unknown): value is Logger {
 export function resolveDocumentSplitterOptions(
   options: DocumentSplitterOptions
 ): Readonly<ResolvedDocumentSplitterOptions> {
-  const { source, logger = silentLogger } = options;
-  checkClient('source', source);
-  if (!isLogger(logger)) {
-    throw new InvalidConfigError('logger', 'expected an object with debug, info, warn and error');
-  }
-  const maxRangesPerCollection = positiveInteger(
-    'maxRangesPerCollection',
-    options.maxRangesPerCollection ?? documentSplitterDefaults.maxRangesPerCollection
+  return readOptions(options, reader =>
+    Object.freeze({
+      source: reader.client('source'),
+      logger: reader.logger() ?? silentLogger,
+      ...readSplitterSettings(reader)
+    })
   );
-  const samplesPerRange = positiveInteger(
-    'samplesPerRange',
-    options.samplesPerRange ?? documentSplitterDefaults.samplesPerRange
-  );
-  if (maxRangesPerCollection * samplesPerRange > MAX_SAMPLES) {
-    throw new InvalidConfigError(
-      'samplesPerRange',
-      `maxRangesPerCollection × samplesPerRange must be at most ${MAX_SAMPLES}, got ${maxRangesPerCollection * samplesPerRange}`
-    );
-  }
-  return Object.freeze({
-    source,
-    maxRangesPerCollection,
-    minDocumentsPerRange: positiveInteger(
-      'minDocumentsPerRange',
-      options.minDocumentsPerRange ?? documentSplitterDefaults.minDocumentsPerRange
-    ),
-    samplesPerRange,
-    logger
-  });
 }

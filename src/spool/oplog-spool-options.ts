@@ -4,6 +4,7 @@
  */
 import { InvalidConfigError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
+import { readOptions } from '../options/option-reader.js';
 import { RECORD_HEADER_BYTES } from './spool-record.js';
 
 /**
@@ -62,15 +63,15 @@ export function resolveOplogSpoolOptions(
   if (typeof directory !== 'string' || directory.length === 0) {
     throw new InvalidConfigError('spool.directory', 'must be a non-empty path');
   }
-  const segmentBytes = options.segmentBytes ?? oplogSpoolDefaults.segmentBytes;
-  const readChunkBytes = options.readChunkBytes ?? oplogSpoolDefaults.readChunkBytes;
-  checkSize('spool.segmentBytes', segmentBytes, 1);
-  checkSize('spool.readChunkBytes', readChunkBytes, RECORD_HEADER_BYTES);
-  return { segmentBytes, readChunkBytes, logger: options.logger ?? silentLogger };
-}
-
-function checkSize(field: string, value: number, min: number): void {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new InvalidConfigError(field, `must be an integer of at least ${min}, got ${value}`);
-  }
+  return readOptions(
+    options,
+    reader => ({
+      segmentBytes: reader.integer('segmentBytes', oplogSpoolDefaults.segmentBytes),
+      readChunkBytes: reader.integer('readChunkBytes', oplogSpoolDefaults.readChunkBytes, {
+        min: RECORD_HEADER_BYTES
+      }),
+      logger: reader.logger() ?? silentLogger
+    }),
+    'spool'
+  );
 }

@@ -5,13 +5,13 @@
  */
 import { type MongoClient, type Timestamp } from 'mongodb';
 
-import { InvalidConfigError, ReplicationError } from '../errors.js';
-import { checkClient, checkOptionsObject, rejectUnknownKeys } from '../lifecycle/option-checks.js';
+import { InvalidConfigError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { NamespaceFilter, type NamespaceFilterOptions } from '../namespace/namespace-filter.js';
+import { type OptionReader, readOptions } from '../options/option-reader.js';
 import {
   type DocumentSplitterOptions,
-  resolveDocumentSplitterOptions
+  readSplitterSettings
 } from '../split/document-splitter-options.js';
 
 /**
@@ -105,151 +105,71 @@ export interface ResolvedVerifierOptions {
   readonly logger: Logger;
 }
 
-const KNOWN_KEYS: ReadonlySet<string> = new Set([
-  'source',
-  'target',
-  'filter',
-  'splitter',
-  'concurrency',
-  'sampleLimit',
-  'recheck',
-  'signal',
-  'logger'
-]);
-const RECHECK_KEYS: ReadonlySet<string> = new Set(['caughtUp', 'maxRechecks']);
-const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-
 /**
  * Applies {@link verifierDefaults} and validates every option. No I/O.
  * @throws {@link InvalidConfigError} naming the first invalid field
  * @internal
  */
 export function resolveVerifierOptions(options: VerifierOptions): ResolvedVerifierOptions {
-  checkOptionsObject(options, KNOWN_KEYS);
-  checkClient('source', options.source);
-  checkClient('target', options.target);
-  const { filter, renameRules } = resolveFilter(options.filter);
-  const splitter = options.splitter ?? {};
-  checkSplitter(options.source, splitter);
-  const signal: unknown = options.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidConfigError('signal', 'expected an AbortSignal');
-  }
-  return Object.freeze({
-    source: options.source,
-    target: options.target,
-    filter,
-    renameRules,
-    splitter,
-    concurrency: positiveInteger(
-      'concurrency',
-      options.concurrency ?? verifierDefaults.concurrency,
-      1_000
-    ),
-    sampleLimit: nonNegativeInteger(
-      'sampleLimit',
-      options.sampleLimit ?? verifierDefaults.sampleLimit
-    ),
-    recheck: resolveRecheck(options.recheck),
-    signal: options.signal,
-    logger: resolveLogger(options.logger)
+  return readOptions(options, reader => {
+    const source = reader.client('source');
+    const target = reader.client('target');
+    const { filter, renameRules } = resolveFilter(reader);
+    const splitterReader = reader.object('splitter');
+    readSplitterSettings(splitterReader);
+    splitterReader.done();
+    return Object.freeze({
+      source,
+      target,
+      filter,
+      renameRules,
+      splitter: (options.splitter ?? {}) as Omit<DocumentSplitterOptions, 'source' | 'logger'>,
+      concurrency: reader.integer('concurrency', verifierDefaults.concurrency, { max: 1_000 }),
+      sampleLimit: reader.integer('sampleLimit', verifierDefaults.sampleLimit, { min: 0 }),
+      recheck: resolveRecheck(reader),
+      signal: reader.signal(),
+      logger: reader.logger() ?? silentLogger
+    });
   });
 }
 
-function resolveFilter(filter: VerifierOptions['filter']): {
+function resolveFilter(reader: OptionReader): {
   filter: NamespaceFilter;
   renameRules: Readonly<Record<string, string>>;
 } {
+  const filter = reader.raw('filter');
   if (filter === undefined) return { filter: new NamespaceFilter(), renameRules: {} };
   if (filter === null || typeof filter !== 'object') {
-    throw new InvalidConfigError('filter', 'expected a NamespaceFilter or NamespaceFilterOptions');
+    reader.fail('filter', 'expected a NamespaceFilter or NamespaceFilterOptions');
   }
   // By shape, not instanceof, so a filter from another loaded copy of the package works.
   const candidate = filter as Partial<NamespaceFilter>;
   if (typeof candidate.map === 'function' && typeof candidate.acceptsDatabase === 'function') {
     return { filter: filter as NamespaceFilter, renameRules: {} };
   }
-  const options = filter as NamespaceFilterOptions;
-  return { filter: new NamespaceFilter(options), renameRules: options.rename ?? {} };
+  const filterOptions = filter as NamespaceFilterOptions;
+  return { filter: new NamespaceFilter(filterOptions), renameRules: filterOptions.rename ?? {} };
 }
 
-/** The splitter's own validation, with its fields named under `splitter.`. */
-function checkSplitter(source: MongoClient, splitter: unknown): void {
-  if (splitter === null || typeof splitter !== 'object') {
-    throw new InvalidConfigError('splitter', 'expected an object');
-  }
-  for (const key of ['source', 'logger']) {
-    if (key in splitter) {
-      throw new InvalidConfigError(
-        `splitter.${key}`,
-        'set by the verifier; give it at the top level'
-      );
-    }
-  }
-  try {
-    resolveDocumentSplitterOptions({ ...(splitter as DocumentSplitterOptions), source });
-  } catch (error) {
-    if (!(ReplicationError.is(error) && error instanceof InvalidConfigError)) throw error;
-    const reason = error.message.replace(/^Invalid option "[^"]*": /, '');
-    throw new InvalidConfigError(`splitter.${error.field}`, reason);
-  }
-}
-
-function resolveRecheck(recheck: RecheckOptions | undefined): ResolvedVerifierOptions['recheck'] {
-  if (recheck === undefined) return undefined;
-  if (recheck === null || typeof recheck !== 'object') {
-    throw new InvalidConfigError('recheck', 'expected an object with caughtUp');
-  }
-  rejectUnknownKeys(recheck, RECHECK_KEYS, 'recheck.');
-  if (typeof recheck.caughtUp !== 'function') {
-    throw new InvalidConfigError(
-      'recheck.caughtUp',
-      'expected a function (sourceOptime, signal) => Promise<void>'
-    );
-  }
-  return Object.freeze({
-    caughtUp: recheck.caughtUp,
-    maxRechecks: positiveInteger(
-      'recheck.maxRechecks',
-      recheck.maxRechecks ?? verifierDefaults.maxRechecks,
-      1_000
-    )
-  });
-}
-
-function resolveLogger(logger: unknown): Logger {
-  const value = logger ?? silentLogger;
-  if (
-    value === null ||
-    typeof value !== 'object' ||
-    LOG_LEVELS.some(level => typeof (value as Partial<Logger>)[level] !== 'function')
-  ) {
-    throw new InvalidConfigError('logger', 'expected an object with debug, info, warn and error');
-  }
-  return value as Logger;
-}
-
-function positiveInteger(field: string, value: unknown, max: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new InvalidConfigError(
-      field,
-      `expected an integer from 1 to ${max}, got ${describe(value)}`
-    );
-  }
-  return value;
-}
-
-function nonNegativeInteger(field: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidConfigError(field, `expected an integer of 0 or more, got ${describe(value)}`);
-  }
-  return value;
-}
-
-/** A short, safe rendering of a bad value (never an object's contents). */
-function describe(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) {
-    return String(value);
-  }
-  return typeof value;
+function resolveRecheck(parent: OptionReader): ResolvedVerifierOptions['recheck'] {
+  if (!parent.has('recheck')) return undefined;
+  return readOptions(
+    parent.raw('recheck'),
+    reader => {
+      const caughtUp = reader.custom('caughtUp', (value, field) => {
+        if (typeof value !== 'function') {
+          throw new InvalidConfigError(
+            field,
+            'expected a function (sourceOptime, signal) => Promise<void>'
+          );
+        }
+        return value as RecheckOptions['caughtUp'];
+      });
+      return Object.freeze({
+        caughtUp,
+        maxRechecks: reader.integer('maxRechecks', verifierDefaults.maxRechecks, { max: 1_000 })
+      });
+    },
+    parent.field('recheck')
+  );
 }
