@@ -315,8 +315,8 @@ export function readOptions<T>(options: unknown, read: (reader: OptionReader) =>
 }
 
 /**
- * Reads `writeConcern`: a driver `WriteConcern`, or settings `{w, j, wtimeoutMS, journal,
- * wtimeout, fsync}` whose values are checked (unknown keys refused).
+ * Reads `writeConcern`: a driver `WriteConcern`, or settings (`w`, `j`, `wtimeoutMS`,
+ * `journal`, `wtimeout`, `fsync`) whose values are checked (unknown keys refused).
  * @internal
  */
 export function readWriteConcern(
