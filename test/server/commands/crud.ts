@@ -2,12 +2,12 @@
 import { Int32, Long } from 'bson';
 
 import { type BDoc, type BValue, isDoc, isNumber, toNumber } from '../bson/values.js';
-import { parseLetVariables } from '../engine/aggregate/let-variables.js';
 import { compileProjection } from '../engine/aggregate/pipeline.js';
 import { ServerError } from '../engine/server-error.js';
 import { type RetryableWrite } from '../mongod/oplog-entries.js';
 import { checkHint } from '../mongod/read-path.js';
 import { type WriteOrigin } from '../mongod/write-path.js';
+import { commandLet } from './command-let.js';
 import {
   checkCollation,
   checkFields,
@@ -107,21 +107,8 @@ const insert: CommandHandler = ctx => {
   return writeReply(ctx, [['n', int(n)]], errors);
 };
 
-/** The command-level `let` (5.0+; 4.4 refuses the field as unknown). */
-function commandLet(ctx: CommandContext): Map<string, BValue> | undefined {
-  const spec = ctx.cmd.get('let');
-  return spec === undefined ? undefined : parseLetVariables(spec, `${ctx.name}.let`);
-}
-
-/** The write command fields of this version: `let` came with 5.0. */
-function writeFields(ctx: CommandContext): string[] {
-  return ctx.mongod.profile.maxWireVersion >= 13
-    ? WRITE_FIELDS
-    : ['ordered', 'bypassDocumentValidation'];
-}
-
 const update: CommandHandler = ctx => {
-  checkFields(ctx, ['updates', ...writeFields(ctx)]);
+  checkFields(ctx, ['updates', ...WRITE_FIELDS]);
   const coll = collectionName(ctx);
   const statements = parseUpdateStatements(ctx, requiredArray(ctx, 'updates'));
   const letVars = commandLet(ctx);
@@ -151,7 +138,7 @@ const update: CommandHandler = ctx => {
 };
 
 const del: CommandHandler = ctx => {
-  checkFields(ctx, ['deletes', ...writeFields(ctx)]);
+  checkFields(ctx, ['deletes', ...WRITE_FIELDS]);
   const coll = collectionName(ctx);
   const statements = parseDeleteStatements(requiredArray(ctx, 'deletes'));
   const letVars = commandLet(ctx);
@@ -186,7 +173,7 @@ const findAndModify: CommandHandler = ctx => {
     'arrayFilters',
     'hint',
     'collation',
-    ...(ctx.mongod.profile.maxWireVersion >= 13 ? ['let'] : []),
+    'let',
     'maxTimeMS'
   ]);
   checkCollation(ctx.cmd.get('collation'));

@@ -8,6 +8,7 @@ import { Binary, Double, Int32, Long } from 'bson';
 import { type BDoc, isNumber, toNumber } from '../bson/values.js';
 import { ServerError } from '../engine/server-error.js';
 import { type Mongod } from '../mongod/mongod.js';
+import { aggregateCommands } from './aggregate.js';
 import { catalogCommands } from './catalog-commands.js';
 import { type CommandHandler, type ConnectionInfo, type ReplyBody } from './context.js';
 import { crudCommands } from './crud.js';
@@ -24,6 +25,7 @@ const COMMANDS: ReadonlyMap<string, CommandHandler> = new Map(
     ...handshakeCommands,
     ...crudCommands,
     ...queryCommands,
+    ...aggregateCommands,
     ...catalogCommands,
     ...transactionCommands,
     ...testCommands

@@ -1,18 +1,14 @@
-/** find, getMore, killCursors, count, distinct and aggregate. */
-import { Int32, Long } from 'bson';
+/** find, getMore, killCursors, count and distinct (aggregate is in aggregate.ts). */
+import { Long } from 'bson';
 
 import { getPath } from '../bson/paths.js';
-import { type BDoc, type BValue, isDoc, isNumber, keyOf, toNumber } from '../bson/values.js';
-import { parseLetVariables } from '../engine/aggregate/let-variables.js';
-import { runPipeline } from '../engine/aggregate/pipeline.js';
+import { type BDoc, type BValue, isDoc, keyOf } from '../bson/values.js';
 import { compileFilter } from '../engine/query/matcher.js';
 import { notImplemented, ServerError } from '../engine/server-error.js';
-import { ArraySource, type CursorSource } from '../mongod/cursors.js';
+import { type CursorSource } from '../mongod/cursors.js';
 import { checkBoundFields } from '../mongod/min-max.js';
-import { type Mongod } from '../mongod/mongod.js';
-import { checkHint, findSource, namespaceDocs, pipelineContext } from '../mongod/read-path.js';
-import { renderValue } from '../mongod/render.js';
-import { openChangeStream } from './change-stream-command.js';
+import { checkHint, findSource, namespaceDocs } from '../mongod/read-path.js';
+import { commandLet } from './command-let.js';
 import {
   checkCollation,
   checkFields,
@@ -83,34 +79,13 @@ function nonEmptyDoc(ctx: CommandContext, field: string): BDoc | undefined {
   return value && value.size > 0 ? value : undefined;
 }
 
-/**
- * The command's `let` (5.0+). 4.4 parsed find and aggregate by hand and named the field in a
- * FailedToParse (QueryRequest, AggregationRequest).
- */
-function commandLet(
-  ctx: CommandContext,
-  command: 'find' | 'aggregate'
-): Map<string, BValue> | undefined {
-  const spec = ctx.cmd.get('let');
-  if (spec === undefined) return undefined;
-  if (ctx.mongod.profile.maxWireVersion < 13) {
-    throw new ServerError(
-      9,
-      command === 'find'
-        ? `Failed to parse: ${renderValue(ctx.cmd)}. Unrecognized field 'let'.`
-        : "unrecognized field 'let'"
-    );
-  }
-  return parseLetVariables(spec, `${command}.let`);
-}
-
 const find: CommandHandler = ctx => {
   checkFields(ctx, FIND_FIELDS);
   checkCollation(ctx.cmd.get('collation'));
   for (const unsupported of ['returnKey', 'showRecordId']) {
     if (ctx.cmd.has(unsupported)) throw notImplemented(`find '${unsupported}'`);
   }
-  const letVars = commandLet(ctx, 'find');
+  const letVars = commandLet(ctx);
   const coll = collectionName(ctx);
   const tailable = optionalBool(ctx, 'tailable') ?? false;
   const awaitData = optionalBool(ctx, 'awaitData') ?? false;
@@ -231,114 +206,10 @@ function distinctValues(value: BValue | undefined, parts: string[]): BValue[] {
   return [];
 }
 
-/** `$collStats` as the first stage: sizes the splitter and MongoShake-style tools read. */
-function collStatsStage(mongod: Mongod, db: string, coll: string, spec: BValue): BDoc {
-  const collection = mongod.catalog.collection(db, coll);
-  if (!collection)
-    throw new ServerError(
-      26,
-      `Unable to retrieve storageStats in $collStats stage :: caused by :: Collection [${db}.${coll}] not found.`
-    );
-  const out: BDoc = new Map<string, BValue>([
-    ['ns', `${db}.${coll}`],
-    ['host', mongod.host],
-    ['localTime', new Date()]
-  ]);
-  const count = collection.count;
-  const size = collection.dataBytes;
-  if (isDoc(spec) && spec.has('storageStats')) {
-    out.set(
-      'storageStats',
-      new Map<string, BValue>([
-        ['size', Long.fromNumber(size)],
-        ['count', Long.fromNumber(count)],
-        ['avgObjSize', new Int32(count ? Math.floor(size / count) : 0)],
-        ['storageSize', Long.fromNumber(size)],
-        ['capped', collection.capped],
-        ['nindexes', new Int32(collection.indexes.length)],
-        ['totalIndexSize', Long.ZERO],
-        ['totalSize', Long.fromNumber(size)]
-      ])
-    );
-  }
-  if (isDoc(spec) && spec.has('count')) out.set('count', Long.fromNumber(count));
-  return out;
-}
-
-const aggregate: CommandHandler = ctx => {
-  checkFields(ctx, [
-    'pipeline',
-    'cursor',
-    'explain',
-    'allowDiskUse',
-    'hint',
-    'collation',
-    'let',
-    'bypassDocumentValidation',
-    'fromMongos',
-    'needsMerge'
-  ]);
-  checkCollation(ctx.cmd.get('collation'));
-  if (ctx.cmd.has('explain')) throw notImplemented("aggregate 'explain'");
-  const letVars = commandLet(ctx, 'aggregate');
-  const pipeline = requiredArray(ctx, 'pipeline');
-  for (const stage of pipeline) {
-    if (!isDoc(stage))
-      throw new ServerError(14, "Each element of the 'pipeline' array must be an object");
-  }
-  const cursorSpec = ctx.cmd.get('cursor');
-  if (!isDoc(cursorSpec)) {
-    throw new ServerError(
-      9,
-      "The 'cursor' option is required, except for aggregate with the explain argument"
-    );
-  }
-  const batchSizeValue = cursorSpec.get('batchSize');
-  const batchSize = isNumber(batchSizeValue) ? toNumber(batchSizeValue) : undefined;
-  const target = ctx.cmd.get('aggregate');
-  const stages = pipeline as BDoc[];
-  const firstName = stages[0]?.keys().next().value;
-  if (firstName === '$changeStream') return openChangeStream(ctx, stages, batchSize);
-  let input: BDoc[];
-  let coll: string;
-  let rest = stages;
-  if (typeof target === 'string') {
-    coll = target;
-    checkHint(ctx.mongod, ctx.db, coll, ctx.cmd.get('hint'));
-    if (firstName === '$collStats') {
-      input = [collStatsStage(ctx.mongod, ctx.db, coll, stages[0]!.get('$collStats'))];
-      rest = stages.slice(1);
-    } else {
-      input = namespaceDocs(ctx.mongod, ctx.db, coll);
-    }
-  } else if (isNumber(target) && toNumber(target) === 1) {
-    if (firstName !== '$documents') {
-      throw new ServerError(
-        73,
-        `{aggregate: 1} is not valid for '${String(firstName)}'; a collection is required.`
-      );
-    }
-    coll = '$cmd.aggregate';
-    input = [];
-  } else {
-    throw new ServerError(73, 'Invalid aggregate namespace');
-  }
-  const lastName = stages.at(-1)?.keys().next().value;
-  if (lastName === '$out' || lastName === '$merge') throw notImplemented(String(lastName));
-  const results = runPipeline(input, rest, {
-    ...pipelineContext(ctx.mongod, ctx.db),
-    ...(letVars ? { vars: letVars } : {})
-  });
-  const ns = `${ctx.db}.${coll}`;
-  const opened = ctx.mongod.cursors.open(ns, new ArraySource(results), { batchSize });
-  return cursorReply(opened, ns, true);
-};
-
 export const queryCommands: Record<string, CommandHandler> = {
   find,
   getMore,
   killCursors,
   count,
-  distinct,
-  aggregate
+  distinct
 };

@@ -18,6 +18,8 @@ const CREATE_OPTIONS = [
   'size',
   'max',
   'autoIndexId',
+  // Internal (the temporary collection of $out); mongod lists it right after autoIndexId.
+  'temp',
   'validator',
   'validationLevel',
   'validationAction',
