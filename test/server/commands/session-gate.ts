@@ -24,6 +24,9 @@ const TRANSACTION_COMMANDS = new Set([
   'findandmodify',
   'aggregate',
   'distinct',
+  // DDL on new collections is allowed in transactions from 4.4 (every profile here).
+  'create',
+  'createIndexes',
   'commitTransaction',
   'abortTransaction'
 ]);

@@ -11,6 +11,7 @@ import { expandCollation } from './collation.js';
 import { type Collection } from './collection.js';
 import { describeSpec, normalizeIndexSpec, sameIndex, sameKey } from './index-spec.js';
 import { type Mongod } from './mongod.js';
+import { type Transaction } from './transaction.js';
 
 /** Options `create` accepts, in the order mongod reports them. */
 const CREATE_OPTIONS = [
@@ -92,6 +93,11 @@ export class Ddl {
     checkDatabaseName(db);
     checkCollectionName(db, coll);
     const options = this.#normalizeCreateOptions(raw);
+    const transaction = this.mongod.currentTransaction;
+    if (transaction) {
+      createInTransaction(transaction, db, coll, options);
+      return;
+    }
     const existing = this.mongod.catalog.collection(db, coll);
     if (existing) {
       // mongod 7.0 accepts a create identical to the existing collection.
@@ -263,6 +269,10 @@ export class Ddl {
   ): { before: number; after: number; createdCollection: boolean; note?: string } {
     let createdCollection = false;
     let collection = this.viewCheckedCollection(db, coll);
+    const transaction = this.mongod.currentTransaction;
+    if (transaction) {
+      return createIndexesInTransaction(transaction, db, coll, collection, rawSpecs);
+    }
     // An index without a collation takes the collection's default (an implicit create has none).
     const specs = rawSpecs.map(raw =>
       normalizeIndexSpec(raw, collection?.options.get('collation'))
@@ -440,6 +450,95 @@ export class Ddl {
     });
     return reply;
   }
+}
+
+/**
+ * `create` inside a multi-document transaction (4.4+), with mongod's refusals
+ * (create_collection.cpp): the collection stays private to the transaction until it commits.
+ */
+function createInTransaction(
+  transaction: Transaction,
+  db: string,
+  coll: string,
+  options: BDoc
+): void {
+  const ns = `${db}.${coll}`;
+  if (options.has('viewOn')) {
+    throw new ServerError(263, 'Cannot create a view in a multi-document transaction.');
+  }
+  if (options.has('timeseries')) {
+    throw new ServerError(
+      263,
+      'Cannot create a time-series collection in a multi-document transaction.'
+    );
+  }
+  if (coll.startsWith('system.')) {
+    throw new ServerError(263, `Cannot create system collection ${ns} within a transaction.`);
+  }
+  if (options.get('capped') === true) {
+    throw new ServerError(
+      238,
+      'capped collections in a transaction are not supported by the mongo-replicate test server'
+    );
+  }
+  // Inside a transaction even an identical create fails (no 7.0 idempotent create).
+  if (transaction.collection(db, coll)) {
+    throw new ServerError(48, `Collection ${ns} already exists.`);
+  }
+  transaction.createCollection(db, coll, options);
+}
+
+/**
+ * `createIndexes` inside a multi-document transaction (4.4+), as create_indexes.cpp allows it:
+ * on a collection the transaction creates (implicitly here, or earlier) while it is still empty;
+ * on any other collection only when every index already exists.
+ */
+function createIndexesInTransaction(
+  transaction: Transaction,
+  db: string,
+  coll: string,
+  existing: Collection | undefined,
+  rawSpecs: BValue[]
+): { before: number; after: number; createdCollection: boolean; note?: string } {
+  const ns = `${db}.${coll}`;
+  if (coll.startsWith('system.')) {
+    throw new ServerError(263, `Cannot write to system collection ${ns} within a transaction.`);
+  }
+  const specs = rawSpecs.map(raw => normalizeIndexSpec(raw, existing?.options.get('collation')));
+  const missing = (collection: Collection) =>
+    specs.filter(spec => !collection.indexes.some(index => sameIndex(index.spec, spec)));
+  if (existing && missing(existing).length === 0) {
+    const n = existing.indexes.length;
+    return { before: n, after: n, createdCollection: false, note: 'all indexes already exist' };
+  }
+  if (existing && !transaction.created(db, coll)) {
+    throw new ServerError(
+      263,
+      `Cannot create new indexes on existing collection ${ns} in a multi-document transaction.`
+    );
+  }
+  const collection = existing ?? transaction.ensureCollection(db, coll);
+  if (collection.count > 0) {
+    throw new ServerError(
+      263,
+      `Cannot create new indexes on non-empty collection ${ns} in a multi-document transaction.`
+    );
+  }
+  const before = collection.indexes.length;
+  for (const spec of missing(collection)) {
+    const name = spec.get('name') as string;
+    if (collection.findIndex(name)) {
+      throw new ServerError(
+        86,
+        `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${describeSpec(spec)}, existing index: ${describeSpec(collection.findIndex(name)!.spec)}`
+      );
+    }
+    collection.addIndex(spec);
+    const o: BDoc = new Map<string, BValue>([['createIndexes', coll]]);
+    for (const [key, value] of spec) o.set(key, value);
+    transaction.capture({ op: 'c', ns: `${db}.$cmd`, ui: collection.uuid, o });
+  }
+  return { before, after: collection.indexes.length, createdCollection: true };
 }
 
 const GENERIC_ARGUMENTS = new Set([

@@ -14,7 +14,6 @@ import { type BDoc, type BValue } from '../bson/values.js';
 import { ServerError } from '../engine/server-error.js';
 import { type Catalog, checkCollectionName, checkDatabaseName } from './catalog.js';
 import { Collection } from './collection.js';
-import { idIndexSpec } from './index-spec.js';
 import { type EntryFields } from './oplog-entries.js';
 
 export type TransactionState = 'inProgress' | 'committed' | 'aborted';
@@ -28,6 +27,8 @@ export class Transaction {
   readonly ops: BDoc[] = [];
   readonly #copies = new Map<string, { copy: Collection; base: Map<string, BDoc> | undefined }>();
   readonly #written = new Map<string, Set<string>>();
+  /** Namespaces of the collections this transaction created. */
+  readonly #created = new Set<string>();
 
   constructor(
     readonly txnNumber: Long,
@@ -54,14 +55,29 @@ export class Transaction {
     if (existing) return existing;
     checkDatabaseName(db);
     checkCollectionName(db, coll);
-    const copy = new Collection(db, coll, new UUID(), new Map());
-    this.#track(`${db}.${coll}`, copy, undefined);
-    const o: BDoc = new Map<string, BValue>([
-      ['create', coll],
-      ['idIndex', idIndexSpec()]
-    ]);
+    return this.createCollection(db, coll, new Map());
+  }
+
+  /**
+   * Creates a collection visible only to this transaction until it commits (MongoDB 4.4+), and
+   * logs its `create` inside the transaction's `applyOps`, as mongod does.
+   */
+  createCollection(db: string, coll: string, options: BDoc): Collection {
+    const copy = new Collection(db, coll, new UUID(), options);
+    const ns = `${db}.${coll}`;
+    this.#track(ns, copy, undefined);
+    this.#created.add(ns);
+    const o: BDoc = new Map<string, BValue>([['create', coll]]);
+    for (const [key, value] of options) o.set(key, value);
+    const idIndex = copy.findIndex('_id_');
+    if (idIndex && !options.has('clusteredIndex')) o.set('idIndex', idIndex.spec);
     this.capture({ op: 'c', ns: `${db}.$cmd`, ui: copy.uuid, o });
     return copy;
+  }
+
+  /** True when this transaction created the collection (createIndexes may then build on it). */
+  created(db: string, coll: string): boolean {
+    return this.#created.has(`${db}.${coll}`);
   }
 
   /** Records one oplog operation for the commit's `applyOps`. */
@@ -100,6 +116,11 @@ export class Transaction {
    * everything untouched) if a document changed outside the transaction since it was read.
    */
   publish(): void {
+    for (const ns of this.#created) {
+      const { copy } = this.#copies.get(ns)!;
+      // Someone else created the namespace since: the transaction's create conflicts.
+      if (this.catalog.collection(copy.db, copy.name)) throw this.#conflict();
+    }
     for (const [ns, keys] of this.#written) {
       const { copy, base } = this.#copies.get(ns)!;
       const real = this.catalog.collection(copy.db, copy.name);
@@ -114,6 +135,7 @@ export class Transaction {
         }
       }
     }
+    for (const ns of this.#created) this.catalog.adopt(this.#copies.get(ns)!.copy);
     for (const [ns, keys] of this.#written) {
       const { copy } = this.#copies.get(ns)!;
       const real = this.catalog.collection(copy.db, copy.name) ?? this.catalog.adopt(copy);
