@@ -5,7 +5,7 @@
  * `postBatchResumeToken` as mongod's PlanExecutorPipeline does: the last returned event's token,
  * or a high-water mark at the last scanned entry once that is later than the token's clusterTime.
  */
-import { type Timestamp } from 'bson';
+import { Binary, type Timestamp } from 'bson';
 
 import { type BDoc, type BValue, compareValues, isDoc, valuesIdentical } from '../bson/values.js';
 import { runPipeline } from '../engine/aggregate/pipeline.js';
@@ -155,13 +155,13 @@ export class ChangeStreamSource implements CursorSource {
       if (isPartialTransaction(entry)) return [];
       const lsid = entry.get('lsid');
       const txnNumber = entry.get('txnNumber');
-      transactionOperations(entry, mongod.oplog).forEach((op, txnOpIndex) => {
-        const event = eventFor(op, { ts, wall, txnOpIndex, lsid, txnNumber }, settings);
-        if (event) events.push(event);
+      transactionOperations(entry, ts, mongod.oplog).forEach((applied, txnOpIndex) => {
+        const event = eventFor(applied.op, { ts, wall, txnOpIndex, lsid, txnNumber }, settings);
+        if (event) events.push(withImageId(event, applied.op, applied.entryTs, applied.index));
       });
     } else if (entry.get('op') !== 'n') {
       const event = eventFor(entry, { ts, wall }, settings);
-      if (event) events.push(event);
+      if (event) events.push(withImageId(event, entry, ts, 0));
     }
     const cut = events.findIndex(event => invalidates(settings.scope, event.operationType));
     if (cut < 0) return events;
@@ -192,27 +192,36 @@ export class ChangeStreamSource implements CursorSource {
   #output(event: StreamEvent): BDoc[] {
     const { mongod, settings, userStages, db } = this.#options;
     const doc = event.doc;
+    const images = event.imageId ? mongod.images.get(event.imageId) : undefined;
     if (event.operationType === 'update' && event.lookup) {
       if (settings.fullDocument === 'updateLookup') {
         const { db: lookupDb, coll, id } = event.lookup;
         doc.set('fullDocument', mongod.catalog.collection(lookupDb, coll)?.get(id) ?? null);
+      } else if (settings.fullDocument === 'whenAvailable') {
+        doc.set('fullDocument', images?.post ?? null);
       } else if (settings.fullDocument === 'required') {
-        throw new ServerError(
-          47,
-          `Change stream was configured to require a post-image for all update events, but the post-image was not found for event: ${describeToken(tokenDocument(event.token))}`,
-          { codeName: 'NoMatchingDocument' }
-        );
+        if (!images?.post) {
+          throw new ServerError(
+            47,
+            `Change stream was configured to require a post-image for all update events, but the post-image was not found for event: ${describeToken(tokenDocument(event.token))}`,
+            { codeName: 'NoMatchingDocument' }
+          );
+        }
+        doc.set('fullDocument', images.post);
       }
     }
     if (['update', 'replace', 'delete'].includes(event.operationType)) {
       const mode = this.#options.fullDocumentBeforeChange;
-      if (mode === 'whenAvailable') doc.set('fullDocumentBeforeChange', null);
+      if (mode === 'whenAvailable') doc.set('fullDocumentBeforeChange', images?.pre ?? null);
       if (mode === 'required') {
-        throw new ServerError(
-          47,
-          `Change stream was configured to require a pre-image for all update, delete and replace events, but the pre-image was not found for event: ${describeToken(tokenDocument(event.token))}`,
-          { codeName: 'NoMatchingDocument' }
-        );
+        if (!images) {
+          throw new ServerError(
+            47,
+            `Change stream was configured to require a pre-image for all update, delete and replace events, but the pre-image was not found for event: ${describeToken(tokenDocument(event.token))}`,
+            { codeName: 'NoMatchingDocument' }
+          );
+        }
+        doc.set('fullDocumentBeforeChange', images.pre);
       }
     }
     const outputs =
@@ -244,6 +253,18 @@ export class ChangeStreamSource implements CursorSource {
       extra: error.extra
     });
   }
+}
+
+/** The event with the id its operation's images are filed under (its collection's UUID). */
+function withImageId(
+  event: StreamEvent,
+  op: BDoc,
+  entryTs: Timestamp,
+  applyOpsIndex: number
+): StreamEvent {
+  const ui = op.get('ui');
+  if (!(ui instanceof Binary)) return event;
+  return { ...event, imageId: { ui, ts: entryTs, applyOpsIndex } };
 }
 
 /** BSONObj::toString style for the error message (`{ _data: "…" }`). */

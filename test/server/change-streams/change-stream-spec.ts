@@ -6,6 +6,7 @@
 import { Timestamp } from 'bson';
 
 import { type BDoc, type BValue, isDoc, typeAlias } from '../bson/values.js';
+import { isKnownStage } from '../engine/aggregate/pipeline.js';
 import { notImplemented, ServerError } from '../engine/server-error.js';
 import { type BeforeChangeMode } from './change-stream-source.js';
 import { type FullDocumentMode } from './events.js';
@@ -175,6 +176,10 @@ function checkStages(stages: BDoc[]): BDoc[] {
     const name = stage.keys().next().value as string;
     if (name === '$changeStream') {
       throw new ServerError(40602, '$changeStream is only valid as the first stage in a pipeline');
+    }
+    // A stage mongod does not know fails the pipeline's parse before the change stream checks.
+    if (!isKnownStage(name)) {
+      throw new ServerError(40324, `Unrecognized pipeline stage name: '${name}'`);
     }
     if (!ALLOWED_STAGES.has(name)) {
       throw new ServerError(20, `${name} is not permitted in a $changeStream pipeline`);

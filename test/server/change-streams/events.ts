@@ -8,6 +8,7 @@
 import { type Binary, type Timestamp } from 'bson';
 
 import { type BDoc, type BValue, isDoc } from '../bson/values.js';
+import { type ImageId } from '../mongod/change-stream-images.js';
 import {
   splitNamespace,
   type StreamScope,
@@ -53,6 +54,8 @@ export interface StreamEvent {
   readonly doc: BDoc;
   /** For updateLookup: where the current document lives. */
   readonly lookup?: { readonly db: string; readonly coll: string; readonly id: BValue };
+  /** Where the operation's pre- and post-images are filed, if its collection records them. */
+  readonly imageId?: ImageId;
 }
 
 const CLASSIC_TYPES = new Set([

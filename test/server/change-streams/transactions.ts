@@ -22,20 +22,35 @@ export function isPartialTransaction(entry: BDoc): boolean {
   return isDoc(o) && o.get('partialTxn') === true;
 }
 
+/** One operation of an `applyOps` entry, with where it sits (its change-stream image id). */
+export interface AppliedOperation {
+  readonly op: BDoc;
+  /** The `ts` of the entry that holds it. */
+  readonly entryTs: Timestamp;
+  /** Its index in that entry's `applyOps`. */
+  readonly index: number;
+}
+
 /** Every operation of the transaction this (final) entry commits, in commit order. */
-export function transactionOperations(entry: BDoc, oplog: Oplog): BDoc[] {
-  const chain: BDoc[] = [entry];
+export function transactionOperations(
+  entry: BDoc,
+  ts: Timestamp,
+  oplog: Oplog
+): AppliedOperation[] {
+  const chain: { doc: BDoc; ts: Timestamp }[] = [{ doc: entry, ts }];
   let current = entry;
   for (;;) {
     const prev = current.get('prevOpTime');
-    const ts = isDoc(prev) ? prev.get('ts') : undefined;
-    if (!(ts instanceof Timestamp) || (ts.t === 0 && ts.i === 0)) break;
-    const earlier = entryAt(oplog, ts);
+    const prevTs = isDoc(prev) ? prev.get('ts') : undefined;
+    if (!(prevTs instanceof Timestamp) || (prevTs.t === 0 && prevTs.i === 0)) break;
+    const earlier = entryAt(oplog, prevTs);
     if (!earlier || !isPartialTransaction(earlier)) break;
-    chain.unshift(earlier);
+    chain.unshift({ doc: earlier, ts: prevTs });
     current = earlier;
   }
-  return chain.flatMap(link => opsOf(link));
+  return chain.flatMap(link =>
+    opsOf(link.doc).map((op, index) => ({ op, entryTs: link.ts, index }))
+  );
 }
 
 function opsOf(entry: BDoc): BDoc[] {

@@ -27,12 +27,21 @@ function logCommit(mongod: Mongod, session: SessionState, transaction: Transacti
   if (transaction.ops.length === 0) return;
   const write = { lsid: session.lsid, txnNumber: transaction.txnNumber };
   const chunks = transaction.chunks(mongod.maxTransactionOpsPerOplogEntry, MAX_APPLY_OPS_BYTES);
+  let first = 0;
   chunks.forEach((chunk, index) => {
     const o: BDoc = new Map<string, BValue>([['applyOps', chunk]]);
     const last = index === chunks.length - 1;
     if (!last) o.set('partialTxn', true);
     else if (chunks.length > 1) o.set('count', Long.fromNumber(transaction.ops.length));
-    mongod.writer.append({ op: 'c', ns: 'admin.$cmd', o, retryable: { write } });
+    // Images are filed under the entry that holds the operation and its index there.
+    mongod.log({
+      op: 'c',
+      ns: 'admin.$cmd',
+      o,
+      retryable: { write },
+      applyOpsImages: transaction.images.slice(first, first + chunk.length)
+    });
+    first += chunk.length;
   });
 }
 

@@ -115,7 +115,7 @@ export class Ddl {
   #normalizeCreateOptions(raw: BDoc): BDoc {
     const options: BDoc = new Map();
     for (const key of raw.keys()) {
-      if (!CREATE_OPTIONS.includes(key)) {
+      if (!CREATE_OPTIONS.includes(key) || !this.#knowsOption(key)) {
         throw new ServerError(40415, `BSON field 'create.${key}' is an unknown field.`);
       }
     }
@@ -161,6 +161,11 @@ export class Ddl {
       throw new ServerError(9, "'pipeline' requires 'viewOn' to also be specified");
     }
     return options;
+  }
+
+  /** `changeStreamPreAndPostImages` came with 6.0. */
+  #knowsOption(option: string): boolean {
+    return option !== 'changeStreamPreAndPostImages' || this.mongod.profile.maxWireVersion >= 17;
   }
 
   #create(db: string, coll: string, options: BDoc): Collection {
@@ -404,7 +409,8 @@ export class Ddl {
           'validationAction',
           'changeStreamPreAndPostImages',
           'expireAfterSeconds'
-        ].includes(key)
+        ].includes(key) &&
+        this.#knowsOption(key)
       ) {
         if (collection.options.has(key)) old.set(key, collection.options.get(key));
         collection.options.set(key, value);

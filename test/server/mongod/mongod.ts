@@ -2,10 +2,11 @@
  * The emulated mongod: one replica-set primary's state (catalog, oplog, cursors, topology) and
  * the components that change it. The wire layer and commands only talk to this object.
  */
-import { Int32, Long, ObjectId } from 'bson';
+import { Binary, Int32, Long, ObjectId } from 'bson';
 
-import { type BDoc, type BValue } from '../bson/values.js';
+import { type BDoc, type BValue, isDoc } from '../bson/values.js';
 import { Catalog } from './catalog.js';
+import { ChangeStreamImages } from './change-stream-images.js';
 import { type Collection } from './collection.js';
 import { CursorRegistry } from './cursors.js';
 import { Ddl } from './ddl.js';
@@ -45,6 +46,8 @@ export class Mongod {
   readonly appNames = new Map<number, string>();
   readonly sessions = new Sessions();
   readonly failPoints = new FailPoints();
+  /** Change-stream pre- and post-images (`config.system.preimages` on mongod). */
+  readonly images = new ChangeStreamImages();
   /** Documents written by open transactions (first writer wins). */
   readonly writeLocks: WriteLocks = new Map();
   /** The transaction whose statement is executing right now (statements run synchronously). */
@@ -72,8 +75,22 @@ export class Mongod {
 
   /** Logs a document write: to the oplog, or into the running transaction's `applyOps`. */
   log(fields: EntryFields): void {
-    if (this.currentTransaction) this.currentTransaction.capture(fields);
-    else this.writer.append(fields);
+    if (this.currentTransaction) {
+      this.currentTransaction.capture(fields);
+      return;
+    }
+    const record = this.writer.append(fields);
+    if (!record) return;
+    if (fields.images && fields.ui) {
+      this.images.record({ ui: fields.ui, ts: record.ts, applyOpsIndex: 0 }, fields.images);
+    }
+    const ops = fields.o.get('applyOps');
+    fields.applyOpsImages?.forEach((images, index) => {
+      const ui = Array.isArray(ops) && isDoc(ops[index]) ? ops[index].get('ui') : undefined;
+      if (images && ui instanceof Binary) {
+        this.images.record({ ui, ts: record.ts, applyOpsIndex: index }, images);
+      }
+    });
   }
 
   nextConnectionId(): number {

@@ -5,6 +5,7 @@
 import { type Binary, Int32, Long, Timestamp } from 'bson';
 
 import { type BDoc, type BValue } from '../bson/values.js';
+import { type DocumentImages } from './change-stream-images.js';
 import { type Oplog, type OplogRecord } from './oplog.js';
 
 /** A retryable write's identity: oplog entries carry it so a retry can be recognised. */
@@ -23,6 +24,10 @@ export interface EntryFields {
   /** The session write this entry belongs to (retryable write statement or transaction). */
   readonly retryable?: { write: RetryableWrite; stmtId?: number | undefined } | undefined;
   readonly fromMigrate?: boolean;
+  /** Change-stream images of this document write (collections that record them). */
+  readonly images?: DocumentImages | undefined;
+  /** For an `applyOps` entry (a batched delete): the images of each operation, by index. */
+  readonly applyOpsImages?: readonly (DocumentImages | undefined)[] | undefined;
 }
 
 /** The first `prevOpTime` of a chain, as mongod writes it. */

@@ -13,6 +13,7 @@ import { bsonSize } from '../bson/codec.js';
 import { type BDoc, type BValue } from '../bson/values.js';
 import { ServerError } from '../engine/server-error.js';
 import { type Catalog, checkCollectionName, checkDatabaseName } from './catalog.js';
+import { type DocumentImages } from './change-stream-images.js';
 import { Collection } from './collection.js';
 import { type EntryFields } from './oplog-entries.js';
 
@@ -25,6 +26,8 @@ export class Transaction {
   state: TransactionState = 'inProgress';
   /** Inner `applyOps` operations, in statement order. */
   readonly ops: BDoc[] = [];
+  /** The change-stream images of each operation of `ops` (same index), when recorded. */
+  readonly images: (DocumentImages | undefined)[] = [];
   readonly #copies = new Map<string, { copy: Collection; base: Map<string, BDoc> | undefined }>();
   readonly #written = new Map<string, Set<string>>();
   /** Namespaces of the collections this transaction created. */
@@ -90,6 +93,7 @@ export class Transaction {
     op.set('o', fields.o);
     if (fields.o2) op.set('o2', fields.o2);
     this.ops.push(op);
+    this.images.push(fields.images);
   }
 
   /** Splits the operations into `applyOps` arrays of at most `maxOps` operations and ~`maxBytes`. */

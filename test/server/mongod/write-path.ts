@@ -19,6 +19,7 @@ import { compileSort } from '../engine/query/sort.js';
 import { ServerError } from '../engine/server-error.js';
 import { applyUpdate, buildUpsertDocument } from '../engine/update/apply-update.js';
 import { computeDiffV2, computeUpdateV1 } from '../engine/update/oplog-diff.js';
+import { recordsImages } from './change-stream-images.js';
 import { type Collection } from './collection.js';
 import { type Mongod } from './mongod.js';
 import { type RetryableWrite } from './oplog-entries.js';
@@ -200,7 +201,8 @@ export class WritePath {
       this.mongod.log({
         op: 'c',
         ns: 'admin.$cmd',
-        o: new Map<string, BValue>([['applyOps', ops]])
+        o: new Map<string, BValue>([['applyOps', ops]]),
+        applyOpsImages: recordsImages(collection) ? deleted.map(pre => ({ pre })) : undefined
       });
     } else {
       for (const doc of deleted) {
@@ -209,7 +211,8 @@ export class WritePath {
           ns: collection.ns,
           ui: collection.uuid,
           o: idOnly(doc),
-          retryable: retryableOf(origin)
+          retryable: retryableOf(origin),
+          images: recordsImages(collection) ? { pre: doc } : undefined
         });
       }
     }
@@ -255,7 +258,8 @@ export class WritePath {
       ui: collection.uuid,
       o: o ?? after,
       o2,
-      retryable: retryableOf(origin)
+      retryable: retryableOf(origin),
+      images: recordsImages(collection) ? { pre: before, post: after } : undefined
     });
   }
 

@@ -100,6 +100,11 @@ export const KNOWN_STAGES = new Set([
   '$facet'
 ]);
 
+/** True for a stage name mongod knows, whether or not the test server implements it. */
+export function isKnownStage(name: string): boolean {
+  return KNOWN_STAGES.has(name) || NOT_IMPLEMENTED.has(name);
+}
+
 /** The single `$name: spec` of a stage document, with mongod's shape errors. */
 export function stageEntry(stage: BValue): [string, BValue] {
   if (!isDoc(stage))
