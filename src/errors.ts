@@ -29,7 +29,9 @@ export const ReplicationErrorCode = Object.freeze({
   /** The on-disk oplog spool of a full copy is corrupt, misused or could not be written. */
   Spool: 'MR_SPOOL',
   /** A target namespace already exists in a state the configured policy may not use. */
-  TargetExists: 'MR_TARGET_EXISTS'
+  TargetExists: 'MR_TARGET_EXISTS',
+  /** A method was called in a lifecycle state that does not allow it. */
+  InvalidState: 'MR_INVALID_STATE'
 } as const);
 
 /**
@@ -293,5 +295,25 @@ export class TargetExistsError extends ReplicationError {
   /** The class name, kept stable through minification. */
   override get name(): string {
     return 'TargetExistsError';
+  }
+}
+
+/**
+ * A method was called in a lifecycle state that does not allow it, such as `fence()` on a
+ * replicator that is not running. Nothing was done.
+ * @public
+ */
+export class InvalidStateError extends ReplicationError {
+  /** The state the object was in. */
+  readonly state: string;
+
+  constructor(message: string, state: string, options: ReplicationErrorOptions = {}) {
+    super(ReplicationErrorCode.InvalidState, message, false, options);
+    this.state = state;
+  }
+
+  /** The class name, kept stable through minification. */
+  override get name(): string {
+    return 'InvalidStateError';
   }
 }

@@ -58,6 +58,7 @@ export {
   ApplyConflictError,
   CheckpointError,
   InvalidConfigError,
+  InvalidStateError,
   OplogStartMissingError,
   ReplicationError,
   ReplicationErrorCode,
@@ -189,6 +190,7 @@ export {
 } from './oplog/transactions.js';
 export { updateDescriptionToDiff } from './oplog/update-description.js';
 export { diffToUpdate, updateOf, type UpdateSource, v1ToUpdate } from './oplog/update-diff.js';
+export { type FenceOptions, type FenceResult } from './orchestration/fence.js';
 export {
   type ApplyBatch,
   type ApplyBatchBase,
@@ -199,14 +201,12 @@ export {
   type ProgressBatch,
   type TxnBatch
 } from './pipeline/pipeline-items.js';
+export { Replicator } from './replicator.js';
 export {
   type CheckpointEvent,
-  type FenceOptions,
-  type FenceResult,
   type PhaseEvent,
-  Replicator,
   type ReplicatorEvents
-} from './replicator.js';
+} from './replicator-events.js';
 export {
   type FetchMethod,
   type ReplicatorCheckpointOptions,

@@ -186,6 +186,16 @@ export interface ResolvedReplicatorOptions extends ReplicatorOptions {
   readonly onDuplicate: DuplicatePolicy;
   /** See {@link ReplicatorFullOptions.spoolDir}. */
   readonly spoolDir: string;
+  /** See {@link ReplicatorOptions.checkpoint}; `intervalMs` is resolved. */
+  readonly checkpoint: ReplicatorCheckpointOptions & { readonly intervalMs: number };
+  /** See {@link ReplicatorOptions.fetcher}; every default applied. */
+  readonly fetcher: NonNullable<ReplicatorOptions['fetcher']>;
+  /** See {@link ReplicatorOptions.batcher}; every default applied. */
+  readonly batcher: NonNullable<ReplicatorOptions['batcher']>;
+  /** See {@link ReplicatorOptions.applier}; every default applied. */
+  readonly applier: NonNullable<ReplicatorOptions['applier']>;
+  /** See {@link ReplicatorOptions.full}; every default applied. */
+  readonly full: NonNullable<ReplicatorOptions['full']>;
 }
 
 function readConnection(reader: OptionReader, field: 'source' | 'target'): string | MongoClient {

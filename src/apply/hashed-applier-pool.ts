@@ -400,24 +400,9 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
   }
 
   /** Takes no new input and waits until what is queued has been applied. */
-  protected async drain(signal: AbortSignal): Promise<void> {
+  protected drain(): Promise<void> {
     this.options.input.close();
-    const ended = this.#loopEnded ?? Promise.resolve();
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => reject(signal.reason as unknown);
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      ended.then(
-        () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(error as Error);
-        }
-      );
-    });
+    return this.#loopEnded ?? Promise.resolve();
   }
 
   /** Anything not already typed is a {@link TargetWriteError}, retryable per classifyError. */

@@ -236,17 +236,9 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
   }
 
   /** Takes no new input; resolves once what was buffered has been batched and the output closed. */
-  protected async drain(signal: AbortSignal): Promise<void> {
+  protected drain(): Promise<void> {
     this.#input.close();
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => reject(signal.reason as unknown);
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      void this.#ended.then(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      });
-    });
+    return this.#ended;
   }
 
   /** Typed errors pass through; anything else is reported against the entry being taken. */

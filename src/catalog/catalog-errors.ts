@@ -4,14 +4,8 @@
  * build, for one, quotes the duplicate key, which is document content. The driver error stays
  * available as `cause`, with credentials scrubbed.
  */
-import {
-  ReplicationError,
-  SourceReadError,
-  TargetExistsError,
-  TargetWriteError
-} from '../errors.js';
-import { classifyError } from '../lifecycle/classify-error.js';
-import { redactError } from '../logger.js';
+import { type ReplicationError, TargetExistsError } from '../errors.js';
+import { serverCode, sideError } from '../lifecycle/side-errors.js';
 import { type TargetPlan } from './target-plan.js';
 
 /** Hints for server errors with a clear remedy, by code. */
@@ -34,21 +28,6 @@ const TARGET_HINTS: ReadonlyMap<number, string> = new Map([
   ]
 ]);
 
-/** ` (server error 85 IndexOptionsConflict)`, ` (MongoNetworkError)` or nothing. */
-function describeFailure(error: unknown): string {
-  if (typeof error !== 'object' || error === null) return '';
-  const { code, codeName, name } = error as { code?: unknown; codeName?: unknown; name?: unknown };
-  if (typeof code === 'number') {
-    return ` (server error ${code}${typeof codeName === 'string' ? ` ${codeName}` : ''})`;
-  }
-  return typeof name === 'string' && name !== 'Error' ? ` (${name})` : '';
-}
-
-function serverCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
 /**
  * `error` from reading the source catalog as a {@link SourceReadError}; typed errors pass
  * through.
@@ -59,13 +38,7 @@ export function sourceReadFailed(
   error: unknown,
   namespace?: string
 ): ReplicationError {
-  if (ReplicationError.is(error)) return error;
-  const { retryable, hint } = classifyError(error);
-  return new SourceReadError(`${action} failed${describeFailure(error)}`, retryable, {
-    ...(namespace === undefined ? {} : { namespace }),
-    hint,
-    cause: redactError(error)
-  });
+  return sideError('source', error, { action, namespace });
 }
 
 /**
@@ -78,19 +51,9 @@ export function targetWriteFailed(
   error: unknown,
   namespace?: string
 ): ReplicationError {
-  if (ReplicationError.is(error)) return error;
-  const classification = classifyError(error);
   const code = serverCode(error);
-  const hint = (code === undefined ? undefined : TARGET_HINTS.get(code)) ?? classification.hint;
-  return new TargetWriteError(
-    `${action} failed${describeFailure(error)}`,
-    classification.retryable,
-    {
-      ...(namespace === undefined ? {} : { namespace }),
-      hint,
-      cause: redactError(error)
-    }
-  );
+  const hint = code === undefined ? undefined : TARGET_HINTS.get(code);
+  return sideError('target', error, { action, namespace, hint });
 }
 
 /**

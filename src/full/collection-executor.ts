@@ -135,15 +135,9 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
   }
 
   /** Graceful stop: readers stop at their next chunk, writers write what is queued. */
-  protected async drain(signal: AbortSignal): Promise<void> {
+  protected drain(): Promise<void> {
     this.#readersStopping = true;
-    const work = this.#work ?? Promise.resolve();
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => reject(signal.reason as unknown);
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
+    return this.#work ?? Promise.resolve();
   }
 
   /** Anything not already typed is a {@link TargetWriteError}. */

@@ -199,8 +199,9 @@ export abstract class Stage<Events extends StageEvents> extends EventEmitter<Eve
   /** The main loop; returns (or rejects with the abort reason) when `signal` aborts or input ends. */
   protected abstract run(signal: AbortSignal): Promise<void>;
   /**
-   * Stop taking input and wait until buffered work is written. `signal` aborts if a forced stop
-   * arrives meanwhile.
+   * Stop taking input; resolve once buffered work is written. A forced stop arriving meanwhile
+   * ends the wait (the base class races the returned promise with `signal`), so an
+   * implementation only returns the promise of its work ending.
    */
   protected abstract drain(signal: AbortSignal): Promise<void>;
   /** Wraps anything thrown into the stage's typed error. */
@@ -301,7 +302,7 @@ export abstract class Stage<Events extends StageEvents> extends EventEmitter<Eve
     }
     this.#transition('stopping');
     try {
-      await this.drain(this.#abort.signal);
+      await untilAborted(this.drain(this.#abort.signal), this.#abort.signal);
     } catch (error) {
       if (!this.#isAbort(error)) this.fail(this.toReplicationError(error));
     }
@@ -341,4 +342,17 @@ export abstract class Stage<Events extends StageEvents> extends EventEmitter<Eve
     this.#unlinkSignal();
     settle();
   }
+}
+
+/**
+ * `work`, or a rejection with `signal.reason` as soon as `signal` aborts (whichever comes
+ * first); the listener is removed either way.
+ */
+function untilAborted(work: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason as unknown);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as unknown);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

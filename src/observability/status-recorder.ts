@@ -9,7 +9,8 @@ import { type Timestamp } from 'mongodb';
 import { type ReplicationPhase } from '../checkpoint/checkpoint.js';
 import { type StageState } from '../events.js';
 import { type CopyProgressEvent } from '../full/collection-executor.js';
-import { type Replicator, type ReplicatorEvents } from '../replicator.js';
+import { type Replicator } from '../replicator.js';
+import { type ReplicatorEvents } from '../replicator-events.js';
 import { directionMapping } from './direction-mapping.js';
 import { errorCode, errorMessage } from './error-summary.js';
 import {

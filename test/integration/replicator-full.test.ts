@@ -6,7 +6,8 @@ import { Binary, Decimal128, type Document, Double, Int32, Long, ObjectId } from
 import { MemoryCheckpointStore } from '../../src/checkpoint/memory-checkpoint-store.js';
 import { CheckpointError, TargetExistsError } from '../../src/errors.js';
 import { type CopyProgressEvent } from '../../src/full/collection-executor.js';
-import { type PhaseEvent, Replicator } from '../../src/replicator.js';
+import { Replicator } from '../../src/replicator.js';
+import { type PhaseEvent } from '../../src/replicator-events.js';
 import { type ReplicatorOptions } from '../../src/replicator-options.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 import { rawDocuments } from '../support/replication.js';

@@ -1,0 +1,219 @@
+/**
+ * CheckpointKeeper: what the Replicator knows of its position, and the one place that writes it.
+ *
+ * It holds the phase, the oplog positions (`fullBeginTs`, `copyEndTs`, the last applied optime and
+ * its change-stream token) and the copy's state; it composes a {@link Checkpoint} from them, and
+ * saves it:
+ *
+ * - in call order (a save never overtakes an earlier one, so an older position never lands last);
+ * - throttled while batches are applied (`saveIfDue`: at most once per `intervalMs`), at once at a
+ *   phase switch or when the copy records a range (`save`), and on stop only if the applied
+ *   position moved since the last save (`flush`);
+ * - after a save names an optime, `afterSave` runs (mode `all` discards the spool up to it).
+ *
+ * A failing store surfaces as a {@link CheckpointError} (retryable per the driver's verdict),
+ * whatever the store threw; a save that fails in the background is reported to `onFailure`.
+ */
+import { type Document, type Timestamp } from 'mongodb';
+
+import {
+  type Checkpoint,
+  type CopiedCollection,
+  type ReplicationPhase
+} from '../checkpoint/checkpoint.js';
+import { type CheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { CheckpointError, type ReplicationError } from '../errors.js';
+import { sideError } from '../lifecycle/side-errors.js';
+import { type CheckpointEvent } from '../replicator-events.js';
+
+/**
+ * What {@link CheckpointKeeper} needs.
+ * @internal
+ */
+export interface CheckpointKeeperOptions {
+  readonly store: CheckpointStore;
+  readonly name: string;
+  readonly mode: Checkpoint['mode'];
+  readonly fetchMethod: 'oplog' | 'changeStream';
+  /** Least time between two throttled saves. */
+  readonly intervalMs: number;
+  /** A save that names an applied optime is durable. */
+  readonly onSaved?: (event: CheckpointEvent) => void;
+  /** Runs after each save that names an optime, before the next save starts. */
+  readonly afterSave?: (optime: Timestamp) => Promise<void>;
+  /** A save started without waiting for it failed. */
+  readonly onFailure?: (error: ReplicationError) => void;
+}
+
+/**
+ * Keeps and saves the replicator's position (see the file header).
+ * @internal
+ */
+export class CheckpointKeeper {
+  readonly #options: CheckpointKeeperOptions;
+  phase: ReplicationPhase = 'incr';
+  fullBeginTs: Timestamp | undefined;
+  copyEndTs: Timestamp | undefined;
+  copyState: readonly CopiedCollection[] | undefined;
+  #applied: Timestamp | undefined;
+  #appliedToken: Document | undefined;
+  #saved: Timestamp | undefined;
+  #lastSaveAt = Number.NEGATIVE_INFINITY;
+  #saving: Promise<void> = Promise.resolve();
+
+  constructor(options: CheckpointKeeperOptions) {
+    this.#options = options;
+  }
+
+  /** The optime of the last batch applied everywhere (or where applying starts). */
+  get applied(): Timestamp | undefined {
+    return this.#applied;
+  }
+
+  /** Change streams: the resume token of {@link CheckpointKeeper.applied}. */
+  get appliedToken(): Document | undefined {
+    return this.#appliedToken;
+  }
+
+  /**
+   * Loads the stored checkpoint and takes its state.
+   * @throws {@link CheckpointError} when the store fails, or the checkpoint was written in
+   * another mode or with another fetch method (resuming it would skip writes)
+   */
+  async load(): Promise<Checkpoint | undefined> {
+    const { store, name, mode, fetchMethod } = this.#options;
+    const checkpoint = await this.#call('Loading', () => store.load(name));
+    if (checkpoint === undefined) return undefined;
+    if (checkpoint.mode !== mode) {
+      // Resuming one mode's checkpoint in another would skip writes (a finished full copy has no
+      // oplog position) or tail over an unfinished copy.
+      throw new CheckpointError(
+        `Checkpoint "${name}" was written in mode "${checkpoint.mode}", not "${mode}"`,
+        false,
+        {
+          hint: `Restart with mode "${checkpoint.mode}", or choose a new checkpoint name to start over in mode "${mode}"`
+        }
+      );
+    }
+    const storedMethod = checkpoint.fetchMethod ?? 'oplog';
+    if (storedMethod !== fetchMethod) {
+      throw new CheckpointError(
+        `Checkpoint "${name}" was written with fetchMethod "${storedMethod}", not "${fetchMethod}"`,
+        false,
+        {
+          hint: `Restart with fetchMethod "${storedMethod}", or choose a new checkpoint name to start over`
+        }
+      );
+    }
+    this.phase = checkpoint.phase;
+    this.fullBeginTs = checkpoint.fullBeginTs;
+    this.copyEndTs = checkpoint.copyEndTs;
+    this.copyState = checkpoint.copy;
+    this.#applied = checkpoint.lastApplied;
+    this.#saved = checkpoint.lastApplied;
+    this.#appliedToken = checkpoint.resumeToken;
+    return checkpoint;
+  }
+
+  /** Sets where applying starts (nothing applied yet from this position on). */
+  startAt(optime: Timestamp): void {
+    this.#applied = optime;
+  }
+
+  /**
+   * A batch is applied everywhere: record its position (and, with change streams, its token: a
+   * batch without one must not leave an older token paired with a newer optime).
+   * @returns true when this ends the catch-up (the phase is now `incr`)
+   */
+  recordApplied(optime: Timestamp, resumeToken: Document | undefined): boolean {
+    this.#applied = optime;
+    if (this.#options.fetchMethod === 'changeStream') this.#appliedToken = resumeToken;
+    return this.#endCatchUpAt(optime);
+  }
+
+  /** The copy ended at `copyEndTs` (mode `all`): catch up from the applied position. */
+  beginCatchUp(copyEndTs: Timestamp): void {
+    this.copyEndTs = copyEndTs;
+    this.phase = 'catchup';
+  }
+
+  /** Leaves `catchup` for `incr` once the applied position reaches `copyEndTs`. */
+  endCatchUpIfReached(): boolean {
+    return this.#applied !== undefined && this.#endCatchUpAt(this.#applied);
+  }
+
+  #endCatchUpAt(optime: Timestamp): boolean {
+    if (this.phase !== 'catchup' || this.copyEndTs === undefined) return false;
+    if (optime.lessThan(this.copyEndTs)) return false;
+    this.phase = 'incr';
+    return true;
+  }
+
+  /** The checkpoint the current state describes, naming `optime` as applied. */
+  compose(optime: Timestamp | undefined): Checkpoint {
+    const { name, mode, fetchMethod } = this.#options;
+    return {
+      name,
+      version: 1,
+      mode,
+      phase: this.phase,
+      ...(fetchMethod === 'oplog' ? {} : { fetchMethod }),
+      ...(optime ? { lastApplied: optime } : {}),
+      ...(optime && this.#appliedToken ? { resumeToken: this.#appliedToken } : {}),
+      ...(this.fullBeginTs ? { fullBeginTs: this.fullBeginTs } : {}),
+      ...(this.copyEndTs ? { copyEndTs: this.copyEndTs } : {}),
+      ...(this.copyState ? { copy: this.copyState } : {}),
+      updatedAt: new Date()
+    };
+  }
+
+  /** Saves the current state now (after every earlier save); resolves once it is durable. */
+  save(): Promise<void> {
+    return this.#enqueue(this.#applied);
+  }
+
+  /** Saves the applied position if `intervalMs` has passed since the last save; never waits. */
+  saveIfDue(): void {
+    if (Date.now() - this.#lastSaveAt < this.#options.intervalMs) return;
+    this.#enqueue(this.#applied).catch(error => this.#options.onFailure?.(this.#toError(error)));
+  }
+
+  /** Waits for pending saves, then saves once more if the applied position moved since. */
+  async flush(): Promise<void> {
+    await this.#saving;
+    const applied = this.#applied;
+    if (applied !== undefined && !(this.#saved !== undefined && applied.equals(this.#saved))) {
+      await this.#enqueue(applied);
+    }
+  }
+
+  #enqueue(optime: Timestamp | undefined): Promise<void> {
+    this.#lastSaveAt = Date.now();
+    const checkpoint = this.compose(optime);
+    const next = this.#saving.then(async () => {
+      await this.#call('Saving', () => this.#options.store.save(checkpoint));
+      this.#saved = optime;
+      if (optime === undefined) return;
+      this.#options.onSaved?.({ name: checkpoint.name, optime, savedAt: checkpoint.updatedAt });
+      await this.#options.afterSave?.(optime);
+    });
+    // The chain goes on after a failure: the caller of this save sees it.
+    this.#saving = next.catch(() => undefined);
+    return next;
+  }
+
+  async #call<T>(action: 'Loading' | 'Saving', fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw this.#toError(error, action);
+    }
+  }
+
+  #toError(error: unknown, action: 'Loading' | 'Saving' = 'Saving'): ReplicationError {
+    return sideError('checkpoint', error, {
+      action: `${action} checkpoint "${this.#options.name}"`,
+      hint: 'The checkpoint store must be readable and writable; replication resumes from the last saved checkpoint'
+    });
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The cutover fence: a marker written on the source, whose optime the target must reach. Once
+ * the applied position passes it, every source write made before the fence is on the target.
+ */
+import { type MongoClient, type Timestamp } from 'mongodb';
+
+import { InvalidConfigError, SourceReadError } from '../errors.js';
+import { classifyError } from '../lifecycle/classify-error.js';
+import { redactText } from '../logger.js';
+
+/**
+ * Options of {@link Replicator.fence}.
+ * @public
+ */
+export interface FenceOptions {
+  /**
+   * The source collection the marker is written to (one document per checkpoint name). It
+   * needs no special treatment by the filter: a filtered-out marker still moves the applied
+   * position past it.
+   * @defaultValue 'mongo_replicate.fences'
+   */
+  namespace?: string;
+  /** Rejects the wait with `signal.reason` when it aborts (use it as a deadline). */
+  signal?: AbortSignal;
+}
+
+/**
+ * What {@link Replicator.fence} resolves with: every source write made before the fence is on
+ * the target.
+ * @public
+ */
+export interface FenceResult {
+  /** The optime of the marker write on the source. */
+  readonly optime: Timestamp;
+  /** Where the marker was written. */
+  readonly namespace: string;
+  /** How long the target took to apply up to the marker. */
+  readonly durationMs: number;
+}
+
+/**
+ * Where fence markers go by default.
+ * @internal
+ */
+export const DEFAULT_FENCE_NAMESPACE = 'mongo_replicate.fences';
+
+/**
+ * Upserts the marker `{_id: name}` in `namespace` on the source and returns the write's optime.
+ * @throws {@link InvalidConfigError} for a namespace that is not `db.collection`
+ * @throws {@link SourceReadError} when the write fails or the source reports no optime
+ * @internal
+ */
+export async function writeFenceMarker(
+  source: MongoClient,
+  namespace: string,
+  name: string,
+  signal: AbortSignal | undefined
+): Promise<Timestamp> {
+  const dot = namespace.indexOf('.');
+  if (dot <= 0 || dot === namespace.length - 1) {
+    throw new InvalidConfigError('fence.namespace', 'must be a "db.collection" name');
+  }
+  const session = source.startSession();
+  let optime: Timestamp | undefined;
+  try {
+    await source
+      .db(namespace.slice(0, dot))
+      .collection<{ _id: string }>(namespace.slice(dot + 1))
+      .updateOne(
+        { _id: name },
+        { $set: { at: new Date() }, $inc: { fences: 1 } },
+        { upsert: true, session, ...(signal ? { signal } : {}) }
+      );
+    optime = session.operationTime;
+  } catch (error) {
+    throw new SourceReadError(
+      `Writing the fence marker to ${namespace} on the source failed: ${redactText(error instanceof Error ? error.message : String(error))}`,
+      classifyError(error).retryable,
+      {
+        namespace,
+        cause: error,
+        hint: `fence() writes one document to ${namespace} on the source; grant the source user write access there, or pass another namespace`
+      }
+    );
+  } finally {
+    await session.endSession();
+  }
+  if (optime === undefined) {
+    throw new SourceReadError('The source reported no operationTime for the fence marker', false, {
+      namespace,
+      hint: 'The source must be a replica set'
+    });
+  }
+  return optime;
+}
