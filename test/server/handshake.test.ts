@@ -126,10 +126,25 @@ describe('test server handshake and admin commands', () => {
   });
 
   it('ends sessions when the client closes', async () => {
-    const client = new MongoClient(started.server.uri);
+    const client = new MongoClient(started.server.uri, { monitorCommands: true });
+    const ended: BSON.Document[] = [];
+    const failed: string[] = [];
+    client.on('commandStarted', event => {
+      if (event.commandName === 'endSessions') ended.push(event.command);
+    });
+    client.on('commandFailed', event => {
+      if (event.commandName === 'endSessions') failed.push(event.failure.message);
+    });
     await client.connect();
-    await client.db('test').collection<AnyDoc>('c').findOne({});
+    const session = client.startSession();
+    await client.db('test').collection<AnyDoc>('c').findOne({}, { session });
+    const id = session.id!;
+    await session.endSession();
     await client.close();
+    assert.deepEqual(failed, [], 'the server accepts endSessions');
+    assert.equal(ended.length, 1, 'the driver ended its pooled sessions on close');
+    const ids = ended[0]!.endSessions as BSON.Document[];
+    assert.ok(ids.some(sid => BSON.serialize(sid).equals(BSON.serialize(id))));
   });
 });
 

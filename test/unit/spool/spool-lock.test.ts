@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -43,6 +43,9 @@ describe('OplogSpool lock', () => {
     const exited = spawnSync(process.execPath, ['-e', '0']);
     const dir = await lockedBy('stale', { pid: exited.pid!, host: hostname() });
     const spool = await OplogSpool.open(dir);
+    const owner = JSON.parse(await readFile(join(dir, 'LOCK'), 'utf8')) as { pid: number };
+    assert.equal(owner.pid, process.pid, 'the lock now names this process');
+    assert.notEqual(owner.pid, exited.pid);
     await spool.close();
   });
 
