@@ -1,0 +1,101 @@
+/**
+ * Compile-only checks of the public types, run by `tsc` (`npm run typecheck`, and
+ * `public-api.test.ts` through `npm test`). Every `@ts-expect-error` must be an error: an unused
+ * one fails the compile (TS2578), so each line proves the types refuse a mistake.
+ */
+import { type MongoClient, Timestamp } from 'mongodb';
+
+import {
+  type AppliedBatchEvent,
+  HashedApplierPool,
+  InvalidConfigError,
+  type LagEvent,
+  MemoryCheckpointStore,
+  NamespaceFilter,
+  OplogFetcher,
+  type ReplicationErrorCode,
+  Replicator,
+  type ReplicatorOptions,
+  Verifier
+} from '../../src/index.js';
+
+declare const client: MongoClient;
+
+export function replicatorEvents(replicator: Replicator): void {
+  replicator.on('batch', (event: AppliedBatchEvent) => event.checkpointOptime.t);
+  replicator.on('lag', (event: LagEvent) => event.seconds);
+  replicator.on('phase', event => event.phase satisfies 'full' | 'catchup' | 'incr');
+  replicator.on('checkpoint', event => event.optime.t);
+  replicator.on('error', error => error.code satisfies ReplicationErrorCode);
+  // @ts-expect-error: no such event
+  replicator.on('batches', () => undefined);
+  // @ts-expect-error: a lag event has no `lag` field
+  replicator.on('lag', event => event.lag);
+  // @ts-expect-error: phase payloads carry the phase, not a mode
+  replicator.on('phase', event => event.mode);
+  // @ts-expect-error: `progress` listeners take one payload
+  replicator.on('progress', (event, extra: number) => event.documents + extra);
+}
+
+export async function waitForIsTyped(replicator: Replicator): Promise<void> {
+  const [event] = await replicator.waitFor('batch', { filter: e => e.ops > 0 });
+  event.lastOptime satisfies Timestamp;
+  // @ts-expect-error: the filter receives the event's payload
+  await replicator.waitFor('batch', { filter: (e: string) => e.length > 0 });
+}
+
+export function replicatorOptions(): void {
+  const options: ReplicatorOptions = {
+    source: 'mongodb://src/?replicaSet=rs0',
+    target: client,
+    mode: 'all',
+    fetchMethod: 'changeStream',
+    filter: { include: ['shop.*'], rename: { 'shop.*': 'copy.*' } },
+    startAt: new Timestamp({ t: 1, i: 1 }),
+    checkpoint: { name: 'shop', store: new MemoryCheckpointStore(), intervalMs: 500 },
+    applier: { lanes: 8, conflictPolicy: 'upsert', writeConcern: { w: 'majority' } },
+    batcher: { maxOps: 1000 },
+    fetcher: { batchSize: 500, retry: { maxRetryTimeMs: 10_000 } },
+    full: { indexes: 'after', onExistingTarget: 'drop', executor: { readers: 2 } }
+  };
+  new Replicator(options);
+  // @ts-expect-error: a misspelt top-level option
+  new Replicator({ ...options, modee: 'full' });
+  // @ts-expect-error: an unknown mode
+  new Replicator({ ...options, mode: 'mirror' });
+  // @ts-expect-error: a misspelt nested option
+  new Replicator({ ...options, applier: { lanez: 4 } });
+  // @ts-expect-error: lanes is a number
+  new Replicator({ ...options, applier: { lanes: '4' } });
+  // @ts-expect-error: the filter's include list is misspelt
+  new Replicator({ ...options, filter: { inlcude: ['shop.*'] } });
+  // @ts-expect-error: the Replicator wires the applier's input itself
+  new Replicator({ ...options, applier: { input: undefined } });
+  // @ts-expect-error: a source is required
+  new Replicator({ target: client, checkpoint: { name: 'x' } });
+}
+
+export function stageOptions(): void {
+  new OplogFetcher({ source: client, start: 'latest', batchSize: 100 });
+  // @ts-expect-error: start is an optime or 'latest'
+  new OplogFetcher({ source: client, start: 'earliest' });
+  // @ts-expect-error: the pool needs its input queue
+  new HashedApplierPool({ target: client, lanes: 4 });
+  new NamespaceFilter({ exclude: [/tmp$/] });
+  // @ts-expect-error: patterns are strings or RegExps
+  new NamespaceFilter({ include: [42] });
+  new Verifier({ source: client, target: client, sampleLimit: 5 });
+  // @ts-expect-error: no such verifier option
+  new Verifier({ source: client, target: client, samples: 5 });
+}
+
+export function errors(error: unknown): void {
+  if (error instanceof InvalidConfigError) {
+    error.field satisfies string;
+    // @ts-expect-error: the error's fields are read-only
+    error.field = 'x';
+  }
+  // @ts-expect-error: codes are a closed set
+  const code: ReplicationErrorCode = 'MR_SOMETHING';
+  void code;
+}
