@@ -115,7 +115,12 @@ export {
   type ClassifyErrorOptions,
   type ErrorClassification
 } from './lifecycle/classify-error.js';
-export { retryDefaults, type RetryOptions, withRetry } from './lifecycle/retry.js';
+export {
+  retryDefaults,
+  type RetryOptions,
+  type StageRetryOptions,
+  withRetry
+} from './lifecycle/retry.js';
 export {
   Stage,
   type StageEvents,
