@@ -200,7 +200,44 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
 }
 
-/** Total order over BSON values, as mongod sorts and compares them (no collation). */
+/** How a collation compares strings, and the key of a string's equality class under it. */
+export interface StringCollation {
+  compare(a: string, b: string): number;
+  key(value: string): string;
+}
+
+/**
+ * The collation of the statement running now (statements run synchronously), or undefined for
+ * binary comparison: the fast path every comparison takes unless a command asked for one.
+ */
+let activeCollation: StringCollation | undefined;
+
+/** Runs `work` with string values compared under `collation` (binary when undefined). */
+export function withCollation<T>(collation: StringCollation | undefined, work: () => T): T {
+  const saved = activeCollation;
+  activeCollation = collation;
+  try {
+    return work();
+  } finally {
+    activeCollation = saved;
+  }
+}
+
+/** The collation in effect (compiled matchers use it to notice a change). */
+export function currentCollation(): StringCollation | undefined {
+  return activeCollation;
+}
+
+/** compareValues without the running statement's collation (`_id` order, immutability). */
+export function compareValuesBinary(a: BValue, b: BValue): number {
+  if (activeCollation === undefined) return compareValues(a, b);
+  return withCollation(undefined, () => compareValues(a, b));
+}
+
+/**
+ * Total order over BSON values, as mongod sorts and compares them: string values (not field
+ * names) under the running statement's collation, if any.
+ */
 export function compareValues(a: BValue, b: BValue): number {
   const ta = canonicalType(a);
   const tb = canonicalType(b);
@@ -216,7 +253,9 @@ export function compareValues(a: BValue, b: BValue): number {
         numericValue(b as Int32 | Double | Long | Decimal128)
       );
     case 15:
-      return compareStrings(stringOf(a), stringOf(b));
+      return activeCollation
+        ? activeCollation.compare(stringOf(a), stringOf(b))
+        : compareStrings(stringOf(a), stringOf(b));
     case 20:
       return compareDocs(a as BDoc, b as BDoc);
     case 25:
@@ -285,6 +324,11 @@ function compareArrays(a: BValue[], b: BValue[]): number {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
+/** valuesEqual without the running statement's collation (catalog specs, `_id` checks). */
+export function valuesEqualBinary(a: BValue, b: BValue): boolean {
+  return compareValuesBinary(a, b) === 0;
+}
+
 /** True when mongod would treat the two values as equal (1, 1.0 and NumberLong(1) are equal). */
 export function valuesEqual(a: BValue, b: BValue): boolean {
   return compareValues(a, b) === 0;
@@ -314,23 +358,38 @@ export function valuesIdentical(a: BValue, b: BValue): boolean {
   if (a instanceof Double && b instanceof Double) {
     return Object.is(a.value, b.value);
   }
-  return compareValues(a, b) === 0;
+  return compareValuesBinary(a, b) === 0;
 }
 
 /**
- * A string that is equal for exactly the values mongod treats as equal, for hashing: `_id`
- * lookups, unique index keys, `$group` and `distinct`.
+ * A string that is equal for exactly the values mongod treats as equal (binary string
+ * comparison), for hashing: `_id` lookups and unique index keys.
  */
 export function keyOf(value: BValue): string {
+  return keyUnder(value, undefined);
+}
+
+/**
+ * keyOf under the running statement's collation: strings equal under it get the same key. For
+ * `$in`, `$group`, `$addToSet` and `distinct`.
+ */
+export function equalityKey(value: BValue): string {
+  return keyUnder(value, activeCollation);
+}
+
+/** keyOf under a given collation (a collated index's keys); binary when undefined. */
+export function keyUnder(value: BValue, collation: StringCollation | undefined): string {
   if (value === null || value === undefined) return 'z';
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') {
+    return collation ? 's' + collation.key(value) : JSON.stringify(value);
+  }
   if (typeof value === 'boolean') return value ? 'T' : 'F';
   if (value instanceof Map) {
     let out = '{';
-    for (const [k, v] of value) out += JSON.stringify(k) + ':' + keyOf(v) + ',';
+    for (const [k, v] of value) out += JSON.stringify(k) + ':' + keyUnder(v, collation) + ',';
     return out + '}';
   }
-  if (Array.isArray(value)) return '[' + value.map(keyOf).join(',') + ']';
+  if (Array.isArray(value)) return '[' + value.map(v => keyUnder(v, collation)).join(',') + ']';
   if (value instanceof Int32) return 'n' + value.value;
   if (isNumber(value)) {
     const n = numericValue(value);
@@ -351,7 +410,9 @@ export function keyOf(value: BValue): string {
   }
   if (value instanceof Timestamp) return 't' + value.t + ':' + value.i;
   if (value instanceof BSONRegExp) return 'r/' + value.pattern + '/' + value.options;
-  if (value instanceof BSONSymbol) return JSON.stringify(value.valueOf());
+  if (value instanceof BSONSymbol) {
+    return collation ? 's' + collation.key(value.valueOf()) : JSON.stringify(value.valueOf());
+  }
   if (value instanceof MinKey) return 'm-';
   if (value instanceof MaxKey) return 'm+';
   if (value instanceof Code) return 'c' + JSON.stringify(String(value.code));

@@ -5,7 +5,14 @@
  */
 import { Int32, Long } from 'bson';
 
-import { type BDoc, type BValue, isDoc, isNumber, toNumber } from '../bson/values.js';
+import {
+  type BDoc,
+  type BValue,
+  isDoc,
+  isNumber,
+  toNumber,
+  withCollation
+} from '../bson/values.js';
 import { runPipeline, stageEntry } from '../engine/aggregate/pipeline.js';
 import { notImplemented, ServerError } from '../engine/server-error.js';
 import { parseMerge, runMerge } from '../mongod/aggregate-merge.js';
@@ -17,10 +24,10 @@ import { openChangeStream } from './change-stream-command.js';
 import { documentsStage, listLocalSessionsStage } from './collectionless-stages.js';
 import { commandLet } from './command-let.js';
 import {
-  checkCollation,
   checkFields,
   type CommandContext,
   type CommandHandler,
+  effectiveCollation,
   optionalBool,
   requiredArray
 } from './context.js';
@@ -146,7 +153,6 @@ const aggregate: CommandHandler = ctx => {
     'fromMongos',
     'needsMerge'
   ]);
-  checkCollation(ctx.cmd.get('collation'));
   if (ctx.cmd.has('explain')) throw notImplemented("aggregate 'explain'");
   const letVars = commandLet(ctx);
   const pipeline = requiredArray(ctx, 'pipeline');
@@ -164,7 +170,18 @@ const aggregate: CommandHandler = ctx => {
   const batchSizeValue = cursorSpec.get('batchSize');
   const batchSize = isNumber(batchSizeValue) ? toNumber(batchSizeValue) : undefined;
   const stages = pipeline as BDoc[];
-  if (stageName(stages[0]) === '$changeStream') return openChangeStream(ctx, stages, batchSize);
+  const target = ctx.cmd.get('aggregate');
+  const collation = effectiveCollation(
+    ctx.mongod,
+    ctx.db,
+    typeof target === 'string' ? target : undefined,
+    ctx.cmd.get('collation')
+  );
+  if (stageName(stages[0]) === '$changeStream') {
+    if (collation && ctx.cmd.has('collation'))
+      throw notImplemented('$changeStream with a collation');
+    return openChangeStream(ctx, stages, batchSize);
+  }
   checkPositions(stages, ctx.mongod.profile.maxWireVersion);
   const last = stages.at(-1);
   const lastName = stageName(last);
@@ -174,16 +191,20 @@ const aggregate: CommandHandler = ctx => {
   const out = lastName === '$out' ? parseOut(last!.get('$out'), ctx.db, inTransaction) : undefined;
   const merge =
     lastName === '$merge' ? parseMerge(last!.get('$merge'), ctx.db, inTransaction) : undefined;
-  const { input, rest, coll } = pipelineInput(ctx, stages, letVars);
-  const results = runPipeline(input, writes ? rest.slice(0, -1) : rest, {
-    ...pipelineContext(ctx.mongod, ctx.db),
-    ...(letVars ? { vars: letVars } : {})
+  const origin = { bypassValidation: optionalBool(ctx, 'bypassDocumentValidation') ?? false };
+  // The whole pipeline, its input, $lookup and the writes of $merge use the collation.
+  const { results, coll } = withCollation(collation, () => {
+    const { input, rest, coll } = pipelineInput(ctx, stages, letVars);
+    const results = runPipeline(input, writes ? rest.slice(0, -1) : rest, {
+      ...pipelineContext(ctx.mongod, ctx.db),
+      ...(letVars ? { vars: letVars } : {})
+    });
+    if (out) runOut(ctx.mongod, out, results, origin);
+    if (merge) runMerge(ctx.mongod, merge, results, origin);
+    return { results, coll };
   });
   const ns = `${ctx.db}.${coll}`;
   if (writes) {
-    const origin = { bypassValidation: optionalBool(ctx, 'bypassDocumentValidation') ?? false };
-    if (out) runOut(ctx.mongod, out, results, origin);
-    if (merge) runMerge(ctx.mongod, merge, results, origin);
     return cursorReply({ id: Long.ZERO, batch: [], source: new ArraySource([]) }, ns, true);
   }
   const opened = ctx.mongod.cursors.open(ns, new ArraySource(results), { batchSize });

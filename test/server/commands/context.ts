@@ -1,7 +1,17 @@
 /** What a command handler receives, and the helpers it uses to read arguments as mongod's IDL does. */
 import { Int32, Long } from 'bson';
 
-import { type BDoc, type BValue, isDoc, isNumber, toNumber, typeAlias } from '../bson/values.js';
+import {
+  type BDoc,
+  type BValue,
+  isDoc,
+  isNumber,
+  toNumber,
+  typeAlias,
+  valuesEqualBinary
+} from '../bson/values.js';
+import { parseCollation } from '../engine/collation/collation-spec.js';
+import { type Collator, collatorFor } from '../engine/collation/collator.js';
 import { ServerError } from '../engine/server-error.js';
 import { isGenericArgument } from '../mongod/ddl.js';
 import { type Mongod } from '../mongod/mongod.js';
@@ -102,14 +112,27 @@ export function requiredArray(ctx: CommandContext, field: string): BValue[] {
   return value;
 }
 
-/** Rejects a non-simple collation: the test server compares strings by code point only. */
-export function checkCollation(value: BValue): void {
-  if (value === undefined || value === null) return;
-  if (isDoc(value) && value.get('locale') === 'simple') return;
-  throw new ServerError(
-    238,
-    'collation other than {locale: "simple"} is not supported by the mongo-replicate test server'
-  );
+/**
+ * The collation a read or write on `db.coll` runs with: its own `collation` (validated as mongod
+ * does; `{locale: 'simple'}` is binary comparison), else the collection's or view's default. A
+ * view's queries cannot use another collation than the view's (167).
+ */
+export function effectiveCollation(
+  mongod: Mongod,
+  db: string,
+  coll: string | undefined,
+  raw: BValue
+): Collator | undefined {
+  const target = coll === undefined ? undefined : mongod.lookupCollection(db, coll);
+  const defaultSpec = target?.options.get('collation');
+  if (raw === undefined || raw === null) {
+    return isDoc(defaultSpec) ? collatorFor(defaultSpec) : undefined;
+  }
+  const spec = parseCollation(raw);
+  if (target?.type === 'view' && !valuesEqualBinary(spec ?? null, defaultSpec ?? null)) {
+    throw new ServerError(167, "Cannot override a view's default collation");
+  }
+  return spec ? collatorFor(spec) : undefined;
 }
 
 /** int32 when it fits, as mongod types counters. */

@@ -9,11 +9,11 @@ import { checkHint } from '../mongod/read-path.js';
 import { type WriteOrigin } from '../mongod/write-path.js';
 import { commandLet } from './command-let.js';
 import {
-  checkCollation,
   checkFields,
   collectionName,
   type CommandContext,
   type CommandHandler,
+  effectiveCollation,
   int,
   optionalBool,
   optionalDoc,
@@ -144,7 +144,7 @@ const del: CommandHandler = ctx => {
   const letVars = commandLet(ctx);
   let n = 0;
   const errors = runStatements(ctx, statements, (statement, _index, origin) => {
-    checkCollation(statement.raw.get('collation'));
+    const collation = effectiveCollation(ctx.mongod, ctx.db, coll, statement.raw.get('collation'));
     checkHint(ctx.mongod, ctx.db, coll, statement.raw.get('hint'));
     const limit = deleteLimitOf(statement);
     n += ctx.mongod.writes.delete(
@@ -154,7 +154,8 @@ const del: CommandHandler = ctx => {
       limit,
       origin,
       undefined,
-      letVars
+      letVars,
+      collation
     ).length;
   });
   return writeReply(ctx, [['n', int(n)]], errors);
@@ -176,9 +177,9 @@ const findAndModify: CommandHandler = ctx => {
     'let',
     'maxTimeMS'
   ]);
-  checkCollation(ctx.cmd.get('collation'));
   const letVars = commandLet(ctx);
   const coll = collectionName(ctx);
+  const collation = effectiveCollation(ctx.mongod, ctx.db, coll, ctx.cmd.get('collation'));
   const query = optionalDoc(ctx, 'query') ?? new Map();
   const sort = optionalDoc(ctx, 'sort');
   const remove = optionalBool(ctx, 'remove') ?? false;
@@ -205,7 +206,16 @@ const findAndModify: CommandHandler = ctx => {
         9,
         "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document"
       );
-    const [deleted] = ctx.mongod.writes.delete(ctx.db, coll, query, 1, origin, sort, letVars);
+    const [deleted] = ctx.mongod.writes.delete(
+      ctx.db,
+      coll,
+      query,
+      1,
+      origin,
+      sort,
+      letVars,
+      collation
+    );
     return {
       lastErrorObject: { n: new Int32(deleted ? 1 : 0) },
       value: deleted ? project(deleted) : null
@@ -226,7 +236,8 @@ const findAndModify: CommandHandler = ctx => {
       arrayFilters: Array.isArray(arrayFilters) ? (arrayFilters as BDoc[]) : undefined,
       sort,
       filterVars: letVars,
-      updateVars: letVars
+      updateVars: letVars,
+      collation
     },
     origin
   );

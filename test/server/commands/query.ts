@@ -2,7 +2,7 @@
 import { Long } from 'bson';
 
 import { getPath } from '../bson/paths.js';
-import { type BDoc, type BValue, isDoc, keyOf } from '../bson/values.js';
+import { type BDoc, type BValue, equalityKey, isDoc, withCollation } from '../bson/values.js';
 import { compileFilter } from '../engine/query/matcher.js';
 import { notImplemented, ServerError } from '../engine/server-error.js';
 import { type CursorSource } from '../mongod/cursors.js';
@@ -10,11 +10,11 @@ import { checkBoundFields } from '../mongod/min-max.js';
 import { checkHint, findSource, namespaceDocs } from '../mongod/read-path.js';
 import { commandLet } from './command-let.js';
 import {
-  checkCollation,
   checkFields,
   collectionName,
   type CommandContext,
   type CommandHandler,
+  effectiveCollation,
   int,
   optionalBool,
   optionalDoc,
@@ -81,7 +81,6 @@ function nonEmptyDoc(ctx: CommandContext, field: string): BDoc | undefined {
 
 const find: CommandHandler = ctx => {
   checkFields(ctx, FIND_FIELDS);
-  checkCollation(ctx.cmd.get('collation'));
   for (const unsupported of ['returnKey', 'showRecordId']) {
     if (ctx.cmd.has(unsupported)) throw notImplemented(`find '${unsupported}'`);
   }
@@ -92,17 +91,21 @@ const find: CommandHandler = ctx => {
   if (awaitData && !tailable) throw new ServerError(9, 'Cannot set awaitData without tailable');
   const bounds = { min: nonEmptyDoc(ctx, 'min'), max: nonEmptyDoc(ctx, 'max') };
   checkBoundFields(bounds);
-  const source = findSource(ctx.mongod, ctx.db, coll, {
-    filter: optionalDoc(ctx, 'filter') ?? new Map(),
-    sort: optionalDoc(ctx, 'sort'),
-    projection: optionalDoc(ctx, 'projection'),
-    skip: nonNegative(ctx, 'skip'),
-    limit: nonNegative(ctx, 'limit'),
-    hint: ctx.cmd.get('hint'),
-    tailable,
-    bounds,
-    vars: letVars
-  });
+  const collation = effectiveCollation(ctx.mongod, ctx.db, coll, ctx.cmd.get('collation'));
+  // Results are computed when the cursor opens, so the collation is needed only for this call.
+  const source = withCollation(collation, () =>
+    findSource(ctx.mongod, ctx.db, coll, {
+      filter: optionalDoc(ctx, 'filter') ?? new Map(),
+      sort: optionalDoc(ctx, 'sort'),
+      projection: optionalDoc(ctx, 'projection'),
+      skip: nonNegative(ctx, 'skip'),
+      limit: nonNegative(ctx, 'limit'),
+      hint: ctx.cmd.get('hint'),
+      tailable,
+      bounds,
+      vars: letVars
+    })
+  );
   const ns = `${ctx.db}.${coll}`;
   const opened = ctx.mongod.cursors.open(ns, source, {
     batchSize: nonNegative(ctx, 'batchSize'),
@@ -155,21 +158,25 @@ const killCursors: CommandHandler = ctx => {
 
 const count: CommandHandler = ctx => {
   checkFields(ctx, ['query', 'limit', 'skip', 'hint', 'collation', 'fields']);
-  checkCollation(ctx.cmd.get('collation'));
   const coll = collectionName(ctx);
+  const collation = effectiveCollation(ctx.mongod, ctx.db, coll, ctx.cmd.get('collation'));
   const query = optionalDoc(ctx, 'query') ?? new Map();
   const skip = optionalNumber(ctx, 'skip') ?? 0;
   const limit = Math.abs(optionalNumber(ctx, 'limit') ?? 0);
-  const source = findSource(ctx.mongod, ctx.db, coll, { filter: query, hint: ctx.cmd.get('hint') });
-  const all = source.next(Infinity, Infinity).docs.length;
+  const all = withCollation(collation, () =>
+    findSource(ctx.mongod, ctx.db, coll, { filter: query, hint: ctx.cmd.get('hint') }).next(
+      Infinity,
+      Infinity
+    )
+  ).docs.length;
   const n = Math.max(0, Math.min(all - skip, limit > 0 ? limit : Infinity));
   return { n: int(n) };
 };
 
 const distinct: CommandHandler = ctx => {
   checkFields(ctx, ['key', 'query', 'collation', 'hint']);
-  checkCollation(ctx.cmd.get('collation'));
   const coll = collectionName(ctx);
+  const collation = effectiveCollation(ctx.mongod, ctx.db, coll, ctx.cmd.get('collation'));
   checkHint(ctx.mongod, ctx.db, coll, ctx.cmd.get('hint'));
   const key = ctx.cmd.get('key');
   if (typeof key !== 'string')
@@ -177,18 +184,21 @@ const distinct: CommandHandler = ctx => {
       14,
       "BSON field 'distinct.key' is the wrong type, expected type 'string'"
     );
-  const matcher = compileFilter(optionalDoc(ctx, 'query') ?? new Map());
-  const seen = new Map<string, BValue>();
-  const add = (value: BValue | undefined) => {
-    if (value === undefined) return;
-    const k = keyOf(value);
-    if (!seen.has(k)) seen.set(k, value);
-  };
-  for (const doc of namespaceDocs(ctx.mongod, ctx.db, coll)) {
-    if (!matcher.matches(doc)) continue;
-    for (const value of distinctValues(doc, key.split('.'))) add(value);
-  }
-  const values = [...seen.values()];
+  const query = optionalDoc(ctx, 'query') ?? new Map();
+  // Values equal under the collation are one value: the first one met.
+  const values = withCollation(collation, () => {
+    const matcher = compileFilter(query);
+    const seen = new Map<string, BValue>();
+    for (const doc of namespaceDocs(ctx.mongod, ctx.db, coll)) {
+      if (!matcher.matches(doc)) continue;
+      for (const value of distinctValues(doc, key.split('.'))) {
+        if (value === undefined) continue;
+        const k = equalityKey(value);
+        if (!seen.has(k)) seen.set(k, value);
+      }
+    }
+    return [...seen.values()];
+  });
   return { values };
 };
 

@@ -9,7 +9,7 @@ import { parseLetVariables } from '../engine/aggregate/let-variables.js';
 import { ServerError } from '../engine/server-error.js';
 import { checkHint } from '../mongod/read-path.js';
 import { type UpdateSpec } from '../mongod/write-path.js';
-import { checkCollation, type CommandContext } from './context.js';
+import { type CommandContext, effectiveCollation } from './context.js';
 
 /** Update statement fields by version: `c` came with 5.0; `sort` (8.0) is unknown to all here. */
 function updateStatementFields(maxWireVersion: number): string[] {
@@ -96,7 +96,7 @@ export function updateSpecOf(
   letVars: Map<string, BValue> | undefined
 ): UpdateSpec {
   const { raw, q, u } = statement;
-  checkCollation(raw.get('collation'));
+  const collation = effectiveCollation(ctx.mongod, ctx.db, coll, raw.get('collation'));
   const multi = raw.get('multi') === true;
   if (multi && !Array.isArray(u) && u.size > 0 && !String(u.keys().next().value).startsWith('$')) {
     throw new ServerError(9, 'multi update is not supported for replacement-style update');
@@ -118,7 +118,8 @@ export function updateSpecOf(
     multi,
     arrayFilters: Array.isArray(arrayFilters) ? (arrayFilters as BDoc[]) : undefined,
     filterVars: letVars,
-    updateVars
+    updateVars,
+    collation
   };
 }
 

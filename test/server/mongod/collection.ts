@@ -9,12 +9,15 @@ import { getPath } from '../bson/paths.js';
 import {
   type BDoc,
   type BValue,
-  compareValues,
+  compareValuesBinary,
   isDoc,
   isNumber,
   keyOf,
-  toNumber
+  keyUnder,
+  toNumber,
+  withCollation
 } from '../bson/values.js';
+import { type Collator, collatorFor } from '../engine/collation/collator.js';
 import { compileFilter, type Matcher } from '../engine/query/matcher.js';
 import { ServerError } from '../engine/server-error.js';
 import { idIndexSpec } from './index-spec.js';
@@ -29,6 +32,8 @@ export interface IndexState {
   readonly unique: boolean;
   readonly sparse: boolean;
   readonly partial: Matcher | undefined;
+  /** The index's collation: its keys (and partial filter) compare strings under it. */
+  readonly collation: Collator | undefined;
   /** For unique indexes: index key → `_id` key of the document holding it. */
   readonly entries: Map<string, string> | undefined;
 }
@@ -112,7 +117,7 @@ export class Collection {
     if (!this.#idOrder) {
       const entries: IdOrderEntry[] = [];
       for (const [key, doc] of this.records) entries.push({ id: doc.get('_id'), key });
-      entries.sort((a, b) => compareValues(a.id, b.id));
+      entries.sort((a, b) => compareValuesBinary(a.id, b.id));
       this.#idOrder = entries;
     }
     return this.#idOrder;
@@ -121,9 +126,12 @@ export class Collection {
   /** Adds an index, checking existing documents against a unique constraint first. */
   addIndex(spec: BDoc): IndexState {
     const key = spec.get('key') as BDoc;
-    // The records map, keyed by _id, already enforces the _id index.
+    const collationSpec = spec.get('collation');
+    const collation = isDoc(collationSpec) ? collatorFor(collationSpec) : undefined;
+    // The records map, keyed by _id, already enforces a binary _id index; a collated one (the
+    // collection's default collation) also needs keys compared under its collation.
     const isId = spec.get('name') === '_id_';
-    const unique = spec.get('unique') === true && !isId;
+    const unique = isId ? collation !== undefined : spec.get('unique') === true;
     const partialSpec = spec.get('partialFilterExpression');
     const index: IndexState = {
       name: spec.get('name') as string,
@@ -131,7 +139,10 @@ export class Collection {
       keyPaths: [...key.keys()],
       unique,
       sparse: spec.get('sparse') === true,
-      partial: isDoc(partialSpec) ? compileFilter(partialSpec) : undefined,
+      partial: isDoc(partialSpec)
+        ? withCollation(collation, () => compileFilter(partialSpec))
+        : undefined,
+      collation,
       entries: unique ? new Map() : undefined
     };
     if (index.entries) {
@@ -246,13 +257,16 @@ export class Collection {
 
   /** Index keys of a document (several for multikey), none if sparse/partial excludes it. */
   #keysFor(index: IndexState, doc: BDoc): string[] {
-    if (index.partial && !index.partial.matches(doc)) return [];
+    const partial = index.partial;
+    if (partial && !withCollation(index.collation, () => partial.matches(doc))) return [];
     const perField = index.keyPaths.map(path => indexValues(doc, path));
     if (index.sparse && perField.every(values => values.missing)) return [];
     let keys = [''];
     for (const { values } of perField) {
       const next: string[] = [];
-      for (const prefix of keys) for (const value of values) next.push(prefix + keyOf(value) + '|');
+      for (const prefix of keys) {
+        for (const value of values) next.push(prefix + keyUnder(value, index.collation) + '|');
+      }
       keys = next;
     }
     return [...new Set(keys)];
@@ -265,11 +279,22 @@ export class Collection {
       const values = indexValues(doc, path).values;
       keyValue.set(path, values[0] ?? null);
     }
-    const rendered = [...keyValue].map(([k, v]) => `${k}: ${renderValue(v)}`).join(', ');
+    // A collated index stores collation keys, which mongod hex-encodes in the message (here
+    // the UTF-8 of the string itself stands in for ICU's sort key).
+    const rendered = [...keyValue]
+      .map(([k, v]) =>
+        index.collation && typeof v === 'string'
+          ? `${k}: "0x${Buffer.from(v).toString('hex')}"`
+          : `${k}: ${renderValue(v)}`
+      )
+      .join(', ');
+    const collation = index.collation ? ` collation: ${renderValue(index.collation.spec)}` : '';
+    const extra: Record<string, unknown> = { keyPattern, keyValue };
+    if (index.collation) extra.collation = index.collation.spec;
     return new ServerError(
       11000,
-      `E11000 duplicate key error collection: ${this.ns} index: ${index.name} dup key: { ${rendered} }`,
-      { extra: { keyPattern, keyValue } }
+      `E11000 duplicate key error collection: ${this.ns} index: ${index.name}${collation} dup key: { ${rendered} }`,
+      { extra }
     );
   }
 }

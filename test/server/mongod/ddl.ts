@@ -4,10 +4,17 @@
  */
 import { Int32, Long, UUID } from 'bson';
 
-import { type BDoc, type BValue, isDoc, isNumber, toNumber, valuesEqual } from '../bson/values.js';
+import {
+  type BDoc,
+  type BValue,
+  isDoc,
+  isNumber,
+  toNumber,
+  valuesEqualBinary as valuesEqual
+} from '../bson/values.js';
+import { parseCollation } from '../engine/collation/collation-spec.js';
 import { ServerError } from '../engine/server-error.js';
 import { checkCollectionName, checkDatabaseName } from './catalog.js';
-import { expandCollation } from './collation.js';
 import { type Collection } from './collection.js';
 import { describeSpec, normalizeIndexSpec, sameIndex, sameKey } from './index-spec.js';
 import { type Mongod } from './mongod.js';
@@ -137,7 +144,7 @@ export class Ddl {
         value = size <= 0x7fffffff ? new Int32(size) : Long.fromNumber(size);
       }
       if (key === 'collation') {
-        const expanded = expandCollation(value);
+        const expanded = parseCollation(value);
         if (!expanded) continue;
         value = expanded;
       }

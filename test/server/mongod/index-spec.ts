@@ -5,9 +5,16 @@
  */
 import { Double, Int32 } from 'bson';
 
-import { type BDoc, type BValue, isDoc, isNumber, toNumber, valuesEqual } from '../bson/values.js';
+import {
+  type BDoc,
+  type BValue,
+  isDoc,
+  isNumber,
+  toNumber,
+  valuesEqualBinary as valuesEqual
+} from '../bson/values.js';
+import { parseCollation } from '../engine/collation/collation-spec.js';
 import { ServerError } from '../engine/server-error.js';
-import { expandCollation } from './collation.js';
 
 const ALLOWED_OPTIONS = new Set([
   'unique',
@@ -127,7 +134,7 @@ export function normalizeIndexSpec(raw: BValue, defaultCollation?: BValue): BDoc
     spec.set(option, value);
   }
   // mongod appends the collation after the other options.
-  const collation = raw.has('collation') ? expandCollation(raw.get('collation')) : defaultCollation;
+  const collation = raw.has('collation') ? parseCollation(raw.get('collation')) : defaultCollation;
   if (isDoc(collation)) spec.set('collation', collation);
   if (spec.get('unique') === true && [...key.values()].includes('hashed')) {
     throw new ServerError(

@@ -2,9 +2,15 @@
  * Reading documents for find, count, distinct and aggregate: collections, views (their pipeline
  * runs over the collection they read), and `local.oplog.rs` (seeked by `ts`, tailable).
  */
-import { BSONRegExp, Timestamp } from 'bson';
+import { BSONRegExp, BSONSymbol, Timestamp } from 'bson';
 
-import { type BDoc, type BValue, compareValues, isDoc } from '../bson/values.js';
+import {
+  type BDoc,
+  type BValue,
+  compareValuesBinary,
+  currentCollation,
+  isDoc
+} from '../bson/values.js';
 import { compileProjection, runPipeline } from '../engine/aggregate/pipeline.js';
 import { compileFilter, type Matcher } from '../engine/query/matcher.js';
 import { compileSort } from '../engine/query/sort.js';
@@ -148,6 +154,10 @@ function idLookup(mongod: Mongod, db: string, coll: string, filter: BDoc): BDoc[
     ids = [condition];
   }
   if (!ids.every(isPlainId)) return undefined;
+  // Under a collation a string `_id` may match one that is equal but not identical.
+  if (currentCollation() && ids.some(id => typeof id === 'string' || id instanceof BSONSymbol)) {
+    return undefined;
+  }
   const collection = mongod.lookupCollection(db, coll);
   if (!collection || collection.type === 'view') return undefined;
   const found = new Map<BDoc, true>();
@@ -155,7 +165,7 @@ function idLookup(mongod: Mongod, db: string, coll: string, filter: BDoc): BDoc[
     const doc = collection.get(id);
     if (doc) found.set(doc, true);
   }
-  return [...found.keys()].sort((a, b) => compareValues(a.get('_id'), b.get('_id')));
+  return [...found.keys()].sort((a, b) => compareValuesBinary(a.get('_id'), b.get('_id')));
 }
 
 /** An `_id` value that equality on the `_id` index decides (not a document, array, regex or null). */

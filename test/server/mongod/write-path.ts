@@ -3,17 +3,21 @@
  * `_id` first, unique indexes, document validation, capped eviction, one oplog entry per document
  * (or a batched `applyOps` for multi-deletes on 7.0), no entry for a no-op update.
  */
-import { BSONRegExp, Int32, ObjectId } from 'bson';
+import { BSONRegExp, BSONSymbol, Int32, ObjectId } from 'bson';
 
 import { bsonSize } from '../bson/codec.js';
 import {
   type BDoc,
   type BValue,
+  currentCollation,
   isDoc,
   keyOf,
+  type StringCollation,
   valuesEqual,
-  valuesIdentical
+  valuesIdentical,
+  withCollation
 } from '../bson/values.js';
+import { collatorFor } from '../engine/collation/collator.js';
 import { compileFilter, type Matcher } from '../engine/query/matcher.js';
 import { compileSort } from '../engine/query/sort.js';
 import { ServerError } from '../engine/server-error.js';
@@ -46,6 +50,8 @@ export interface UpdateSpec {
   readonly filterVars?: Map<string, BValue> | undefined;
   /** Constants a pipeline update may read (`let` and the statement's `c`). */
   readonly updateVars?: Map<string, BValue> | undefined;
+  /** The statement's collation (its own or the collection's default); binary when undefined. */
+  readonly collation?: StringCollation | undefined;
 }
 
 export interface UpdateOutcome {
@@ -120,6 +126,10 @@ export class WritePath {
 
   /** Applies one update statement; returns the counts the `update` reply reports. */
   update(db: string, coll: string, spec: UpdateSpec, origin: WriteOrigin): UpdateOutcome {
+    return withCollation(spec.collation, () => this.#update(db, coll, spec, origin));
+  }
+
+  #update(db: string, coll: string, spec: UpdateSpec, origin: WriteOrigin): UpdateOutcome {
     const collection = this.mongod.ddl.viewCheckedCollection(db, coll);
     const matcher = filterFor(spec.q, spec.filterVars);
     const now = new Date();
@@ -167,7 +177,22 @@ export class WritePath {
     limit: number,
     origin: WriteOrigin,
     sort?: BDoc,
-    filterVars?: Map<string, BValue>
+    filterVars?: Map<string, BValue>,
+    collation?: StringCollation
+  ): BDoc[] {
+    return withCollation(collation, () =>
+      this.#delete(db, coll, q, limit, origin, sort, filterVars)
+    );
+  }
+
+  #delete(
+    db: string,
+    coll: string,
+    q: BDoc,
+    limit: number,
+    origin: WriteOrigin,
+    sort: BDoc | undefined,
+    filterVars: Map<string, BValue> | undefined
   ): BDoc[] {
     const collection = this.mongod.ddl.viewCheckedCollection(db, coll);
     if (!collection) return [];
@@ -279,14 +304,21 @@ export class WritePath {
     if (!isDoc(validator) || validator.size === 0) return;
     const level = collection.options.get('validationLevel') ?? 'strict';
     if (level === 'off') return;
-    let matcher = this.#validators.get(validator);
-    if (!matcher) {
-      matcher = compileFilter(validator);
-      this.#validators.set(validator, matcher);
-    }
+    // The validator compares strings under the collection's default collation, whatever the
+    // write's own collation is.
+    const defaultSpec = collection.options.get('collation');
+    const passes = (candidate: BDoc) =>
+      withCollation(isDoc(defaultSpec) ? collatorFor(defaultSpec) : undefined, () => {
+        let matcher = this.#validators.get(validator);
+        if (!matcher) {
+          matcher = compileFilter(validator);
+          this.#validators.set(validator, matcher);
+        }
+        return matcher.matches(candidate);
+      });
     // 'moderate' skips updates of documents that already failed validation.
-    if (level === 'moderate' && before && !matcher.matches(before)) return;
-    if (matcher.matches(doc)) return;
+    if (level === 'moderate' && before && !passes(before)) return;
+    if (passes(doc)) return;
     if ((collection.options.get('validationAction') ?? 'error') === 'warn') return;
     throw new ServerError(121, 'Document failed validation', {
       extra: {
@@ -305,7 +337,10 @@ export class WritePath {
   }
 }
 
-/** `{_id: <scalar>}` as a filter: the candidate lookup already matched it exactly. */
+/**
+ * `{_id: <scalar>}` as a filter: the candidate lookup already matched it exactly. Not a string
+ * under a collation, which may find an `_id` that is equal but not identical.
+ */
 function exactIdFilter(q: BDoc): boolean {
   const id = q.get('_id');
   return (
@@ -313,7 +348,8 @@ function exactIdFilter(q: BDoc): boolean {
     id !== undefined &&
     !isDoc(id) &&
     !Array.isArray(id) &&
-    !(id instanceof BSONRegExp)
+    !(id instanceof BSONRegExp) &&
+    !(currentCollation() && (typeof id === 'string' || id instanceof BSONSymbol))
   );
 }
 

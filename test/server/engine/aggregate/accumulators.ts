@@ -4,7 +4,7 @@
  */
 import { Decimal128, Double, Int32, Long } from 'bson';
 
-import { type BDoc, type BValue, compareValues, isDoc, keyOf } from '../../bson/values.js';
+import { type BDoc, type BValue, compareValues, equalityKey, isDoc } from '../../bson/values.js';
 import { ServerError } from '../server-error.js';
 import { type Dec, decAdd, decDiv, decFromBigInt, decToDecimal128 } from './decimal.js';
 import { type Compiled, isNullish, MISSING, type Parser, type Value } from './expr-core.js';
@@ -148,7 +148,7 @@ const FACTORIES: Record<string, Factory> = {
     return {
       add: v => {
         if (v === MISSING) return;
-        const k = keyOf(v);
+        const k = equalityKey(v);
         if (!seen.has(k)) seen.set(k, v);
       },
       result: () => [...seen.values()]

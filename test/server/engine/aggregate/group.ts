@@ -6,8 +6,8 @@ import {
   type BValue,
   canonicalType,
   compareValues,
-  isDoc,
-  keyOf
+  equalityKey,
+  isDoc
 } from '../../bson/values.js';
 import { notImplemented, ServerError } from '../server-error.js';
 import {
@@ -58,7 +58,7 @@ function runGroups(
   for (const doc of docs) {
     const s = scopeFor(doc, env);
     const id = key(s);
-    const k = keyOf(id);
+    const k = equalityKey(id);
     let g = groups.get(k);
     if (!g) {
       g = { id, states: outputs.map(([, acc]) => acc.create()) };

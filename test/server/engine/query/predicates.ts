@@ -19,8 +19,9 @@ import {
   type BValue,
   canonicalType,
   compareValues,
+  currentCollation,
+  equalityKey,
   isNumber,
-  keyOf,
   toNumber,
   typeAlias
 } from '../../bson/values.js';
@@ -88,15 +89,23 @@ export function regexTest(re: RegExp, pattern: string, options: string): ValuePr
   };
 }
 
-/** `$in`: equality with any listed value (null also matches missing) or any listed regex. */
+/**
+ * `$in`: equality with any listed value (null also matches missing) or any listed regex. Values
+ * are hashed under the collation in effect; the set is rebuilt if a run uses another one.
+ */
 export function inList(equalities: BValue[], regexes: ValuePredicate[]): ValuePredicate {
-  const keys = new Set(equalities.map(keyOf));
+  let hashedFor = currentCollation();
+  let keys = new Set(equalities.map(equalityKey));
   const hasNull = equalities.some(v => v === null);
   return (value, rec) => {
     if (value === MISSING || value === undefined) {
       if (hasNull) return true;
-    } else if (keys.has(keyOf(value))) {
-      return true;
+    } else {
+      if (currentCollation() !== hashedFor) {
+        hashedFor = currentCollation();
+        keys = new Set(equalities.map(equalityKey));
+      }
+      if (keys.has(equalityKey(value))) return true;
     }
     for (const regex of regexes) if (regex(value, rec)) return true;
     return false;

@@ -1,5 +1,5 @@
 /** The storage checks mongod runs on an updated document (storage_validation.cpp). */
-import { type BDoc, typeAlias, valuesEqual } from '../../bson/values.js';
+import { type BDoc, compareValuesBinary, typeAlias } from '../../bson/values.js';
 import { ServerError } from '../server-error.js';
 import { elementString } from './format.js';
 
@@ -38,7 +38,8 @@ export function checkIdUnchanged(pre: BDoc, post: BDoc): void {
       "After applying the update, the (immutable) field '_id' was found to have been removed."
     );
   }
-  if (!valuesEqual(pre.get('_id'), post.get('_id'))) {
+  // Binary: a collation that finds 'a' equal to 'A' does not make the change allowed.
+  if (compareValuesBinary(pre.get('_id'), post.get('_id')) !== 0) {
     throw new ServerError(
       66,
       "After applying the update, the (immutable) field '_id' was found to have been altered to " +
