@@ -144,7 +144,7 @@ describe('test server handshake and admin commands', () => {
     assert.deepEqual(failed, [], 'the server accepts endSessions');
     assert.equal(ended.length, 1, 'the driver ended its pooled sessions on close');
     const ids = ended[0]!.endSessions as BSON.Document[];
-    assert.ok(ids.some(sid => BSON.serialize(sid).equals(BSON.serialize(id))));
+    assert.ok(ids.some(sid => Buffer.from(BSON.serialize(sid)).equals(BSON.serialize(id))));
   });
 });
 
