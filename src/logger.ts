@@ -61,15 +61,22 @@ const MAY_HOLD_SECRET = /@|password|token|proxyUsername/i;
  * @public
  */
 export function redactText(text: string): string {
-  return text.replace(URI_IN_TEXT, uri =>
-    MAY_HOLD_SECRET.test(uri) ? redactConnectionString(uri) : uri
-  );
+  return text
+    .replace(URI_IN_TEXT, uri => (MAY_HOLD_SECRET.test(uri) ? redactConnectionString(uri) : uri))
+    .replace(DUP_KEY_VALUE, 'dup key: { <values> }');
 }
 
 /**
- * Scrubs credentials from an error in place and returns it: its message, stack, other string
- * properties, and recursively its `cause` and (for an AggregateError) `errors`. A string is
- * returned redacted; anything else unchanged.
+ * The key a duplicate-key message quotes (`E11000 … index: email_1 dup key: { email: "…" }`):
+ * document data, which never leaves the library. The index name before it stays.
+ */
+const DUP_KEY_VALUE = /dup key: \{[^]*?\}(?=[^}]*$)/g;
+
+/**
+ * Scrubs credentials and document values from an error in place and returns it: its message,
+ * stack, other string properties, the server replies it carries (a duplicate key's value, a
+ * validation failure's details), and recursively its `cause` and (for an AggregateError)
+ * `errors`. A string is returned redacted; anything else unchanged.
  *
  * @remarks
  * In place on purpose: the error keeps its class and labels, so `instanceof`, `classifyError()`
@@ -87,6 +94,7 @@ function redactErrorObject(value: unknown, seen: WeakSet<object>): void {
   seen.add(value);
   if (!(value instanceof Error)) return;
   const record = value as unknown as Record<string, unknown>;
+  scrubServerReply(record, 0);
   for (const key of new Set(['message', 'stack', ...Object.keys(value)])) {
     const field = record[key];
     if (typeof field !== 'string') continue;
@@ -102,6 +110,55 @@ function redactErrorObject(value: unknown, seen: WeakSet<object>): void {
   redactErrorObject(value.cause, seen);
   if (value instanceof AggregateError)
     for (const inner of value.errors) redactErrorObject(inner, seen);
+}
+
+/** Codes whose reply details quote document values: duplicate keys and validation failures. */
+const VALUE_CODES = new Set([11000, 11001, 12582, 121]);
+
+/**
+ * Removes the document values a server reply can carry from an error's fields and the replies
+ * it holds (a bulk write's `writeErrors`, `errorResponse`, `result`): a duplicate key's
+ * `keyValue`, a validation failure's `errInfo`, and the key quoted in messages.
+ */
+function scrubServerReply(record: Record<string, unknown>, depth: number): void {
+  if (depth > 4) return;
+  const code = record.code;
+  if ('keyValue' in record) deleteField(record, 'keyValue');
+  if (typeof code === 'number' && VALUE_CODES.has(code) && 'errInfo' in record) {
+    deleteField(record, 'errInfo');
+  }
+  for (const key of ['errmsg', 'message']) {
+    const text = record[key];
+    if (typeof text === 'string' && DUP_KEY_VALUE.test(text)) {
+      setField(record, key, text.replace(DUP_KEY_VALUE, 'dup key: { <values> }'));
+    }
+    DUP_KEY_VALUE.lastIndex = 0;
+  }
+  for (const key of ['writeErrors', 'writeError', 'err', 'errorResponse', 'result']) {
+    const nested = record[key];
+    const items: unknown[] = Array.isArray(nested) ? nested : [nested];
+    for (const item of items) {
+      if (item !== null && typeof item === 'object' && !(item instanceof Error)) {
+        scrubServerReply(item as Record<string, unknown>, depth + 1);
+      }
+    }
+  }
+}
+
+function deleteField(record: Record<string, unknown>, key: string): void {
+  try {
+    delete record[key];
+  } catch {
+    // A frozen or non-configurable property: leave it rather than hide the original failure.
+  }
+}
+
+function setField(record: Record<string, unknown>, key: string, value: string): void {
+  try {
+    record[key] = value;
+  } catch {
+    // As above.
+  }
 }
 
 /**

@@ -145,6 +145,17 @@ export interface ReplicatorOptions extends StageOptions {
   >;
   /** Options of the full copy (modes `full` and `all`). */
   full?: ReplicatorFullOptions;
+  /**
+   * Writes to the target (the copy and the applier) skip its document validation, so the
+   * target holds what the source holds — also documents its collection's validator rejects
+   * (written before the validator, or with validation bypassed). `false` lets the target's
+   * validators refuse them, which stops replication. Needs the `bypassDocumentValidation`
+   * privilege action on the target (built-in roles `dbAdmin` or `restore`; `readWrite` alone
+   * lacks it).
+   * Overrides `applier.bypassDocumentValidation` and `full.executor.bypassDocumentValidation`.
+   * @defaultValue true
+   */
+  bypassDocumentValidation?: boolean;
 }
 
 /**
@@ -302,6 +313,9 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
       }),
       'full'
     );
+    const bypass = reader.has('bypassDocumentValidation')
+      ? { bypassDocumentValidation: reader.boolean('bypassDocumentValidation', true) }
+      : {};
     const signal = reader.signal();
     const logger = reader.logger();
     return Object.freeze(
@@ -317,8 +331,8 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
         checkpointIntervalMs: checkpoint.intervalMs,
         fetcher,
         batcher: defined(batcher),
-        applier: defined(applier),
-        full: defined({ ...full, executor: defined(full.executor) }),
+        applier: defined({ ...applier, ...bypass }),
+        full: defined({ ...full, executor: defined({ ...full.executor, ...bypass }) }),
         indexes: full.indexes,
         onExistingTarget: full.onExistingTarget,
         onDuplicate: full.onDuplicate,

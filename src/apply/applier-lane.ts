@@ -9,18 +9,14 @@
  * retried on its own when the target fails transiently; replaying a run is safe because every
  * model is idempotent (DESIGN §3).
  */
-import {
-  type MongoBulkWriteError,
-  type Timestamp,
-  type WriteConcern,
-  type WriteConcernSettings
-} from 'mongodb';
+import { type MongoBulkWriteError, type Timestamp } from 'mongodb';
 
 import {
   DUPLICATE_KEY_CODES,
   unwrapBulkError,
   writeErrorsOf
 } from '../lifecycle/bulk-write-errors.js';
+import { type TargetWriteOptions, targetWriteOptions } from '../lifecycle/write-options.js';
 import { insertAsReplacement } from '../oplog/crud-ops.js';
 import { type InsertEntry } from '../oplog/oplog-entry.js';
 import { type CrudOp } from '../pipeline/pipeline-items.js';
@@ -54,7 +50,7 @@ export interface ApplierLaneOptions extends RunWriterOptions {
 export class ApplierLane {
   readonly #options: ApplierLaneOptions;
   readonly #writer: RunWriter;
-  readonly #writeOptions: { writeConcern?: WriteConcern | WriteConcernSettings };
+  readonly #writeOptions: TargetWriteOptions;
 
   /**
    * @param index - The lane's number, for operation names in logs and `retry` events.
@@ -66,8 +62,7 @@ export class ApplierLane {
   ) {
     this.#options = options;
     this.#writer = new RunWriter(`lane ${index}`, options);
-    this.#writeOptions =
-      options.writeConcern === undefined ? {} : { writeConcern: options.writeConcern };
+    this.#writeOptions = targetWriteOptions(options);
   }
 
   /**

@@ -30,8 +30,11 @@ export interface ApplierConflictEvent {
   readonly namespace: string;
   /** The op that missed: `u` update, `d` delete. */
   readonly op: 'u' | 'd';
-  /** The document's `_id`. */
-  readonly id: unknown;
+  /**
+   * The BSON type of the document's `_id` (`string`, `ObjectId`, …), never its value: an `_id`
+   * is document data. The namespace and optime identify the source oplog entry.
+   */
+  readonly idType: string;
   /** The op's optime. */
   readonly optime: Timestamp;
   /** The policy in force. */

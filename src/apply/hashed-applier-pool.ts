@@ -39,8 +39,8 @@ import {
 
 import { InvalidConfigError, ReplicationError, TargetWriteError } from '../errors.js';
 import { type BoundedQueue } from '../lifecycle/bounded-queue.js';
-import { classifyError } from '../lifecycle/classify-error.js';
 import { readRetryOptions, type StageRetryOptions } from '../lifecycle/retry.js';
+import { describeFailure, sideError } from '../lifecycle/side-errors.js';
 import { Stage, type StageEvents, type StageOptions } from '../lifecycle/stage.js';
 import { type TargetCommand } from '../oplog/ddl-ops.js';
 import { formatOptime } from '../oplog/oplog-entry.js';
@@ -146,6 +146,13 @@ export interface HashedApplierPoolOptions extends StageOptions {
    */
   writeConcern?: WriteConcern | WriteConcernSettings;
   /**
+   * Writes skip the target's document validation, so the target holds what the source holds,
+   * including documents its validator now rejects (written before the validator, or with
+   * validation bypassed). Needs the `bypassDocumentValidation` privilege on the target.
+   * @defaultValue true
+   */
+  bypassDocumentValidation?: boolean;
+  /**
    * Batches being applied at once (1 = strictly one batch after another). Ops of one document
    * always stay in order whatever the value; a higher one keeps the target busy while the next
    * batch is prepared, at the cost of holding more batches in memory.
@@ -160,6 +167,7 @@ export interface HashedApplierPoolOptions extends StageOptions {
  */
 export const hashedApplierPoolDefaults = Object.freeze({
   lanes: 16,
+  bypassDocumentValidation: true,
   conflictPolicy: 'ignore' as ConflictPolicy,
   maxBatchesInFlight: 3
 });
@@ -185,6 +193,8 @@ export interface ResolvedHashedApplierPoolOptions {
   readonly retry: StageRetryOptions;
   /** See {@link HashedApplierPoolOptions.writeConcern}. */
   readonly writeConcern: WriteConcern | WriteConcernSettings | undefined;
+  /** See {@link HashedApplierPoolOptions.bypassDocumentValidation}. */
+  readonly bypassDocumentValidation: boolean;
   /** See {@link HashedApplierPoolOptions.maxBatchesInFlight}. */
   readonly maxBatchesInFlight: number;
 }
@@ -202,10 +212,19 @@ export function readApplierSettings(
   reader: OptionReader
 ): Pick<
   ResolvedHashedApplierPoolOptions,
-  'lanes' | 'conflictPolicy' | 'retry' | 'writeConcern' | 'maxBatchesInFlight'
+  | 'lanes'
+  | 'conflictPolicy'
+  | 'retry'
+  | 'writeConcern'
+  | 'maxBatchesInFlight'
+  | 'bypassDocumentValidation'
 > {
   const d = hashedApplierPoolDefaults;
   return {
+    bypassDocumentValidation: reader.boolean(
+      'bypassDocumentValidation',
+      d.bypassDocumentValidation
+    ),
     lanes: reader.integer('lanes', d.lanes, { max: MAX_LANES }),
     conflictPolicy: reader.oneOf('conflictPolicy', POLICIES, d.conflictPolicy),
     retry: readRetryOptions(reader.object('retry')),
@@ -319,6 +338,7 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
       conflictPolicy,
       catchUpUntil,
       writeConcern,
+      bypassDocumentValidation: this.options.bypassDocumentValidation,
       logger: this.logger,
       retry: <T>(operation: string, fn: (attempt: number) => Promise<T>) =>
         this.retry(operation, fn, this.options.retry),
@@ -407,13 +427,7 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
 
   /** Anything not already typed is a {@link TargetWriteError}, retryable per classifyError. */
   protected toReplicationError(error: unknown): ReplicationError {
-    if (ReplicationError.is(error)) return error;
-    const message = error instanceof Error ? error.message : String(error);
-    const { retryable, hint } = classifyError(error);
-    return new TargetWriteError(`Applying to the target failed: ${message}`, retryable, {
-      cause: error,
-      hint
-    });
+    return sideError('target', error, { action: 'Applying to the target' });
   }
 
   /** Adds a finished batch to the totals and emits `applied`. */
@@ -522,9 +536,8 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
         return false;
       }
       if (ReplicationError.is(error)) throw error;
-      const reason = error instanceof Error ? error.message : String(error);
       throw new TargetWriteError(
-        `The target rejected ${name} of ${describeTarget(batch.command)} at ${formatOptime(batch.entry.ts)}: ${reason}`,
+        `The target rejected ${name} of ${describeTarget(batch.command)} at ${formatOptime(batch.entry.ts)}${describeFailure(error)}`,
         false,
         {
           namespace: describeTarget(batch.command),

@@ -23,9 +23,15 @@ import {
   type WriteError
 } from 'mongodb';
 
+import { bsonTypeName, describeId } from '../bson/bson-values.js';
 import { ApplyConflictError, TargetWriteError } from '../errors.js';
-import { unwrapBulkError, writeErrorsOf } from '../lifecycle/bulk-write-errors.js';
+import {
+  describeWriteError,
+  unwrapBulkError,
+  writeErrorsOf
+} from '../lifecycle/bulk-write-errors.js';
 import { classifyError } from '../lifecycle/classify-error.js';
+import { type TargetWriteOptions, targetWriteOptions } from '../lifecycle/write-options.js';
 import { type Logger } from '../logger.js';
 import { splitNamespace } from '../namespace/namespace.js';
 import { insertAsReplacement, toWriteModel } from '../oplog/crud-ops.js';
@@ -65,6 +71,8 @@ export interface RunWriterOptions {
   readonly conflictPolicy: ConflictPolicy;
   /** The write concern of every write outside a transaction; the client's when undefined. */
   readonly writeConcern: WriteConcern | WriteConcernSettings | undefined;
+  /** Whether writes skip the target's document validation (the source already validated). */
+  readonly bypassDocumentValidation: boolean;
   /** Retries transient failures of one call (inside a transaction: one attempt only). */
   readonly retry: LaneRetry;
   /** Receives each conflict once the policy's action is done (or just before `fail` throws). */
@@ -79,7 +87,7 @@ export interface RunWriterOptions {
  */
 export class RunWriter {
   readonly #options: RunWriterOptions;
-  readonly #writeOptions: { writeConcern?: WriteConcern | WriteConcernSettings };
+  readonly #writeOptions: TargetWriteOptions;
   readonly #collections = new Map<string, Collection<Document>>();
 
   /**
@@ -91,8 +99,7 @@ export class RunWriter {
     options: RunWriterOptions
   ) {
     this.#options = options;
-    this.#writeOptions =
-      options.writeConcern === undefined ? {} : { writeConcern: options.writeConcern };
+    this.#writeOptions = targetWriteOptions(options);
   }
 
   /**
@@ -188,7 +195,10 @@ export class RunWriter {
   ): Promise<BulkWriteResult> {
     try {
       // Inside a transaction the transaction's write concern applies, not the operation's.
-      const writeOptions = session === undefined ? this.#writeOptions : { session };
+      const writeOptions =
+        session === undefined
+          ? this.#writeOptions
+          : { session, bypassDocumentValidation: this.#options.bypassDocumentValidation };
       return await collection.bulkWrite(models, { ordered: true, ...writeOptions });
     } catch (error) {
       const writeErrors = writeErrorsOf(error);
@@ -287,7 +297,7 @@ export class RunWriter {
       onConflict({
         namespace: ns,
         op: op.entry.op === 'd' ? 'd' : 'u',
-        id: op.id,
+        idType: bsonTypeName(op.id),
         optime: op.entry.ts,
         policy,
         action
@@ -300,7 +310,7 @@ export class RunWriter {
       const op = conflicts[0]!;
       emit(op, 'failed');
       throw new ApplyConflictError(
-        `${op.entry.op === 'd' ? 'Delete' : 'Update'} of _id ${describeId(op.id)} at ${formatOptime(op.entry.ts)} matched no document in ${ns}`,
+        `${op.entry.op === 'd' ? 'Delete' : 'Update'} of a document (${describeId(op.id)}) at ${formatOptime(op.entry.ts)} matched no document in ${ns}`,
         {
           namespace: ns,
           optime: op.entry.ts,
@@ -435,10 +445,11 @@ export function fatalWriteError(
 ): unknown {
   if (classifyError({ code: writeError.code }).retryable) return cause;
   const op = ops[writeError.index];
-  const what = op === undefined ? 'a write' : `${opName(op)} of _id ${describeId(op.id)}`;
+  const what =
+    op === undefined ? 'a write' : `the ${opName(op)} of a document (${describeId(op.id)})`;
   const at = op === undefined ? '' : ` at ${formatOptime(op.entry.ts)}`;
   return new TargetWriteError(
-    `The target rejected ${what}${at} on ${ns}: ${writeError.errmsg ?? `code ${writeError.code}`}`,
+    `The target rejected ${what}${at} on ${ns}: ${describeWriteError(writeError)}`,
     false,
     {
       namespace: ns,
@@ -458,18 +469,6 @@ function opName(op: CrudOp): string {
     case 'd':
       return 'delete';
   }
-}
-
-/** A short, log-safe rendering of an `_id` (document values never go into messages). */
-function describeId(id: unknown): string {
-  if (id === null || id === undefined) return String(id);
-  if (typeof id === 'object') {
-    const bson = (id as { _bsontype?: unknown })._bsontype;
-    const text = String(id);
-    if (typeof bson === 'string') return `${bson}(${text.slice(0, 40)})`;
-    return '(a document)';
-  }
-  return JSON.stringify(String(id)).slice(0, 42);
 }
 
 /** `{_id: {$in: ids}}`; `_id`s are of any BSON type, which the driver's ObjectId default denies. */

@@ -24,6 +24,7 @@ import {
 } from 'mongodb';
 
 import { ApplyConflictError, TargetWriteError } from '../errors.js';
+import { describeFailure } from '../lifecycle/side-errors.js';
 import { formatOptime } from '../oplog/oplog-entry.js';
 import { type TxnBatch } from '../pipeline/pipeline-items.js';
 import { type ApplierLaneOptions } from './applier-lane.js';
@@ -45,7 +46,7 @@ const ILLEGAL_OPERATION = 20;
 /** A target that cannot run transactions at all, as an error that says what to do instead. */
 function transactionsRefused(error: unknown, batch: TxnBatch): TargetWriteError | undefined {
   if (!(error instanceof MongoServerError) || error.code !== ILLEGAL_OPERATION) return undefined;
-  return new TargetWriteError(`The target refused a transaction: ${error.message}`, false, {
+  return new TargetWriteError(`The target refused a transaction${describeFailure(error)}`, false, {
     optime: batch.lastOptime,
     cause: error,
     hint: "transactions: 'preserve' needs a replica set or sharded cluster as the target; use 'flatten' with a standalone server"

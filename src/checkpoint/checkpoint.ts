@@ -7,6 +7,7 @@
 // whose classes fail `instanceof` against values the driver decodes.
 import { BSON, type Document, type Timestamp } from 'mongodb';
 
+import { isTimestamp } from '../bson/bson-values.js';
 import { CheckpointError } from '../errors.js';
 
 /**
@@ -170,15 +171,6 @@ function isCopy(value: unknown): value is CopiedCollection[] {
       })
     );
   });
-}
-
-/** True for a BSON Timestamp from any copy of the bson package. */
-function isTimestamp(value: unknown): value is Timestamp {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as { _bsontype?: unknown })._bsontype === 'Timestamp'
-  );
 }
 
 /**

@@ -34,6 +34,7 @@ export const configFileSchema = z
     mode: z.enum(['full', 'incr', 'all']).optional(),
     fetchMethod: z.enum(['oplog', 'changeStream']).optional(),
     transactions: z.enum(['flatten', 'preserve']).optional(),
+    bypassDocumentValidation: z.boolean().optional(),
     startAt: timestamp.optional(),
     filter: z
       .object({
@@ -139,6 +140,8 @@ export interface ConfigFlags {
   lanes?: string;
   onExistingTarget?: string;
   indexes?: string;
+  /** `--no-bypass-document-validation` sets this to false. */
+  bypassDocumentValidation?: boolean;
 }
 
 /** Reads and checks the config file; a parse or shape error names the file and the field. */
@@ -265,6 +268,7 @@ export async function resolveCliConfig(flags: ConfigFlags): Promise<ResolvedCliC
         }
       : {}),
     startAt: parseTimestamp('startAt', startAt),
+    bypassDocumentValidation: flags.bypassDocumentValidation ?? file.bypassDocumentValidation,
     filter,
     checkpoint: { ...checkpointRest, name, ...(checkpointStore ? { store: checkpointStore } : {}) },
     ...(file.fetcher ? { fetcher: file.fetcher } : {}),

@@ -116,6 +116,10 @@ withConnectionOptions(
     new Option('--indexes <when>', 'when indexes are built').choices(['before', 'after', 'none'])
   )
   .option('--lanes <n>', 'parallel applier lanes')
+  .option(
+    '--no-bypass-document-validation',
+    "let the target's validators refuse documents the source holds (stops replication)"
+  )
   .option('--status-port <port>', 'serve GET /status and GET /metrics on this port (0: any)')
   .option('--status-host <host>', 'address of the status server', '127.0.0.1')
   .option('--until-fence', 'once tailing, write a fence, wait until it is applied, and exit')
@@ -127,7 +131,12 @@ withConnectionOptions(
     ])
   )
   .option('--progress-interval <ms>', 'how often progress is shown', '1000')
-  .action(async (flags: CommonFlags & Record<string, unknown>) => {
+  .action(async (flags: CommonFlags & Record<string, unknown>, command: Command) => {
+    // A lone --no-… flag defaults to true in commander; only an explicit flag overrides the
+    // config file.
+    if (command.getOptionValueSource('bypassDocumentValidation') === 'default') {
+      delete flags.bypassDocumentValidation;
+    }
     const progress =
       (flags.progress as ProgressMode | undefined) ??
       (flags.logFormat === 'json' || !process.stdout.isTTY ? 'json' : 'bars');

@@ -27,7 +27,6 @@
  * replacement (see `change-events.ts`).
  */
 import {
-  BSON,
   type ClientSession,
   type Document,
   type Long,
@@ -37,6 +36,7 @@ import {
 
 import { EXACT_DECODE_OPTIONS } from '../bson/exact-decode.js';
 import { OplogStartMissingError, SourceReadError } from '../errors.js';
+import { describeFailure } from '../lifecycle/side-errors.js';
 import { compareOptimes, formatOptime } from '../oplog/oplog-entry.js';
 import { type FetchedEntry } from '../pipeline/pipeline-items.js';
 import { justAfter, justBefore, sameToken, tokenClusterTime } from '../pipeline/resume-token.js';
@@ -51,13 +51,14 @@ import {
 } from './change-stream-fetcher-options.js';
 import { type OplogFetcherEvents } from './oplog-fetcher-events.js';
 import { SplitEventAssembler } from './split-events.js';
-import { isTimestamp, TailingFetcher } from './tailing-fetcher.js';
+import { TailingFetcher } from './tailing-fetcher.js';
 
 export { type SkippedChangeEvent } from './change-event-groups.js';
 export {
   type ChangeStreamFetcherOptions,
   type ResolvedChangeStreamFetcherOptions
 } from './change-stream-fetcher-options.js';
+import { describeId, isTimestamp } from '../bson/bson-values.js';
 
 /**
  * Events of the {@link ChangeStreamFetcher}: those of the {@link OplogFetcher}, plus `skipped`.
@@ -312,7 +313,7 @@ export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvent
       .catch((error: unknown) => {
         this.logger.debug('Killing the change stream cursor failed', {
           stage: this.stageName,
-          error: error instanceof Error ? error.message : String(error)
+          error: describeFailure(error)
         });
       });
   }
@@ -359,7 +360,7 @@ export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvent
     }
     if (UNSUPPORTED_CODES.has(error.code)) {
       return new SourceReadError(
-        `The source cannot open a change stream: ${error.message}`,
+        `The source cannot open a change stream${describeFailure(error)}`,
         false,
         {
           cause: error,
@@ -390,7 +391,7 @@ export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvent
           pipeline: [
             { $changeStream: spec },
             { $match: { $expr: { $gte: [{ $bsonSize: '$$ROOT' }, MAX_EVENT_BYTES] } } },
-            { $project: { ns: 1, documentKey: 1, operationType: 1 } }
+            { $project: { ns: 1, documentKey: 1, operationType: 1, clusterTime: 1 } }
           ],
           cursor: { batchSize: 1 }
         },
@@ -414,7 +415,9 @@ export class ChangeStreamFetcher extends TailingFetcher<ChangeStreamFetcherEvent
       if (event === undefined) return 'its document could not be identified';
       const ns = event.ns as { db?: string; coll?: string } | undefined;
       const key = event.documentKey as Document | undefined;
-      return `${String(event.operationType)} of ${ns?.db ?? '?'}.${ns?.coll ?? '?'} _id ${BSON.EJSON.stringify(key?._id ?? null)}`;
+      const time = event.clusterTime as Timestamp | undefined;
+      // The _id's type only (it is document data); the cluster time finds the entry in the oplog.
+      return `${String(event.operationType)} of ${ns?.db ?? '?'}.${ns?.coll ?? '?'}, ${describeId(key?._id ?? null)}${time ? ` at ${formatOptime(time)}` : ''}`;
     } catch {
       return 'its document could not be identified';
     } finally {

@@ -7,6 +7,7 @@ import { type Timestamp } from 'mongodb';
 
 import { OplogStartMissingError, ReplicationError, SourceReadError } from '../errors.js';
 import { classifyError, type ErrorClassification } from '../lifecycle/classify-error.js';
+import { describeFailure } from '../lifecycle/side-errors.js';
 import { redactError } from '../logger.js';
 import { compareOptimes, formatOptime } from '../oplog/oplog-entry.js';
 
@@ -98,12 +99,15 @@ export function toFetcherError(
 ): ReplicationError {
   if (ReplicationError.is(error)) return error;
   const verdict = classifyFetcherError(error);
-  const message = error instanceof Error ? error.message : String(error);
   return redactError(
-    new SourceReadError(`Reading the source oplog failed: ${message}`, verdict.retryable, {
-      ...(lastFetched === undefined ? {} : { optime: lastFetched }),
-      hint: verdict.hint,
-      cause: error
-    })
+    new SourceReadError(
+      `Reading the source oplog failed${describeFailure(error)}`,
+      verdict.retryable,
+      {
+        ...(lastFetched === undefined ? {} : { optime: lastFetched }),
+        hint: verdict.hint,
+        cause: error
+      }
+    )
   );
 }

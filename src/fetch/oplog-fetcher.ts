@@ -33,7 +33,7 @@ import { sortOutBatch } from './oplog-batch.js';
 import { oplogStartMissing } from './oplog-fetcher-errors.js';
 import { type OplogFetcherEvents } from './oplog-fetcher-events.js';
 import { type OplogFetcherOptions, resolveOplogFetcherOptions } from './oplog-fetcher-options.js';
-import { isTimestamp, TailingFetcher } from './tailing-fetcher.js';
+import { TailingFetcher } from './tailing-fetcher.js';
 
 // The fetcher's option and event types live in small files of their own; re-exported here so
 // that callers import everything about the fetcher from one module.
@@ -48,6 +48,7 @@ export {
   type OplogFetcherRetryOptions,
   type ResolvedOplogFetcherOptions
 } from './oplog-fetcher-options.js';
+import { isTimestamp } from '../bson/bson-values.js';
 
 /** What `raw: true` cursors yield; the driver's types only know documents. */
 type RawCursor = FindCursor<Document>;

@@ -323,16 +323,3 @@ export abstract class TailingFetcher<Events extends OplogFetcherEvents> extends 
     void this.closeCursor();
   }
 }
-
-/**
- * Whether `value` is a BSON Timestamp (by `_bsontype`: a value from another copy of `bson` is
- * one too).
- * @internal
- */
-export function isTimestamp(value: unknown): value is Timestamp {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    (value as { _bsontype?: unknown })._bsontype === 'Timestamp'
-  );
-}

@@ -6,17 +6,18 @@ import {
   type Document,
   type MongoClient,
   type WriteConcern,
-  type WriteConcernSettings,
-  type WriteError
+  type WriteConcernSettings
 } from 'mongodb';
 
 import { TargetWriteError } from '../errors.js';
 import {
-  DUPLICATE_KEY_CODES,
+  describeWriteError,
+  isDuplicateIdError,
   unwrapBulkError,
   writeErrorsOf
 } from '../lifecycle/bulk-write-errors.js';
 import { classifyError } from '../lifecycle/classify-error.js';
+import { targetWriteOptions } from '../lifecycle/write-options.js';
 import { splitNamespace } from '../namespace/namespace.js';
 import { type DuplicatePolicy } from './collection-executor-options.js';
 
@@ -30,27 +31,9 @@ export interface ChunkWriteOptions {
   readonly documents: readonly Document[];
   readonly onDuplicate: DuplicatePolicy;
   readonly writeConcern: WriteConcern | WriteConcernSettings | undefined;
+  /** Whether inserts skip the target's document validation. */
+  readonly bypassDocumentValidation: boolean;
   readonly retry: <T>(operation: string, fn: (attempt: number) => Promise<T>) => Promise<T>;
-}
-
-/**
- * True for a duplicate key on `_id` itself. A unique secondary index (built before the data, and
- * the source changing meanwhile) also reports 11000, but replacing the document would not help.
- */
-function isDuplicateId(writeError: WriteError): boolean {
-  if (!DUPLICATE_KEY_CODES.has(writeError.code)) return false;
-  const keyPattern = (writeError.err as { keyPattern?: unknown } | undefined)?.keyPattern;
-  if (keyPattern !== null && typeof keyPattern === 'object') {
-    const fields = Object.keys(keyPattern);
-    return fields.length === 1 && fields[0] === '_id';
-  }
-  // Servers that do not report keyPattern name the index in the message.
-  return / index: _id_ /.test(writeError.errmsg ?? '');
-}
-
-/** The index a duplicate-key error names, never the key's value (which is document data). */
-function indexName(writeError: WriteError): string {
-  return / index: (\S+)/.exec(writeError.errmsg ?? '')?.[1] ?? 'a unique index';
 }
 
 /**
@@ -60,10 +43,10 @@ function indexName(writeError: WriteError): string {
  * @internal
  */
 export async function insertChunk(options: ChunkWriteOptions): Promise<number> {
-  const { target, targetNs, documents, writeConcern, retry } = options;
+  const { target, targetNs, documents, writeConcern, bypassDocumentValidation, retry } = options;
   const { db, coll } = splitNamespace(targetNs);
   const collection = target.db(db).collection(coll);
-  const writeOptions = writeConcern === undefined ? {} : { writeConcern };
+  const writeOptions = targetWriteOptions({ writeConcern, bypassDocumentValidation });
   const duplicates = await retry(`insertMany ${targetNs}`, async attempt => {
     try {
       await collection.insertMany(documents as Document[], { ordered: false, ...writeOptions });
@@ -71,13 +54,11 @@ export async function insertChunk(options: ChunkWriteOptions): Promise<number> {
     } catch (error) {
       const writeErrors = writeErrorsOf(error);
       if (writeErrors.length === 0) throw unwrapBulkError(error);
-      const other = writeErrors.find(e => !isDuplicateId(e));
+      const other = writeErrors.find(e => !isDuplicateIdError(e));
       if (other !== undefined) {
         if (classifyError({ code: other.code }).retryable) throw error;
         // Server messages can quote document values (a duplicate key's value): never pass them on.
-        const what = DUPLICATE_KEY_CODES.has(other.code)
-          ? `a duplicate key on ${indexName(other)}`
-          : `error code ${other.code}`;
+        const what = describeWriteError(other);
         throw new TargetWriteError(
           `The target rejected a document copied into ${targetNs}: ${what}`,
           false,
@@ -117,7 +98,7 @@ export async function insertChunk(options: ChunkWriteOptions): Promise<number> {
         throw unwrapBulkError(error);
       }
       throw new TargetWriteError(
-        `The target rejected a document replacing one in ${targetNs}: error code ${writeError.code}${DUPLICATE_KEY_CODES.has(writeError.code) ? ` (duplicate key on ${indexName(writeError)})` : ''}`,
+        `The target rejected a document replacing one in ${targetNs}: ${describeWriteError(writeError)}`,
         false,
         {
           namespace: targetNs,

@@ -157,6 +157,12 @@ export interface CollectionExecutorOptions extends StageOptions {
    */
   writeConcern?: WriteConcern | WriteConcernSettings;
   /**
+   * Inserts skip the target's document validation, so every source document is copied, also
+   * one the collection's validator rejects. Needs the `bypassDocumentValidation` privilege.
+   * @defaultValue true
+   */
+  bypassDocumentValidation?: boolean;
+  /**
    * Backoff for transient failures (a reader resumes after the last document it read).
    * @defaultValue {@link retryDefaults}
    */
@@ -175,7 +181,8 @@ export const collectionExecutorDefaults = Object.freeze({
   chunkBytes: 8 * 1024 * 1024,
   bufferMaxChunks: 16,
   bufferMaxBytes: 64 * 1024 * 1024,
-  onDuplicate: 'fail' as DuplicatePolicy
+  onDuplicate: 'fail' as DuplicatePolicy,
+  bypassDocumentValidation: true
 });
 
 /**
@@ -199,6 +206,8 @@ export interface ResolvedCollectionExecutorOptions extends CollectionExecutorOpt
   readonly bufferMaxBytes: number;
   /** See {@link CollectionExecutorOptions.onDuplicate}. */
   readonly onDuplicate: DuplicatePolicy;
+  /** See {@link CollectionExecutorOptions.bypassDocumentValidation}. */
+  readonly bypassDocumentValidation: boolean;
 }
 
 const DUPLICATE_POLICIES: readonly DuplicatePolicy[] = ['fail', 'replace'];
@@ -228,6 +237,10 @@ export function readExecutorSettings(reader: OptionReader) {
     chunkBytes: reader.integer('chunkBytes', d.chunkBytes),
     bufferMaxChunks: reader.integer('bufferMaxChunks', d.bufferMaxChunks),
     bufferMaxBytes: reader.integer('bufferMaxBytes', d.bufferMaxBytes),
+    bypassDocumentValidation: reader.boolean(
+      'bypassDocumentValidation',
+      d.bypassDocumentValidation
+    ),
     ...(retry === undefined ? {} : { retry }),
     ...(writeConcern === undefined ? {} : { writeConcern })
   };

@@ -19,7 +19,7 @@ import { setMaxListeners } from 'node:events';
 import { BSON, type Document } from 'mongodb';
 
 import { EXACT_DECODE_OPTIONS } from '../bson/exact-decode.js';
-import { ReplicationError, TargetWriteError } from '../errors.js';
+import { type ReplicationError } from '../errors.js';
 import { BoundedQueue } from '../lifecycle/bounded-queue.js';
 import { Stage } from '../lifecycle/stage.js';
 import { insertChunk } from './chunk-writer.js';
@@ -43,6 +43,7 @@ export {
   type DuplicatePolicy,
   type RangeCopiedEvent
 } from './collection-executor-options.js';
+import { sideError } from '../lifecycle/side-errors.js';
 
 /** Documents of one range on their way to the target, as raw BSON until a writer takes them. */
 interface Chunk {
@@ -142,9 +143,7 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
 
   /** Anything not already typed is a {@link TargetWriteError}. */
   protected toReplicationError(error: unknown): ReplicationError {
-    if (ReplicationError.is(error)) return error;
-    const message = error instanceof Error ? error.message : String(error);
-    return new TargetWriteError(`The full copy failed: ${message}`, false, { cause: error });
+    return sideError('target', error, { action: 'The full copy', retryable: false });
   }
 
   async #readerLoop(signal: AbortSignal): Promise<void> {
@@ -200,7 +199,7 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
   }
 
   async #writerLoop(signal: AbortSignal): Promise<void> {
-    const { target, onDuplicate, writeConcern, retry } = this.options;
+    const { target, onDuplicate, writeConcern, bypassDocumentValidation, retry } = this.options;
     for (;;) {
       const chunk = await this.#chunks.shift(signal);
       if (chunk === undefined) return;
@@ -213,6 +212,7 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
         ),
         onDuplicate: task.resumed ? 'replace' : onDuplicate,
         writeConcern,
+        bypassDocumentValidation,
         retry: (operation, fn) => this.retry(operation, fn, retry)
       });
       chunk.task.pendingChunks--;

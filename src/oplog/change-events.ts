@@ -15,8 +15,9 @@
  * gone from the post-image, and a post-image lost to a rename of the collection before the lookup;
  * read from 6.1+ to avoid both.
  */
-import { type Binary, type Document, type Timestamp } from 'mongodb';
+import { type Binary, type Document } from 'mongodb';
 
+import { isTimestamp } from '../bson/bson-values.js';
 import { type UnsupportedOplogEntryError } from '../errors.js';
 import { isDocument, malformed } from './oplog-entry.js';
 import { hasAmbiguousPaths, updateDescriptionToDiff } from './update-description.js';
@@ -239,15 +240,6 @@ function updateOps(view: EventView): ConvertedEvent {
   if (isDocument(postImage)) return ops(replaceOp(view, view.document('fullDocument')));
   return skip(
     `update of a document in ${ns} skipped: its paths are ambiguous without disambiguatedPaths (MongoDB 6.0) and the document no longer exists on the source, so a later delete or drop removes it`
-  );
-}
-
-function isTimestamp(value: unknown): value is Timestamp {
-  // By brand, not instanceof: the host may load a second copy of `bson`.
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    (value as { _bsontype?: unknown })._bsontype === 'Timestamp'
   );
 }
 

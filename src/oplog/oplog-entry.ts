@@ -4,8 +4,16 @@
  * or unknown entry raises {@link UnsupportedOplogEntryError}: replicating past an entry we do not
  * understand would silently diverge the target.
  */
-import { type Binary, type Document, type Double, type Int32, type Long, Timestamp } from 'mongodb';
+import {
+  type Binary,
+  type Document,
+  type Double,
+  type Int32,
+  type Long,
+  type Timestamp
+} from 'mongodb';
 
+import { isTimestamp } from '../bson/bson-values.js';
 import { UnsupportedOplogEntryError } from '../errors.js';
 
 /**
@@ -205,16 +213,6 @@ export function numberOf(value: unknown): number | undefined {
     default:
       return undefined;
   }
-}
-
-function isTimestamp(value: unknown): value is Timestamp {
-  // Checked by brand, not instanceof: the host may load a second copy of `bson`.
-  return (
-    value instanceof Timestamp ||
-    (value !== null &&
-      typeof value === 'object' &&
-      (value as { _bsontype?: unknown })._bsontype === 'Timestamp')
-  );
 }
 
 /**

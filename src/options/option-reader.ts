@@ -12,6 +12,7 @@
  */
 import { type MongoClient, Timestamp, type WriteConcern, type WriteConcernSettings } from 'mongodb';
 
+import { isTimestamp } from '../bson/bson-values.js';
 import { InvalidConfigError } from '../errors.js';
 import { type Logger, redactText } from '../logger.js';
 
@@ -56,18 +57,6 @@ export function isClientLike(value: unknown): value is MongoClient {
     value !== null &&
     typeof value === 'object' &&
     typeof (value as { db?: unknown }).db === 'function'
-  );
-}
-
-/**
- * True for a BSON Timestamp from any loaded copy of `bson` (checked by brand, not instanceof).
- * @internal
- */
-export function isTimestamp(value: unknown): value is Timestamp {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    (value as { _bsontype?: unknown })._bsontype === 'Timestamp'
   );
 }
 

@@ -5,8 +5,8 @@
  */
 import { type MongoClient, type Timestamp } from 'mongodb';
 
+import { isTimestamp } from '../bson/bson-values.js';
 import { SourceReadError } from '../errors.js';
-import { isTimestamp } from '../options/option-reader.js';
 
 /** Any collection serves a majority read that only waits; this one is the replicator's own. */
 const WAIT_DB = 'mongo_replicate';

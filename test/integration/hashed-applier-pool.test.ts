@@ -246,7 +246,7 @@ describe('HashedApplierPool', () => {
       const [conflict] = conflicts;
       assert.equal(conflict!.namespace, `${db}.c`);
       assert.equal(conflict!.op, 'u');
-      assert.equal(conflict!.id, 'x');
+      assert.equal(conflict!.idType, 'string');
       assert.ok(conflict!.optime.equals(update.ts));
       assert.equal(conflict!.action, 'ignored');
       assert.equal(pool.stats.conflicts, 1);
@@ -273,8 +273,8 @@ describe('HashedApplierPool', () => {
       const { batches } = await missingOnTarget(true);
       const { conflicts } = await applyAll(d, batches);
       assert.deepEqual(
-        conflicts.map(c => `${c.op}:${String(c.id)}`),
-        ['u:x', 'd:x']
+        conflicts.map(c => `${c.op}:${c.idType}`),
+        ['u:string', 'd:string']
       );
     });
 
@@ -788,8 +788,14 @@ describe('HashedApplierPool txn batches', () => {
       const { db, batch, ids } = await missingInTransaction();
       const { conflicts, applied } = await applyAll(d, [batch], { conflictPolicy: 'ignore' });
       assert.deepEqual(
-        conflicts.map(c => [c.namespace, c.op, c.id, c.action, c.optime.equals(batch.lastOptime)]),
-        [[`${db}.c`, 'u', 'x', 'ignored', true]]
+        conflicts.map(c => [
+          c.namespace,
+          c.op,
+          c.idType,
+          c.action,
+          c.optime.equals(batch.lastOptime)
+        ]),
+        [[`${db}.c`, 'u', 'string', 'ignored', true]]
       );
       assert.equal(applied[0]!.conflicts, 1);
       assert.deepEqual(await ids(), ['keep:1', 'y:3']);

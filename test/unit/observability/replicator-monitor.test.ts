@@ -199,7 +199,7 @@ describe('ReplicatorMonitor', () => {
     r.emit('conflict', {
       namespace: 'db_copy.a',
       op: 'u',
-      id: 5,
+      idType: 'int',
       optime: new Timestamp({ t: 1_700_000_020, i: 3 }),
       policy: 'ignore',
       action: 'ignored'
@@ -378,7 +378,7 @@ describe('ReplicatorMonitor.metrics', () => {
     r.emit('conflict', {
       namespace: 'db_copy.a',
       op: 'd',
-      id: 1,
+      idType: 'int',
       optime: new Timestamp({ t: 1_700_000_100, i: 1 }),
       policy: 'ignore',
       action: 'ignored'
