@@ -111,9 +111,10 @@ async function readEntries(
 /** The pipeline's translation of one entry (operator form where it applies), for a fair baseline. */
 function naiveModel(entry: InsertEntry | UpdateEntry | DeleteEntry): AnyBulkWriteOperation {
   if (entry.op === 'u' && entry.kind === 'diff') {
-    return {
-      updateOne: { filter: entry.o2, update: preImageUpdate(entry.o.diff as Document).update }
-    };
+    const translated = preImageUpdate(entry.o.diff as Document);
+    if (translated.needsDocument !== true) {
+      return { updateOne: { filter: entry.o2, update: translated.update } };
+    }
   }
   return toWriteModel(entry);
 }

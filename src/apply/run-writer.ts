@@ -24,6 +24,7 @@ import {
 } from 'mongodb';
 
 import { bsonTypeName, describeId } from '../bson/bson-values.js';
+import { EXACT_DECODE_OPTIONS } from '../bson/exact-decode.js';
 import { ApplyConflictError, TargetWriteError } from '../errors.js';
 import {
   describeWriteError,
@@ -35,7 +36,8 @@ import { type TargetWriteOptions, targetWriteOptions } from '../lifecycle/write-
 import { type Logger } from '../logger.js';
 import { splitNamespace } from '../namespace/namespace.js';
 import { insertAsReplacement, toWriteModel } from '../oplog/crud-ops.js';
-import { formatOptime } from '../oplog/oplog-entry.js';
+import { applyDiffToDocument, needsPreImage } from '../oplog/diff-applier.js';
+import { formatOptime, type UpdateEntry } from '../oplog/oplog-entry.js';
 import { preImageUpdate } from '../oplog/update-diff.js';
 import { type CrudOp } from '../pipeline/pipeline-items.js';
 import {
@@ -107,6 +109,7 @@ export class RunWriter {
    * handles conflicts. With `session`, every read and write joins its transaction.
    */
   async write(run: LaneRun, counts: ApplyCounts, session?: ClientSession): Promise<void> {
+    if (run.ops.some(needsDocument)) return this.#writeAroundDocumentOps(run, counts, session);
     const collection = this.collection(run.ns);
     let inserts = 0;
     let updates = 0;
@@ -209,6 +212,64 @@ export class RunWriter {
       }
       throw fatalWriteError(first, ops, ns, error);
     }
+  }
+
+  /**
+   * A run holding updates only the document itself can apply (a binary diff): the ops around
+   * each such update are written as runs of their own, in order, and the update is applied to
+   * the document read from the target ({@link applyDiffToDocument}), then written back. The
+   * lane owns the document, so nothing writes it in between.
+   */
+  async #writeAroundDocumentOps(
+    run: LaneRun,
+    counts: ApplyCounts,
+    session: ClientSession | undefined
+  ): Promise<void> {
+    let pending: CrudOp[] = [];
+    const flush = async () => {
+      if (pending.length > 0) await this.write({ ...run, ops: pending }, counts, session);
+      pending = [];
+    };
+    for (const op of run.ops) {
+      if (!needsDocument(op)) {
+        pending.push(op);
+        continue;
+      }
+      await flush();
+      await this.#applyToDocument(run, op, counts, session);
+    }
+    await flush();
+  }
+
+  async #applyToDocument(
+    run: LaneRun,
+    op: CrudOp,
+    counts: ApplyCounts,
+    session: ClientSession | undefined
+  ): Promise<void> {
+    const entry = op.entry as UpdateEntry;
+    const collection = this.collection(run.ns);
+    const sessionOption = session === undefined ? {} : { session };
+    const found = await this.#options.retry(
+      `apply a binary diff on ${run.ns} (${this.label})`,
+      () => collection.findOne(entry.o2, { ...EXACT_DECODE_OPTIONS, ...sessionOption })
+    );
+    counts.updates++;
+    if (found === null) {
+      if (run.catchUp) counts.expectedMissing++;
+      else {
+        counts.conflicts++;
+        await this.#resolve(run.ns, [op], session);
+      }
+      return;
+    }
+    const next = applyDiffToDocument(found, entry.o.diff as Document);
+    const models: AnyBulkWriteOperation<Document>[] = [
+      { replaceOne: { filter: { _id: found._id }, replacement: next } }
+    ];
+    await this.#options.retry(`bulkWrite ${run.ns} (${this.label})`, () =>
+      this.bulkWrite(collection, run.ns, [op], models, session)
+    );
   }
 
   /** The target collection of `ns`, cached. */
@@ -398,6 +459,12 @@ class PreImageMismatch extends Error {
   }
 }
 
+/** An update whose diff only the document itself can apply (a binary section). */
+function needsDocument(op: CrudOp): boolean {
+  const { entry } = op;
+  return entry.op === 'u' && entry.kind === 'diff' && needsPreImage(entry.o.diff as Document);
+}
+
 /** The bulk-write models of a run, and which of them are updates in operator form. */
 interface RunModels {
   readonly models: AnyBulkWriteOperation<Document>[];
@@ -415,12 +482,15 @@ function runModels(ops: readonly CrudOp[], exact: boolean): RunModels {
     const { entry } = op;
     if (entry.op === 'i') return insertAsReplacement(entry);
     if (!exact && entry.op === 'u' && entry.kind === 'diff') {
-      const { update, preImageForm } = preImageUpdate(entry.o.diff as Document, {
+      const translated = preImageUpdate(entry.o.diff as Document, {
         namespace: entry.ns,
         optime: entry.ts
       });
-      if (preImageForm) preImageForms.add(index);
-      return { updateOne: { filter: entry.o2, update } };
+      // Binary diffs never reach here: write() applies them to the document.
+      if (translated.needsDocument !== true) {
+        if (translated.preImageForm) preImageForms.add(index);
+        return { updateOne: { filter: entry.o2, update: translated.update } };
+      }
     }
     return toWriteModel(entry);
   });

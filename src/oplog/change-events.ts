@@ -235,6 +235,9 @@ function updateOps(view: EventView): ConvertedEvent {
       hasDottedFieldName(postImage));
   if (!ambiguous) {
     const diff = updateDescriptionToDiff(description, source);
+    // An event that changes nothing has nothing to apply (and an empty diff is not an update).
+    if (Object.keys(diff).length === 0)
+      return skip(`update of a document in ${ns} changed nothing`);
     return ops(view.op({ op: 'u', ns, o: { $v: 2, diff }, o2: view.document('documentKey') }));
   }
   if (isDocument(postImage)) return ops(replaceOp(view, view.document('fullDocument')));

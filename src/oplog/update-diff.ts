@@ -38,6 +38,8 @@ export interface UpdateSource {
 
 interface DocDiff {
   readonly kind: 'object';
+  /** Fields with a binary diff (`b`): only a read of the document can apply them. */
+  readonly binaries: string[];
   readonly deletes: string[];
   /** The `u` and `i` sections as logged (used as `$literal`s, never copied). */
   readonly updates: Document | undefined;
@@ -86,6 +88,7 @@ function parseDocDiff(diff: Document, fail: Fail): DocDiff {
   };
   const out: DocDiff = {
     kind: 'object',
+    binaries: [],
     deletes: [],
     updates: undefined,
     inserts: undefined,
@@ -103,7 +106,21 @@ function parseDocDiff(diff: Document, fail: Fail): DocDiff {
       Object.keys(fields).forEach(claim);
       if (key === 'u') mutable.updates = fields;
       else mutable.inserts = fields;
-    } else if (key.length > 1 && key.startsWith('s')) {
+    } else if (key === 'b') {
+      for (const [field, delta] of Object.entries(section(value, key, fail))) {
+        claim(field);
+        const { o, d } = section(delta, `b.${field}`, fail);
+        const offset = numberOf(o);
+        if (offset === undefined || !Number.isSafeInteger(offset) || offset < 0) {
+          throw fail(`binary diff of "${field}" has no non-negative offset "o"`);
+        }
+        if ((d as { _bsontype?: unknown } | undefined)?._bsontype !== 'Binary') {
+          throw fail(`binary diff of "${field}" has no BinData "d"`);
+        }
+        out.binaries.push(field);
+      }
+    } else if (key.startsWith('s')) {
+      // `s` alone is the sub-diff of the field whose name is the empty string.
       const field = key.slice(1);
       claim(field);
       out.subs.push([field, parseSub(value, key, fail)]);
@@ -354,12 +371,26 @@ function stageForm(diff: DocDiff, builder: ExpressionBuilder): Document[] | unde
  * @public
  */
 export function diffToUpdate(diff: Document, source: UpdateSource = {}): Document | Document[] {
-  return exactForm(parseDiff(diff, source));
+  const parsed = parseDiff(diff, source);
+  if (hasBinaries(parsed)) {
+    throw failFor(source)(
+      'a binary section (b) cannot be expressed as an update; it is applied to the document read from the target'
+    );
+  }
+  return exactForm(parsed);
 }
 
 function parseDiff(diff: Document, source: UpdateSource): DocDiff {
   const fail = failFor(source);
-  return parseDocDiff(section(diff, 'diff', fail), fail);
+  const doc = section(diff, 'diff', fail);
+  // mongod refuses to apply an empty diff ("Expected at least one section").
+  if (Object.keys(doc).length === 0) throw fail('the diff is empty');
+  return parseDocDiff(doc, fail);
+}
+
+function hasBinaries(diff: SubDiff): boolean {
+  if (diff.kind === 'array') return diff.mods.some(mod => 'sub' in mod && hasBinaries(mod.sub));
+  return diff.binaries.length > 0 || diff.subs.some(([, sub]) => hasBinaries(sub));
 }
 
 function exactForm(parsed: DocDiff): Document | Document[] {
@@ -397,12 +428,21 @@ function collectPaths(diff: DocDiff, prefix: string, set: Document, unset: Docum
  * What {@link preImageUpdate} returns.
  * @internal
  */
-export interface PreImageUpdate {
-  /** The update to run. */
-  readonly update: Document | Document[];
-  /** True when `update` is the dotted-path operator form, exact on the pre-image only. */
-  readonly preImageForm: boolean;
-}
+export type PreImageUpdate =
+  | {
+      /** The update to run. */
+      readonly update: Document | Document[];
+      /** True when `update` is the dotted-path operator form, exact on the pre-image only. */
+      readonly preImageForm: boolean;
+      readonly needsDocument?: undefined;
+    }
+  | {
+      /**
+       * The diff has a binary section (`b`): no update expresses it, the document must be read
+       * and the diff applied to it ({@link applyDiffToDocument}).
+       */
+      readonly needsDocument: true;
+    };
 
 /**
  * The update for a `$v: 2` diff on a target that holds the document's pre-image (the steady
@@ -425,6 +465,7 @@ export interface PreImageUpdate {
  */
 export function preImageUpdate(diff: Document, source: UpdateSource = {}): PreImageUpdate {
   const parsed = parseDiff(diff, source);
+  if (hasBinaries(parsed)) return { needsDocument: true };
   const set: Document = {};
   const unset: Document = {};
   if (collectPaths(parsed, '', set, unset)) {

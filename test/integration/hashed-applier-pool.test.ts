@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import {
+  Binary,
   type ClientSession,
   type Document,
   Double,
@@ -9,7 +10,7 @@ import {
   Long,
   MongoClient as Client,
   type MongoClient,
-  type Timestamp
+  Timestamp
 } from 'mongodb';
 
 import { type ApplierConflictEvent } from '../../src/apply/applier-lane.js';
@@ -216,6 +217,50 @@ describe('HashedApplierPool', () => {
     // documents the stream deletes are re-inserted first, so nothing misses.
     assert.ok(replay.pool.stats.upserts > 0);
     assert.equal(replay.pool.stats.conflicts, 0);
+  });
+
+  it('applies binary diffs (b) to the document read from the target, in order with the rest', async () => {
+    const db = uniqueDbName('binary');
+    const target = d.target.db(db).collection<AnyDoc>('buckets');
+    await target.insertOne({
+      _id: 1,
+      data: { t: new Binary(Buffer.from([1, 2, 3, 4]), 7), n: 1 },
+      tail: 0
+    });
+    const at = (i: number) => new Timestamp({ t: 1_700_000_000, i });
+    const update = (i: number, diff: Document) =>
+      parseOplogEntry({
+        op: 'u',
+        ns: `${db}.buckets`,
+        ts: at(i),
+        t: Long.fromNumber(1),
+        v: new Int32(2),
+        wall: new Date(0),
+        o: { $v: new Int32(2), diff },
+        o2: { _id: 1 }
+      });
+    const entries = [
+      update(1, { u: { tail: 1 } }),
+      update(2, { sdata: { b: { t: { o: new Int32(3), d: new Binary(Buffer.from([9, 9])) } } } }),
+      update(3, { u: { tail: 2 } }),
+      // A document the target does not have: a miss, counted as a conflict, never a write.
+      parseOplogEntry({
+        ...update(4, { b: { t: { o: new Int32(0), d: new Binary(Buffer.from([5])) } } }).raw,
+        o2: { _id: 2 }
+      })
+    ];
+    const { conflicts, pool } = await applyAll(d, toBatches(entries, 10));
+    const doc = await target.findOne({ _id: 1 }, { promoteValues: false });
+    const bytes = (doc!.data as { t: Binary }).t;
+    assert.deepEqual([...bytes.buffer.subarray(0, bytes.position)], [1, 2, 3, 9, 9]);
+    assert.equal(bytes.sub_type, 7);
+    assert.deepEqual(Object.keys(doc!.data as Document), ['t', 'n']);
+    assert.equal((doc!.tail as Int32).value, 2, 'the updates around it kept their order');
+    assert.deepEqual(
+      conflicts.map(c => [c.op, c.idType]),
+      [['u', 'int']]
+    );
+    assert.equal(pool.stats.updates, 4);
   });
 
   describe('conflicts', () => {

@@ -35,8 +35,9 @@ function subDiffedFieldsAreDocuments(doc: BDoc, diff: BDoc): boolean {
 
 /** Applies the operator form of `diff` to `target`; undefined when the diff has none. */
 function applyOperatorForm(target: BDoc, diff: BDoc): BDoc | ServerError | undefined {
-  const { update, preImageForm } = preImageUpdate(fromBDoc(diff));
-  if (!preImageForm) return undefined;
+  const translated = preImageUpdate(fromBDoc(diff));
+  if (translated.needsDocument === true || !translated.preImageForm) return undefined;
+  const { update } = translated;
   try {
     return applyUpdate(target, toBUpdate(update), { now });
   } catch (error) {

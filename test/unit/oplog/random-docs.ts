@@ -151,12 +151,16 @@ export function arrayPrePost(seed: number, depth: number): [BDoc, BDoc, RandomDo
   return [pre, post, docs];
 }
 
-/** The `$v: 2` diffs mongod would log for `pre` → `post`: unlimited, and size-limited (pipelines). */
+/**
+ * The `$v: 2` diffs mongod would log for `pre` → `post`: unlimited, and size-limited (pipelines).
+ * None when nothing changed: mongod logs no entry for a no-op update (and refuses an empty diff).
+ */
 export function diffsOf(pre: BDoc, post: BDoc): BDoc[] {
   const out: BDoc[] = [];
   for (const sizeLimited of [false, true]) {
     const o = computeDiffV2(pre, post, { sizeLimited });
-    if (o !== null) out.push(o.get('diff') as BDoc);
+    const diff = o?.get('diff') as BDoc | undefined;
+    if (diff !== undefined && diff.size > 0) out.push(diff);
   }
   return out;
 }

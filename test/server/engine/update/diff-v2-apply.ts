@@ -45,7 +45,8 @@ function applyDocDiff(pre: BDoc, diff: BDoc): BDoc {
         put(field, { kind: 'insert' });
         inserts.push([field, v]);
       }
-    } else if (section.startsWith('s') && section.length > 1) {
+    } else if (section.startsWith('s')) {
+      // `s` alone is the sub-diff of the field named "" (mongod's DocumentDiffReader).
       put(section.slice(1), { kind: 'sub', diff: asDoc(value, section) });
     } else {
       throw new ServerError(4770503, `Unrecognized diff section: ${section}`);
