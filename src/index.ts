@@ -144,8 +144,10 @@ export {
 } from './namespace/namespace.js';
 export {
   NamespaceFilter,
+  type NamespaceFilterContext,
   namespaceFilterDefaults,
-  type NamespaceFilterOptions
+  type NamespaceFilterOptions,
+  REPLICATOR_DATABASE
 } from './namespace/namespace-filter.js';
 export {
   ReplicatorMonitor,

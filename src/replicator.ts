@@ -30,7 +30,7 @@ import { InvalidConfigError, InvalidStateError, type ReplicationError } from './
 import { FullCopy } from './full/full-copy.js';
 import { firstFailure, sideError } from './lifecycle/side-errors.js';
 import { Stage } from './lifecycle/stage.js';
-import { NamespaceFilter } from './namespace/namespace-filter.js';
+import { NamespaceFilter, REPLICATOR_DATABASE } from './namespace/namespace-filter.js';
 import { CheckpointKeeper } from './orchestration/checkpoint-keeper.js';
 import { DeploymentClients } from './orchestration/deployment-clients.js';
 import {
@@ -98,7 +98,11 @@ export class Replicator extends Stage<ReplicatorEvents> {
       ...(resolved.logger ? { logger: resolved.logger } : {})
     });
     this.options = resolved;
-    this.#filter = new NamespaceFilter(resolved.filter ?? {});
+    // Also where the checkpoints are, when a MongoCheckpointStore was placed outside the
+    // replicator's own database.
+    const store = resolved.checkpoint.store as { namespace?: unknown } | undefined;
+    const reserved = typeof store?.namespace === 'string' ? [store.namespace] : [];
+    this.#filter = new NamespaceFilter(resolved.filter ?? {}, { reservedNamespaces: reserved });
   }
 
   /** The optime of the last batch applied on the target, once one was. */
@@ -141,6 +145,13 @@ export class Replicator extends Stage<ReplicatorEvents> {
       );
     }
     const namespace = options.namespace ?? DEFAULT_FENCE_NAMESPACE;
+    if (this.#filter.accepts(namespace)) {
+      // The marker is the replicator's own write: it must never reach the target.
+      throw new InvalidConfigError(
+        'fence.namespace',
+        `the filter replicates ${namespace}; use a namespace in ${REPLICATOR_DATABASE} or one the filter excludes`
+      );
+    }
     const started = performance.now();
     const { name } = this.options.checkpoint;
     const marker = await writeFenceMarker(clients.source, namespace, name, options.signal);

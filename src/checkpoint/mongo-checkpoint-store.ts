@@ -32,8 +32,9 @@ export const mongoCheckpointStoreDefaults = Object.freeze({
  * target, written with `w: 'majority'` and journaled so a saved checkpoint survives a failover.
  *
  * @remarks
- * Keep this namespace out of what you replicate *into* (it is in the target), and out of what
- * you replicate *from* if the target is ever a source.
+ * A {@link Replicator} never replicates this namespace (nor anything in `mongo_replicate`) and
+ * refuses renames into it, so in a chain A → B → C, or a failback B → A, each replicator's
+ * checkpoints stay its own.
  * @public
  */
 export class MongoCheckpointStore implements CheckpointStore {
@@ -48,7 +49,11 @@ export class MongoCheckpointStore implements CheckpointStore {
       throw new InvalidConfigError('checkpoint.store', 'expected a connected MongoClient');
     }
     this.#collection = client.db(database).collection(collection);
+    this.namespace = `${database}.${collection}`;
   }
+
+  /** Where the checkpoints are (`db.collection`); the replicator never replicates it. */
+  readonly namespace: string;
 
   /** {@inheritDoc CheckpointStore.load} */
   async load(name: string): Promise<Checkpoint | undefined> {

@@ -79,6 +79,14 @@ export const namespaceFilterDefaults = Object.freeze({
 
 /** Databases that hold server state rather than user data. */
 const SYSTEM_DATABASES: ReadonlySet<string> = new Set(['admin', 'config', 'local']);
+
+/**
+ * The database where mongo-replicate keeps its own state (checkpoints, fences): never
+ * replicated, whatever the filter says, and never a rename target. A chain A → B → C, or a
+ * failback B → A, would otherwise copy one replicator's checkpoints over another's.
+ * @public
+ */
+export const REPLICATOR_DATABASE = 'mongo_replicate';
 /** Distinct namespaces are few, so results are memoised; the bound only guards odd workloads. */
 const CACHE_LIMIT = 10_000;
 
@@ -162,6 +170,18 @@ function databaseRulePart(text: string): string | undefined {
 }
 
 /**
+ * What a {@link NamespaceFilter} is told besides its options.
+ * @public
+ */
+export interface NamespaceFilterContext {
+  /**
+   * Namespaces the replicator itself writes outside {@link REPLICATOR_DATABASE} (such as a
+   * checkpoint collection placed elsewhere): never replicated, never a rename target.
+   */
+  readonly reservedNamespaces?: readonly string[];
+}
+
+/**
  * Decides which namespaces are replicated and maps them to their target names.
  *
  * @remarks
@@ -182,6 +202,7 @@ function databaseRulePart(text: string): string | undefined {
  * @public
  */
 export class NamespaceFilter {
+  readonly #reserved: ReadonlySet<string>;
   readonly #include: readonly Pattern[];
   readonly #exclude: readonly Pattern[];
   readonly #exactIncludes: ReadonlySet<string>;
@@ -201,7 +222,8 @@ export class NamespaceFilter {
    * @throws {@link InvalidConfigError} for an invalid pattern, an invalid rename target, or
    * rename rules that would write two sources into one target.
    */
-  constructor(options: NamespaceFilterOptions = {}) {
+  constructor(options: NamespaceFilterOptions = {}, context: NamespaceFilterContext = {}) {
+    this.#reserved = new Set(context.reservedNamespaces ?? []);
     const reader = new OptionReader(options, 'filter');
     const patterns = (key: 'include' | 'exclude') =>
       reader.custom(key, (value, field) => {
@@ -253,7 +275,7 @@ export class NamespaceFilter {
    * A RegExp include is assumed to possibly match any database.
    */
   acceptsDatabase(db: string): boolean {
-    if (db === 'local') return false;
+    if (db === 'local' || db === REPLICATOR_DATABASE) return false;
     if (this.#exclude.some(p => p.coversDatabase(db))) return false;
     if (SYSTEM_DATABASES.has(db) && !this.#includeSystem) {
       return [...this.#exactIncludes].some(ns => splitNamespace(ns).db === db);
@@ -307,6 +329,7 @@ export class NamespaceFilter {
 
   #accepts(db: string, coll: string, ns: string): boolean {
     if (db === 'local' || coll === 'system.views') return false;
+    if (db === REPLICATOR_DATABASE || this.#reserved.has(ns)) return false;
     for (const p of this.#exclude) if (p.matches(db, coll, ns)) return false;
     if (!this.#includeSystem && isSystem(db, coll) && !this.#exactIncludes.has(ns)) return false;
     if (this.#include.length === 0) return true;
@@ -340,6 +363,7 @@ export class NamespaceFilter {
         }
         validateDatabaseName(sourceDb, field);
         validateDatabaseName(targetDb, field);
+        this.#checkRenameTarget(field, targetDb, undefined);
         const previous = dbTargets.get(targetDb);
         if (previous !== undefined) {
           throw new InvalidConfigError(
@@ -364,7 +388,8 @@ export class NamespaceFilter {
         );
       }
       parseNamespace(source, field);
-      parseNamespace(target, field);
+      const parsedTarget = parseNamespace(target, field);
+      this.#checkRenameTarget(field, parsedTarget.db, parsedTarget.coll);
       const previous = collTargets.get(target);
       if (previous !== undefined) {
         throw new InvalidConfigError(
@@ -376,6 +401,26 @@ export class NamespaceFilter {
       if (source !== target) this.#collRenames.set(source, target);
     }
     this.#checkCollectionRulesAgainstDatabaseRules();
+  }
+
+  /**
+   * Renames never write into the server's own databases, system collections, or what the
+   * replicator itself writes: a rename there would overwrite users, the oplog, sharding metadata
+   * or another replicator's checkpoints.
+   */
+  #checkRenameTarget(field: string, db: string, coll: string | undefined): void {
+    const ns = coll === undefined ? undefined : `${db}.${coll}`;
+    let why: string | undefined;
+    if (SYSTEM_DATABASES.has(db)) why = `database ${JSON.stringify(db)} belongs to the server`;
+    else if (db === REPLICATOR_DATABASE)
+      why = `database ${JSON.stringify(db)} holds mongo-replicate's own state`;
+    else if (coll?.startsWith('system.') === true)
+      why = `${JSON.stringify(ns)} is a system collection`;
+    else if (ns !== undefined && this.#reserved.has(ns))
+      why = `${JSON.stringify(ns)} is written by mongo-replicate itself`;
+    if (why !== undefined) {
+      throw new InvalidConfigError(field, `cannot rename into it: ${why}`);
+    }
   }
 
   /**

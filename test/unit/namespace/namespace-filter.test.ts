@@ -221,4 +221,40 @@ describe('NamespaceFilter: databases', () => {
     );
     assert.equal(new NamespaceFilter().describe(), 'include everything system excluded');
   });
+
+  it("never accepts the replicator's own namespaces, whatever the options say", () => {
+    for (const filter of [
+      new NamespaceFilter(),
+      new NamespaceFilter({ includeSystem: true }),
+      new NamespaceFilter({ include: ['mongo_replicate.checkpoints', 'mongo_replicate.*'] })
+    ]) {
+      assert.equal(filter.map('mongo_replicate.checkpoints'), null);
+      assert.equal(filter.map('mongo_replicate.fences'), null);
+      assert.equal(filter.acceptsDatabase('mongo_replicate'), false);
+      assert.equal(filter.mapDatabase('mongo_replicate'), null);
+    }
+    const elsewhere = new NamespaceFilter({}, { reservedNamespaces: ['ops.checkpoints'] });
+    assert.equal(elsewhere.map('ops.checkpoints'), null, 'a checkpoint store placed elsewhere');
+    assert.equal(elsewhere.map('ops.jobs'), 'ops.jobs');
+  });
+
+  it('refuses renames into server, system or replicator namespaces', () => {
+    const refused = (rename: Record<string, string>, context = {}) =>
+      assert.throws(
+        () => new NamespaceFilter({ rename }, context),
+        (error: unknown) =>
+          error instanceof InvalidConfigError &&
+          error.field.startsWith('filter.rename[') &&
+          /cannot rename into it/.test(error.message)
+      );
+    refused({ 'shop.*': 'admin.*' });
+    refused({ shop: 'local' });
+    refused({ 'shop.*': 'config.*' });
+    refused({ 'shop.users': 'admin.users' });
+    refused({ 'shop.users': 'shop.system.users' });
+    refused({ 'shop.*': 'mongo_replicate.*' });
+    refused({ 'shop.a': 'mongo_replicate.checkpoints' });
+    refused({ 'shop.a': 'ops.checkpoints' }, { reservedNamespaces: ['ops.checkpoints'] });
+    assert.equal(new NamespaceFilter({ rename: { 'shop.*': 'shop2.*' } }).map('shop.a'), 'shop2.a');
+  });
 });
