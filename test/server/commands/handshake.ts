@@ -5,6 +5,7 @@ import { type BDoc, type BValue, isDoc, isNumber, toNumber } from '../bson/value
 import { ServerError } from '../engine/server-error.js';
 import { type Mongod } from '../mongod/mongod.js';
 import { type CommandContext, type CommandHandler, type ReplyBody } from './context.js';
+import { replSetConfigCommands } from './repl-set-config.js';
 
 /** The topologyVersion the server currently reports. */
 export function topologyVersion(mongod: Mongod): BDoc {
@@ -295,6 +296,7 @@ export const handshakeCommands: Record<string, CommandHandler> = {
   getParameter,
   serverStatus,
   replSetGetStatus,
+  ...replSetConfigCommands,
   endSessions: ctx => {
     const ids = ctx.cmd.get('endSessions');
     if (Array.isArray(ids)) ctx.mongod.sessions.end(ids);

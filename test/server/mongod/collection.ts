@@ -36,6 +36,17 @@ export interface IndexState {
   readonly collation: Collator | undefined;
   /** For unique indexes: index key → `_id` key of the document holding it. */
   readonly entries: Map<string, string> | undefined;
+  /**
+   * For `prepareUnique` (6.0+) indexes that are not unique yet: index key → `_id` keys of the
+   * documents holding it. Existing duplicates stay; a write adding a key others hold fails.
+   */
+  readonly owners: Map<string, Set<string>> | undefined;
+}
+
+/** One index entry of a document: its key as a lookup string and the key's values. */
+export interface IndexEntry {
+  readonly key: string;
+  readonly values: BValue[];
 }
 
 /** One document's place in `_id` order: its `_id` and the key of its record. */
@@ -92,7 +103,13 @@ export class Collection {
     const copy = new Collection(this.db, this.name, this.uuid, this.options, this.type);
     copy.indexes.length = 0;
     for (const index of this.indexes) {
-      copy.indexes.push({ ...index, entries: index.entries ? new Map(index.entries) : undefined });
+      copy.indexes.push({
+        ...index,
+        entries: index.entries ? new Map(index.entries) : undefined,
+        owners: index.owners
+          ? new Map([...index.owners].map(([key, ids]) => [key, new Set(ids)]))
+          : undefined
+      });
     }
     for (const [key, doc] of this.records) copy.records.set(key, doc);
     copy.#bytes = this.#bytes;
@@ -125,6 +142,23 @@ export class Collection {
 
   /** Adds an index, checking existing documents against a unique constraint first. */
   addIndex(spec: BDoc): IndexState {
+    const index = this.#buildIndex(spec);
+    this.indexes.push(index);
+    return index;
+  }
+
+  /**
+   * Replaces an index's spec in place (collMod: `prepareUnique`, `unique`, `forceNonUnique`),
+   * rebuilding what enforcement needs; throws, changing nothing, if a unique spec does not hold.
+   */
+  respecIndex(name: string, spec: BDoc): IndexState {
+    const at = this.indexes.findIndex(index => index.name === name);
+    const index = this.#buildIndex(spec);
+    this.indexes[at] = index;
+    return index;
+  }
+
+  #buildIndex(spec: BDoc): IndexState {
     const key = spec.get('key') as BDoc;
     const collationSpec = spec.get('collation');
     const collation = isDoc(collationSpec) ? collatorFor(collationSpec) : undefined;
@@ -132,6 +166,7 @@ export class Collection {
     // collection's default collation) also needs keys compared under its collation.
     const isId = spec.get('name') === '_id_';
     const unique = isId ? collation !== undefined : spec.get('unique') === true;
+    const prepared = !unique && !isId && spec.get('prepareUnique') === true;
     const partialSpec = spec.get('partialFilterExpression');
     const index: IndexState = {
       name: spec.get('name') as string,
@@ -143,7 +178,8 @@ export class Collection {
         ? withCollation(collation, () => compileFilter(partialSpec))
         : undefined,
       collation,
-      entries: unique ? new Map() : undefined
+      entries: unique ? new Map() : undefined,
+      owners: prepared ? new Map() : undefined
     };
     if (index.entries) {
       for (const [idKey, doc] of this.records) {
@@ -155,7 +191,11 @@ export class Collection {
         }
       }
     }
-    this.indexes.push(index);
+    if (index.owners) {
+      for (const [idKey, doc] of this.records) {
+        for (const indexKey of this.#keysFor(index, doc)) addOwner(index.owners, indexKey, idKey);
+      }
+    }
     return index;
   }
 
@@ -174,28 +214,29 @@ export class Collection {
     this.onWrite?.(idKey);
     if (this.records.has(idKey))
       throw this.#duplicate(this.findIndex('_id_') ?? this.indexes[0]!, doc);
-    const pending = this.#checkUnique(doc, idKey);
+    const pending = this.#checkUnique(doc, idKey, undefined);
     this.records.set(idKey, doc);
     this.#idOrder = undefined;
     this.#bytes += bsonSize(doc);
-    for (const [index, keys] of pending) for (const key of keys) index.entries!.set(key, idKey);
+    this.#commitKeys(pending, idKey);
   }
 
   /** Replaces a stored document in place (same `_id`, same natural position). */
   replace(before: BDoc, after: BDoc): void {
     const idKey = keyOf(before.get('_id'));
     this.onWrite?.(idKey);
+    const previous = this.#ownedKeys(before);
     this.#removeKeys(before, idKey);
     let pending: Map<IndexState, string[]>;
     try {
-      pending = this.#checkUnique(after, idKey);
+      pending = this.#checkUnique(after, idKey, previous);
     } catch (error) {
       this.#addKeys(before, idKey);
       throw error;
     }
     this.records.set(idKey, after);
     this.#bytes += bsonSize(after) - bsonSize(before);
-    for (const [index, keys] of pending) for (const key of keys) index.entries!.set(key, idKey);
+    this.#commitKeys(pending, idKey);
   }
 
   /** Removes a stored document. */
@@ -225,34 +266,112 @@ export class Collection {
     }
   }
 
-  #checkUnique(doc: BDoc, idKey: string): Map<IndexState, string[]> {
+  /**
+   * The keys `doc` would add to each enforcing index, throwing a duplicate key error when another
+   * document holds one. `previous`: the keys of `prepareUnique` indexes the document held before
+   * this update, which it may keep even where others share them.
+   */
+  #checkUnique(
+    doc: BDoc,
+    idKey: string,
+    previous: Map<IndexState, Set<string>> | undefined
+  ): Map<IndexState, string[]> {
     const pending = new Map<IndexState, string[]>();
     for (const index of this.indexes) {
-      if (!index.entries) continue;
-      const keys = this.#keysFor(index, doc);
-      for (const key of keys) {
-        const owner = index.entries.get(key);
-        if (owner !== undefined && owner !== idKey) throw this.#duplicate(index, doc);
+      if (index.entries) {
+        const keys = this.#keysFor(index, doc);
+        for (const key of keys) {
+          const owner = index.entries.get(key);
+          if (owner !== undefined && owner !== idKey) throw this.#duplicate(index, doc);
+        }
+        pending.set(index, keys);
+      } else if (index.owners) {
+        const keys = this.#keysFor(index, doc);
+        const held = previous?.get(index);
+        for (const key of keys) {
+          if (held?.has(key)) continue;
+          const others = index.owners.get(key);
+          if (others && [...others].some(owner => owner !== idKey)) {
+            throw this.#duplicate(index, doc);
+          }
+        }
+        pending.set(index, keys);
       }
-      pending.set(index, keys);
     }
     return pending;
   }
 
+  #commitKeys(pending: Map<IndexState, string[]>, idKey: string): void {
+    for (const [index, keys] of pending) {
+      for (const key of keys) {
+        if (index.entries) index.entries.set(key, idKey);
+        else if (index.owners) addOwner(index.owners, key, idKey);
+      }
+    }
+  }
+
+  /** The keys a document holds in each `prepareUnique` index (before an update changes it). */
+  #ownedKeys(doc: BDoc): Map<IndexState, Set<string>> | undefined {
+    let held: Map<IndexState, Set<string>> | undefined;
+    for (const index of this.indexes) {
+      if (!index.owners) continue;
+      held ??= new Map();
+      held.set(index, new Set(this.#keysFor(index, doc)));
+    }
+    return held;
+  }
+
   #removeKeys(doc: BDoc, idKey: string): void {
     for (const index of this.indexes) {
-      if (!index.entries) continue;
-      for (const key of this.#keysFor(index, doc)) {
-        if (index.entries.get(key) === idKey) index.entries.delete(key);
+      if (index.entries) {
+        for (const key of this.#keysFor(index, doc)) {
+          if (index.entries.get(key) === idKey) index.entries.delete(key);
+        }
+      } else if (index.owners) {
+        for (const key of this.#keysFor(index, doc)) {
+          const owners = index.owners.get(key);
+          owners?.delete(idKey);
+          if (owners?.size === 0) index.owners.delete(key);
+        }
       }
     }
   }
 
   #addKeys(doc: BDoc, idKey: string): void {
     for (const index of this.indexes) {
-      if (!index.entries) continue;
-      for (const key of this.#keysFor(index, doc)) index.entries.set(key, idKey);
+      if (index.entries) {
+        for (const key of this.#keysFor(index, doc)) index.entries.set(key, idKey);
+      } else if (index.owners) {
+        for (const key of this.#keysFor(index, doc)) addOwner(index.owners, key, idKey);
+      }
     }
+  }
+
+  /**
+   * A document's entries in an index: one per key (several for multikey documents), none when
+   * the index is sparse or partial and leaves the document out. Keys of strings are compared
+   * under the index's collation.
+   */
+  indexEntries(index: IndexState, doc: BDoc): IndexEntry[] {
+    const partial = index.partial;
+    if (partial && !withCollation(index.collation, () => partial.matches(doc))) return [];
+    const perField = index.keyPaths.map(path => indexValues(doc, path));
+    if (index.sparse && perField.every(values => values.missing)) return [];
+    let entries: IndexEntry[] = [{ key: '', values: [] }];
+    for (const { values } of perField) {
+      const next: IndexEntry[] = [];
+      for (const prefix of entries) {
+        for (const value of values) {
+          next.push({
+            key: prefix.key + keyUnder(value, index.collation) + '|',
+            values: [...prefix.values, value]
+          });
+        }
+      }
+      entries = next;
+    }
+    const seen = new Set<string>();
+    return entries.filter(entry => !seen.has(entry.key) && seen.add(entry.key));
   }
 
   /** Index keys of a document (several for multikey), none if sparse/partial excludes it. */
@@ -343,4 +462,10 @@ function clusteredIdSpec(clustered: BValue): BDoc {
     spec.set('name', clustered.get('name') as string);
   }
   return spec;
+}
+
+function addOwner(owners: Map<string, Set<string>>, key: string, idKey: string): void {
+  const ids = owners.get(key);
+  if (ids) ids.add(idKey);
+  else owners.set(key, new Set([idKey]));
 }

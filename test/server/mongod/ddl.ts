@@ -19,6 +19,8 @@ import { type Collection } from './collection.js';
 import { describeSpec, normalizeIndexSpec, sameIndex, sameKey } from './index-spec.js';
 import { type Mongod } from './mongod.js';
 import { type Transaction } from './transaction.js';
+import { checkConvertible, dryRunUniqueConversion, planIndexChange } from './unique-conversion.js';
+import { checkValidatorOptions } from './validation.js';
 
 /** Options `create` accepts, in the order mongod reports them. */
 const CREATE_OPTIONS = [
@@ -167,6 +169,7 @@ export class Ddl {
     if (options.has('pipeline') && !options.has('viewOn')) {
       throw new ServerError(9, "'pipeline' requires 'viewOn' to also be specified");
     }
+    checkValidatorOptions('create', options);
     return options;
   }
 
@@ -281,6 +284,16 @@ export class Ddl {
   ): { before: number; after: number; createdCollection: boolean; note?: string } {
     let createdCollection = false;
     let collection = this.viewCheckedCollection(db, coll);
+    if (this.mongod.profile.maxWireVersion < 17) {
+      // prepareUnique came with 6.0 (collMod's unique conversion).
+      const early = rawSpecs.find(raw => isDoc(raw) && raw.has('prepareUnique'));
+      if (early) {
+        throw new ServerError(
+          197,
+          `The field 'prepareUnique' is not valid for an index specification. Specification: ${describeSpec(early as BDoc)}`
+        );
+      }
+    }
     const transaction = this.mongod.currentTransaction;
     if (transaction) {
       return createIndexesInTransaction(transaction, db, coll, collection, rawSpecs);
@@ -321,9 +334,48 @@ export class Ddl {
     if (toBuild.length === 0) {
       return { before, after: before, createdCollection, note: 'all indexes already exist' };
     }
+    const ns = `${db}.$cmd`;
+    if (collection.count === 0) {
+      this.#buildIndexes(collection, toBuild);
+      for (const spec of toBuild) {
+        const o: BDoc = new Map<string, BValue>([['createIndexes', coll]]);
+        for (const [key, value] of spec) o.set(key, value);
+        this.mongod.writer.append({ op: 'c', ns, ui: collection.uuid, o });
+      }
+    } else {
+      // Non-empty collections get a two-phase build (4.4+): start, then commit with the same
+      // UUID, or abort (with its cause from 5.0) when the build fails, e.g. on duplicate keys.
+      const indexBuildUUID = new UUID();
+      const entry = (phase: string) =>
+        new Map<string, BValue>([
+          [phase, coll],
+          ['indexBuildUUID', indexBuildUUID],
+          ['indexes', toBuild]
+        ]);
+      this.mongod.writer.append({ op: 'c', ns, ui: collection.uuid, o: entry('startIndexBuild') });
+      try {
+        this.#buildIndexes(collection, toBuild);
+      } catch (error) {
+        if (!(error instanceof ServerError)) throw error;
+        const o = entry('abortIndexBuild');
+        if (this.mongod.profile.maxWireVersion >= 13) o.set('cause', errorCause(error));
+        this.mongod.writer.append({ op: 'c', ns, ui: collection.uuid, o });
+        throw new ServerError(
+          error.code,
+          `Index build failed: ${uuidText(indexBuildUUID.buffer)}: Collection ${collection.ns} ( ${uuidText(collection.uuid.buffer)} ) :: caused by :: ${error.message}`,
+          { codeName: error.codeName, extra: error.extra }
+        );
+      }
+      this.mongod.writer.append({ op: 'c', ns, ui: collection.uuid, o: entry('commitIndexBuild') });
+    }
+    return { before, after: collection.indexes.length, createdCollection };
+  }
+
+  /** Builds every index or none (a failed build drops the ones it added). */
+  #buildIndexes(collection: Collection, specs: BDoc[]): void {
     const built: string[] = [];
     try {
-      for (const spec of toBuild) {
+      for (const spec of specs) {
         collection.addIndex(spec);
         built.push(spec.get('name') as string);
       }
@@ -331,30 +383,6 @@ export class Ddl {
       for (const name of built) collection.dropIndex(name);
       throw error;
     }
-    const ns = `${db}.$cmd`;
-    if (collection.count === 0) {
-      for (const spec of toBuild) {
-        const o: BDoc = new Map<string, BValue>([['createIndexes', coll]]);
-        for (const [key, value] of spec) o.set(key, value);
-        this.mongod.writer.append({ op: 'c', ns, ui: collection.uuid, o });
-      }
-    } else {
-      // Non-empty collections get a two-phase build (4.4+): start, then commit with the same UUID.
-      const indexBuildUUID = new UUID();
-      for (const phase of ['startIndexBuild', 'commitIndexBuild']) {
-        this.mongod.writer.append({
-          op: 'c',
-          ns,
-          ui: collection.uuid,
-          o: new Map<string, BValue>([
-            [phase, coll],
-            ['indexBuildUUID', indexBuildUUID],
-            ['indexes', toBuild]
-          ])
-        });
-      }
-    }
-    return { before, after: collection.indexes.length, createdCollection };
   }
 
   /** `dropIndexes` by name, key pattern, list of names or `'*'`; returns `nIndexesWas`. */
@@ -400,70 +428,108 @@ export class Ddl {
     return was;
   }
 
-  /** `collMod`: validator, validation level/action, index TTL/hidden, view definition. */
+  /**
+   * `collMod`: collection options (the validator checked as `create` checks it), one index
+   * change (TTL, hidden, and the prepareUnique/unique conversion of unique-conversion.ts),
+   * `dryRun` (7.0), or a view's definition. Everything is checked before anything changes; the
+   * entry is `{collMod, …options, index: {name, …changes}}` with `o2: {collectionOptions_old:
+   * {uuid, …}, indexOptions_old}` as mongod's OpObserverImpl::onCollMod writes it.
+   */
   collMod(db: string, coll: string, cmd: BDoc): BDoc {
     const collection = this.mongod.catalog.collection(db, coll);
     if (!collection) throw new ServerError(26, `ns does not exist: ${db}.${coll}`);
-    const reply: BDoc = new Map();
-    const o: BDoc = new Map<string, BValue>([['collMod', coll]]);
-    const old: BDoc = new Map();
+    const profile = this.mongod.profile;
+    const isView = collection.type === 'view';
+    const options: BDoc = new Map();
+    let indexRequest: BValue | undefined;
+    let dryRun = false;
     for (const [key, value] of cmd) {
       if (key === 'collMod' || isGenericArgument(key)) continue;
-      if (
-        [
-          'validator',
-          'validationLevel',
-          'validationAction',
-          'changeStreamPreAndPostImages',
-          'expireAfterSeconds'
-        ].includes(key) &&
-        this.#knowsOption(key)
-      ) {
-        if (collection.options.has(key)) old.set(key, collection.options.get(key));
-        collection.options.set(key, value);
-        o.set(key, value);
-      } else if ((key === 'viewOn' || key === 'pipeline') && collection.type === 'view') {
-        collection.options.set(key, value);
-        o.set(key, value);
-      } else if (key === 'index' && isDoc(value)) {
-        const name = value.get('name');
-        const keyPattern = value.get('keyPattern');
-        const index = collection.indexes.find((i: { name: string; spec: BDoc }) =>
-          typeof name === 'string' ? i.name === name : valuesEqual(i.spec.get('key'), keyPattern)
-        );
-        if (!index)
-          throw new ServerError(
-            27,
-            `cannot find index ${describeSpec(value)} for ns ${db}.${coll}`
-          );
-        const logged: BDoc = new Map<string, BValue>([['name', index.name]]);
-        for (const option of ['expireAfterSeconds', 'hidden']) {
-          if (!value.has(option)) continue;
-          const previous = index.spec.get(option);
-          reply.set(`${option}_old`, previous ?? (option === 'hidden' ? false : null));
-          reply.set(`${option}_new`, value.get(option));
-          const next: BDoc = new Map(index.spec);
-          if (option === 'hidden' && value.get(option) === false) next.delete('hidden');
-          else next.set(option, value.get(option));
-          index.spec = next;
-          logged.set(option, value.get(option));
-        }
-        o.set('index', logged);
+      if (COLLMOD_OPTIONS.includes(key) && this.#knowsOption(key)) {
+        options.set(key, value);
+      } else if ((key === 'viewOn' || key === 'pipeline') && isView) {
+        options.set(key, value);
+      } else if (key === 'index') {
+        if (isView) throw new ServerError(72, 'option not supported on a view: index');
+        indexRequest = value;
+      } else if (key === 'dryRun' && profile.maxWireVersion >= 21) {
+        dryRun = value === true;
       } else {
         throw new ServerError(40415, `BSON field 'collMod.${key}' is an unknown field.`);
       }
     }
-    const o2 = old.size > 0 ? new Map<string, BValue>([['collectionOptions_old', old]]) : undefined;
+    if (dryRun) return dryRunUniqueConversion(profile, collection, cmd, isGenericArgument);
+    if (!isView) checkValidatorOptions('collMod', options);
+    const change =
+      indexRequest === undefined ? undefined : planIndexChange(profile, collection, indexRequest);
+    if (change) checkConvertible(collection, change);
+
+    const previous = new Map(collection.options);
+    for (const [key, value] of options) collection.options.set(key, value);
+    change?.apply();
+
+    const o: BDoc = new Map<string, BValue>([['collMod', coll]]);
+    for (const key of COLLMOD_LOG_ORDER) if (options.has(key)) o.set(key, options.get(key));
+    if (change?.logged) o.set('index', change.logged);
+    let o2: BDoc | undefined;
+    if (isView) {
+      const old: BDoc = new Map();
+      for (const key of options.keys()) if (previous.has(key)) old.set(key, previous.get(key));
+      if (old.size > 0) o2 = new Map<string, BValue>([['collectionOptions_old', old]]);
+    } else {
+      const old: BDoc = new Map<string, BValue>([['uuid', collection.uuid]]);
+      for (const [key, value] of previous) old.set(key, value);
+      o2 = new Map<string, BValue>([['collectionOptions_old', old]]);
+      if (change?.logged) o2.set('indexOptions_old', change.oldOptions);
+    }
     this.mongod.writer.append({
       op: 'c',
       ns: `${db}.$cmd`,
-      ui: collection.type === 'view' ? undefined : collection.uuid,
+      ui: isView ? undefined : collection.uuid,
       o,
       o2
     });
-    return reply;
+    return change?.reply ?? new Map();
   }
 }
+
+/** A failure as an oplog entry's `cause` (Status::serializeErrorToBSON after `ok: false`). */
+function errorCause(error: ServerError): BDoc {
+  const cause = new Map<string, BValue>([
+    ['ok', false],
+    ['code', new Int32(error.code)],
+    ['codeName', error.codeName],
+    ['errmsg', error.message]
+  ]);
+  for (const [key, value] of Object.entries(error.extra)) cause.set(key, value as BValue);
+  return cause;
+}
+
+/** A UUID as mongod prints it in messages (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`). */
+function uuidText(bytes: Uint8Array): string {
+  const hex = Buffer.from(bytes).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** Collection options `collMod` sets. */
+const COLLMOD_OPTIONS = [
+  'validator',
+  'validationLevel',
+  'validationAction',
+  'changeStreamPreAndPostImages',
+  'expireAfterSeconds'
+];
+
+/** The order parseCollModRequest builds the entry in (the index change comes last). */
+const COLLMOD_LOG_ORDER = [
+  'validator',
+  'validationLevel',
+  'validationAction',
+  'pipeline',
+  'viewOn',
+  'changeStreamPreAndPostImages',
+  'expireAfterSeconds'
+];
 
 /**
  * `create` inside a multi-document transaction (4.4+), with mongod's refusals

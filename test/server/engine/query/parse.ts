@@ -16,6 +16,8 @@ import {
   show
 } from './arguments.js';
 import { exprPredicate } from './expr.js';
+import { parseJsonSchema } from './json-schema.js';
+import { matches as matchesNode } from './match-tree.js';
 import { visitPath } from './path.js';
 import {
   type BitsOp,
@@ -166,8 +168,10 @@ function parseTopLevel(
       throw new ServerError(27, 'text index required for $text query');
     case '$where':
       throw notImplemented('$where');
-    case '$jsonSchema':
-      throw notImplemented('$jsonSchema');
+    case '$jsonSchema': {
+      const schema = parseJsonSchema(value);
+      return doc => matchesNode(schema, doc);
+    }
     case '$sampleRate':
       throw notImplemented('$sampleRate');
     case '$alwaysTrue':
