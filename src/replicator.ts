@@ -30,16 +30,22 @@ import { InvalidConfigError, InvalidStateError, type ReplicationError } from './
 import { FullCopy } from './full/full-copy.js';
 import { firstFailure, sideError } from './lifecycle/side-errors.js';
 import { Stage } from './lifecycle/stage.js';
-import { NamespaceFilter, REPLICATOR_DATABASE } from './namespace/namespace-filter.js';
+import { filterFingerprint } from './namespace/filter-fingerprint.js';
+import { type NamespaceFilter } from './namespace/namespace-filter.js';
 import { CheckpointKeeper } from './orchestration/checkpoint-keeper.js';
 import { DeploymentClients } from './orchestration/deployment-clients.js';
 import {
-  DEFAULT_FENCE_NAMESPACE,
-  type FenceOptions,
-  type FenceResult,
-  writeFenceMarker
-} from './orchestration/fence.js';
-import { IncrementalPipeline } from './orchestration/incremental-pipeline.js';
+  checkSelfReplication,
+  compareDeployments,
+  replicatorFilter,
+  selfReplication
+} from './orchestration/deployment-identity.js';
+import { type FenceOptions, type FenceResult, runFence } from './orchestration/fence.js';
+import {
+  IncrementalPipeline,
+  type PipelineEmit,
+  type PipelineEvents
+} from './orchestration/incremental-pipeline.js';
 import { newestSourceOptime } from './orchestration/source-position.js';
 import { type ReplicatorEvents } from './replicator-events.js';
 import {
@@ -78,7 +84,7 @@ import { OplogSpool } from './spool/oplog-spool.js';
 export class Replicator extends Stage<ReplicatorEvents> {
   /** The options as resolved (defaults applied, validated). */
   readonly options: ResolvedReplicatorOptions;
-  readonly #filter: NamespaceFilter;
+  #filter: NamespaceFilter;
   #clients: DeploymentClients | undefined;
   #keeper: CheckpointKeeper | undefined;
   #pipeline: IncrementalPipeline | undefined;
@@ -98,11 +104,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
       ...(resolved.logger ? { logger: resolved.logger } : {})
     });
     this.options = resolved;
-    // Also where the checkpoints are, when a MongoCheckpointStore was placed outside the
-    // replicator's own database.
-    const store = resolved.checkpoint.store as { namespace?: unknown } | undefined;
-    const reserved = typeof store?.namespace === 'string' ? [store.namespace] : [];
-    this.#filter = new NamespaceFilter(resolved.filter ?? {}, { reservedNamespaces: reserved });
+    this.#filter = replicatorFilter(resolved, undefined);
   }
 
   /** The optime of the last batch applied on the target, once one was. */
@@ -144,25 +146,14 @@ export class Replicator extends Stage<ReplicatorEvents> {
         { hint: 'Call it after start() has resolved and before stop()' }
       );
     }
-    const namespace = options.namespace ?? DEFAULT_FENCE_NAMESPACE;
-    if (this.#filter.accepts(namespace)) {
-      // The marker is the replicator's own write: it must never reach the target.
-      throw new InvalidConfigError(
-        'fence.namespace',
-        `the filter replicates ${namespace}; use a namespace in ${REPLICATOR_DATABASE} or one the filter excludes`
-      );
-    }
-    const started = performance.now();
-    const { name } = this.options.checkpoint;
-    const marker = await writeFenceMarker(clients.source, namespace, name, options.signal);
-    const reached = () => this.appliedOptime?.lessThan(marker) === false;
-    if (!reached()) {
-      await this.waitFor('batch', {
-        filter: reached,
-        ...(options.signal ? { signal: options.signal } : {})
-      });
-    }
-    return { optime: marker, namespace, durationMs: performance.now() - started };
+    return runFence({
+      source: clients.source,
+      name: this.options.checkpoint.name,
+      filter: this.#filter,
+      options,
+      applied: () => this.appliedOptime,
+      nextBatch: signal => this.waitFor('batch', signal ? { signal } : {})
+    });
   }
 
   /** Connects, loads the checkpoint and starts what the mode and the checkpoint call for. */
@@ -179,12 +170,18 @@ export class Replicator extends Stage<ReplicatorEvents> {
     const { options } = this;
     const clients = await DeploymentClients.connect(options.source, options.target, signal);
     this.#clients = clients;
+    const { sourceId, sameDeployment } = await compareDeployments(clients, this.logger);
+    if (sameDeployment !== undefined) {
+      this.#filter = replicatorFilter(options, (ns, to) => selfReplication(sameDeployment, ns, to));
+      await checkSelfReplication(clients.source, this.#filter);
+    }
     const keeper = new CheckpointKeeper({
       store: options.checkpoint.store ?? new MongoCheckpointStore(clients.target),
       name: options.checkpoint.name,
       mode: options.mode,
       fetchMethod: options.fetchMethod,
       intervalMs: options.checkpointIntervalMs,
+      binding: { sourceId, filterFingerprint: filterFingerprint(options.filter) },
       onSaved: event => this.safeEmit('checkpoint', event),
       // A save that finishes after a forced stop closed the spool leaves the segments: the next
       // run's next save discards them.
@@ -210,6 +207,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
     if (!checkpoint) keeper.phase = 'full';
     if (options.mode === 'full') {
       if (!checkpoint) await keeper.save();
+      if (keeper.copiedAt !== undefined) this.logger.warn(keeper.copiedNotice());
       return;
     }
     // Mode all: everything from fullBeginTs on is fetched into the spool, copy or no copy.
@@ -228,9 +226,10 @@ export class Replicator extends Stage<ReplicatorEvents> {
   /** Copies (modes `full` and `all`), then runs until the pipeline fails or has ended. */
   protected override async run(signal: AbortSignal): Promise<void> {
     try {
-      if (this.options.mode !== 'incr' && this.phase === 'full') {
+      if (this.options.mode !== 'incr' && this.phase === 'full' && !this.#keeper?.copiedAt) {
         const copied = await this.#runCopy(signal);
         if (copied && this.options.mode === 'all') await this.#beginCatchUp();
+        else if (copied) await this.#keeper!.markCopied();
       }
       await this.#pipeline?.ended();
     } catch (error) {
@@ -290,20 +289,11 @@ export class Replicator extends Stage<ReplicatorEvents> {
       filter: this.#filter,
       logger: this.logger,
       signal,
-      appliedOptime: () => keeper.applied,
-      listener: {
-        retry: event => this.safeEmit('retry', event),
-        lag: event => this.safeEmit('lag', event),
-        skipped: event => this.safeEmit('skipped', event),
-        conflict: event => this.safeEmit('conflict', event),
-        applied: event => {
-          if (keeper.recordApplied(event.checkpointOptime, event.resumeToken)) {
-            this.#emitPhase('incr');
-          }
-          this.safeEmit('batch', event);
-          keeper.saveIfDue();
-        }
-      }
+      keeper,
+      // PipelineEvents is a subset of ReplicatorEvents: same names, same payloads.
+      emit: ((event: keyof PipelineEvents, payload: never) =>
+        this.safeEmit(event, payload)) as PipelineEmit,
+      onCatchUpEnd: () => this.#emitPhase('incr')
     });
   }
 

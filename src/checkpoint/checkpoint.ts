@@ -68,6 +68,18 @@ export interface Checkpoint {
   readonly fetchMethod?: 'oplog' | 'changeStream' | undefined;
   /** The source replica set the positions refer to, when known. */
   readonly sourceReplicaSet?: string | undefined;
+  /**
+   * The identity of the source deployment (its replica set id or cluster id) the positions
+   * refer to, when the source reports one: a checkpoint never resumes against another source.
+   */
+  readonly sourceId?: string | undefined;
+  /**
+   * A fingerprint of the filter the checkpoint was written with: resuming with another filter
+   * would skip what the new one adds, so a change is refused.
+   */
+  readonly filterFingerprint?: string | undefined;
+  /** Mode `full`: when the copy finished (collections, indexes and views); a rerun has nothing to do. */
+  readonly copiedAt?: Date | undefined;
   /** The optime of the last oplog entry whose batch was applied everywhere. */
   readonly lastApplied?: Timestamp | undefined;
   /** The change-stream resume token of the last applied event (change-stream fetch method). */
@@ -130,8 +142,13 @@ export function decodeCheckpoint(raw: unknown, source: string): Checkpoint {
   ) {
     throw fail('"fetchMethod" must be oplog or changeStream');
   }
-  if (doc.sourceReplicaSet !== undefined && typeof doc.sourceReplicaSet !== 'string') {
-    throw fail('"sourceReplicaSet" must be a string');
+  for (const field of ['sourceReplicaSet', 'sourceId', 'filterFingerprint'] as const) {
+    if (doc[field] !== undefined && typeof doc[field] !== 'string') {
+      throw fail(`"${field}" must be a string`);
+    }
+  }
+  if (doc.copiedAt !== undefined && !(doc.copiedAt instanceof Date)) {
+    throw fail('"copiedAt" must be a date');
   }
   if (!(doc.updatedAt instanceof Date)) throw fail('"updatedAt" must be a date');
   const checkpoint: Record<string, unknown> = {
@@ -143,6 +160,9 @@ export function decodeCheckpoint(raw: unknown, source: string): Checkpoint {
   for (const field of [
     'fetchMethod',
     'sourceReplicaSet',
+    'sourceId',
+    'filterFingerprint',
+    'copiedAt',
     'lastApplied',
     'resumeToken',
     'fullBeginTs',

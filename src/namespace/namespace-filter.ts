@@ -179,6 +179,12 @@ export interface NamespaceFilterContext {
    * checkpoint collection placed elsewhere): never replicated, never a rename target.
    */
   readonly reservedNamespaces?: readonly string[];
+  /**
+   * Set when source and target are one deployment: {@link NamespaceFilter.map} then throws the
+   * error this returns for a namespace that would be written where the filter reads (onto
+   * itself, or onto another namespace the filter accepts).
+   */
+  readonly selfTargetError?: (ns: string, target: string) => Error;
 }
 
 /**
@@ -203,6 +209,7 @@ export interface NamespaceFilterContext {
  */
 export class NamespaceFilter {
   readonly #reserved: ReadonlySet<string>;
+  readonly #selfTargetError: ((ns: string, target: string) => Error) | undefined;
   readonly #include: readonly Pattern[];
   readonly #exclude: readonly Pattern[];
   readonly #exactIncludes: ReadonlySet<string>;
@@ -224,6 +231,7 @@ export class NamespaceFilter {
    */
   constructor(options: NamespaceFilterOptions = {}, context: NamespaceFilterContext = {}) {
     this.#reserved = new Set(context.reservedNamespaces ?? []);
+    this.#selfTargetError = context.selfTargetError;
     const reader = new OptionReader(options, 'filter');
     const patterns = (key: 'include' | 'exclude') =>
       reader.custom(key, (value, field) => {
@@ -263,6 +271,12 @@ export class NamespaceFilter {
     if (cached !== undefined) return cached;
     const { db, coll } = splitNamespace(ns);
     const mapped = this.#accepts(db, coll, ns) ? this.#rename(db, coll, ns) : null;
+    if (mapped !== null && this.#selfTargetError !== undefined) {
+      const target = splitNamespace(mapped);
+      if (mapped === ns || this.#accepts(target.db, target.coll, mapped)) {
+        throw this.#selfTargetError(ns, mapped);
+      }
+    }
     if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
     this.#cache.set(ns, mapped);
     return mapped;

@@ -37,12 +37,25 @@ export interface CheckpointKeeperOptions {
   readonly fetchMethod: 'oplog' | 'changeStream';
   /** Least time between two throttled saves. */
   readonly intervalMs: number;
+  /** What the checkpoint is bound to: a stored one written for anything else is refused. */
+  readonly binding: CheckpointBinding;
   /** A save that names an applied optime is durable. */
   readonly onSaved?: (event: CheckpointEvent) => void;
   /** Runs after each save that names an optime, before the next save starts. */
   readonly afterSave?: (optime: Timestamp) => Promise<void>;
   /** A save started without waiting for it failed. */
   readonly onFailure?: (error: ReplicationError) => void;
+}
+
+/**
+ * The job a checkpoint belongs to, besides its mode and fetch method.
+ * @internal
+ */
+export interface CheckpointBinding {
+  /** The source deployment's identity, when it reports one. */
+  readonly sourceId: string | undefined;
+  /** The filter's fingerprint (`namespace/filter-fingerprint.ts`). */
+  readonly filterFingerprint: string;
 }
 
 /**
@@ -55,6 +68,8 @@ export class CheckpointKeeper {
   fullBeginTs: Timestamp | undefined;
   copyEndTs: Timestamp | undefined;
   copyState: readonly CopiedCollection[] | undefined;
+  /** Mode full: when the whole copy finished. */
+  copiedAt: Date | undefined;
   #applied: Timestamp | undefined;
   #appliedToken: Document | undefined;
   #saved: Timestamp | undefined;
@@ -105,7 +120,9 @@ export class CheckpointKeeper {
         }
       );
     }
+    this.#checkBinding(checkpoint);
     this.phase = checkpoint.phase;
+    this.copiedAt = checkpoint.copiedAt;
     this.fullBeginTs = checkpoint.fullBeginTs;
     this.copyEndTs = checkpoint.copyEndTs;
     this.copyState = checkpoint.copy;
@@ -113,6 +130,49 @@ export class CheckpointKeeper {
     this.#saved = checkpoint.lastApplied;
     this.#appliedToken = checkpoint.resumeToken;
     return checkpoint;
+  }
+
+  /**
+   * Refuses a checkpoint written for another source or with another filter: resuming it would
+   * apply positions of one deployment to another, or skip what the new filter adds. A checkpoint
+   * from before these were recorded is taken as it is (the next save records them).
+   */
+  #checkBinding(checkpoint: Checkpoint): void {
+    const { name, binding } = this.#options;
+    const reset = `Resume with the job's original settings, or start over: \`mongo-replicate checkpoint reset --checkpoint-name ${name}\` (or the store's delete("${name}")), or a new checkpoint name`;
+    if (
+      checkpoint.sourceId !== undefined &&
+      binding.sourceId !== undefined &&
+      checkpoint.sourceId !== binding.sourceId
+    ) {
+      throw new CheckpointError(
+        `Checkpoint "${name}" was written for another source deployment (${checkpoint.sourceId}); this source is ${binding.sourceId}`,
+        false,
+        { hint: reset }
+      );
+    }
+    if (
+      checkpoint.filterFingerprint !== undefined &&
+      checkpoint.filterFingerprint !== binding.filterFingerprint
+    ) {
+      throw new CheckpointError(
+        `Checkpoint "${name}" was written with another filter (include, exclude, rename or includeSystem changed): resuming would skip what the new filter adds`,
+        false,
+        { hint: reset }
+      );
+    }
+  }
+
+  /** Mode full: the whole copy is done; records it, so a rerun says so instead of copying nothing. */
+  markCopied(): Promise<void> {
+    this.copiedAt = new Date();
+    return this.save();
+  }
+
+  /** What a rerun of a finished full copy tells. */
+  copiedNotice(): string {
+    const { name } = this.#options;
+    return `The full copy of checkpoint "${name}" finished on ${this.copiedAt?.toISOString() ?? '?'}: nothing to do. To copy again, reset the checkpoint (mongo-replicate checkpoint reset --checkpoint-name ${name}) or choose a new name`;
   }
 
   /** Sets where applying starts (nothing applied yet from this position on). */
@@ -163,6 +223,11 @@ export class CheckpointKeeper {
       ...(this.fullBeginTs ? { fullBeginTs: this.fullBeginTs } : {}),
       ...(this.copyEndTs ? { copyEndTs: this.copyEndTs } : {}),
       ...(this.copyState ? { copy: this.copyState } : {}),
+      ...(this.#options.binding.sourceId === undefined
+        ? {}
+        : { sourceId: this.#options.binding.sourceId }),
+      filterFingerprint: this.#options.binding.filterFingerprint,
+      ...(this.copiedAt ? { copiedAt: this.copiedAt } : {}),
       updatedAt: new Date()
     };
   }

@@ -7,6 +7,7 @@ import { type MongoClient, type Timestamp } from 'mongodb';
 import { InvalidConfigError, SourceReadError } from '../errors.js';
 import { classifyError } from '../lifecycle/classify-error.js';
 import { redactText } from '../logger.js';
+import { type NamespaceFilter, REPLICATOR_DATABASE } from '../namespace/namespace-filter.js';
 
 /**
  * Options of {@link Replicator.fence}.
@@ -43,6 +44,23 @@ export interface FenceResult {
  * @internal
  */
 export const DEFAULT_FENCE_NAMESPACE = 'mongo_replicate.fences';
+
+/**
+ * The marker's namespace (`requested`, or the default), refused when the filter replicates it:
+ * the marker is the replicator's own write and must never reach the target.
+ * @throws {@link InvalidConfigError} naming `fence.namespace`
+ * @internal
+ */
+export function fenceNamespace(requested: string | undefined, filter: NamespaceFilter): string {
+  const namespace = requested ?? DEFAULT_FENCE_NAMESPACE;
+  if (filter.accepts(namespace)) {
+    throw new InvalidConfigError(
+      'fence.namespace',
+      `the filter replicates ${namespace}; use a namespace in ${REPLICATOR_DATABASE} or one the filter excludes`
+    );
+  }
+  return namespace;
+}
 
 /**
  * Upserts the marker `{_id: name}` in `namespace` on the source and returns the write's optime.
@@ -92,4 +110,33 @@ export async function writeFenceMarker(
     });
   }
   return optime;
+}
+
+/**
+ * What {@link runFence} needs from the replicator.
+ * @internal
+ */
+export interface FenceRun {
+  readonly source: MongoClient;
+  /** The checkpoint name: the marker's `_id`. */
+  readonly name: string;
+  readonly filter: NamespaceFilter;
+  readonly options: FenceOptions;
+  /** The applied position now. */
+  readonly applied: () => Timestamp | undefined;
+  /** Resolves at the next applied batch; rejects with `signal.reason` or if the replicator ends. */
+  readonly nextBatch: (signal: AbortSignal | undefined) => Promise<unknown>;
+}
+
+/**
+ * Writes the marker and waits until the applied position reaches it.
+ * @internal
+ */
+export async function runFence(run: FenceRun): Promise<FenceResult> {
+  const { options } = run;
+  const namespace = fenceNamespace(options.namespace, run.filter);
+  const started = performance.now();
+  const marker = await writeFenceMarker(run.source, namespace, run.name, options.signal);
+  while (run.applied()?.lessThan(marker) !== false) await run.nextBatch(options.signal);
+  return { optime: marker, namespace, durationMs: performance.now() - started };
 }

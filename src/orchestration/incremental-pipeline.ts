@@ -20,15 +20,9 @@
  */
 import { type Document, type MongoClient, type Timestamp } from 'mongodb';
 
-import {
-  type AppliedBatchEvent,
-  type ApplierConflictEvent,
-  HashedApplierPool
-} from '../apply/hashed-applier-pool.js';
+import { HashedApplierPool } from '../apply/hashed-applier-pool.js';
 import { ReplBatcher } from '../batch/repl-batcher.js';
 import { type TransactionMode } from '../batch/repl-batcher-options.js';
-import { type LagEvent, type RetryEvent } from '../events.js';
-import { type SkippedChangeEvent } from '../fetch/change-event-groups.js';
 import { ChangeStreamFetcher } from '../fetch/change-stream-fetcher.js';
 import { OplogFetcher } from '../fetch/oplog-fetcher.js';
 import { type OplogFetcherEvents } from '../fetch/oplog-fetcher-events.js';
@@ -38,21 +32,29 @@ import { type Stage, type StageEvents } from '../lifecycle/stage.js';
 import { type Logger } from '../logger.js';
 import { type NamespaceFilter } from '../namespace/namespace-filter.js';
 import { type FetchedEntry } from '../pipeline/pipeline-items.js';
+import { type ReplicatorEvents } from '../replicator-events.js';
 import { type ResolvedReplicatorOptions } from '../replicator-options.js';
 import { type OplogSpool } from '../spool/oplog-spool.js';
 import { feedFromSpool, pumpToSpool } from '../spool/spool-bridge.js';
+import { type CheckpointKeeper } from './checkpoint-keeper.js';
 
 /**
- * What the pipeline reports to its owner.
+ * The events the pipeline reports to its owner, named and shaped as the Replicator's.
  * @internal
  */
-export interface PipelineListener {
-  retry(event: RetryEvent): void;
-  lag(event: LagEvent): void;
-  skipped(event: SkippedChangeEvent): void;
-  applied(event: AppliedBatchEvent): void;
-  conflict(event: ApplierConflictEvent): void;
-}
+export type PipelineEvents = Pick<
+  ReplicatorEvents,
+  'retry' | 'lag' | 'skipped' | 'batch' | 'conflict'
+>;
+
+/**
+ * Emits one of {@link PipelineEvents}.
+ * @internal
+ */
+export type PipelineEmit = <K extends keyof PipelineEvents>(
+  event: K,
+  ...args: Parameters<PipelineEvents[K]>
+) => void;
 
 /**
  * What {@link IncrementalPipeline} needs.
@@ -69,9 +71,14 @@ export interface IncrementalPipelineOptions {
   readonly logger: Logger;
   /** A forced stop: every stage ends at its next safe point. */
   readonly signal: AbortSignal;
-  /** The applied position, for `lag` (the fetched position until a batch is applied). */
-  readonly appliedOptime: () => Timestamp | undefined;
-  readonly listener: PipelineListener;
+  /**
+   * Records each applied batch (and saves it when due); its applied position also measures
+   * `lag` (the fetched position until a batch is applied).
+   */
+  readonly keeper: CheckpointKeeper;
+  readonly emit: PipelineEmit;
+  /** The catch-up after a copy reached `copyEndTs`: the phase is now `incr`. */
+  readonly onCatchUpEnd: () => void;
 }
 
 type Fetcher = OplogFetcher | ChangeStreamFetcher;
@@ -188,7 +195,7 @@ export class IncrementalPipeline {
   }
 
   #buildFetcher(start: Timestamp, resumeToken: Document | undefined): Fetcher {
-    const { source, settings, logger, listener } = this.#options;
+    const { source, settings, logger, emit } = this.#options;
     const options = {
       ...settings.fetcher,
       signal: this.#abort.signal,
@@ -201,14 +208,14 @@ export class IncrementalPipeline {
         ? new ChangeStreamFetcher({ ...options, resumeToken })
         : new OplogFetcher(options);
     if (fetcher instanceof ChangeStreamFetcher) {
-      fetcher.on('skipped', event => listener.skipped(event));
+      fetcher.on('skipped', event => emit('skipped', event));
     }
     // Both fetchers emit the oplog fetcher's events.
     const events = fetcher as unknown as Stage<OplogFetcherEvents>;
-    events.on('retry', event => listener.retry(event));
+    events.on('retry', event => emit('retry', event));
     events.on('lag', event => {
-      const applied = this.#options.appliedOptime() ?? event.fetchedOptime;
-      listener.lag({
+      const applied = this.#options.keeper.applied ?? event.fetchedOptime;
+      emit('lag', {
         stage: 'replicator',
         sourceOptime: event.sourceOptime,
         appliedOptime: applied,
@@ -225,7 +232,7 @@ export class IncrementalPipeline {
     after: Timestamp,
     catchUpUntil: Timestamp | undefined
   ): Promise<void> {
-    const { source, target, settings, filter, logger, listener } = this.#options;
+    const { source, target, settings, filter, logger, emit, keeper } = this.#options;
     const lifecycle = { signal: this.#abort.signal, logger };
     const batcher = new ReplBatcher({
       ...settings.batcher,
@@ -245,10 +252,16 @@ export class IncrementalPipeline {
     });
     this.#batcher = batcher;
     this.#pool = pool;
-    batcher.on('retry', event => listener.retry(event));
-    pool.on('retry', event => listener.retry(event));
-    pool.on('applied', event => listener.applied(event));
-    pool.on('conflict', event => listener.conflict(event));
+    batcher.on('retry', event => emit('retry', event));
+    pool.on('retry', event => emit('retry', event));
+    pool.on('conflict', event => emit('conflict', event));
+    pool.on('applied', event => {
+      if (keeper.recordApplied(event.checkpointOptime, event.resumeToken)) {
+        this.#options.onCatchUpEnd();
+      }
+      emit('batch', event);
+      keeper.saveIfDue();
+    });
     await this.#startStage(pool);
     await this.#startStage(batcher);
   }

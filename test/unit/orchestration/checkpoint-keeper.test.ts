@@ -32,6 +32,7 @@ function keeper(store: RecordingStore, extra: Partial<CheckpointKeeperOptions> =
     mode: 'all',
     fetchMethod: 'oplog',
     intervalMs: 60_000,
+    binding: { sourceId: 'replicaSet:rs0/aaaa', filterFingerprint: 'f1' },
     ...extra
   });
 }
