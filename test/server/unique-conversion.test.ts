@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { BSON, type Db, type Document, MongoServerError } from 'mongodb';
+import { type BSON, type Db, type Document, MongoServerError } from 'mongodb';
 
 import {
   type AnyDoc,
