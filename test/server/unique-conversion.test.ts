@@ -167,8 +167,8 @@ describe('test server unique index conversion (7.0)', () => {
     const entries = (await oplogEntriesAfter(started.client, since)).filter(
       e => e.op === 'c' && 'collMod' in e.o
     );
-    const uuid = (await db.listCollections({ name: 'apples' }).toArray())[0]!.info!
-      .uuid as BSON.Binary;
+    const [listed] = (await db.listCollections({ name: 'apples' }).toArray()) as Document[];
+    const uuid = listed!.info.uuid as BSON.Binary;
     assert.deepEqual(
       entries.map(e => ({ o: e.o, o2: e.o2 as Document })),
       [
