@@ -185,6 +185,34 @@ describe('test server unique index conversion (7.0)', () => {
     );
   });
 
+  it('enforces an index created with prepareUnique: true', async () => {
+    const coll = db.collection<AnyDoc>('created');
+    await coll.insertMany([
+      { _id: 1, k: 'a' },
+      { _id: 2, k: 'a' }
+    ]);
+    await db.command({
+      createIndexes: 'created',
+      indexes: [{ key: { k: 1 }, name: 'k_1', prepareUnique: true }]
+    });
+    assert.deepEqual((await coll.listIndexes().toArray())[1], {
+      v: 2,
+      key: { k: 1 },
+      name: 'k_1',
+      prepareUnique: true
+    });
+    assert.equal((await failure(coll.insertOne({ _id: 3, k: 'a' }))).code, 11000);
+    await coll.insertOne({ _id: 3, k: 'b' });
+    const error = await failure(coll.updateOne({ _id: 3 }, { $set: { k: 'a' } }));
+    assert.deepEqual(error.errorResponse.keyValue, { k: 'a' });
+    await coll.deleteOne({ _id: 2 });
+    const converted = await db.command({
+      collMod: 'created',
+      index: { name: 'k_1', unique: true }
+    });
+    assert.equal(converted.unique_new, true);
+  });
+
   it('refuses dry runs of anything but unique: true, and keeps prepareUnique off unique indexes', async () => {
     const coll = db.collection<AnyDoc>('dry');
     await coll.createIndex({ k: 1 }, { unique: true });

@@ -55,8 +55,14 @@ export function checkValidatorOptions(command: string, options: BDoc): void {
       );
     }
   }
+  if (!options.has('validator')) return;
   const validator = options.get('validator');
-  if (!isDoc(validator)) return;
+  if (!isDoc(validator)) {
+    throw new ServerError(
+      14,
+      `BSON field '${command}.validator' is the wrong type, expected type 'object'`
+    );
+  }
   try {
     matcherFor(validator);
   } catch (error) {
