@@ -4,6 +4,7 @@
 import { type Timestamp } from 'mongodb';
 
 import { type AppliedBatchEvent, type ApplierConflictEvent } from './apply/hashed-applier-pool.js';
+import { type UniqueIndexEvent } from './apply/unique-guard.js';
 import { type ReplicationPhase } from './checkpoint/checkpoint.js';
 import { type LagEvent } from './events.js';
 import { type SkippedChangeEvent } from './fetch/change-event-groups.js';
@@ -54,4 +55,10 @@ export interface ReplicatorEvents extends StageEvents {
   lag: (event: LagEvent) => void;
   /** A checkpoint was written. */
   checkpoint: (event: CheckpointEvent) => void;
+  /**
+   * A unique secondary index of the target was relaxed (non-unique while the target may be
+   * inconsistent: during a copy and its catch-up, or after a conflict), enforced again once the
+   * target is consistent, or left relaxed by `uniqueConflictPolicy: 'ignore'`.
+   */
+  uniqueIndex: (event: UniqueIndexEvent) => void;
 }

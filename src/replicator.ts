@@ -24,7 +24,9 @@ import { join } from 'node:path';
 
 import { type Timestamp } from 'mongodb';
 
-import { type ReplicationPhase } from './checkpoint/checkpoint.js';
+import { withRelaxed } from './apply/unique-guard.js';
+import { replicatedUniqueIndexes, UniqueIndexes } from './catalog/unique-indexes.js';
+import { type Checkpoint, type ReplicationPhase } from './checkpoint/checkpoint.js';
 import { MongoCheckpointStore } from './checkpoint/mongo-checkpoint-store.js';
 import { InvalidConfigError, InvalidStateError, type ReplicationError } from './errors.js';
 import { FullCopy } from './full/full-copy.js';
@@ -201,7 +203,11 @@ export class Replicator extends Stage<ReplicatorEvents> {
         checkpoint?.lastApplied ?? (startAt === 'latest' ? await this.#newestOptime() : startAt);
       keeper.startAt(start);
       if (!checkpoint) await keeper.save();
-      await this.#pipeline.startDirect(start, keeper.appliedToken);
+      await this.#pipeline.startDirect(
+        start,
+        keeper.appliedToken,
+        await this.#replayUntil(checkpoint)
+      );
       return;
     }
     if (!checkpoint) keeper.phase = 'full';
@@ -220,7 +226,15 @@ export class Replicator extends Stage<ReplicatorEvents> {
     });
     this.#spool = spool;
     await this.#pipeline.startSpooling(spool, applied, keeper.appliedToken);
-    if (keeper.phase !== 'full') await this.#applySpool();
+    if (keeper.phase !== 'full') await this.#applySpool(await this.#replayUntil(checkpoint));
+  }
+
+  /**
+   * A restart: the previous run may have applied past its checkpoint, up to the source's newest
+   * optime at most; until then the target may hold later versions of documents.
+   */
+  async #replayUntil(checkpoint: Checkpoint | undefined): Promise<Timestamp | undefined> {
+    return checkpoint?.lastApplied === undefined ? undefined : this.#newestOptime();
   }
 
   /** Copies (modes `full` and `all`), then runs until the pipeline fails or has ended. */
@@ -229,7 +243,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
       if (this.options.mode !== 'incr' && this.phase === 'full' && !this.#keeper?.copiedAt) {
         const copied = await this.#runCopy(signal);
         if (copied && this.options.mode === 'all') await this.#beginCatchUp();
-        else if (copied) await this.#keeper!.markCopied();
+        else if (copied) await this.#finishCopy();
       }
       await this.#pipeline?.ended();
     } catch (error) {
@@ -335,16 +349,45 @@ export class Replicator extends Stage<ReplicatorEvents> {
   async #beginCatchUp(): Promise<void> {
     const keeper = this.#keeper!;
     keeper.beginCatchUp(await this.#newestOptime());
+    // The copy built them relaxed; the catch-up enforces them once it reaches copyEndTs.
+    const relaxed = await replicatedUniqueIndexes(this.#clients!.source, this.#filter);
+    keeper.uniqueIndexes = withRelaxed(keeper.uniqueIndexes, relaxed);
     await keeper.save();
-    await this.#applySpool();
+    for (const ref of relaxed)
+      this.safeEmit('uniqueIndex', {
+        action: 'relaxed',
+        namespace: ref.namespace,
+        index: ref.name,
+        reason: 'copy'
+      });
+    await this.#applySpool(undefined);
     // Nothing was written during the copy: there is nothing to catch up on.
     if (keeper.endCatchUpIfReached()) this.#emitPhase('incr');
   }
 
-  async #applySpool(): Promise<void> {
+  async #applySpool(replayUntil: Timestamp | undefined): Promise<void> {
     const keeper = this.#keeper!;
     this.#emitPhase(keeper.phase);
-    await this.#pipeline!.startApplyingSpool(this.#spool!, keeper.applied!, keeper.copyEndTs);
+    await this.#pipeline!.startApplyingSpool(this.#spool!, keeper.applied!, {
+      catchUpUntil: keeper.copyEndTs,
+      replayUntil
+    });
+  }
+
+  /** Mode full: the unique indexes the copy relaxed are enforced, and the copy recorded done. */
+  async #finishCopy(): Promise<void> {
+    const indexes = new UniqueIndexes(this.#clients!.target);
+    for (const ref of await replicatedUniqueIndexes(this.#clients!.source, this.#filter)) {
+      if (await indexes.enforce(ref.namespace, ref.name)) {
+        this.safeEmit('uniqueIndex', {
+          action: 'enforced',
+          namespace: ref.namespace,
+          index: ref.name,
+          reason: 'consistent'
+        });
+      }
+    }
+    await this.#keeper!.markCopied();
   }
 
   #emitPhase(phase: ReplicationPhase, optime = this.#keeper?.applied): void {

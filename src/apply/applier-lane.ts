@@ -23,6 +23,7 @@ import { type CrudOp } from '../pipeline/pipeline-items.js';
 import { type ApplyCounts, emptyCounts } from './apply-outcome.js';
 import { type LaneRun, planLane } from './lane-plan.js';
 import { fatalWriteError, RunWriter, type RunWriterOptions } from './run-writer.js';
+import { UniqueConflict, uniqueConflictOf } from './unique-conflict.js';
 
 export {
   type ApplierConflictEvent,
@@ -41,6 +42,16 @@ export { type LaneRetry } from './run-writer.js';
 export interface ApplierLaneOptions extends RunWriterOptions {
   /** Misses at or before this optime are expected (catch-up after a full copy). */
   readonly catchUpUntil: Timestamp | undefined;
+}
+
+/**
+ * What a lane did with its share of a batch: the counts, and the unique conflict that stopped it
+ * (the pool then applies the batch again in source order).
+ * @internal
+ */
+export interface LaneShare {
+  readonly counts: ApplyCounts;
+  readonly conflict: UniqueConflict | undefined;
 }
 
 /**
@@ -69,14 +80,20 @@ export class ApplierLane {
    * Applies `ops` (this lane's ops of one batch, in source order). Checks `signal` between
    * runs: stopping there is safe, the batch is simply not checkpointed.
    */
-  async apply(ops: readonly CrudOp[], signal: AbortSignal): Promise<ApplyCounts> {
+  async apply(ops: readonly CrudOp[], signal: AbortSignal): Promise<LaneShare> {
     const counts = emptyCounts();
     for (const run of planLane(ops, this.#options.catchUpUntil)) {
       signal.throwIfAborted();
-      if (run.kind === 'insert') await this.#insertRun(run, counts);
-      else await this.#writer.write(run, counts);
+      try {
+        if (run.kind === 'insert') await this.#insertRun(run, counts);
+        else await this.#writer.write(run, counts);
+      } catch (error) {
+        // The rest of this share is applied again, in source order, by the pool.
+        if (error instanceof UniqueConflict) return { counts, conflict: error };
+        throw error;
+      }
     }
-    return counts;
+    return { counts, conflict: undefined };
   }
 
   async #insertRun(run: LaneRun, counts: ApplyCounts): Promise<void> {
@@ -108,10 +125,17 @@ export class ApplierLane {
   }
 }
 
-/** The indexes of an unordered insert's duplicate-key failures; anything else is rethrown. */
+/**
+ * The indexes of an unordered insert's duplicate `_id` failures; a duplicate on a unique
+ * secondary index is a {@link UniqueConflict}; anything else is rethrown.
+ */
 function duplicateIndexes(error: unknown, run: LaneRun): number[] {
   const writeErrors = writeErrorsOf(error);
   if (writeErrors.length === 0) throw error;
+  for (const writeError of writeErrors) {
+    const conflict = uniqueConflictOf(writeError, run.ns);
+    if (conflict !== undefined) throw conflict;
+  }
   const other = writeErrors.find(e => !DUPLICATE_KEY_CODES.has(e.code));
   if (other !== undefined) throw fatalWriteError(other, run.ops, run.ns, error);
   // A write-concern failure as well: retry the whole run (duplicates are handled next time).

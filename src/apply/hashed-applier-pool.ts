@@ -21,6 +21,13 @@
  * `progress` batch writes nothing but is still reported, in order, so the checkpoint advances on
  * quiet streams.
  *
+ * Unique secondary indexes: lanes reorder writes of different documents, so a value moving from
+ * one document to another can collide on a unique index for a moment. A lane that meets such a
+ * duplicate stops its share; the pool then dispatches nothing new, lets every batch in flight
+ * finish, and has the {@link UniqueIndexGuard} apply those batches again in source order with the
+ * index relaxed, enforcing it again once the target is consistent (unique-guard.ts). The batches
+ * are reported only then.
+ *
  * Stopping: `stop()` closes the input (upstream pushes now resolve `false`), applies what is
  * still queued, then ends. A forced stop (the `signal` option) ends at the next safe point,
  * between two runs of a lane: the unfinished batch is not reported, so it is not checkpointed,
@@ -28,34 +35,32 @@
  */
 import { setMaxListeners } from 'node:events';
 
-import {
-  type Document,
-  type MongoClient,
-  MongoServerError,
-  type Timestamp,
-  type WriteConcern,
-  type WriteConcernSettings
-} from 'mongodb';
+import { type Document, type Timestamp } from 'mongodb';
 
-import { InvalidConfigError, ReplicationError, TargetWriteError } from '../errors.js';
-import { type BoundedQueue } from '../lifecycle/bounded-queue.js';
-import { readRetryOptions, type StageRetryOptions } from '../lifecycle/retry.js';
-import { describeFailure, sideError } from '../lifecycle/side-errors.js';
-import { Stage, type StageEvents, type StageOptions } from '../lifecycle/stage.js';
-import { type TargetCommand } from '../oplog/ddl-ops.js';
-import { formatOptime } from '../oplog/oplog-entry.js';
-import { type OptionReader, readOptions, readWriteConcern } from '../options/option-reader.js';
+import { UniqueIndexes } from '../catalog/unique-indexes.js';
+import { type ReplicationError } from '../errors.js';
+import { sideError } from '../lifecycle/side-errors.js';
+import { Stage, type StageEvents } from '../lifecycle/stage.js';
+import { compareOptimes } from '../oplog/oplog-entry.js';
 import { type ApplyBatch, type CrudBatch, type DdlBatch } from '../pipeline/pipeline-items.js';
-import { ApplierLane } from './applier-lane.js';
+import { ApplierLane, type LaneShare } from './applier-lane.js';
 import {
   addCounts,
   type ApplierConflictEvent,
   type ApplyCounts,
-  type ConflictPolicy,
   emptyCounts
 } from './apply-outcome.js';
+import { DdlApplier } from './ddl-applier.js';
+import {
+  type HashedApplierPoolOptions,
+  resolveHashedApplierPoolOptions,
+  type ResolvedHashedApplierPoolOptions
+} from './hashed-applier-pool-options.js';
 import { routeToLanes } from './lane-plan.js';
+import { RunWriter } from './run-writer.js';
 import { TransactionApplier } from './transaction-applier.js';
+import { type UniqueConflict } from './unique-conflict.js';
+import { UniqueIndexGuard, type UniqueIndexEvent } from './unique-guard.js';
 
 export {
   type ApplierConflictEvent,
@@ -63,6 +68,13 @@ export {
   type ConflictAction,
   type ConflictPolicy
 } from './apply-outcome.js';
+export {
+  hashedApplierPoolDefaults,
+  type HashedApplierPoolOptions,
+  readApplierSettings,
+  resolveHashedApplierPoolOptions,
+  type ResolvedHashedApplierPoolOptions
+} from './hashed-applier-pool-options.js';
 
 /**
  * Payload of the `applied` event: one batch is on the target, in every lane, after every
@@ -106,186 +118,12 @@ export interface HashedApplierPoolEvents extends StageEvents {
    * is done (or, for `fail`, just before the pool fails).
    */
   conflict: (event: ApplierConflictEvent) => void;
+  /**
+   * A unique secondary index of the target was relaxed (non-unique while the target may be
+   * inconsistent), enforced again, or left relaxed by `uniqueConflictPolicy: 'ignore'`.
+   */
+  uniqueIndex: (event: UniqueIndexEvent) => void;
 }
-
-/**
- * Options for {@link HashedApplierPool}.
- * @public
- */
-export interface HashedApplierPoolOptions extends StageOptions {
-  /** The batches to apply (from the ReplBatcher). The pool closes it on `stop()`. */
-  input: BoundedQueue<ApplyBatch>;
-  /** The target, connected by the host; the pool never closes it. */
-  target: MongoClient;
-  /**
-   * Writer lanes applying in parallel.
-   * @defaultValue 16
-   */
-  lanes?: number;
-  /**
-   * What to do about an update or delete that matches nothing after catch-up.
-   * @defaultValue `'ignore'` (counted and emitted as a `conflict` event, never silent)
-   */
-  conflictPolicy?: ConflictPolicy;
-  /** The source, connected by the host; required by the `upsert` conflict policy. */
-  source?: MongoClient;
-  /**
-   * The optime the full copy ended at: misses at or before it are expected (counted as
-   * `expectedMissing`, no conflict).
-   * @defaultValue none: every miss is a conflict
-   */
-  catchUpUntil?: Timestamp;
-  /**
-   * Backoff for transient target failures (network, step-down).
-   * @defaultValue {@link retryDefaults}
-   */
-  retry?: StageRetryOptions;
-  /**
-   * Write concern of every write.
-   * @defaultValue the target client's
-   */
-  writeConcern?: WriteConcern | WriteConcernSettings;
-  /**
-   * Writes skip the target's document validation, so the target holds what the source holds,
-   * including documents its validator now rejects (written before the validator, or with
-   * validation bypassed). Needs the `bypassDocumentValidation` privilege on the target.
-   * @defaultValue true
-   */
-  bypassDocumentValidation?: boolean;
-  /**
-   * Batches being applied at once (1 = strictly one batch after another). Ops of one document
-   * always stay in order whatever the value; a higher one keeps the target busy while the next
-   * batch is prepared, at the cost of holding more batches in memory.
-   * @defaultValue 3
-   */
-  maxBatchesInFlight?: number;
-}
-
-/**
- * The defaults {@link HashedApplierPool} applies to omitted options.
- * @public
- */
-export const hashedApplierPoolDefaults = Object.freeze({
-  lanes: 16,
-  bypassDocumentValidation: true,
-  conflictPolicy: 'ignore' as ConflictPolicy,
-  maxBatchesInFlight: 3
-});
-
-/**
- * {@link HashedApplierPoolOptions} with defaults applied and validated.
- * @public
- */
-export interface ResolvedHashedApplierPoolOptions {
-  /** See {@link HashedApplierPoolOptions.input}. */
-  readonly input: BoundedQueue<ApplyBatch>;
-  /** See {@link HashedApplierPoolOptions.target}. */
-  readonly target: MongoClient;
-  /** See {@link HashedApplierPoolOptions.lanes}. */
-  readonly lanes: number;
-  /** See {@link HashedApplierPoolOptions.conflictPolicy}. */
-  readonly conflictPolicy: ConflictPolicy;
-  /** See {@link HashedApplierPoolOptions.source}. */
-  readonly source: MongoClient | undefined;
-  /** See {@link HashedApplierPoolOptions.catchUpUntil}. */
-  readonly catchUpUntil: Timestamp | undefined;
-  /** See {@link HashedApplierPoolOptions.retry}. */
-  readonly retry: StageRetryOptions;
-  /** See {@link HashedApplierPoolOptions.writeConcern}. */
-  readonly writeConcern: WriteConcern | WriteConcernSettings | undefined;
-  /** See {@link HashedApplierPoolOptions.bypassDocumentValidation}. */
-  readonly bypassDocumentValidation: boolean;
-  /** See {@link HashedApplierPoolOptions.maxBatchesInFlight}. */
-  readonly maxBatchesInFlight: number;
-}
-
-const MAX_LANES = 1024;
-const MAX_BATCHES_IN_FLIGHT = 64;
-const POLICIES: readonly ConflictPolicy[] = ['ignore', 'upsert', 'fail'];
-
-/**
- * Reads the pool's tunable options: what the Replicator's `applier` slice holds.
- * @throws {@link InvalidConfigError} naming the field
- * @internal
- */
-export function readApplierSettings(
-  reader: OptionReader
-): Pick<
-  ResolvedHashedApplierPoolOptions,
-  | 'lanes'
-  | 'conflictPolicy'
-  | 'retry'
-  | 'writeConcern'
-  | 'maxBatchesInFlight'
-  | 'bypassDocumentValidation'
-> {
-  const d = hashedApplierPoolDefaults;
-  return {
-    bypassDocumentValidation: reader.boolean(
-      'bypassDocumentValidation',
-      d.bypassDocumentValidation
-    ),
-    lanes: reader.integer('lanes', d.lanes, { max: MAX_LANES }),
-    conflictPolicy: reader.oneOf('conflictPolicy', POLICIES, d.conflictPolicy),
-    retry: readRetryOptions(reader.object('retry')),
-    writeConcern: readWriteConcern(reader),
-    maxBatchesInFlight: reader.integer('maxBatchesInFlight', d.maxBatchesInFlight, {
-      max: MAX_BATCHES_IN_FLIGHT
-    })
-  };
-}
-
-/**
- * Validates `options` and applies {@link hashedApplierPoolDefaults}; no I/O.
- * @throws {@link InvalidConfigError} naming the first invalid option
- * @internal
- */
-export function resolveHashedApplierPoolOptions(
-  options: HashedApplierPoolOptions
-): Readonly<ResolvedHashedApplierPoolOptions> {
-  return readOptions(options, reader => {
-    reader.signal();
-    reader.logger();
-    const input = reader.custom('input', (value, field) => {
-      if (typeof (value as Partial<BoundedQueue<ApplyBatch>> | undefined)?.shift !== 'function') {
-        throw new InvalidConfigError(field, 'expected a BoundedQueue of batches');
-      }
-      return value as BoundedQueue<ApplyBatch>;
-    });
-    const target = reader.client('target');
-    const source = reader.optionalClient('source');
-    const settings = readApplierSettings(reader);
-    if (settings.conflictPolicy === 'upsert' && source === undefined) {
-      reader.fail(
-        'source',
-        'is required when conflictPolicy is "upsert" (conflicting documents are re-read from it)'
-      );
-    }
-    return Object.freeze({
-      input,
-      target,
-      source,
-      catchUpUntil: reader.optionalTimestamp('catchUpUntil'),
-      ...settings
-    });
-  });
-}
-
-/**
- * Why a DDL command may fail harmlessly on the target: it already happened (mongod's own list
- * for oplog application, `oplog.cpp` `kOpsMap`: the error codes each command may ignore).
- */
-const ALREADY_DONE: ReadonlyMap<string, ReadonlySet<number>> = new Map([
-  ['create', new Set([48])], // NamespaceExists
-  ['createIndexes', new Set([26, 68])], // NamespaceNotFound, IndexAlreadyExists
-  ['drop', new Set([26])],
-  ['dropDatabase', new Set([26])],
-  ['dropIndexes', new Set([26, 27])], // IndexNotFound
-  ['renameCollection', new Set([26, 48])],
-  ['collMod', new Set([26])],
-  ['convertToCapped', new Set([26])],
-  ['emptycapped', new Set([26])]
-]);
 
 /**
  * Applies {@link ApplyBatch}es to the target with N hashed lanes, several batches at a time but
@@ -317,6 +155,15 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
   readonly options: Readonly<ResolvedHashedApplierPoolOptions>;
   readonly #lanes: ApplierLane[];
   readonly #transactions: TransactionApplier;
+  readonly #ddl: DdlApplier;
+  readonly #guard: UniqueIndexGuard;
+  /** CRUD batches dispatched and not yet reported, with their lanes' shares. */
+  readonly #inFlight = new Map<number, { batch: CrudBatch; shares: Promise<LaneShare[]> }>();
+  #dispatched = 0;
+  /** The first batch (number) whose lanes met a unique conflict, and what they met. */
+  #conflictFrom: number | undefined;
+  readonly #conflicts: UniqueConflict[] = [];
+  #resolving: Promise<void> | undefined;
   readonly #totals: ApplyCounts & { batches: number; alreadyApplied: number } = {
     ...emptyCounts(),
     batches: 0,
@@ -351,6 +198,20 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
       (_, index) => new ApplierLane(index, applierOptions)
     );
     this.#transactions = new TransactionApplier(applierOptions);
+    this.#ddl = new DdlApplier(applierOptions);
+    const window = [catchUpUntil, this.options.replayUntil].filter(t => t !== undefined);
+    const { uniqueIndexes, onUniqueIndexes } = this.options;
+    this.#guard = new UniqueIndexGuard({
+      indexes: new UniqueIndexes(target),
+      writer: new RunWriter('replay', applierOptions),
+      policy: this.options.uniqueConflictPolicy,
+      windowEnd: window.sort(compareOptimes).at(-1),
+      relaxed: uniqueIndexes.relaxedIndexes,
+      ordered: uniqueIndexes.orderedNamespaces,
+      onChange: state => onUniqueIndexes?.(state) ?? Promise.resolve(),
+      onEvent: event => this.safeEmit('uniqueIndex', event),
+      logger: this.logger
+    });
   }
 
   /** Counts since start: batches applied and the sums of their {@link AppliedBatchEvent} counts. */
@@ -385,26 +246,37 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
         while (inFlight.length >= this.options.maxBatchesInFlight) await inFlight.shift();
         const batch = await input.shift(laneSignal);
         if (batch === undefined) break; // closed and empty
+        // Batches replayed for a unique conflict reach the target before anything newer.
+        if (this.#conflictFrom !== undefined) await this.#resolveConflicts(laneSignal);
         const started = performance.now();
         if (batch.kind === 'ddl') {
           await reported; // after every earlier write, and before any later one starts
           const alreadyApplied = (await this.#applyDdl(batch)) ? 0 : 1;
+          await this.#guard.enforceIfDue(batch.checkpointOptime);
           this.#report(batch, emptyCounts(), 1, alreadyApplied, started);
           continue;
         }
         if (batch.kind === 'txn') {
           await reported; // likewise: the transaction sees every earlier write, and only those
-          const counts = await this.#transactions.apply(batch, laneSignal);
+          const counts = await this.#guard.withRelaxing(() =>
+            this.#transactions.apply(batch, laneSignal)
+          );
+          await this.#guard.enforceIfDue(batch.checkpointOptime);
           this.#report(batch, counts, batch.ops.length, 0, started);
           continue;
         }
-        const applied =
+        const dispatched =
           batch.kind === 'crud'
             ? this.#dispatchCrud(batch, tails, laneSignal, failure)
-            : Promise.resolve(emptyCounts());
+            : { number: 0, applied: Promise.resolve(emptyCounts()) };
         const previous = reported;
-        reported = Promise.all([previous, applied]).then(([, counts]) => {
+        reported = Promise.all([previous, dispatched.applied]).then(async ([, counts]) => {
+          // Enforced before the batch is reported: once a batch past the window is applied (or
+          // checkpointed, or awaited by a fence), its unique indexes are unique again.
+          await this.#guard.enforceIfDue(batch.checkpointOptime);
           this.#report(batch, counts, batch.kind === 'crud' ? batch.ops.length : 0, 0, started);
+          // Until reported, a batch is replayed with any earlier one that meets a conflict.
+          this.#inFlight.delete(dispatched.number);
         });
         // The chain is awaited below or at the end; this only marks a failure as handled here.
         reported.catch(() => undefined);
@@ -457,20 +329,30 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
   }
 
   /**
-   * Queues each lane's share of the batch behind that lane's share of earlier batches; resolves
-   * with the batch's counts once every lane has finished its share.
+   * Queues each lane's share of the batch behind that lane's share of earlier batches. `applied`
+   * resolves with the batch's counts once every lane has finished its share — and, when some lane
+   * met a unique conflict in this batch or an earlier unreported one, once those batches have
+   * been applied again in source order.
    */
   #dispatchCrud(
     batch: CrudBatch,
     tails: Promise<unknown>[],
     signal: AbortSignal,
     failure: AbortController
-  ): Promise<ApplyCounts> {
-    const routed = routeToLanes(batch.ops, this.#lanes.length);
-    const shares: Promise<ApplyCounts>[] = [];
+  ): { number: number; applied: Promise<ApplyCounts> } {
+    const number = ++this.#dispatched;
+    const routed = routeToLanes(batch.ops, this.#lanes.length, this.#guard.ordered);
+    const shares: Promise<LaneShare>[] = [];
     routed.forEach((ops, index) => {
       if (ops.length === 0) return;
-      const share = tails[index]!.then(() => this.#lanes[index]!.apply(ops, signal)).catch(
+      const share = tails[index]!.then(() => this.#lanes[index]!.apply(ops, signal)).then(
+        result => {
+          if (result.conflict !== undefined) {
+            this.#conflicts.push(result.conflict);
+            this.#conflictFrom = Math.min(this.#conflictFrom ?? number, number);
+          }
+          return result;
+        },
         (error: unknown) => {
           failure.abort(error);
           throw error;
@@ -479,91 +361,45 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
       tails[index] = share;
       shares.push(share);
     });
-    return Promise.all(shares).then(results => {
+    const all = Promise.all(shares);
+    this.#inFlight.set(number, { batch, shares: all });
+    const applied = all.then(async results => {
+      if (this.#conflictFrom !== undefined && number >= this.#conflictFrom) {
+        await this.#resolveConflicts(signal);
+      }
       const counts = emptyCounts();
-      for (const result of results) addCounts(counts, result);
+      for (const result of results) addCounts(counts, result.counts);
       return counts;
     });
+    return { number, applied };
   }
 
   /**
-   * A rename replayed after it already happened finds its target taken. CRUD ops are applied by
-   * name (mongod applies them by collection UUID), so the replay may have re-created the old
-   * name from the ops before the rename: that copy is an artifact the source never had after
-   * this point, and every later source write to the old name is still ahead in the stream. Drop
-   * it, as the rename would have made it disappear.
+   * Waits until every batch in flight has finished its lanes' shares, then relaxes the indexes
+   * that collided and applies every batch from the first conflicting one again, in source order
+   * (the lanes may have applied later batches' writes of the same documents meanwhile).
    */
-  async #dropRenamed(command: Document): Promise<void> {
-    const from = command.renameCollection as unknown;
-    if (typeof from !== 'string') return;
-    const dot = from.indexOf('.');
-    const db = from.slice(0, dot);
-    const coll = from.slice(dot + 1);
-    await this.retry(
-      `drop ${from} left by a replayed rename`,
-      () =>
-        this.options.target
-          .db(db)
-          .command(
-            withWriteConcern({ db, command: { drop: coll } }, this.options.writeConcern).command
-          )
-          .catch((error: unknown) => {
-            if (error instanceof MongoServerError && error.code === 26) return undefined;
-            throw error;
-          }),
-      this.options.retry
-    );
+  #resolveConflicts(signal: AbortSignal): Promise<void> {
+    this.#resolving ??= (async () => {
+      const pending = [...this.#inFlight.values()];
+      await Promise.allSettled(pending.map(entry => entry.shares));
+      const from = this.#conflictFrom!;
+      const batches = [...this.#inFlight.entries()]
+        .filter(([number]) => number >= from)
+        .sort(([a], [b]) => a - b)
+        .map(([, entry]) => entry.batch);
+      for (const conflict of this.#conflicts.splice(0)) await this.#guard.relaxConflict(conflict);
+      await this.#guard.replay(batches, signal);
+      this.#conflictFrom = undefined;
+    })().finally(() => {
+      this.#resolving = undefined;
+    });
+    return this.#resolving;
   }
 
-  /** Runs the command; returns false when the target reports it as already done. */
+  /** Runs the batch's command (adjusted for relaxed unique indexes); false when already done. */
   async #applyDdl(batch: DdlBatch): Promise<boolean> {
-    const { db, command } = withWriteConcern(batch.command, this.options.writeConcern);
-    const name = Object.keys(command)[0] ?? '';
-    const label = `${name} on ${db}`;
-    try {
-      await this.retry(
-        `${label}`,
-        () => this.options.target.db(db).command(command),
-        this.options.retry
-      );
-      return true;
-    } catch (error) {
-      const code = error instanceof MongoServerError ? error.code : undefined;
-      if (typeof code === 'number' && ALREADY_DONE.get(name)?.has(code) === true) {
-        this.logger.info(`${label} was already applied on the target`, { code });
-        if (name === 'renameCollection' && code === NAMESPACE_EXISTS)
-          await this.#dropRenamed(command);
-        return false;
-      }
-      if (ReplicationError.is(error)) throw error;
-      throw new TargetWriteError(
-        `The target rejected ${name} of ${describeTarget(batch.command)} at ${formatOptime(batch.entry.ts)}${describeFailure(error)}`,
-        false,
-        {
-          namespace: describeTarget(batch.command),
-          optime: batch.entry.ts,
-          cause: error,
-          hint: 'A DDL command the target rejects stops replication; fix the target (or the rename rules) and restart from the checkpoint'
-        }
-      );
-    }
+    const command = await this.#guard.forDdl(batch.command, batch.entry.ts);
+    return command === undefined ? true : this.#ddl.apply(batch, command);
   }
-}
-
-const NAMESPACE_EXISTS = 48;
-
-function withWriteConcern(
-  command: TargetCommand,
-  writeConcern: WriteConcern | WriteConcernSettings | undefined
-): TargetCommand {
-  if (writeConcern === undefined || 'writeConcern' in command.command) return command;
-  return { db: command.db, command: { ...command.command, writeConcern } };
-}
-
-/** The namespace a command concerns: `db.coll`, the source of a rename, or `db.$cmd`. */
-function describeTarget(command: TargetCommand): string {
-  const name = Object.keys(command.command)[0] ?? '';
-  const value: unknown = command.command[name];
-  if (typeof value !== 'string') return `${command.db}.$cmd`;
-  return name === 'renameCollection' ? value : `${command.db}.${value}`;
 }

@@ -37,14 +37,30 @@ export interface LaneRun {
 }
 
 /**
- * Splits a batch's ops over `lanes` lanes with {@link laneOf}, keeping source order in each.
+ * Splits a batch's ops over `lanes` lanes with {@link laneOf}, keeping source order in each. The
+ * ops of an `ordered` namespace (one with unique secondary indexes, whose values may move between
+ * documents) all go to one lane, so they reach the target in source order.
  * @internal
  */
-export function routeToLanes(ops: readonly CrudOp[], lanes: number): CrudOp[][] {
+export function routeToLanes(
+  ops: readonly CrudOp[],
+  lanes: number,
+  ordered: ReadonlySet<string> = NONE
+): CrudOp[][] {
   const routed: CrudOp[][] = Array.from({ length: lanes }, () => []);
-  for (const op of ops) routed[laneOf(op.targetNs, op.id, lanes)]!.push(op);
+  for (const op of ops) {
+    const lane =
+      ordered.size > 0 && ordered.has(op.targetNs)
+        ? laneOf(op.targetNs, ORDERED_KEY, lanes)
+        : laneOf(op.targetNs, op.id, lanes);
+    routed[lane]!.push(op);
+  }
   return routed;
 }
+
+const NONE: ReadonlySet<string> = new Set();
+/** What an ordered namespace's ops hash as instead of their `_id`: one key, so one lane. */
+const ORDERED_KEY = 0;
 
 /**
  * The runs one lane executes, in order.

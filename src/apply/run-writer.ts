@@ -47,6 +47,7 @@ import {
   type ConflictPolicy
 } from './apply-outcome.js';
 import { type LaneRun } from './lane-plan.js';
+import { uniqueConflictOf } from './unique-conflict.js';
 import {
   attributeMisses,
   documentKey,
@@ -186,7 +187,8 @@ export class RunWriter {
   /**
    * An ordered bulk write; a write error (not a transient failure) becomes a fatal error, except
    * PathNotViable on an update in operator form ({@link preImageUpdate}), which becomes a
-   * {@link PreImageMismatch} for the caller to replay the run in exact form.
+   * {@link PreImageMismatch} for the caller to replay the run in exact form, and a duplicate key
+   * on a unique secondary index, which becomes a {@link UniqueConflict} for the pool.
    */
   async bulkWrite(
     collection: Collection<Document>,
@@ -210,7 +212,7 @@ export class RunWriter {
       if (first.code === PATH_NOT_VIABLE && options.preImageForms?.has(first.index) === true) {
         throw new PreImageMismatch(first.index);
       }
-      throw fatalWriteError(first, ops, ns, error);
+      throw uniqueConflictOf(first, ns) ?? fatalWriteError(first, ops, ns, error);
     }
   }
 

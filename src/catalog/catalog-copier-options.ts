@@ -28,6 +28,14 @@ export interface CatalogCopierOptions {
    */
   onExistingTarget?: OnExistingTarget;
   /**
+   * Build unique secondary indexes non-unique (*relaxed*): a copy of a live source reads each
+   * document at another moment, so a value that moved between documents meanwhile can be on the
+   * target twice until the catch-up applies the move. The replicator enforces them again once
+   * the target is consistent (catalog/unique-indexes.ts).
+   * @defaultValue false
+   */
+  relaxUniqueIndexes?: boolean;
+  /**
    * Where the copier logs (a view whose source is not copied, options the target cannot take).
    * @defaultValue a logger that drops everything
    */
@@ -55,6 +63,8 @@ export interface ResolvedCatalogCopierOptions {
   readonly filter: NamespaceFilter;
   /** See {@link CatalogCopierOptions.onExistingTarget}. */
   readonly onExistingTarget: OnExistingTarget;
+  /** See {@link CatalogCopierOptions.relaxUniqueIndexes}. */
+  readonly relaxUniqueIndexes: boolean;
   /** See {@link CatalogCopierOptions.logger}. */
   readonly logger: Logger;
 }
@@ -94,6 +104,7 @@ export function resolveCatalogCopierOptions(
       target,
       filter,
       onExistingTarget: readOnExistingTarget(reader),
+      relaxUniqueIndexes: reader.boolean('relaxUniqueIndexes', false),
       logger: reader.logger() ?? silentLogger
     });
   });

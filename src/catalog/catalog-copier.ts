@@ -30,6 +30,7 @@ import { targetExists, targetWriteFailed } from './catalog-errors.js';
 import { createFields } from './collection-options.js';
 import { readExistingTargets } from './existing-targets.js';
 import { indexSpecsToCreate } from './index-specs.js';
+import { relaxedSpec } from './unique-indexes.js';
 import { type SourceCatalog, type SourceCollection, type SourceView } from './source-catalog.js';
 import { readSourceCatalog } from './source-catalog-reader.js';
 import { planTarget, type TargetPlan } from './target-plan.js';
@@ -171,7 +172,9 @@ export class CatalogCopier extends EventEmitter<CatalogCopierEvents> {
    * key but other options exists, or a unique index meets duplicates)
    */
   async copyIndexes(collection: SourceCollection): Promise<void> {
-    const specs = indexSpecsToCreate(collection.indexes, collection.options.collation);
+    const specs = indexSpecsToCreate(collection.indexes, collection.options.collation).map(spec =>
+      this.#options.relaxUniqueIndexes ? relaxedSpec(spec) : spec
+    );
     if (specs.length === 0) return;
     const ns = collection.targetNs;
     const { db, coll } = splitNamespace(ns);

@@ -78,6 +78,16 @@ export interface Checkpoint {
    * would skip what the new one adds, so a change is refused.
    */
   readonly filterFingerprint?: string | undefined;
+  /**
+   * Unique secondary indexes of the target kept non-unique until the target is consistent
+   * (`namespace` and `name` of each), and the target namespaces applied in source order.
+   */
+  readonly uniqueIndexes?:
+    | {
+        readonly relaxedIndexes: readonly { readonly namespace: string; readonly name: string }[];
+        readonly orderedNamespaces: readonly string[];
+      }
+    | undefined;
   /** Mode `full`: when the copy finished (collections, indexes and views); a rerun has nothing to do. */
   readonly copiedAt?: Date | undefined;
   /** The optime of the last oplog entry whose batch was applied everywhere. */
@@ -147,6 +157,9 @@ export function decodeCheckpoint(raw: unknown, source: string): Checkpoint {
       throw fail(`"${field}" must be a string`);
     }
   }
+  if (doc.uniqueIndexes !== undefined && !isUniqueIndexes(doc.uniqueIndexes)) {
+    throw fail('"uniqueIndexes" must be {relaxedIndexes: [{namespace, name}], orderedNamespaces}');
+  }
   if (doc.copiedAt !== undefined && !(doc.copiedAt instanceof Date)) {
     throw fail('"copiedAt" must be a date');
   }
@@ -162,6 +175,7 @@ export function decodeCheckpoint(raw: unknown, source: string): Checkpoint {
     'sourceReplicaSet',
     'sourceId',
     'filterFingerprint',
+    'uniqueIndexes',
     'copiedAt',
     'lastApplied',
     'resumeToken',
@@ -173,6 +187,21 @@ export function decodeCheckpoint(raw: unknown, source: string): Checkpoint {
   }
   checkpoint.updatedAt = doc.updatedAt;
   return checkpoint as unknown as Checkpoint;
+}
+
+function isUniqueIndexes(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const { relaxedIndexes, orderedNamespaces } = value as Record<string, unknown>;
+  return (
+    Array.isArray(relaxedIndexes) &&
+    relaxedIndexes.every(
+      (ref: unknown) =>
+        typeof (ref as { namespace?: unknown } | null)?.namespace === 'string' &&
+        typeof (ref as { name?: unknown }).name === 'string'
+    ) &&
+    Array.isArray(orderedNamespaces) &&
+    orderedNamespaces.every(ns => typeof ns === 'string')
+  );
 }
 
 function isCopy(value: unknown): value is CopiedCollection[] {

@@ -91,6 +91,8 @@ export class FullCopy {
       filter: options.filter,
       // A resumed copy finds its own partial data in the targets: keep it.
       onExistingTarget: resuming ? 'append' : options.onExistingTarget,
+      // Enforced once the target is consistent: after the catch-up, or at the end of a copy.
+      relaxUniqueIndexes: true,
       logger: options.logger
     });
     const catalog = await copier.listSource();

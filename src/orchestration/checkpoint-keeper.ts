@@ -23,6 +23,7 @@ import {
 } from '../checkpoint/checkpoint.js';
 import { type CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { CheckpointError, type ReplicationError } from '../errors.js';
+import { type UniqueGuardState } from '../apply/unique-guard.js';
 import { sideError } from '../lifecycle/side-errors.js';
 import { type CheckpointEvent } from '../replicator-events.js';
 
@@ -70,6 +71,8 @@ export class CheckpointKeeper {
   copyState: readonly CopiedCollection[] | undefined;
   /** Mode full: when the whole copy finished. */
   copiedAt: Date | undefined;
+  /** Unique indexes kept relaxed, and namespaces applied in source order. */
+  uniqueIndexes: UniqueGuardState = { relaxedIndexes: [], orderedNamespaces: [] };
   #applied: Timestamp | undefined;
   #appliedToken: Document | undefined;
   #saved: Timestamp | undefined;
@@ -123,6 +126,7 @@ export class CheckpointKeeper {
     this.#checkBinding(checkpoint);
     this.phase = checkpoint.phase;
     this.copiedAt = checkpoint.copiedAt;
+    if (checkpoint.uniqueIndexes !== undefined) this.uniqueIndexes = checkpoint.uniqueIndexes;
     this.fullBeginTs = checkpoint.fullBeginTs;
     this.copyEndTs = checkpoint.copyEndTs;
     this.copyState = checkpoint.copy;
@@ -228,6 +232,9 @@ export class CheckpointKeeper {
         : { sourceId: this.#options.binding.sourceId }),
       filterFingerprint: this.#options.binding.filterFingerprint,
       ...(this.copiedAt ? { copiedAt: this.copiedAt } : {}),
+      ...(this.uniqueIndexes.relaxedIndexes.length + this.uniqueIndexes.orderedNamespaces.length > 0
+        ? { uniqueIndexes: this.uniqueIndexes }
+        : {}),
       updatedAt: new Date()
     };
   }

@@ -44,7 +44,7 @@ import { type CheckpointKeeper } from './checkpoint-keeper.js';
  */
 export type PipelineEvents = Pick<
   ReplicatorEvents,
-  'retry' | 'lag' | 'skipped' | 'batch' | 'conflict'
+  'retry' | 'lag' | 'skipped' | 'batch' | 'conflict' | 'uniqueIndex'
 >;
 
 /**
@@ -82,6 +82,17 @@ export interface IncrementalPipelineOptions {
 }
 
 type Fetcher = OplogFetcher | ChangeStreamFetcher;
+
+/**
+ * Where the target may not match the source write by write: up to `catchUpUntil` (the catch-up
+ * after a full copy: misses are expected) and up to `replayUntil` (what a restart replays).
+ * Unique indexes relaxed meanwhile are enforced once both are applied.
+ * @internal
+ */
+export interface ApplyWindow {
+  readonly catchUpUntil?: Timestamp | undefined;
+  readonly replayUntil?: Timestamp | undefined;
+}
 /** What the pipeline uses of a stage: its lifecycle. */
 type Lifecycle = Pick<Stage<StageEvents>, 'start' | 'stop' | 'done' | 'state'>;
 
@@ -113,10 +124,17 @@ export class IncrementalPipeline {
     return this.#abort.signal;
   }
 
-  /** Mode incr: tail from `start` straight into the batcher. */
-  async startDirect(start: Timestamp, resumeToken: Document | undefined): Promise<void> {
+  /**
+   * Mode incr: tail from `start` straight into the batcher. Until `replayUntil` the target may
+   * hold later versions (what a previous run applied past its checkpoint).
+   */
+  async startDirect(
+    start: Timestamp,
+    resumeToken: Document | undefined,
+    replayUntil: Timestamp | undefined
+  ): Promise<void> {
     const fetcher = this.#buildFetcher(start, resumeToken);
-    await this.#startApplier(fetcher.output, start, undefined);
+    await this.#startApplier(fetcher.output, start, { replayUntil });
     await this.#startStage(fetcher);
   }
 
@@ -144,7 +162,7 @@ export class IncrementalPipeline {
   async startApplyingSpool(
     spool: OplogSpool,
     after: Timestamp,
-    catchUpUntil: Timestamp | undefined
+    window: ApplyWindow
   ): Promise<void> {
     const { fetcher } = this.#options.settings;
     const feed = new BoundedQueue<FetchedEntry>(
@@ -159,7 +177,7 @@ export class IncrementalPipeline {
       throw error;
     });
     this.#feeder = this.#watchTask(feeding);
-    await this.#startApplier(feed, after, catchUpUntil);
+    await this.#startApplier(feed, after, window);
   }
 
   /**
@@ -230,8 +248,9 @@ export class IncrementalPipeline {
   async #startApplier(
     input: BoundedQueue<FetchedEntry>,
     after: Timestamp,
-    catchUpUntil: Timestamp | undefined
+    window: ApplyWindow
   ): Promise<void> {
+    const { catchUpUntil, replayUntil } = window;
     const { source, target, settings, filter, logger, emit, keeper } = this.#options;
     const lifecycle = { signal: this.#abort.signal, logger };
     const batcher = new ReplBatcher({
@@ -248,13 +267,20 @@ export class IncrementalPipeline {
       input: batcher.output,
       target,
       source,
-      ...(catchUpUntil ? { catchUpUntil } : {})
+      ...(catchUpUntil ? { catchUpUntil } : {}),
+      ...(replayUntil ? { replayUntil } : {}),
+      uniqueIndexes: keeper.uniqueIndexes,
+      onUniqueIndexes: async state => {
+        keeper.uniqueIndexes = state;
+        await keeper.save();
+      }
     });
     this.#batcher = batcher;
     this.#pool = pool;
     batcher.on('retry', event => emit('retry', event));
     pool.on('retry', event => emit('retry', event));
     pool.on('conflict', event => emit('conflict', event));
+    pool.on('uniqueIndex', event => emit('uniqueIndex', event));
     pool.on('applied', event => {
       if (keeper.recordApplied(event.checkpointOptime, event.resumeToken)) {
         this.#options.onCatchUpEnd();

@@ -14,20 +14,16 @@ import {
 } from 'mongodb';
 
 import { type ApplierConflictEvent } from '../../src/apply/applier-lane.js';
-import {
-  type AppliedBatchEvent,
-  HashedApplierPool,
-  type HashedApplierPoolOptions
-} from '../../src/apply/hashed-applier-pool.js';
+import { type AppliedBatchEvent, HashedApplierPool } from '../../src/apply/hashed-applier-pool.js';
 import { ApplyConflictError, TargetWriteError } from '../../src/errors.js';
 import { type StageState } from '../../src/events.js';
 import { BoundedQueue } from '../../src/lifecycle/bounded-queue.js';
-import { toTargetCommand } from '../../src/oplog/ddl-ops.js';
 import { type OplogEntry, parseOplogEntry } from '../../src/oplog/oplog-entry.js';
-import { TransactionAssembler, unwrapApplyOps } from '../../src/oplog/transactions.js';
-import { type ApplyBatch, type CrudOp, type TxnBatch } from '../../src/pipeline/pipeline-items.js';
+import { TransactionAssembler } from '../../src/oplog/transactions.js';
+import { type ApplyBatch, type TxnBatch } from '../../src/pipeline/pipeline-items.js';
 import { newestOplogTs } from '../server/support.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
+import { applyAll, crudOp, readOplog, toBatches } from '../support/pool-batches.js';
 import { rawDocuments } from '../support/replication.js';
 import { timeoutSignal, waitUntil, withTimeout } from '../support/timeout-signal.js';
 
@@ -36,76 +32,6 @@ type AnyDoc = {
   _id?: number | string | boolean | object | null;
   [field: string]: Document[string];
 };
-
-/**
- * The source's oplog entries of database `db` after `since`, parsed; `applyOps` entries (batched
- * deletes of a `deleteMany`, logged on `admin.$cmd`) are unwrapped.
- */
-async function readOplog(source: MongoClient, db: string, since: Timestamp): Promise<OplogEntry[]> {
-  const raws = await source
-    .db('local')
-    .collection('oplog.rs')
-    .find(
-      { ts: { $gt: since }, ns: { $in: [new RegExp(`^${db}\\.`), 'admin.$cmd'] } },
-      { sort: { $natural: 1 }, promoteValues: false }
-    )
-    .toArray();
-  return raws
-    .map(raw => parseOplogEntry(raw))
-    .flatMap(entry =>
-      entry.op === 'c' && entry.command === 'applyOps' ? unwrapApplyOps(entry) : [entry]
-    )
-    .filter(entry => entry.ns.startsWith(`${db}.`));
-}
-
-function crudOp(entry: OplogEntry): CrudOp | undefined {
-  switch (entry.op) {
-    case 'i':
-    case 'd':
-      return { entry, targetNs: entry.ns, id: entry.o._id };
-    case 'u':
-      return { entry, targetNs: entry.ns, id: entry.o2._id };
-    default:
-      return undefined;
-  }
-}
-
-/** Batches as the ReplBatcher makes them: CRUD up to `maxOps`, each DDL alone. */
-function toBatches(entries: readonly OplogEntry[], maxOps: number): ApplyBatch[] {
-  const batches: ApplyBatch[] = [];
-  let ops: CrudOp[] = [];
-  const flush = () => {
-    if (ops.length === 0) return;
-    const last = ops[ops.length - 1]!.entry.ts;
-    batches.push({
-      kind: 'crud',
-      ops,
-      bytes: 0,
-      lastOptime: last,
-      checkpointOptime: last,
-      skipped: 0
-    });
-    ops = [];
-  };
-  for (const entry of entries) {
-    const op = crudOp(entry);
-    if (op !== undefined) {
-      ops.push(op);
-      if (ops.length >= maxOps) flush();
-      continue;
-    }
-    flush();
-    const base = { lastOptime: entry.ts, checkpointOptime: entry.ts, skipped: 0 };
-    const command = entry.op === 'c' ? toTargetCommand(entry, ns => ns) : null;
-    if (entry.op === 'c' && command !== null) {
-      batches.push({ kind: 'ddl', entry, command, ...base });
-    } else {
-      batches.push({ kind: 'progress', ...base, skipped: 1 });
-    }
-  }
-  flush();
-  return batches;
-}
 
 /** The error a stage fails with (undefined if it stops cleanly), waited for with a deadline. */
 function failureOf(stage: { done: Promise<void> }): Promise<unknown> {
@@ -126,29 +52,6 @@ async function assertSameCollection(d: Deployments, db: string, coll: string): P
   ]);
   assert.ok(source.length > 0, `${db}.${coll} has documents`);
   assert.deepEqual(target, source, `${db}.${coll} is byte-identical on the target`);
-}
-
-/** Runs a pool over `batches` until the input is drained; returns what it emitted. */
-async function applyAll(
-  d: Deployments,
-  batches: readonly ApplyBatch[],
-  options: Partial<HashedApplierPoolOptions> = {}
-): Promise<{
-  pool: HashedApplierPool;
-  applied: AppliedBatchEvent[];
-  conflicts: ApplierConflictEvent[];
-}> {
-  const input = new BoundedQueue<ApplyBatch>(batches.length + 1, Infinity);
-  for (const batch of batches) await input.push(batch, 0);
-  input.close();
-  const pool = new HashedApplierPool({ input, target: d.target, lanes: 4, ...options });
-  const applied: AppliedBatchEvent[] = [];
-  const conflicts: ApplierConflictEvent[] = [];
-  pool.on('applied', e => applied.push(e));
-  pool.on('conflict', e => conflicts.push(e));
-  await pool.start();
-  await withTimeout(pool.done, 30_000, 'the pool to apply every batch');
-  return { pool, applied, conflicts };
 }
 
 describe('HashedApplierPool', () => {

@@ -1,0 +1,151 @@
+/**
+ * Unique secondary indexes whose values move between documents never stop replication of a
+ * consistent source: a duplicate key while applying relaxes the index, the batches are applied
+ * again in source order, and the index is unique again once the target is consistent. A
+ * duplicate that remains then is real, and the policy decides.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { type Document, Timestamp } from 'mongodb';
+
+import { type UniqueGuardState } from '../../src/apply/unique-guard.js';
+import { ApplyConflictError } from '../../src/errors.js';
+import { newestOplogTs } from '../server/support.js';
+import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
+import { applyAll, readOplog, toBatches } from '../support/pool-batches.js';
+import { rawDocuments } from '../support/replication.js';
+
+type User = { _id: string; email: string; name?: string };
+
+describe('unique indexes while applying', () => {
+  let d: Deployments;
+  before(async () => {
+    d = await startDeployments();
+  });
+  after(async () => {
+    await d.close();
+  });
+
+  async function usersOn(side: 'source' | 'target', db: string) {
+    const users = d[side].db(db).collection<User>('users');
+    await users.createIndex({ email: 1 }, { unique: true });
+    return users;
+  }
+
+  async function emailIndexOnTarget(db: string): Promise<Document | undefined> {
+    const indexes = await d.target.db(db).collection('users').listIndexes().toArray();
+    return indexes.find(index => index.name === 'email_1');
+  }
+
+  /**
+   * The source creates `a` with x, moves it to `a2`, creates `b` with x: the target, which
+   * already holds the end state (a crash after applying past the checkpoint), meets `a` with x
+   * while `b` holds x.
+   */
+  async function replayOverLaterState(prefix: string) {
+    const db = uniqueDbName(prefix);
+    const users = await usersOn('source', db);
+    const since = await newestOplogTs(d.source);
+    await users.insertOne({ _id: 'a', email: 'x@example.com', name: 'sentinel-value' });
+    await users.updateOne({ _id: 'a' }, { $set: { email: 'a2@example.com' } });
+    await users.insertOne({ _id: 'b', email: 'x@example.com' });
+    const target = await usersOn('target', db);
+    await target.insertMany(await users.find({}, { sort: { _id: 1 } }).toArray());
+    const entries = await readOplog(d.source, db, since);
+    return { db, entries };
+  }
+
+  it('relaxes the index on a duplicate, applies in source order, and enforces it at the end of the window', async () => {
+    const { db, entries } = await replayOverLaterState('unique_window');
+    const last = entries.at(-1)!.ts;
+    const { uniqueIndexes, conflicts } = await applyAll(d, toBatches(entries, 10), {
+      replayUntil: last,
+      lanes: 4
+    });
+    assert.deepEqual(
+      uniqueIndexes.map(e => [e.action, e.namespace, e.index, e.reason]),
+      [
+        ['relaxed', `${db}.users`, 'email_1', 'conflict'],
+        ['enforced', `${db}.users`, 'email_1', 'consistent']
+      ]
+    );
+    assert.deepEqual(conflicts, []);
+    assert.deepEqual(
+      await rawDocuments(d.target, db, 'users'),
+      await rawDocuments(d.source, db, 'users')
+    );
+    assert.equal((await emailIndexOnTarget(db))?.unique, true, 'unique again');
+  });
+
+  it('keeps the index relaxed while the window lasts, and persists it for a restart', async () => {
+    const { db, entries } = await replayOverLaterState('unique_open_window');
+    const states: unknown[] = [];
+    const far = new Timestamp({ t: entries.at(-1)!.ts.t + 3600, i: 1 });
+    const { uniqueIndexes } = await applyAll(d, toBatches(entries, 10), {
+      replayUntil: far,
+      onUniqueIndexes: async state => void states.push(state)
+    });
+    assert.deepEqual(
+      uniqueIndexes.map(e => e.action),
+      ['relaxed'],
+      'nothing is enforced before the window ends'
+    );
+    assert.notEqual((await emailIndexOnTarget(db))?.unique, true);
+    // Recorded before the index was relaxed, so a crash cannot lose it.
+    assert.deepEqual(states.at(-1), {
+      relaxedIndexes: [{ namespace: `${db}.users`, name: 'email_1' }],
+      orderedNamespaces: [`${db}.users`]
+    });
+    // The next run starts with that state and enforces it at the first batch past its window.
+    const after = new Timestamp({ t: far.t + 1, i: 1 });
+    const next = await applyAll(
+      d,
+      [{ kind: 'progress', lastOptime: after, checkpointOptime: after, skipped: 1 }],
+      { uniqueIndexes: states.at(-1) as UniqueGuardState }
+    );
+    assert.deepEqual(
+      next.uniqueIndexes.map(e => [e.action, e.index]),
+      [['enforced', 'email_1']]
+    );
+    assert.equal((await emailIndexOnTarget(db))?.unique, true);
+  });
+
+  it('fails naming the index (never the key) when a duplicate is real', async () => {
+    const db = uniqueDbName('unique_real');
+    const users = await usersOn('source', db);
+    const target = await usersOn('target', db);
+    // Something besides the source wrote this to the target.
+    await target.insertOne({ _id: 'stranger', email: 'taken@example.com' });
+    const since = await newestOplogTs(d.source);
+    await users.insertOne({ _id: 'c', email: 'taken@example.com' });
+    const entries = await readOplog(d.source, db, since);
+    await assert.rejects(applyAll(d, toBatches(entries, 10)), (error: unknown) => {
+      assert.ok(error instanceof ApplyConflictError, String(error));
+      assert.match(error.message, /email_1/);
+      assert.doesNotMatch(error.message, /taken@example\.com/);
+      assert.doesNotMatch(JSON.stringify(error, Object.getOwnPropertyNames(error)), /taken@/);
+      return true;
+    });
+  });
+
+  it("with uniqueConflictPolicy 'ignore', leaves the index non-unique and says so", async () => {
+    const db = uniqueDbName('unique_ignore');
+    const users = await usersOn('source', db);
+    const target = await usersOn('target', db);
+    await target.insertOne({ _id: 'stranger', email: 'taken@example.com' });
+    const since = await newestOplogTs(d.source);
+    await users.insertOne({ _id: 'c', email: 'taken@example.com' });
+    await users.insertOne({ _id: 'd', email: 'free@example.com' });
+    const entries = await readOplog(d.source, db, since);
+    const { uniqueIndexes } = await applyAll(d, toBatches(entries, 10), {
+      uniqueConflictPolicy: 'ignore'
+    });
+    assert.deepEqual(
+      uniqueIndexes.map(e => e.action),
+      ['relaxed', 'leftRelaxed']
+    );
+    assert.equal(await target.countDocuments(), 3, 'every source write reached the target');
+    assert.notEqual((await emailIndexOnTarget(db))?.unique, true);
+  });
+});
