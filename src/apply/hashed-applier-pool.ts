@@ -53,14 +53,14 @@ import {
 import { DdlApplier } from './ddl-applier.js';
 import {
   type HashedApplierPoolOptions,
-  resolveHashedApplierPoolOptions,
-  type ResolvedHashedApplierPoolOptions
+  type ResolvedHashedApplierPoolOptions,
+  resolveHashedApplierPoolOptions
 } from './hashed-applier-pool-options.js';
 import { routeToLanes } from './lane-plan.js';
 import { RunWriter } from './run-writer.js';
 import { TransactionApplier } from './transaction-applier.js';
 import { type UniqueConflict } from './unique-conflict.js';
-import { UniqueIndexGuard, type UniqueIndexEvent } from './unique-guard.js';
+import { type UniqueIndexEvent, UniqueIndexGuard } from './unique-guard.js';
 
 export {
   type ApplierConflictEvent,
@@ -72,8 +72,8 @@ export {
   hashedApplierPoolDefaults,
   type HashedApplierPoolOptions,
   readApplierSettings,
-  resolveHashedApplierPoolOptions,
-  type ResolvedHashedApplierPoolOptions
+  type ResolvedHashedApplierPoolOptions,
+  resolveHashedApplierPoolOptions
 } from './hashed-applier-pool-options.js';
 
 /**

@@ -47,13 +47,13 @@ import {
   type ConflictPolicy
 } from './apply-outcome.js';
 import { type LaneRun } from './lane-plan.js';
-import { uniqueConflictOf } from './unique-conflict.js';
 import {
   attributeMisses,
   documentKey,
   type DocumentOps,
   groupByDocument
 } from './miss-attribution.js';
+import { uniqueConflictOf } from './unique-conflict.js';
 
 /**
  * Retries a target operation with the stage's backoff and `retry` events.

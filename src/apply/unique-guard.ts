@@ -23,7 +23,7 @@
  */
 import { type Document, type Timestamp } from 'mongodb';
 
-import { UniqueIndexes, type UniqueIndexRef } from '../catalog/unique-indexes.js';
+import { type UniqueIndexes, type UniqueIndexRef } from '../catalog/unique-indexes.js';
 import { ApplyConflictError, ReplicationError } from '../errors.js';
 import { type Logger } from '../logger.js';
 import { type TargetCommand } from '../oplog/ddl-ops.js';

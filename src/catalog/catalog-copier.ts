@@ -30,10 +30,10 @@ import { targetExists, targetWriteFailed } from './catalog-errors.js';
 import { createFields } from './collection-options.js';
 import { readExistingTargets } from './existing-targets.js';
 import { indexSpecsToCreate } from './index-specs.js';
-import { relaxedSpec } from './unique-indexes.js';
 import { type SourceCatalog, type SourceCollection, type SourceView } from './source-catalog.js';
 import { readSourceCatalog } from './source-catalog-reader.js';
 import { planTarget, type TargetPlan } from './target-plan.js';
+import { relaxedSpec } from './unique-indexes.js';
 import { orderViews, targetViewOn } from './view-definitions.js';
 
 /** NamespaceNotFound. */

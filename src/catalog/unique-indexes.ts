@@ -22,8 +22,8 @@ import { type Document, type MongoClient } from 'mongodb';
 import { EXACT_DECODE_OPTIONS } from '../bson/exact-decode.js';
 import { TargetWriteError } from '../errors.js';
 import { serverCode, sideError } from '../lifecycle/side-errors.js';
-import { type NamespaceFilter } from '../namespace/namespace-filter.js';
 import { splitNamespace } from '../namespace/namespace.js';
+import { type NamespaceFilter } from '../namespace/namespace-filter.js';
 import { isBuiltInIndex } from './index-specs.js';
 
 /**

@@ -16,6 +16,7 @@
  */
 import { type Document, type Timestamp } from 'mongodb';
 
+import { type UniqueGuardState } from '../apply/unique-guard.js';
 import {
   type Checkpoint,
   type CopiedCollection,
@@ -23,7 +24,6 @@ import {
 } from '../checkpoint/checkpoint.js';
 import { type CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { CheckpointError, type ReplicationError } from '../errors.js';
-import { type UniqueGuardState } from '../apply/unique-guard.js';
 import { sideError } from '../lifecycle/side-errors.js';
 import { type CheckpointEvent } from '../replicator-events.js';
 
