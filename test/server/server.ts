@@ -4,6 +4,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 
+import { type TestCluster, type TestClusterOptions } from './cluster/cluster.js';
 import { Mongod } from './mongod/mongod.js';
 import { resolveVersionProfile } from './mongod/version-profiles.js';
 import { Connection } from './wire/connection.js';
@@ -46,8 +47,23 @@ export interface TestServer {
   dropConnections(): void;
 }
 
-/** Starts a test server and resolves once it listens. */
-export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+/**
+ * Starts a test server and resolves once it listens; with `shards`, a sharded cluster (a config
+ * server, the shards and a mongos, cluster/cluster.ts) whose `uri` is the mongos.
+ */
+export function startTestServer(options: TestClusterOptions): Promise<TestCluster>;
+export function startTestServer(options?: TestServerOptions): Promise<TestServer>;
+export async function startTestServer(
+  options: TestServerOptions | TestClusterOptions = {}
+): Promise<TestServer | TestCluster> {
+  if ('shards' in options && options.shards !== undefined) {
+    const { startTestCluster } = await import('./cluster/cluster.js');
+    return startTestCluster(options);
+  }
+  return startSingleServer(options);
+}
+
+async function startSingleServer(options: TestServerOptions): Promise<TestServer> {
   const profile = resolveVersionProfile(options.version ?? '7.0');
   const replSetName = options.replSetName ?? 'rs0';
   const mongod = new Mongod({

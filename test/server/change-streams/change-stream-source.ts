@@ -28,7 +28,13 @@ import {
   type ParsedToken,
   tokenDocument
 } from './resume-token.js';
-import { isApplyOps, isPartialTransaction, transactionOperations } from './transactions.js';
+import {
+  isApplyOps,
+  isPartialTransaction,
+  isPreparedTransaction,
+  preparedTransactionOf,
+  transactionOperations
+} from './transactions.js';
 
 export type BeforeChangeMode = 'off' | 'whenAvailable' | 'required';
 
@@ -151,15 +157,21 @@ export class ChangeStreamSource implements CursorSource {
     const { settings, mongod } = this.#options;
     const wall = entry.get('wall');
     const events: StreamEvent[] = [];
-    if (isApplyOps(entry)) {
-      if (isPartialTransaction(entry)) return [];
+    // A prepared transaction's operations are read at its commitTransaction entry (a sharded
+    // cluster's two-phase commit), with that entry's time; the prepare itself emits nothing.
+    const committed = preparedTransactionOf(entry, mongod.oplog);
+    if (committed || isApplyOps(entry)) {
+      if (!committed && (isPartialTransaction(entry) || isPreparedTransaction(entry))) return [];
       const lsid = entry.get('lsid');
       const txnNumber = entry.get('txnNumber');
-      transactionOperations(entry, ts, mongod.oplog).forEach((applied, txnOpIndex) => {
+      const ops = committed
+        ? transactionOperations(committed.doc, committed.ts, mongod.oplog)
+        : transactionOperations(entry, ts, mongod.oplog);
+      ops.forEach((applied, txnOpIndex) => {
         const event = eventFor(applied.op, { ts, wall, txnOpIndex, lsid, txnNumber }, settings);
         if (event) events.push(withImageId(event, applied.op, applied.entryTs, applied.index));
       });
-    } else if (entry.get('op') !== 'n') {
+    } else {
       const event = eventFor(entry, { ts, wall }, settings);
       if (event) events.push(withImageId(event, entry, ts, 0));
     }

@@ -112,7 +112,33 @@ function partsFor(op: BDoc, settings: EventSettings): Parts | undefined {
     return crudParts(kind, db, coll, uuid, o, op.get('o2'), settings);
   }
   if (kind === 'c' && coll === '$cmd') return commandParts(db, uuid, o, op.get('o2'), settings);
+  if (kind === 'n') return shardingParts(db, coll, uuid, op.get('o2'), settings);
   return undefined;
+}
+
+/**
+ * The sharding events a shard logs as no-ops (6.0+, change_stream_event_transform.cpp): the
+ * `o2` names the event, and the rest of `o2` is its `operationDescription`. Internal ones
+ * (`migrateChunkToNewShard`, `migrateLastChunkFromShard`) are for the router, never users.
+ */
+const SHARDING_EVENTS = ['shardCollection', 'reshardCollection', 'refineCollectionShardKey'];
+
+function shardingParts(
+  db: string,
+  coll: string,
+  uuid: Binary | undefined,
+  o2: BValue,
+  settings: EventSettings
+): Parts | undefined {
+  if (!isDoc(o2)) return undefined;
+  const name = SHARDING_EVENTS.find(event => typeof o2.get(event) === 'string');
+  if (!name || !watchesCollection(settings.scope, db, coll)) return undefined;
+  return {
+    operationType: name,
+    ns: nsDoc(db, coll),
+    uuid,
+    operationDescription: without(o2, name)
+  };
 }
 
 function nsDoc(db: string, coll?: string): BDoc {

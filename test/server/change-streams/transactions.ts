@@ -22,6 +22,29 @@ export function isPartialTransaction(entry: BDoc): boolean {
   return isDoc(o) && o.get('partialTxn') === true;
 }
 
+/** True for a prepared transaction's (last) `applyOps` entry: it emits nothing until committed. */
+export function isPreparedTransaction(entry: BDoc): boolean {
+  const o = entry.get('o');
+  return isDoc(o) && o.get('prepare') === true;
+}
+
+/**
+ * For a `{commitTransaction: 1, commitTimestamp}` entry (the commit of a prepared transaction,
+ * op_observer_impl onPreparedTransactionCommit), the prepare entry its `prevOpTime` points to.
+ */
+export function preparedTransactionOf(
+  entry: BDoc,
+  oplog: Oplog
+): { doc: BDoc; ts: Timestamp } | undefined {
+  const o = entry.get('o');
+  if (entry.get('op') !== 'c' || !isDoc(o) || !o.has('commitTransaction')) return undefined;
+  const prev = entry.get('prevOpTime');
+  const prevTs = isDoc(prev) ? prev.get('ts') : undefined;
+  if (!(prevTs instanceof Timestamp)) return undefined;
+  const prepared = entryAt(oplog, prevTs);
+  return prepared && isPreparedTransaction(prepared) ? { doc: prepared, ts: prevTs } : undefined;
+}
+
 /** One operation of an `applyOps` entry, with where it sits (its change-stream image id). */
 export interface AppliedOperation {
   readonly op: BDoc;

@@ -27,7 +27,8 @@ import {
   updateSpecOf
 } from './write-statements.js';
 
-const WRITE_FIELDS = ['ordered', 'bypassDocumentValidation', 'let'];
+// `stmtIds` (one per statement) is what a router sends for the statements it routed to a shard.
+const WRITE_FIELDS = ['ordered', 'bypassDocumentValidation', 'let', 'stmtIds'];
 
 /** The retryable-write identity of a command (`lsid` + `txnNumber`, outside a transaction). */
 export function retryableWrite(ctx: CommandContext): RetryableWrite | undefined {
@@ -68,10 +69,15 @@ function runStatements<T>(
   const retryable = retryableWrite(ctx);
   const bypassValidation = optionalBool(ctx, 'bypassDocumentValidation') ?? false;
   const stmtBase = isNumber(ctx.cmd.get('stmtId')) ? toNumber(ctx.cmd.get('stmtId')) : 0;
+  const stmtIds = ctx.cmd.get('stmtIds');
+  const stmtIdOf = (i: number) => {
+    const id = Array.isArray(stmtIds) ? stmtIds[i] : undefined;
+    return isNumber(id) ? toNumber(id) : stmtBase + i;
+  };
   const errors: Map<string, unknown>[] = [];
   for (let i = 0; i < statements.length; i++) {
     try {
-      run(statements[i]!, i, { retryable, stmtId: stmtBase + i, bypassValidation });
+      run(statements[i]!, i, { retryable, stmtId: stmtIdOf(i), bypassValidation });
     } catch (error) {
       // A write conflict fails the whole command (and its transaction), not one statement.
       if (error instanceof ServerError && error.code === 112) throw error;

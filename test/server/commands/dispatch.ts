@@ -40,7 +40,7 @@ export const CLOSE_CONNECTION = Symbol('close connection');
 
 function clusterTime(mongod: Mongod): Map<string, unknown> {
   return new Map<string, unknown>([
-    ['clusterTime', mongod.oplog.lastTimestamp],
+    ['clusterTime', mongod.oplog.clusterTime],
     [
       'signature',
       new Map<string, unknown>([
@@ -201,7 +201,8 @@ export async function runCommand(
     const writeConcernError = failure?.writeConcernError ?? unsatisfiableWriteConcern(name, body);
     if (writeConcernError) reply.set('writeConcernError', writeConcernError);
     const final = withEnvelope(mongod, reply);
-    if (gate.retryableWrite && gate.session) gate.session.retryReply = reply;
+    if (gate.retryableWrite && gate.session)
+      gate.session.retryReplies.set(gate.stmtKey ?? 0, reply);
     if (writeConcernError) {
       const code = writeConcernError.get('code');
       const labels =

@@ -42,6 +42,8 @@ export interface SessionGate {
   readonly retryableWrite?: boolean;
   /** The stored reply of this very retryable write: return it, do not execute again. */
   readonly retried?: Map<string, unknown> | undefined;
+  /** A retryable write's first statement id, under which its reply is stored. */
+  readonly stmtKey?: number;
 }
 
 function txnNumberOf(cmd: BDoc): Long | undefined {
@@ -78,7 +80,7 @@ export function enterSession(mongod: Mongod, name: string, cmd: BDoc): SessionGa
         codeName: 'Location50768'
       });
     if (txnNumber === undefined || !RETRYABLE_WRITES.has(name)) return { session };
-    return retryableWrite(session, txnNumber);
+    return retryableWrite(session, txnNumber, firstStmtId(cmd));
   }
   if (autocommit !== false) {
     throw new ServerError(72, 'autocommit must be false', { codeName: 'InvalidOptions' });
@@ -143,11 +145,18 @@ function begin(mongod: Mongod, session: SessionState, txnNumber: Long): Transact
   const transaction = new Transaction(txnNumber, mongod.catalog, mongod.writeLocks);
   session.txnNumber = txnNumber;
   session.transaction = transaction;
-  session.retryReply = undefined;
+  session.retryReplies.clear();
   return transaction;
 }
 
-function retryableWrite(session: SessionState, txnNumber: Long): SessionGate {
+/** The first statement id of a write (`stmtIds[0]`, else `stmtId`, else 0). */
+function firstStmtId(cmd: BDoc): number {
+  const ids = cmd.get('stmtIds');
+  const first = Array.isArray(ids) ? ids[0] : cmd.get('stmtId');
+  return isNumber(first) ? toNumber(first) : 0;
+}
+
+function retryableWrite(session: SessionState, txnNumber: Long, stmtKey: number): SessionGate {
   if (session.txnNumber && txnNumber.lessThan(session.txnNumber)) {
     throw new ServerError(
       225,
@@ -155,11 +164,11 @@ function retryableWrite(session: SessionState, txnNumber: Long): SessionGate {
       { codeName: 'TransactionTooOld' }
     );
   }
-  if (session.txnNumber && txnNumber.equals(session.txnNumber) && session.retryReply) {
-    return { session, retried: session.retryReply };
-  }
+  const sameNumber = session.txnNumber !== undefined && txnNumber.equals(session.txnNumber);
+  const stored = sameNumber ? session.retryReplies.get(stmtKey) : undefined;
+  if (stored) return { session, retried: stored };
+  if (!sameNumber) session.retryReplies.clear();
   session.txnNumber = txnNumber;
-  session.retryReply = undefined;
   session.transaction = undefined;
-  return { session, retryableWrite: true };
+  return { session, retryableWrite: true, stmtKey };
 }

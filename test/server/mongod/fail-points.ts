@@ -27,7 +27,15 @@ interface FailPoint {
   timesEntered: number;
 }
 
-const NAMES = ['failCommand', 'failGetMoreAfterCursorCheckout'] as const;
+const NAMES = [
+  'failCommand',
+  'failGetMoreAfterCursorCheckout',
+  // A sharded cluster's chunk migration pauses at these while they are on, as mongod's
+  // MigrationSourceManager does (`moveChunkHangAtStepN.pauseWhileSet()`).
+  'moveChunkHangAtStep3',
+  'moveChunkHangAtStep4',
+  'moveChunkHangAtStep5'
+] as const;
 type FailPointName = (typeof NAMES)[number];
 
 function parseMode(mode: BValue): Mode {
@@ -108,6 +116,15 @@ export class FailPoints {
     if (!point || point.mode.kind === 'off' || !this.#fire(point)) return undefined;
     const code = point.data.get('errorCode');
     return isNumber(code) ? toNumber(code) : 1;
+  }
+
+  /** `pauseWhileSet`: resolves once the fail point is off (polled, as mongod polls). */
+  async pauseWhileSet(name: FailPointName, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      const point = this.#points.get(name);
+      if (!point || point.mode.kind === 'off' || signal?.aborted || !this.#fire(point)) return;
+      await new Promise(resolve => setTimeout(resolve, 10));
+    }
   }
 
   #fire(point: FailPoint): boolean {

@@ -52,6 +52,16 @@ export class Mongod {
   readonly writeLocks: WriteLocks = new Map();
   /** The transaction whose statement is executing right now (statements run synchronously). */
   currentTransaction: Transaction | undefined;
+  /**
+   * Set by a sharded cluster's router while a command it routed here runs: whether this shard
+   * owns a document of `ns` (reads and writes skip orphans, as mongod's shard filter does).
+   */
+  routedFilter: ((ns: string, doc: BDoc) => boolean) | undefined;
+  /**
+   * On a sharded cluster's shard: a sharded collection's document key (`{<shard key>, _id}`),
+   * which its oplog entries carry instead of `{_id}`. Undefined for other collections.
+   */
+  documentKeyOf: ((ns: string, doc: BDoc) => BDoc | undefined) | undefined;
   /** mongod's `maxNumberOfTransactionOperationsInSingleOplogEntry`. */
   maxTransactionOpsPerOplogEntry: number;
 

@@ -26,11 +26,17 @@ export class Oplog {
   #notifyScheduled = false;
   /** The term written into `t`; bumped by a step-up. */
   term = 1;
+  /**
+   * A logical clock shared with other servers (a sharded cluster's members): timestamps come
+   * from it, so they are unique and ordered across the cluster. Undefined on a lone server.
+   */
+  clock: { next(): Timestamp; readonly last: Timestamp } | undefined;
 
   constructor(public maxBytes: number) {}
 
   /** A new strictly increasing timestamp: seconds from the wall clock, an increment within one. */
   nextTimestamp(): Timestamp {
+    if (this.clock) return (this.#last = this.clock.next());
     const now = Math.floor(Date.now() / 1000);
     const last = this.#last;
     const ts = now > last.t ? new Timestamp({ t: now, i: 1 }) : nextAfter(last);
@@ -41,6 +47,13 @@ export class Oplog {
   /** The newest `ts` handed out (the cluster time). */
   get lastTimestamp(): Timestamp {
     return this.#last;
+  }
+
+  /** The cluster time to gossip (`$clusterTime`): the shared clock's, else the last `ts`. */
+  get clusterTime(): Timestamp {
+    return this.clock && compareValues(this.clock.last, this.#last) > 0
+      ? this.clock.last
+      : this.#last;
   }
 
   get lastWall(): Date {

@@ -43,7 +43,7 @@ export function namespaceDocs(mongod: Mongod, db: string, coll: string, depth = 
   if (db === 'local' && coll === 'oplog.rs') return [...mongod.oplog.records()].map(r => r.doc);
   const collection = mongod.lookupCollection(db, coll);
   if (!collection) return [];
-  if (collection.type !== 'view') return collection.snapshot();
+  if (collection.type !== 'view') return ownedDocs(mongod, collection.ns, collection.snapshot());
   if (depth > 20) throw new ServerError(2, 'View depth too deep or view cycle detected');
   const source = namespaceDocs(mongod, db, collection.options.get('viewOn') as string, depth + 1);
   return runPipeline(
@@ -51,6 +51,12 @@ export function namespaceDocs(mongod: Mongod, db: string, coll: string, depth = 
     collection.options.get('pipeline') as BDoc[],
     pipelineContext(mongod, db)
   );
+}
+
+/** The documents this server owns, when a cluster's router filters orphans out. */
+function ownedDocs(mongod: Mongod, ns: string, docs: BDoc[]): BDoc[] {
+  const owns = mongod.routedFilter;
+  return owns ? docs.filter(doc => owns(ns, doc)) : docs;
 }
 
 /** What the aggregation engine needs from the server. */
@@ -108,7 +114,7 @@ export function findSource(mongod: Mongod, db: string, coll: string, spec: FindS
   let docs: BDoc[];
   const natural = bounds ? undefined : (naturalDirection(spec.sort) ?? naturalDirection(spec.hint));
   if (bounds) {
-    docs = boundedScan(mongod, db, coll, spec.hint, bounds);
+    docs = ownedDocs(mongod, `${db}.${coll}`, boundedScan(mongod, db, coll, spec.hint, bounds));
   } else if (isOplog) {
     const start = seekTimestamp(spec.filter);
     const from = start ? mongod.oplog.lowerBound(start) : 0;
@@ -163,7 +169,8 @@ function idLookup(mongod: Mongod, db: string, coll: string, filter: BDoc): BDoc[
   const found = new Map<BDoc, true>();
   for (const id of ids) {
     const doc = collection.get(id);
-    if (doc) found.set(doc, true);
+    if (doc && (!mongod.routedFilter || mongod.routedFilter(collection.ns, doc)))
+      found.set(doc, true);
   }
   return [...found.keys()].sort((a, b) => compareValuesBinary(a.get('_id'), b.get('_id')));
 }

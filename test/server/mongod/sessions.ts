@@ -14,8 +14,11 @@ export interface SessionState {
   /** Highest txnNumber seen (retryable write or transaction). */
   txnNumber: Long | undefined;
   transaction: Transaction | undefined;
-  /** The reply of the retryable write at `txnNumber`, returned again on a retry. */
-  retryReply: Map<string, unknown> | undefined;
+  /**
+   * The replies of the retryable writes at `txnNumber`, by their first statement id (a router
+   * sends one command per shard and batch), returned again on a retry.
+   */
+  readonly retryReplies: Map<number, Map<string, unknown>>;
   /** When a command last used the session (`lastUse` of `$listLocalSessions`). */
   lastUse: Date;
 }
@@ -26,17 +29,27 @@ export class Sessions {
   /** The session for a client `lsid` (`{id: UUID}`), created on first use. */
   get(clientLsid: BDoc, uid: Binary): SessionState {
     const id = clientLsid.get('id') as Binary;
-    const key = Buffer.from(id.buffer.subarray(0, id.position)).toString('hex');
+    // An internal session (a router's internal transaction, `{id, [txnNumber], txnUUID}`) is a
+    // session of its own, logged with its full lsid.
+    const txnUUID = clientLsid.get('txnUUID') as Binary | undefined;
+    let key = Buffer.from(id.buffer.subarray(0, id.position)).toString('hex');
+    if (txnUUID)
+      key += `:${Buffer.from(txnUUID.buffer.subarray(0, txnUUID.position)).toString('hex')}`;
     let session = this.#sessions.get(key);
     if (!session) {
+      const lsid = new Map<string, BValue>([
+        ['id', id],
+        ['uid', uid]
+      ]);
+      if (txnUUID) {
+        if (clientLsid.has('txnNumber')) lsid.set('txnNumber', clientLsid.get('txnNumber'));
+        lsid.set('txnUUID', txnUUID);
+      }
       session = {
-        lsid: new Map<string, BValue>([
-          ['id', id],
-          ['uid', uid]
-        ]),
+        lsid,
         txnNumber: undefined,
         transaction: undefined,
-        retryReply: undefined,
+        retryReplies: new Map(),
         lastUse: new Date()
       };
       this.#sessions.set(key, session);

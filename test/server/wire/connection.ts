@@ -19,17 +19,41 @@ import {
   type Request
 } from './messages.js';
 
+/** What a connection serves: a mongod, or a sharded cluster's router (cluster/router.ts). */
+export interface Endpoint {
+  nextConnectionId(): number;
+  run(body: BDoc, info: ConnectionInfo): Promise<Map<string, unknown> | typeof CLOSE_CONNECTION>;
+  errorReply(error: unknown): Map<string, unknown>;
+  /** Commands other than hello are executed when sent as OP_QUERY (4.4 and 5.0). */
+  readonly opQueryCommands: boolean;
+}
+
+function mongodEndpoint(mongod: Mongod): Endpoint {
+  return {
+    nextConnectionId: () => mongod.nextConnectionId(),
+    run: (body, info) => runCommand(mongod, body, info),
+    errorReply: error => errorReply(mongod, error),
+    opQueryCommands: mongod.profile.opQueryCommands
+  };
+}
+
 export class Connection {
   readonly info: ConnectionInfo;
   readonly #closed = new AbortController();
   readonly #splitter = new MessageSplitter();
   #queue: Promise<void> = Promise.resolve();
+  readonly #endpoint: Endpoint;
 
   constructor(
     private readonly socket: Socket,
-    private readonly mongod: Mongod
+    target: Mongod | Endpoint
   ) {
-    this.info = { id: mongod.nextConnectionId(), appName: undefined, closed: this.#closed.signal };
+    this.#endpoint = 'run' in target ? target : mongodEndpoint(target);
+    this.info = {
+      id: this.#endpoint.nextConnectionId(),
+      appName: undefined,
+      closed: this.#closed.signal
+    };
     socket.setNoDelay(true);
     socket.on('data', chunk => this.#onData(chunk));
     socket.on('close', () => this.#closed.abort());
@@ -68,7 +92,7 @@ export class Connection {
       // Invalid BSON in an otherwise well-framed message: answer like mongod, keep the connection.
       const requestId = message.readInt32LE(4);
       this.#write(
-        buildMsgReply(requestId, errorReply(this.mongod, new ServerError(22, String(error))))
+        buildMsgReply(requestId, this.#endpoint.errorReply(new ServerError(22, String(error))))
       );
       return;
     }
@@ -76,7 +100,7 @@ export class Connection {
       await this.#handleQuery(request.requestId, request.fullCollectionName, request.query);
       return;
     }
-    const reply = await runCommand(this.mongod, request.body, this.info);
+    const reply = await this.#endpoint.run(request.body, this.info);
     if (reply === CLOSE_CONNECTION) {
       this.destroy();
       return;
@@ -106,7 +130,7 @@ export class Connection {
       // The next reply waits for a topology change or maxAwaitTimeMS, like the first.
       const next = new Map(body);
       next.set('topologyVersion', reply.get('topologyVersion') as BDoc);
-      const streamed = await runCommand(this.mongod, next, this.info);
+      const streamed = await this.#endpoint.run(next, this.info);
       if (this.#closed.signal.aborted) return;
       if (streamed === CLOSE_CONNECTION) {
         this.destroy();
@@ -125,18 +149,17 @@ export class Connection {
       return;
     }
     let reply: Map<string, unknown>;
-    if (HELLO_COMMANDS.has(name) || this.mongod.profile.opQueryCommands) {
+    if (HELLO_COMMANDS.has(name) || this.#endpoint.opQueryCommands) {
       const body = new Map(query);
       body.set('$db', db);
-      const result = await runCommand(this.mongod, body, this.info);
+      const result = await this.#endpoint.run(body, this.info);
       if (result === CLOSE_CONNECTION) {
         this.destroy();
         return;
       }
       reply = result;
     } else {
-      reply = errorReply(
-        this.mongod,
+      reply = this.#endpoint.errorReply(
         new ServerError(
           352,
           `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade. For more details see https://dochub.mongodb.org/core/legacy-opcode-removal`
