@@ -11,6 +11,7 @@ import {
   type BSON,
   type Document,
   Long,
+  MaxKey,
   MongoClient,
   type MongoServerError,
   Timestamp
@@ -277,6 +278,77 @@ describe('sharded cluster: mongos, shards and config metadata (7.0)', () => {
     const deleted = await people.deleteOne({ name: 'ann' });
     assert.equal(deleted.deletedCount, 1);
     assert.equal(await people.countDocuments({ region: 'us' }), 1);
+  });
+
+  it('sends retryable writes with the client’s statement ids, answering retries per shard', async () => {
+    const admin = run.mongos.db('admin');
+    await admin.command({ enableSharding: 'retry', primaryShard: 'shard0' });
+    await admin.command({ shardCollection: 'retry.c', key: { k: 1 } });
+    await admin.command({ split: 'retry.c', middle: { k: 0 } });
+    await admin.command({ moveChunk: 'retry.c', find: { k: 1 }, to: 'shard1' });
+    const c = run.mongos.db('retry').collection<AnyDoc>('c');
+    // The second shard drops the connection once: mongos answers HostUnreachable, the driver
+    // retries the whole batch, and shard0 answers its part from what it recorded.
+    await run.shards[1]!.db('admin').command({
+      configureFailPoint: 'failCommand',
+      mode: { times: 1 },
+      data: { failCommands: ['insert'], closeConnection: true }
+    });
+    const result = await c.insertMany(
+      [
+        { _id: 1, k: -1 },
+        { _id: 2, k: 1 },
+        { _id: 3, k: -2 },
+        { _id: 4, k: 2 }
+      ],
+      { ordered: false }
+    );
+    assert.equal(result.insertedCount, 4);
+    assert.equal(await c.countDocuments(), 4);
+    const stmtIds = await Promise.all(
+      run.shards.map(async shard =>
+        (await oplog(shard, { ns: 'retry.c', op: 'i', fromMigrate: { $ne: true } })).map(
+          e => e.stmtId
+        )
+      )
+    );
+    assert.deepEqual(stmtIds, [
+      [0, 2],
+      [1, 3]
+    ]);
+  });
+
+  it('moves a document whose shard key update changes its shard (retryable write)', async () => {
+    const c = run.mongos.db('retry').collection<AnyDoc>('c');
+    const result = await c.updateOne({ k: -1, _id: 1 }, { $set: { k: 5 } });
+    assert.equal(result.modifiedCount, 1);
+    assert.deepEqual(await c.findOne({ _id: 1 }), { _id: 1, k: 5 });
+    assert.equal(
+      await run.shards[0]!.db('retry').collection<AnyDoc>('c').countDocuments({ _id: 1 }),
+      0
+    );
+    assert.equal(
+      await run.shards[1]!.db('retry').collection<AnyDoc>('c').countDocuments({ _id: 1 }),
+      1
+    );
+    const nonRetryable = new MongoClient(run.cluster.uri, { retryWrites: false });
+    try {
+      await assert.rejects(
+        nonRetryable
+          .db('retry')
+          .collection<AnyDoc>('c')
+          .updateOne({ k: 5, _id: 1 }, { $set: { k: -5 } }),
+        (error: MongoServerError) => {
+          // The driver wraps a write's IllegalOperation (its MMAPv1 retryable-writes check).
+          const original = (error.originalError ?? error) as MongoServerError;
+          assert.equal(original.code, 20);
+          assert.match(original.message, /^Must run update to shard key field/);
+          return true;
+        }
+      );
+    } finally {
+      await nonRetryable.close();
+    }
   });
 
   it('gossips one cluster time: replies carry $clusterTime, shard oplogs interleave', async () => {
@@ -554,6 +626,31 @@ describe('sharded cluster: change streams on mongos', () => {
     assert.equal(first.documentKey._id, 1);
   });
 
+  it('shows a cross-shard transaction’s events from both shards with its lsid', async () => {
+    const c = run.mongos.db('cs').collection<AnyDoc>('c');
+    const stream = c.watch();
+    await stream.tryNext();
+    const session = run.mongos.startSession();
+    try {
+      await session.withTransaction(async () => {
+        await c.insertOne({ _id: 'tx-neg', k: -100 }, { session });
+        await c.insertOne({ _id: 'tx-pos', k: 100 }, { session });
+      });
+    } finally {
+      await session.endSession();
+    }
+    const events = [await stream.next(), await stream.next()];
+    await stream.close();
+    assert.deepEqual(events.map(e => (e as Document).documentKey._id).sort(), ['tx-neg', 'tx-pos']);
+    for (const event of events) {
+      assert.ok((event as Document).lsid);
+      assert.equal(
+        ((event as Document).txnNumber as Long | number).toString(),
+        events[0]!.txnNumber!.toString()
+      );
+    }
+  });
+
   it('shows shardCollection with showExpandedEvents (6.0+)', async () => {
     const stream = run.mongos.db('cs').watch([], { showExpandedEvents: true });
     await stream.tryNext();
@@ -600,6 +697,22 @@ describe('sharded cluster: 4.4 and 6.0 profiles', () => {
       assert.equal(dbDoc?.partitioned, true);
       const note = (await oplog(run.shards[0]!, { op: 'n', ns: 'old.c' }))[0];
       assert.deepEqual(note?.o2, { type: 'migrateChunkToNewShard', from: 'shard0', to: 'shard1' });
+      const recovery = await run.shards[0]!.db('admin')
+        .collection<AnyDoc>('system.version')
+        .findOne({ _id: 'minOpTimeRecovery' });
+      assert.equal(recovery?.shardName, 'shard0');
+      assert.equal(recovery?.minOpTimeUpdaters, 0);
+      // moveChunk by bounds moves it back.
+      await admin.command({
+        moveChunk: 'old.c',
+        bounds: [{ k: 10 }, { k: new MaxKey() }],
+        to: 'shard0'
+      });
+      assert.equal(
+        await run.mongos.db('config').collection('chunks').countDocuments({ shard: 'shard0' }),
+        2
+      );
+      await admin.command({ moveChunk: 'old.c', find: { k: 20 }, to: 'shard1' });
       await assert.rejects(
         c.updateOne({ name: 'x' }, { $set: { n: 1 } }),
         (error: MongoServerError) => {

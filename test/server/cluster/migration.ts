@@ -15,8 +15,10 @@
  * 4. Critical section: mongos holds writes to the collection. If the recipient owned no chunk of
  *    the collection, the donor logs the no-op change streams watch for (`migrateChunkToNewShard`:
  *    4.4/5.0 `o2: {type, from, to}`, 6.0+ `o2: {migrateChunkToNewShard, fromShardId,
- *    toShardId}`); the last writes are transferred; the config server commits the new chunk
- *    versions and history (`moveChunk.commit`). From 6.0 a donor left without chunks logs
+ *    toShardId}`); 4.4/5.0 then mark the metadata operation in `admin.system.version`
+ *    (`minOpTimeRecovery`, `minOpTimeUpdaters` +1, back to 0 after the commit); the last writes are
+ *    transferred; the config server commits the new chunk versions and history
+ *    (`moveChunk.commit`). From 6.0 a donor left without chunks logs
  *    `migrateLastChunkFromShard`. (`moveChunkHangAtStep5` pauses before the commit.)
  * 5. The donor keeps the documents (orphans: visible on the shard, filtered out for mongos) until
  *    the range deleter removes them, each delete with `fromMigrate: true`, after
@@ -181,6 +183,29 @@ export class Migrations {
         leave = resolve;
       })
     );
+    const recovery = (inc: number) => {
+      // 4.4/5.0: ShardingStateRecovery::startMetadataOp/endMetadataOp mark the donor's
+      // metadata operation in admin.system.version around the commit.
+      if (wire >= 17) return;
+      const update: BDoc = new Map();
+      if (inc > 0) {
+        update.set(
+          '$set',
+          new Map<string, BValue>([
+            ['configsvrConnectionString', router.configConnectionString],
+            ['shardName', from],
+            ['minOpTime', donor.lastOpTime()]
+          ])
+        );
+      }
+      update.set('$inc', new Map([['minOpTimeUpdaters', new Int32(inc)]]));
+      donor.writes.update(
+        'admin',
+        'system.version',
+        { q: new Map([['_id', 'minOpTimeRecovery']]), u: update, upsert: true, multi: false },
+        {}
+      );
+    };
     try {
       await donor.failPoints.pauseWhileSet('moveChunkHangAtStep5');
       if (!collection.chunks.some(other => other.shard === to)) {
@@ -204,6 +229,7 @@ export class Migrations {
               ]);
         noop(donor, collection.ns, collection.uuid, msg, o2);
       }
+      recovery(1);
       transferMods(donor, source, recipient, target, position, inRange);
       const commitTime = router.clock.next();
       catalog.commitMove(collection, chunk, to, commitTime);
@@ -225,6 +251,7 @@ export class Migrations {
           ])
         );
       }
+      recovery(-1);
     } finally {
       router.criticalSections.delete(collection.ns);
       leave();
