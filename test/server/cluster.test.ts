@@ -181,6 +181,17 @@ describe('sharded cluster: mongos, shards and config metadata (7.0)', () => {
       'onCurrentShardSince',
       'history'
     ]);
+    // The shard key index, created with the collection (on every shard holding it).
+    for (const client of [run.mongos, ...run.shards]) {
+      const indexes = await client.db('app').collection('h').listIndexes().toArray();
+      assert.deepEqual(
+        indexes.map(index => [index.name, index.key]),
+        [
+          ['_id_', { _id: 1 }],
+          ['_id_hashed', { _id: 'hashed' }]
+        ]
+      );
+    }
     const docs = Array.from({ length: 40 }, (_, i) => ({ _id: i, v: i }));
     await run.mongos.db('app').collection<AnyDoc>('h').insertMany(docs);
     const perShard = await Promise.all(run.shards.map(shard => count(shard, 'app.h')));

@@ -239,10 +239,21 @@ const shardCollection: RouterHandler = async ctx => {
     );
     source = primary.catalog.collection(db, coll)!;
   }
-  const keyFields = [...keySpec.keys()];
+  // An index whose key starts with the shard key, field by field and kind by kind (a hashed
+  // field needs a hashed index, an ascending one an ascending index).
+  const keyEntries = [...keySpec];
   const hasKeyIndex = source.indexes.some(index => {
-    const fields = [...(index.spec.get('key') as BDoc).keys()];
-    return keyFields.every((field, i) => fields[i] === field) && (!unique || index.unique);
+    const indexKey = [...(index.spec.get('key') as BDoc)];
+    return (
+      keyEntries.every(([field, kind], i) => {
+        const entry = indexKey[i];
+        if (!entry || entry[0] !== field) return false;
+        return kind === 'hashed'
+          ? entry[1] === 'hashed'
+          : isNumber(entry[1]) && toNumber(entry[1]) === 1;
+      }) &&
+      (!unique || index.unique)
+    );
   });
   if (!hasKeyIndex) {
     if (source.count > 0) {

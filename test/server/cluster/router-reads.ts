@@ -306,6 +306,16 @@ const distinct: RouterHandler = async ctx => {
   return { values: [...seen.values()] };
 };
 
+/** A `$collStats` result with the shard it came from, after `ns` (as mongos reports it). */
+function withShard(doc: BDoc, shard: string): BDoc {
+  const out: BDoc = new Map();
+  for (const [key, value] of doc) {
+    out.set(key, value);
+    if (key === 'ns') out.set('shard', shard);
+  }
+  return out;
+}
+
 function stageName(stage: BValue): string | undefined {
   return isDoc(stage) ? stage.keys().next().value : undefined;
 }
@@ -377,12 +387,15 @@ const aggregate: RouterHandler = async ctx => {
   }
   if (ctx.cmd.get('explain') === true) throw notImplemented('aggregate explain');
   let split = 0;
+  // $collStats reports per shard (each result names its shard); $match stages filter there.
+  if (stageName(pipeline[0]) === '$collStats') split = 1;
   while (split < pipeline.length && stageName(pipeline[split]) === '$match') split++;
   const shardStages = pipeline.slice(0, split);
   const mergeStages = pipeline.slice(split) as BDoc[];
+  const firstMatch = shardStages.find(stage => stageName(stage) === '$match');
   const filter: BDoc =
-    shardStages.length === 1 && isDoc(shardStages[0])
-      ? ((shardStages[0] as BDoc).get('$match') as BDoc)
+    isDoc(firstMatch) && isDoc(firstMatch.get('$match'))
+      ? (firstMatch.get('$match') as BDoc)
       : new Map();
   const members = coll ? queryShards(ctx.router, coll, filter) : [ctx.router.primaryOf(ctx.db)];
   const docs: BDoc[] = [];
@@ -391,8 +404,15 @@ const aggregate: RouterHandler = async ctx => {
       pipeline: shardStages,
       cursor: new Map([['batchSize', ALL]])
     });
+    const shardDocs = await drain(
+      ctx,
+      member,
+      await ctx.router.send(member, ctx.db, body, ctx.connection)
+    );
     docs.push(
-      ...(await drain(ctx, member, await ctx.router.send(member, ctx.db, body, ctx.connection)))
+      ...(stageName(pipeline[0]) === '$collStats'
+        ? shardDocs.map(doc => withShard(doc, member))
+        : shardDocs)
     );
   }
   const vars = letOf(ctx);

@@ -106,7 +106,10 @@ export class RouterTransactions {
   /** Adds the session and transaction fields a member needs to a command sent to it. */
   sessionFields(ctx: RouterContext, member: string, out: BDoc): void {
     const lsid = ctx.cmd.get('lsid');
-    if (!isDoc(lsid)) return;
+    if (!isDoc(lsid)) {
+      if (ctx.cmd.has('readConcern')) out.set('readConcern', ctx.cmd.get('readConcern'));
+      return;
+    }
     out.set('lsid', lsid);
     const txnNumber = ctx.cmd.get('txnNumber');
     if (txnNumber === undefined) {
