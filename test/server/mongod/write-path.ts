@@ -17,7 +17,6 @@ import {
   valuesIdentical,
   withCollation
 } from '../bson/values.js';
-import { collatorFor } from '../engine/collation/collator.js';
 import { compileFilter, type Matcher } from '../engine/query/matcher.js';
 import { compileSort } from '../engine/query/sort.js';
 import { ServerError } from '../engine/server-error.js';
@@ -27,6 +26,7 @@ import { recordsImages } from './change-stream-images.js';
 import { type Collection } from './collection.js';
 import { type Mongod } from './mongod.js';
 import { type RetryableWrite } from './oplog-entries.js';
+import { validateWrite } from './validation.js';
 
 const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 
@@ -103,8 +103,6 @@ export function prepareForInsert(doc: BDoc): BDoc {
 }
 
 export class WritePath {
-  readonly #validators = new WeakMap<BDoc, Matcher>();
-
   constructor(private readonly mongod: Mongod) {}
 
   /** Inserts one document, creating the collection if needed. */
@@ -113,11 +111,14 @@ export class WritePath {
     const doc = prepareForInsert(raw);
     if (!origin.bypassValidation) this.#validate(collection, doc, undefined);
     collection.insert(doc);
+    const documentKey = this.mongod.documentKeyOf?.(collection.ns, doc);
     this.mongod.log({
       op: 'i',
       ns: collection.ns,
       ui: collection.uuid,
       o: doc,
+      // 5.3+ logs an insert's document key (a shard's: shard key fields and _id) as `o2`.
+      o2: documentKey && this.mongod.profile.maxWireVersion >= 17 ? documentKey : undefined,
       retryable: retryableOf(origin)
     });
     if (!this.mongod.currentTransaction) collection.evictCapped();
@@ -148,6 +149,14 @@ export class WritePath {
       outcome.before = doc;
       outcome.after = doc;
       if (!valuesIdentical(doc, after)) {
+        // A routed update may not move a document out of this shard's chunks (mongod's
+        // WouldChangeOwningShard, which the router turns into a delete and an insert).
+        if (this.mongod.routedFilter && !this.mongod.routedFilter(collection!.ns, after)) {
+          throw new ServerError(283, 'This update would cause the doc to change owning shards', {
+            codeName: 'WouldChangeOwningShard',
+            extra: { preImage: doc, postImage: after, shouldUpsert: false }
+          });
+        }
         this.#replaceStored(collection!, doc, after, spec.u, origin);
         outcome.nModified++;
         outcome.after = after;
@@ -220,7 +229,7 @@ export class WritePath {
             ['op', 'd'],
             ['ns', collection.ns],
             ['ui', collection.uuid],
-            ['o', idOnly(doc)]
+            ['o', this.#documentKey(collection, doc)]
           ])
       );
       this.mongod.log({
@@ -235,7 +244,7 @@ export class WritePath {
           op: 'd',
           ns: collection.ns,
           ui: collection.uuid,
-          o: idOnly(doc),
+          o: this.#documentKey(collection, doc),
           retryable: retryableOf(origin),
           images: recordsImages(collection) ? { pre: doc } : undefined
         });
@@ -268,7 +277,7 @@ export class WritePath {
     }
     if (!origin.bypassValidation) this.#validate(collection, after, before);
     collection.replace(before, after);
-    const o2 = idOnly(before);
+    const o2 = this.#documentKey(collection, before);
     const isReplacement = !Array.isArray(update) && !isOperatorUpdate(update);
     let o: BDoc | null = null;
     if (!isReplacement) {
@@ -290,50 +299,27 @@ export class WritePath {
 
   /** Documents to test against the filter: the `_id` fast path, else every document (sorted). */
   #candidates(collection: Collection, q: BDoc, sort: BDoc | undefined): BDoc[] {
+    const owns = this.mongod.routedFilter;
     // At most one document has a given _id, so there is nothing to sort.
     if (exactIdFilter(q)) {
       const found = collection.get(q.get('_id'));
-      return found ? [found] : [];
+      return found && (!owns || owns(collection.ns, found)) ? [found] : [];
     }
-    if (!sort || sort.size === 0) return collection.snapshot();
-    return collection.snapshot().sort(compileSort(sort));
+    const docs = owns
+      ? collection.snapshot().filter(doc => owns(collection.ns, doc))
+      : collection.snapshot();
+    if (!sort || sort.size === 0) return docs;
+    return docs.sort(compileSort(sort));
+  }
+
+  /** `{_id}`, or on a sharded collection's shard `{<shard key fields>, _id}` (getDocumentKey). */
+  #documentKey(collection: Collection, doc: BDoc): BDoc {
+    return this.mongod.documentKeyOf?.(collection.ns, doc) ?? idOnly(doc);
   }
 
   #validate(collection: Collection, doc: BDoc, before: BDoc | undefined): void {
-    const validator = collection.options.get('validator');
-    if (!isDoc(validator) || validator.size === 0) return;
-    const level = collection.options.get('validationLevel') ?? 'strict';
-    if (level === 'off') return;
-    // The validator compares strings under the collection's default collation, whatever the
-    // write's own collation is.
-    const defaultSpec = collection.options.get('collation');
-    const passes = (candidate: BDoc) =>
-      withCollation(isDoc(defaultSpec) ? collatorFor(defaultSpec) : undefined, () => {
-        let matcher = this.#validators.get(validator);
-        if (!matcher) {
-          matcher = compileFilter(validator);
-          this.#validators.set(validator, matcher);
-        }
-        return matcher.matches(candidate);
-      });
-    // 'moderate' skips updates of documents that already failed validation.
-    if (level === 'moderate' && before && !passes(before)) return;
-    if (passes(doc)) return;
-    if ((collection.options.get('validationAction') ?? 'error') === 'warn') return;
-    throw new ServerError(121, 'Document failed validation', {
-      extra: {
-        errInfo: new Map<string, BValue>([
-          ['failingDocumentId', doc.get('_id')],
-          [
-            'details',
-            new Map<string, BValue>([
-              ['operatorName', '$and'],
-              ['clausesNotSatisfied', []]
-            ])
-          ]
-        ])
-      }
-    });
+    // 4.4 reports a failed validation without errInfo; 5.0 added the explanation.
+    validateWrite(collection, doc, before, this.mongod.profile.maxWireVersion >= 13);
   }
 }
 
