@@ -239,6 +239,39 @@ export class Collection {
     this.#commitKeys(pending, idKey);
   }
 
+  /**
+   * Applies a transaction's changes at once, as mongod commits them: every changed document's
+   * index keys are released before any new one is claimed, so documents that swapped unique
+   * values inside the transaction do not collide with each other's old values. `[before,
+   * after]` per document: a replacement (in place), an insert (`before` undefined) or a delete.
+   */
+  applyChanges(changes: readonly (readonly [BDoc | undefined, BDoc | undefined])[]): void {
+    for (const [before] of changes) {
+      if (before) this.#removeKeys(before, keyOf(before.get('_id')));
+    }
+    let pending: (Map<IndexState, string[]> | undefined)[];
+    try {
+      pending = changes.map(([, after]) =>
+        after ? this.#checkUnique(after, keyOf(after.get('_id')), undefined) : undefined
+      );
+    } catch (error) {
+      for (const [before] of changes) {
+        if (before) this.#addKeys(before, keyOf(before.get('_id')));
+      }
+      throw error;
+    }
+    changes.forEach(([before, after], i) => {
+      if (before && !after) return this.remove(before);
+      if (!after) return;
+      const idKey = keyOf(after.get('_id'));
+      this.onWrite?.(idKey);
+      if (!before) this.#idOrder = undefined;
+      this.records.set(idKey, after);
+      this.#bytes += bsonSize(after) - (before ? bsonSize(before) : 0);
+      this.#commitKeys(pending[i]!, idKey);
+    });
+  }
+
   /** Removes a stored document. */
   remove(doc: BDoc): void {
     const idKey = keyOf(doc.get('_id'));

@@ -120,6 +120,23 @@ export class Transaction {
    * everything untouched) if a document changed outside the transaction since it was read.
    */
   publish(): void {
+    this.checkPublishable();
+    for (const ns of this.#created) this.catalog.adopt(this.#copies.get(ns)!.copy);
+    for (const [ns, keys] of this.#written) {
+      const { copy } = this.#copies.get(ns)!;
+      const real = this.catalog.collection(copy.db, copy.name) ?? this.catalog.adopt(copy);
+      if (real === copy) continue;
+      real.applyChanges(
+        [...keys].map(key => [real.records.get(key), copy.records.get(key)] as const)
+      );
+    }
+  }
+
+  /**
+   * Throws WriteConflict when publishing would conflict (a namespace created or a document
+   * changed outside the transaction); a sharded cluster's participant checks it when it prepares.
+   */
+  checkPublishable(): void {
     for (const ns of this.#created) {
       const { copy } = this.#copies.get(ns)!;
       // Someone else created the namespace since: the transaction's create conflicts.
@@ -137,19 +154,6 @@ export class Transaction {
         ) {
           throw this.#conflict();
         }
-      }
-    }
-    for (const ns of this.#created) this.catalog.adopt(this.#copies.get(ns)!.copy);
-    for (const [ns, keys] of this.#written) {
-      const { copy } = this.#copies.get(ns)!;
-      const real = this.catalog.collection(copy.db, copy.name) ?? this.catalog.adopt(copy);
-      if (real === copy) continue;
-      for (const key of keys) {
-        const before = real.records.get(key);
-        const after = copy.records.get(key);
-        if (before && after) real.replace(before, after);
-        else if (before) real.remove(before);
-        else if (after) real.insert(after);
       }
     }
   }
