@@ -509,6 +509,42 @@ describe('sharded cluster: chunk migrations', () => {
     assert.ok(mods.some(e => e.op === 'i' && e.o._id === 100));
     assert.ok(mods.some(e => e.op === 'u' && e.o._id === 4));
   });
+  it('aborts a transaction that wrote a migrating chunk on the donor (retried on the recipient)', async () => {
+    const admin = run.mongos.db('admin');
+    const r = run.mongos.db('mig').collection<AnyDoc>('r');
+    const session = run.mongos.startSession();
+    try {
+      session.startTransaction();
+      await r.updateOne({ k: 12, _id: 12 }, { $set: { inTxn: true } }, { session });
+      // The chunk holding k 12 moves while the transaction is open on its donor.
+      const owner = await run.mongos
+        .db('config')
+        .collection('chunks')
+        .findOne({ 'max.k': { $type: 'maxKey' } });
+      await admin.command({
+        moveChunk: 'mig.r',
+        find: { k: 12 },
+        to: owner?.shard === 'shard0' ? 'shard1' : 'shard0'
+      });
+      await assert.rejects(session.commitTransaction(), (error: MongoServerError) => {
+        assert.equal(error.code, 251);
+        assert.ok(error.hasErrorLabel('TransientTransactionError'));
+        return true;
+      });
+    } finally {
+      await session.endSession();
+    }
+    assert.equal((await r.findOne({ k: 12, _id: 12 }))?.inTxn, undefined);
+    const retry = run.mongos.startSession();
+    try {
+      await retry.withTransaction(async () => {
+        await r.updateOne({ k: 12, _id: 12 }, { $set: { inTxn: true } }, { session: retry });
+      });
+    } finally {
+      await retry.endSession();
+    }
+    assert.equal((await r.findOne({ k: 12, _id: 12 }))?.inTxn, true);
+  });
 });
 
 describe('sharded cluster: transactions', () => {

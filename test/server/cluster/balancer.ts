@@ -3,13 +3,17 @@
  * `mode: 'full'` (balancerStart; `--balancer on`), a round runs every `balancerIntervalMs`. Per
  * collection not marked `noBalance`, it moves one chunk from the shard with the most chunks to the
  * one with the fewest when they differ by 2 or more (4.4's chunk-count thresholds at their
- * smallest), and, while a collection with data has fewer chunks than there are shards, splits its
- * fullest chunk at the median shard key so there is something to move. Migrations run as
- * `moveChunk` does, so writes keep flowing during them.
+ * smallest); otherwise, while a chunk holds more than a shard's share of the collection's
+ * documents (and the collection has fewer than 4 chunks per shard), it splits that chunk at its
+ * median shard key, so data ends up spread, as 7.0's data-size balancing aims to. Migrations run
+ * as `moveChunk` does, so writes keep flowing during them.
  */
 import { type Migrations } from './migration.js';
 import { type Router } from './router.js';
 import { compareKeys } from './shard-key.js';
+
+/** The balancer splits a collection into at most this many chunks per shard. */
+const MAX_CHUNKS_PER_SHARD = 4;
 
 export class Balancer {
   inRound = false;
@@ -54,18 +58,21 @@ export class Balancer {
             .catch(() => undefined);
           continue;
         }
-        if (collection.chunks.length < counts.size) this.#splitFullest(collection.ns);
+        if (collection.chunks.length < MAX_CHUNKS_PER_SHARD * counts.size) {
+          this.#splitFullest(collection.ns, counts.size);
+        }
       }
     } finally {
       this.inRound = false;
     }
   }
 
-  #splitFullest(ns: string): void {
+  #splitFullest(ns: string, shards: number): void {
     const { catalog } = this.router;
     const collection = catalog.collection(ns);
     if (!collection) return;
     let best: { keys: Map<string, unknown>[]; size: number } | undefined;
+    let total = 0;
     for (const chunk of collection.chunks) {
       const stored = this.router
         .shard(chunk.shard)
@@ -75,9 +82,11 @@ export class Balancer {
         .map(doc => collection.key.keyOfDocument(doc))
         .filter(key => compareKeys(key, chunk.min) >= 0 && compareKeys(key, chunk.max) < 0)
         .sort(compareKeys);
+      total += keys.length;
       if (!best || keys.length > best.size) best = { keys, size: keys.length };
     }
-    if (!best || best.size < 2) return;
+    // Split while one chunk holds more than a shard's share of the collection.
+    if (!best || best.size < 2 || best.size * shards <= total) return;
     const median = best.keys[Math.floor(best.size / 2)]!;
     catalog.split(collection, median as Map<string, never>);
   }

@@ -15,7 +15,8 @@
  * 4. Critical section: mongos holds writes to the collection. If the recipient owned no chunk of
  *    the collection, the donor logs the no-op change streams watch for (`migrateChunkToNewShard`:
  *    4.4/5.0 `o2: {type, from, to}`, 6.0+ `o2: {migrateChunkToNewShard, fromShardId,
- *    toShardId}`); 4.4/5.0 then mark the metadata operation in `admin.system.version`
+ *    toShardId}`); open transactions that wrote the collection on the donor are aborted;
+ *    4.4/5.0 then mark the metadata operation in `admin.system.version`
  *    (`minOpTimeRecovery`, `minOpTimeUpdaters` +1, back to 0 after the commit); the last writes are
  *    transferred; the config server commits the new chunk versions and history
  *    (`moveChunk.commit`). From 6.0 a donor left without chunks logs
@@ -230,6 +231,7 @@ export class Migrations {
         noop(donor, collection.ns, collection.uuid, msg, o2);
       }
       recovery(1);
+      abortTransactionsOn(donor, collection.ns);
       transferMods(donor, source, recipient, target, position, inRange);
       const commitTime = router.clock.next();
       catalog.commitMove(collection, chunk, to, commitTime);
@@ -324,6 +326,22 @@ export class Migrations {
     deletion.timer = setTimeout(() => deletion.run(), this.orphanCleanupDelayMs);
     deletion.timer.unref();
     return deletion;
+  }
+}
+
+/**
+ * Open transactions that wrote the collection on the donor cannot commit there once the chunk
+ * moved (their writes would land on orphans): the critical section aborts them, and their next
+ * statement or commit fails with NoSuchTransaction (TransientTransactionError), so clients retry
+ * them against the new owner, as mongod's critical section does to conflicting transactions.
+ */
+function abortTransactionsOn(donor: Mongod, ns: string): void {
+  for (const session of donor.sessions.list()) {
+    const transaction = session.transaction;
+    if (transaction?.state !== 'inProgress') continue;
+    if (!transaction.ops.some(op => op.get('ns') === ns)) continue;
+    transaction.state = 'aborted';
+    transaction.release();
   }
 }
 
