@@ -19,6 +19,8 @@ import { type FetchMethod } from '../../src/replicator-options.js';
 import { startTestServer } from '../server/server.js';
 import { rawDocuments, waitAppliedMarker } from '../support/replication.js';
 import { withTimeout } from '../support/timeout-signal.js';
+import { UniqueWorkload } from '../support/unique-workload.js';
+import { ValidatorWorkload } from '../support/validator-workload.js';
 import { seededRandom, Workload } from '../support/workload.js';
 
 const SEEDS = Number(process.env.CONVERGENCE_SEEDS ?? 20);
@@ -56,6 +58,25 @@ async function prefill(client: MongoClient, workload: Workload): Promise<void> {
 }
 
 async function assertConverged(source: MongoClient, target: MongoClient, what: string) {
+  // Unique indexes relaxed during the copy and the catch-up are unique again, as on the source.
+  const indexes = async (client: MongoClient) =>
+    (await client.db('conv').collection('users').listIndexes().toArray())
+      .filter(index => index.name !== '_id_')
+      .map(index => ({ name: index.name, key: index.key, unique: index.unique }))
+      .sort((a, b) => String(a.name).localeCompare(String(b.name)));
+  assert.deepEqual(await indexes(target), await indexes(source), `${what}: users' indexes`);
+  for (const coll of ['users', 'validated']) {
+    assert.deepEqual(
+      await rawDocuments(target, 'conv', coll),
+      await rawDocuments(source, 'conv', coll),
+      `${what}: conv.${coll}`
+    );
+  }
+  const options = async (client: MongoClient) =>
+    (
+      await client.db('conv').listCollections({ name: 'validated' }, { nameOnly: false }).toArray()
+    )[0]?.options;
+  assert.deepEqual(await options(target), await options(source), `${what}: the validator`);
   let compared = 0;
   for (const coll of COLLECTIONS) {
     const expected = await rawDocuments(source, 'conv', coll);
@@ -104,14 +125,20 @@ async function runSeed(seed: number, version: string, fetchMethod: FetchMethod):
   try {
     await Promise.all([sourceClient.connect(), targetClient.connect()]);
     const workload = new Workload(sourceClient, 'conv', seed, COLLECTIONS);
+    const users = new UniqueWorkload(sourceClient, 'conv', seed);
+    const validated = new ValidatorWorkload(sourceClient, 'conv', seed);
     await prefill(sourceClient, workload);
+    await users.setUp(12);
+    await validated.setUp(10);
     for (let restart = 0; restart < RESTARTS; restart++) {
       const controller = new AbortController();
       const replicator = make(controller.signal);
       const crash = crashPoint(replicator, random);
       await replicator.start();
-      // Writes during the copy and the catch-up.
+      // Writes during the copy and the catch-up, values moving between unique keys among them.
       await workload.run(OPS);
+      await users.run(OPS / 2);
+      await validated.run(OPS / 4);
       await withTimeout(crash, 60_000, 'a crash point');
       if (random() < 0.5) await replicator.stop();
       else {
@@ -122,6 +149,7 @@ async function runSeed(seed: number, version: string, fetchMethod: FetchMethod):
     const replicator = make(new AbortController().signal);
     await replicator.start();
     await workload.run(OPS);
+    await users.run(OPS / 2);
     await withTimeout(
       (async () => {
         if (replicator.phase !== 'incr') {
@@ -179,6 +207,7 @@ describe('mode all with an oplog shorter than the copy', () => {
           await Promise.all([sourceClient.connect(), targetClient.connect()]);
           const workload = new Workload(sourceClient, 'conv', 77, COLLECTIONS);
           await prefill(sourceClient, workload);
+          await new UniqueWorkload(sourceClient, 'conv', 77).setUp(5);
           const replicator = new Replicator({
             mode: 'all',
             source: source.uri,

@@ -16,6 +16,8 @@ import { startTestServer } from '../server/server.js';
 import { DdlWorkload } from '../support/ddl-workload.js';
 import { rawDocuments, waitAppliedMarker } from '../support/replication.js';
 import { withTimeout } from '../support/timeout-signal.js';
+import { UniqueWorkload } from '../support/unique-workload.js';
+import { ValidatorWorkload } from '../support/validator-workload.js';
 import { seededRandom, Workload } from '../support/workload.js';
 
 const SEEDS_PER_FORMAT = Number(process.env.CONVERGENCE_SEEDS ?? 20);
@@ -79,11 +81,19 @@ async function runSeed(seed: number, profile: Profile): Promise<void> {
     await Promise.all([sourceClient.connect(), targetClient.connect()]);
     const workload = new Workload(sourceClient, 'conv', seed);
     const ddl = new DdlWorkload(sourceClient, DBS, seed);
+    const users = new UniqueWorkload(sourceClient, 'conv', seed);
+    const validated = new ValidatorWorkload(sourceClient, 'conv', seed);
     let controller = new AbortController();
     let replicator = make(controller.signal);
     await replicator.start();
+    // Created while replicating: the collections, their unique indexes and validator arrive as
+    // DDL; some documents break the validator (written with validation bypassed).
+    await users.setUp(8);
+    await validated.setUp(6);
     for (let phase = 0; phase < PHASES; phase++) {
       await workload.run(OPS_PER_PHASE);
+      await users.run(OPS_PER_PHASE / 2);
+      await validated.run(OPS_PER_PHASE / 4);
       await ddl.run(DDL_PER_PHASE);
       if (random() < 0.5) {
         await replicator.stop();
@@ -93,6 +103,7 @@ async function runSeed(seed: number, profile: Profile): Promise<void> {
       }
       // Writes while nobody replicates must be picked up after the restart.
       await workload.run(Math.floor(OPS_PER_PHASE / 4));
+      await users.run(Math.floor(OPS_PER_PHASE / 4));
       await ddl.run(1);
       controller = new AbortController();
       replicator = make(controller.signal);
@@ -107,7 +118,7 @@ async function runSeed(seed: number, profile: Profile): Promise<void> {
     );
     await replicator.stop();
     let compared = 0;
-    for (const coll of ['alpha', 'beta', 'gamma']) {
+    for (const coll of ['alpha', 'beta', 'gamma', 'users', 'validated']) {
       const expected = await rawDocuments(sourceClient, 'conv', coll);
       const actual = await rawDocuments(targetClient, 'conv', coll);
       assert.deepEqual(actual, expected, `${what}: conv.${coll} differs`);
