@@ -112,18 +112,25 @@ function redactErrorObject(value: unknown, seen: WeakSet<object>): void {
     for (const inner of value.errors) redactErrorObject(inner, seen);
 }
 
-/** Codes whose reply details quote document values: duplicate keys and validation failures. */
+/** Codes whose `errInfo` quotes document values: duplicate keys and validation failures. */
 const VALUE_CODES = new Set([11000, 11001, 12582, 121]);
 
 /**
+ * Fields of server replies and driver results that hold document data: the document a failed
+ * write carried (`op`), a duplicate key (`keyValue`), the `_id`s of documents that block a
+ * unique conversion (`violations`), and the `_id`s a bulk write inserted or upserted.
+ */
+const VALUE_FIELDS = ['op', 'keyValue', 'violations', 'insertedIds', 'upsertedIds'];
+
+/**
  * Removes the document values a server reply can carry from an error's fields and the replies
- * it holds (a bulk write's `writeErrors`, `errorResponse`, `result`): a duplicate key's
- * `keyValue`, a validation failure's `errInfo`, and the key quoted in messages.
+ * it holds (a bulk write's `writeErrors`, `errorResponse`, `result`): see {@link VALUE_FIELDS},
+ * a validation failure's or duplicate key's `errInfo`, and the key quoted in messages.
  */
 function scrubServerReply(record: Record<string, unknown>, depth: number): void {
   if (depth > 4) return;
   const code = record.code;
-  if ('keyValue' in record) deleteField(record, 'keyValue');
+  for (const field of VALUE_FIELDS) if (field in record) deleteField(record, field);
   if (typeof code === 'number' && VALUE_CODES.has(code) && 'errInfo' in record) {
     deleteField(record, 'errInfo');
   }
@@ -147,9 +154,14 @@ function scrubServerReply(record: Record<string, unknown>, depth: number): void 
 
 function deleteField(record: Record<string, unknown>, key: string): void {
   try {
-    delete record[key];
+    if (delete record[key]) return;
   } catch {
-    // A frozen or non-configurable property: leave it rather than hide the original failure.
+    // Not configurable: overwrite it below.
+  }
+  try {
+    record[key] = undefined;
+  } catch {
+    // A frozen or getter-only property: leave it rather than hide the original failure.
   }
 }
 

@@ -278,8 +278,9 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
           // Until reported, a batch is replayed with any earlier one that meets a conflict.
           this.#inFlight.delete(dispatched.number);
         });
-        // The chain is awaited below or at the end; this only marks a failure as handled here.
-        reported.catch(() => undefined);
+        // A failure while reporting (enforcing a unique index) stops the lanes and the wait for
+        // input at once; the chain itself is awaited below or at the end.
+        reported.catch((error: unknown) => failure.abort(error));
         inFlight.push(reported);
       }
       await reported;
