@@ -24,31 +24,32 @@ import { join } from 'node:path';
 
 import { type Timestamp } from 'mongodb';
 
-import { withRelaxed } from './apply/unique-guard.js';
-import { replicatedUniqueIndexes, UniqueIndexes } from './catalog/unique-indexes.js';
 import { type Checkpoint, type ReplicationPhase } from './checkpoint/checkpoint.js';
 import { MongoCheckpointStore } from './checkpoint/mongo-checkpoint-store.js';
-import { InvalidConfigError, InvalidStateError, type ReplicationError } from './errors.js';
-import { FullCopy } from './full/full-copy.js';
+import { type ReplicationError } from './errors.js';
+import { type FullCopy } from './full/full-copy.js';
 import { firstFailure, sideError } from './lifecycle/side-errors.js';
 import { Stage } from './lifecycle/stage.js';
 import { filterFingerprint } from './namespace/filter-fingerprint.js';
 import { type NamespaceFilter } from './namespace/namespace-filter.js';
-import { CheckpointKeeper } from './orchestration/checkpoint-keeper.js';
-import { DeploymentClients } from './orchestration/deployment-clients.js';
 import {
+  CheckpointKeeper,
   checkSelfReplication,
   compareDeployments,
-  replicatorFilter,
-  selfReplication
-} from './orchestration/deployment-identity.js';
-import { type FenceOptions, type FenceResult, runFence } from './orchestration/fence.js';
-import {
+  DeploymentClients,
+  enforceCopiedUniqueIndexes,
+  type FenceOptions,
+  type FenceResult,
   IncrementalPipeline,
+  newestSourceOptime,
   type PipelineEmit,
-  type PipelineEvents
-} from './orchestration/incremental-pipeline.js';
-import { newestSourceOptime } from './orchestration/source-position.js';
+  type PipelineEvents,
+  recordCopiedUniqueIndexes,
+  replicatorFilter,
+  runFence,
+  selfReplication,
+  startCopy
+} from './orchestration/index.js';
 import { type ReplicatorEvents } from './replicator-events.js';
 import {
   type ReplicatorOptions,
@@ -133,23 +134,11 @@ export class Replicator extends Stage<ReplicatorEvents> {
    * @throws {@link InvalidStateError} when the replicator is not running
    * @throws {@link SourceReadError} when the marker cannot be written
    */
-  async fence(options: FenceOptions = {}): Promise<FenceResult> {
-    if (this.options.mode === 'full') {
-      throw new InvalidConfigError(
-        'mode',
-        'fence() needs mode "incr" or "all": mode "full" does not follow the source'
-      );
-    }
-    const clients = this.#clients;
-    if (this.state !== 'running' || clients === undefined) {
-      throw new InvalidStateError(
-        `fence() needs a running replicator (it is ${this.state})`,
-        this.state,
-        { hint: 'Call it after start() has resolved and before stop()' }
-      );
-    }
+  fence(options: FenceOptions = {}): Promise<FenceResult> {
     return runFence({
-      source: clients.source,
+      mode: this.options.mode,
+      state: this.state,
+      source: this.#clients?.source,
       name: this.options.checkpoint.name,
       filter: this.#filter,
       options,
@@ -194,7 +183,19 @@ export class Replicator extends Stage<ReplicatorEvents> {
       onFailure: error => this.fail(error)
     });
     this.#keeper = keeper;
-    this.#pipeline = this.#buildPipeline(clients, keeper, signal);
+    this.#pipeline = new IncrementalPipeline({
+      source: clients.source,
+      target: clients.target,
+      settings: options,
+      filter: this.#filter,
+      logger: this.logger,
+      signal,
+      keeper,
+      // PipelineEvents is a subset of ReplicatorEvents: same names, same payloads.
+      emit: ((event: keyof PipelineEvents, payload: never) =>
+        this.safeEmit(event, payload)) as PipelineEmit,
+      onCatchUpEnd: () => this.#emitPhase('incr')
+    });
     const checkpoint = await keeper.load();
     if (options.mode === 'incr') {
       // Without a checkpoint: `startAt`, or the source's newest optime for 'latest'.
@@ -290,50 +291,20 @@ export class Replicator extends Stage<ReplicatorEvents> {
     return this.#released;
   }
 
-  #buildPipeline(
-    clients: DeploymentClients,
-    keeper: CheckpointKeeper,
-    signal: AbortSignal
-  ): IncrementalPipeline {
-    const { options } = this;
-    return new IncrementalPipeline({
-      source: clients.source,
-      target: clients.target,
-      settings: options,
-      filter: this.#filter,
-      logger: this.logger,
-      signal,
-      keeper,
-      // PipelineEvents is a subset of ReplicatorEvents: same names, same payloads.
-      emit: ((event: keyof PipelineEvents, payload: never) =>
-        this.safeEmit(event, payload)) as PipelineEmit,
-      onCatchUpEnd: () => this.#emitPhase('incr')
-    });
-  }
-
   /** Runs the full copy; false when a stop ended it first. */
   async #runCopy(signal: AbortSignal): Promise<boolean> {
     const { options } = this;
     const keeper = this.#keeper!;
     const pipeline = this.#pipeline!;
     this.#emitPhase('full', keeper.fullBeginTs);
-    this.#copy = new FullCopy({
-      source: this.#clients!.source,
-      target: this.#clients!.target,
+    this.#copy = startCopy({
+      clients: this.#clients!,
+      options,
       filter: this.#filter,
-      indexes: options.indexes,
-      onExistingTarget: options.onExistingTarget,
-      onDuplicate: options.onDuplicate,
-      splitter: options.full.splitter ?? {},
-      executor: options.full.executor ?? {},
+      keeper,
       logger: this.logger,
       // A failing fetcher (mode all) stops the copy too: its entries could not be applied.
       signal: pipeline.signal,
-      resume: keeper.copyState,
-      saveState: state => {
-        keeper.copyState = state;
-        return keeper.save();
-      },
       onProgress: event => this.safeEmit('progress', event),
       onRetry: event => this.safeEmit('retry', event)
     });
@@ -349,17 +320,9 @@ export class Replicator extends Stage<ReplicatorEvents> {
   async #beginCatchUp(): Promise<void> {
     const keeper = this.#keeper!;
     keeper.beginCatchUp(await this.#newestOptime());
-    // The copy built them relaxed; the catch-up enforces them once it reaches copyEndTs.
-    const relaxed = await replicatedUniqueIndexes(this.#clients!.source, this.#filter);
-    keeper.uniqueIndexes = withRelaxed(keeper.uniqueIndexes, relaxed);
-    await keeper.save();
-    for (const ref of relaxed)
-      this.safeEmit('uniqueIndex', {
-        action: 'relaxed',
-        namespace: ref.namespace,
-        index: ref.name,
-        reason: 'copy'
-      });
+    await recordCopiedUniqueIndexes(this.#clients!.source, this.#filter, keeper, event =>
+      this.safeEmit('uniqueIndex', event)
+    );
     await this.#applySpool(undefined);
     // Nothing was written during the copy: there is nothing to catch up on.
     if (keeper.endCatchUpIfReached()) this.#emitPhase('incr');
@@ -376,17 +339,9 @@ export class Replicator extends Stage<ReplicatorEvents> {
 
   /** Mode full: the unique indexes the copy relaxed are enforced, and the copy recorded done. */
   async #finishCopy(): Promise<void> {
-    const indexes = new UniqueIndexes(this.#clients!.target);
-    for (const ref of await replicatedUniqueIndexes(this.#clients!.source, this.#filter)) {
-      if (await indexes.enforce(ref.namespace, ref.name)) {
-        this.safeEmit('uniqueIndex', {
-          action: 'enforced',
-          namespace: ref.namespace,
-          index: ref.name,
-          reason: 'consistent'
-        });
-      }
-    }
+    await enforceCopiedUniqueIndexes(this.#clients!, this.#filter, event =>
+      this.safeEmit('uniqueIndex', event)
+    );
     await this.#keeper!.markCopied();
   }
 

@@ -4,7 +4,7 @@
  */
 import { type MongoClient, type Timestamp } from 'mongodb';
 
-import { InvalidConfigError, SourceReadError } from '../errors.js';
+import { InvalidConfigError, InvalidStateError, SourceReadError } from '../errors.js';
 import { classifyError } from '../lifecycle/classify-error.js';
 import { redactText } from '../logger.js';
 import { type NamespaceFilter, REPLICATOR_DATABASE } from '../namespace/namespace-filter.js';
@@ -117,7 +117,11 @@ export async function writeFenceMarker(
  * @internal
  */
 export interface FenceRun {
-  readonly source: MongoClient;
+  readonly mode: 'full' | 'incr' | 'all';
+  /** The replicator's lifecycle state: only a running one tails the source. */
+  readonly state: string;
+  /** The source client, once connected. */
+  readonly source: MongoClient | undefined;
   /** The checkpoint name: the marker's `_id`. */
   readonly name: string;
   readonly filter: NamespaceFilter;
@@ -133,10 +137,23 @@ export interface FenceRun {
  * @internal
  */
 export async function runFence(run: FenceRun): Promise<FenceResult> {
-  const { options } = run;
+  const { options, source } = run;
+  if (run.mode === 'full') {
+    throw new InvalidConfigError(
+      'mode',
+      'fence() needs mode "incr" or "all": mode "full" does not follow the source'
+    );
+  }
+  if (run.state !== 'running' || source === undefined) {
+    throw new InvalidStateError(
+      `fence() needs a running replicator (it is ${run.state})`,
+      run.state,
+      { hint: 'Call it after start() has resolved and before stop()' }
+    );
+  }
   const namespace = fenceNamespace(options.namespace, run.filter);
   const started = performance.now();
-  const marker = await writeFenceMarker(run.source, namespace, run.name, options.signal);
+  const marker = await writeFenceMarker(source, namespace, run.name, options.signal);
   while (run.applied()?.lessThan(marker) !== false) await run.nextBatch(options.signal);
   return { optime: marker, namespace, durationMs: performance.now() - started };
 }

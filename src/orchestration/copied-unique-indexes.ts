@@ -1,0 +1,48 @@
+/**
+ * The unique indexes a full copy built relaxed (see catalog/unique-indexes.ts): recorded for the
+ * catch-up to enforce once it reaches the end of the copy (mode `all`), or enforced at once when
+ * the copy is all there is (mode `full`).
+ */
+import { type MongoClient } from 'mongodb';
+
+import { type UniqueIndexEvent, withRelaxed } from '../apply/unique-guard.js';
+import { replicatedUniqueIndexes, UniqueIndexes } from '../catalog/unique-indexes.js';
+import { type NamespaceFilter } from '../namespace/namespace-filter.js';
+import { type CheckpointKeeper } from './checkpoint-keeper.js';
+
+/**
+ * Mode all, after the copy: records the relaxed indexes in the checkpoint (the catch-up enforces
+ * them once it reaches `copyEndTs`) and reports them.
+ * @internal
+ */
+export async function recordCopiedUniqueIndexes(
+  source: MongoClient,
+  filter: NamespaceFilter,
+  keeper: CheckpointKeeper,
+  emit: (event: UniqueIndexEvent) => void
+): Promise<void> {
+  const relaxed = await replicatedUniqueIndexes(source, filter);
+  keeper.uniqueIndexes = withRelaxed(keeper.uniqueIndexes, relaxed);
+  await keeper.save();
+  for (const ref of relaxed) {
+    emit({ action: 'relaxed', namespace: ref.namespace, index: ref.name, reason: 'copy' });
+  }
+}
+
+/**
+ * Mode full, after the copy: makes every relaxed index unique again.
+ * @throws {@link TargetWriteError} naming an index that has duplicate keys on the target
+ * @internal
+ */
+export async function enforceCopiedUniqueIndexes(
+  clients: { readonly source: MongoClient; readonly target: MongoClient },
+  filter: NamespaceFilter,
+  emit: (event: UniqueIndexEvent) => void
+): Promise<void> {
+  const indexes = new UniqueIndexes(clients.target);
+  for (const ref of await replicatedUniqueIndexes(clients.source, filter)) {
+    if (await indexes.enforce(ref.namespace, ref.name)) {
+      emit({ action: 'enforced', namespace: ref.namespace, index: ref.name, reason: 'consistent' });
+    }
+  }
+}
