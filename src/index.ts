@@ -17,6 +17,11 @@ export {
   type ResolvedHashedApplierPoolOptions
 } from './apply/hashed-applier-pool.js';
 export {
+  type UniqueConflictPolicy,
+  type UniqueGuardState,
+  type UniqueIndexEvent
+} from './apply/unique-guard.js';
+export {
   ReplBatcher,
   replBatcherDefaults,
   type ReplBatcherEvents,
@@ -40,6 +45,7 @@ export {
   type SourceCollection,
   type SourceView
 } from './catalog/index.js';
+export { type UniqueIndexRef } from './catalog/unique-indexes.js';
 export {
   type Checkpoint,
   type CopiedCollection,

@@ -138,10 +138,21 @@ export interface ReplicatorOptions extends StageOptions {
     ReplBatcherOptions,
     'input' | 'filter' | 'signal' | 'logger' | 'transactions' | 'resumeOptime'
   >;
-  /** Options of the {@link HashedApplierPool} stage (without `input`, `target` and `source`). */
+  /**
+   * Options of the {@link HashedApplierPool} stage (without what the Replicator sets itself: the
+   * queues and clients, the catch-up and replay windows, the unique-index state it persists).
+   */
   applier?: Omit<
     HashedApplierPoolOptions,
-    'input' | 'target' | 'source' | 'catchUpUntil' | 'signal' | 'logger'
+    | 'input'
+    | 'target'
+    | 'source'
+    | 'catchUpUntil'
+    | 'replayUntil'
+    | 'uniqueIndexes'
+    | 'onUniqueIndexes'
+    | 'signal'
+    | 'logger'
   >;
   /** Options of the full copy (modes `full` and `all`). */
   full?: ReplicatorFullOptions;

@@ -24,6 +24,9 @@ import { join } from 'node:path';
 
 import { type Timestamp } from 'mongodb';
 
+import { hashedApplierPoolDefaults } from './apply/hashed-applier-pool-options.js';
+import { logUniqueIndexEvent, type UniqueIndexEvent } from './apply/unique-guard.js';
+import { type UniqueIndexRef } from './catalog/unique-indexes.js';
 import { type Checkpoint, type ReplicationPhase } from './checkpoint/checkpoint.js';
 import { MongoCheckpointStore } from './checkpoint/mongo-checkpoint-store.js';
 import { type ReplicationError } from './errors.js';
@@ -113,6 +116,17 @@ export class Replicator extends Stage<ReplicatorEvents> {
   /** The optime of the last batch applied on the target, once one was. */
   get appliedOptime(): Timestamp | undefined {
     return this.#keeper?.applied;
+  }
+
+  /**
+   * Unique indexes of the target that are non-unique for now: relaxed by a full copy or by a
+   * duplicate key met while the target was inconsistent, until they are enforced again (see
+   * docs/unique-indexes.md). Persisted in the checkpoint, so a restart reports them too. While
+   * phase `full` copies, every unique index it creates is non-unique and listed only once the
+   * copy ends.
+   */
+  get relaxedUniqueIndexes(): readonly UniqueIndexRef[] {
+    return this.#keeper?.uniqueIndexes.relaxedIndexes ?? [];
   }
 
   /** The current phase: `full` (copying), `catchup` or `incr`. */
@@ -321,7 +335,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
     const keeper = this.#keeper!;
     keeper.beginCatchUp(await this.#newestOptime());
     await recordCopiedUniqueIndexes(this.#clients!.source, this.#filter, keeper, event =>
-      this.safeEmit('uniqueIndex', event)
+      this.#reportUniqueIndex(event)
     );
     await this.#applySpool(undefined);
     // Nothing was written during the copy: there is nothing to catch up on.
@@ -339,10 +353,19 @@ export class Replicator extends Stage<ReplicatorEvents> {
 
   /** Mode full: the unique indexes the copy relaxed are enforced, and the copy recorded done. */
   async #finishCopy(): Promise<void> {
-    await enforceCopiedUniqueIndexes(this.#clients!, this.#filter, event =>
-      this.safeEmit('uniqueIndex', event)
+    await enforceCopiedUniqueIndexes(
+      this.#clients!,
+      this.#filter,
+      this.#keeper!,
+      this.options.applier.uniqueConflictPolicy ?? hashedApplierPoolDefaults.uniqueConflictPolicy,
+      event => this.#reportUniqueIndex(event)
     );
     await this.#keeper!.markCopied();
+  }
+
+  #reportUniqueIndex(event: UniqueIndexEvent): void {
+    logUniqueIndexEvent(this.logger, event);
+    this.safeEmit('uniqueIndex', event);
   }
 
   #emitPhase(phase: ReplicationPhase, optime = this.#keeper?.applied): void {

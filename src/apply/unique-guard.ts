@@ -18,13 +18,17 @@
  * index is relaxed, and the state is whole again at the end. A duplicate that remains when the
  * index is enforced is real (another writer on the target, or data the source does not hold):
  * the `uniqueConflictPolicy` decides — `fail` (the default) names the index, `ignore` leaves it
- * non-unique and reports it. Relaxed indexes are persisted through `onRelaxedChange` before any
+ * non-unique and reports it. Relaxed indexes are persisted through `onChange` before any
  * op is written under them, so a crash never leaves one relaxed without anyone to enforce it.
  */
 import { type Document, type Timestamp } from 'mongodb';
 
-import { type UniqueIndexes, type UniqueIndexRef } from '../catalog/unique-indexes.js';
-import { ApplyConflictError, ReplicationError } from '../errors.js';
+import {
+  UniqueIndexDuplicatesError,
+  type UniqueIndexes,
+  type UniqueIndexRef
+} from '../catalog/unique-indexes.js';
+import { ApplyConflictError } from '../errors.js';
 import { type Logger } from '../logger.js';
 import { type TargetCommand } from '../oplog/ddl-ops.js';
 import { compareOptimes, formatOptime } from '../oplog/oplog-entry.js';
@@ -231,7 +235,7 @@ export class UniqueIndexGuard {
       try {
         enforced = await this.#options.indexes.enforce(ref.namespace, ref.name);
       } catch (error) {
-        if (!(ReplicationError.is(error) && /duplicate keys/.test(error.message))) throw error;
+        if (!(error instanceof UniqueIndexDuplicatesError)) throw error;
         if (this.#options.policy === 'fail') {
           throw new ApplyConflictError(
             `Unique index ${ref.name} of ${ref.namespace} cannot be enforced again after ${formatOptime(applied)}: the target holds duplicate keys for it`,
@@ -244,11 +248,7 @@ export class UniqueIndexGuard {
           );
         }
         this.#abandoned.add(id);
-        this.#options.logger.warn(`Unique index ${ref.name} of ${ref.namespace} stays non-unique`, {
-          namespace: ref.namespace,
-          index: ref.name
-        });
-        this.#options.onEvent({
+        this.#report({
           action: 'leftRelaxed',
           namespace: ref.namespace,
           index: ref.name,
@@ -260,7 +260,7 @@ export class UniqueIndexGuard {
       await this.#persist();
       // An index dropped meanwhile (a DDL of the source) has nothing to enforce.
       if (enforced) {
-        this.#options.onEvent({
+        this.#report({
           action: 'enforced',
           namespace: ref.namespace,
           index: ref.name,
@@ -304,7 +304,7 @@ export class UniqueIndexGuard {
     await this.#persist();
     for (const ref of fresh) {
       await this.#options.indexes.relax(ref.namespace, ref.name);
-      this.#options.onEvent({
+      this.#report({
         action: 'relaxed',
         namespace: ref.namespace,
         index: ref.name,
@@ -319,9 +319,27 @@ export class UniqueIndexGuard {
     await this.#persist();
   }
 
+  #report(event: UniqueIndexEvent): void {
+    logUniqueIndexEvent(this.#options.logger, event);
+    this.#options.onEvent(event);
+  }
+
   #persist(): Promise<void> {
     return this.#options.onChange(this.state());
   }
+}
+
+/**
+ * Logs a {@link UniqueIndexEvent}: `info` when an index is relaxed or enforced, `warn` when one
+ * is left non-unique (the target accepts duplicates for it).
+ * @internal
+ */
+export function logUniqueIndexEvent(logger: Logger, event: UniqueIndexEvent): void {
+  const fields = { namespace: event.namespace, index: event.index, reason: event.reason };
+  const what = `Unique index ${event.index} of ${event.namespace}`;
+  if (event.action === 'relaxed') logger.info(`${what} is non-unique for now`, fields);
+  else if (event.action === 'enforced') logger.info(`${what} is unique again`, fields);
+  else logger.warn(`${what} stays non-unique: the target holds duplicate keys for it`, fields);
 }
 
 /** Consecutive ops of one namespace, in source order; misses are expected (a replay). */

@@ -20,7 +20,7 @@
 import { type Document, type MongoClient } from 'mongodb';
 
 import { EXACT_DECODE_OPTIONS } from '../bson/exact-decode.js';
-import { TargetWriteError } from '../errors.js';
+import { type ReplicationErrorOptions, TargetWriteError } from '../errors.js';
 import { serverCode, sideError } from '../lifecycle/side-errors.js';
 import { splitNamespace } from '../namespace/namespace.js';
 import { type NamespaceFilter } from '../namespace/namespace-filter.js';
@@ -64,6 +64,16 @@ const CONVERT_IN_PLACE_WIRE_VERSION = 17;
 const CANNOT_CONVERT = 359;
 const DUPLICATE_KEY = 11000;
 const INDEX_NOT_FOUND = 27;
+
+/**
+ * An index that cannot be made unique again because the target holds duplicate keys for it.
+ * @internal
+ */
+export class UniqueIndexDuplicatesError extends TargetWriteError {
+  constructor(message: string, options: ReplicationErrorOptions) {
+    super(message, false, options);
+  }
+}
 
 /**
  * Reads and changes the unique indexes of one target.
@@ -119,9 +129,8 @@ export class UniqueIndexes {
     } catch (error) {
       const code = serverCode(error);
       if (code === CANNOT_CONVERT || code === DUPLICATE_KEY) {
-        throw new TargetWriteError(
+        throw new UniqueIndexDuplicatesError(
           `${what} failed: the target holds documents with duplicate keys for it`,
-          false,
           {
             namespace,
             cause: error,

@@ -77,7 +77,8 @@ export const configFileSchema = z
       .object({
         lanes: positiveInt.optional(),
         maxBatchesInFlight: positiveInt.optional(),
-        conflictPolicy: z.enum(['ignore', 'upsert', 'fail']).optional()
+        conflictPolicy: z.enum(['ignore', 'upsert', 'fail']).optional(),
+        uniqueConflictPolicy: z.enum(['fail', 'ignore']).optional()
       })
       .strict()
       .optional(),

@@ -52,6 +52,7 @@ export class ReplicatorMetrics {
   readonly #errors: Counter;
   readonly #copiedDocuments: Counter;
   readonly #copiedBytes: Counter;
+  readonly #relaxedUniqueIndexes: Gauge;
   readonly #lag: Gauge;
   readonly #estimatedDocuments: Gauge;
   readonly #estimatedBytes: Gauge;
@@ -111,6 +112,10 @@ export class ReplicatorMetrics {
     this.#errors = counter('errors_total', 'Fatal errors that stopped replication.');
     this.#copiedDocuments = counter('copied_documents_total', 'Documents copied by the full copy.');
     this.#copiedBytes = counter('copied_bytes_total', 'BSON bytes copied by the full copy.');
+    this.#relaxedUniqueIndexes = gauge(
+      'relaxed_unique_indexes',
+      'Unique indexes of the target that are non-unique for now (duplicates accepted).'
+    );
     this.#lag = gauge('lag_seconds', 'Seconds the target is behind the source.', { lazy: true });
     this.#estimatedDocuments = gauge(
       'copy_estimated_documents',
@@ -171,6 +176,7 @@ export class ReplicatorMetrics {
     setCounter(this.#errors, totals.fatalErrors);
     setCounter(this.#copiedDocuments, copy?.documentsCopied ?? 0);
     setCounter(this.#copiedBytes, copy?.bytesCopied ?? 0);
+    this.#relaxedUniqueIndexes.set(status.relaxedUniqueIndexes.length);
 
     this.#setKnown(this.#lag, status.lagSeconds);
     this.#setKnown(this.#estimatedDocuments, copy?.estimatedDocuments);

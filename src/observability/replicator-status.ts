@@ -5,6 +5,7 @@
  * phases. Everything here is a plain string, number, boolean, null, array or object, so
  * `JSON.stringify` reproduces it exactly; nothing in it can hold a credential.
  */
+import { type UniqueIndexRef } from '../catalog/unique-indexes.js';
 import { type ReplicationPhase } from '../checkpoint/checkpoint.js';
 import { type StageState } from '../events.js';
 import { type FetchMethod } from '../replicator-options.js';
@@ -185,6 +186,16 @@ export interface ReplicatorStatus {
   readonly copy: CopyStatus | null;
   /** What was applied from the oplog or change stream. */
   readonly applied: AppliedStatus;
+  /**
+   * Unique indexes of the target that are non-unique for now ({@link Replicator.relaxedUniqueIndexes}):
+   * the target accepts duplicates on them until they are enforced again.
+   */
+  readonly relaxedUniqueIndexes: readonly UniqueIndexRef[];
+  /**
+   * Unique indexes `uniqueConflictPolicy: 'ignore'` left non-unique because the target holds
+   * duplicate keys (`uniqueIndex` events with action `leftRelaxed`), while monitored.
+   */
+  readonly uniqueIndexesLeftRelaxed: readonly UniqueIndexRef[];
   /** Transient failures that were retried (`retry` events). */
   readonly retries: number;
   /** The most recent errors, transient and fatal, oldest first, redacted. */

@@ -6,6 +6,7 @@
 import { type EventEmitter } from 'eventemitter3';
 import { type Timestamp } from 'mongodb';
 
+import { type UniqueIndexRef } from '../catalog/unique-indexes.js';
 import { type ReplicationPhase } from '../checkpoint/checkpoint.js';
 import { type StageState } from '../events.js';
 import { type CopyProgressEvent } from '../full/collection-executor.js';
@@ -89,6 +90,8 @@ export class StatusRecorder {
     conflicts: 0,
     skippedEvents: 0
   };
+  /** Indexes left relaxed by the `ignore` policy, by namespace and name. */
+  readonly #leftRelaxed = new Map<string, UniqueIndexRef>();
   #retries = 0;
   #fatalErrors = 0;
   readonly #errors: RecentError[] = [];
@@ -136,6 +139,12 @@ export class StatusRecorder {
         savedAt: event.savedAt.toISOString()
       };
     });
+    this.#listen('uniqueIndex', event => {
+      const ref = { namespace: event.namespace, name: event.index };
+      const id = `${ref.namespace}\u0000${ref.name}`;
+      if (event.action === 'leftRelaxed') this.#leftRelaxed.set(id, ref);
+      else if (event.action === 'enforced') this.#leftRelaxed.delete(id);
+    });
     this.#listen('retry', event => {
       this.#retries++;
       this.#recordError(event.stage, event.error, false);
@@ -177,6 +186,8 @@ export class StatusRecorder {
       lastCheckpoint: this.#checkpoint,
       copy: this.#copyStatus(),
       applied: { ...this.#applied },
+      relaxedUniqueIndexes: replicator.relaxedUniqueIndexes.map(ref => ({ ...ref })),
+      uniqueIndexesLeftRelaxed: [...this.#leftRelaxed.values()],
       retries: this.#retries,
       errors: [...this.#errors]
     };

@@ -5,8 +5,17 @@
  */
 import { type MongoClient } from 'mongodb';
 
-import { type UniqueIndexEvent, withRelaxed } from '../apply/unique-guard.js';
-import { replicatedUniqueIndexes, UniqueIndexes } from '../catalog/unique-indexes.js';
+import {
+  type UniqueConflictPolicy,
+  type UniqueIndexEvent,
+  withRelaxed
+} from '../apply/unique-guard.js';
+import {
+  replicatedUniqueIndexes,
+  UniqueIndexDuplicatesError,
+  UniqueIndexes,
+  type UniqueIndexRef
+} from '../catalog/unique-indexes.js';
 import { type NamespaceFilter } from '../namespace/namespace-filter.js';
 import { type CheckpointKeeper } from './checkpoint-keeper.js';
 
@@ -30,19 +39,33 @@ export async function recordCopiedUniqueIndexes(
 }
 
 /**
- * Mode full, after the copy: makes every relaxed index unique again.
+ * Mode full, after the copy: makes every relaxed index unique again. One the target holds
+ * duplicate keys for (the source changed during the copy, or the target was not empty) fails the
+ * run, or under the `ignore` policy stays non-unique, recorded in the checkpoint's state (saved
+ * with the copy's end).
  * @throws {@link TargetWriteError} naming an index that has duplicate keys on the target
  * @internal
  */
 export async function enforceCopiedUniqueIndexes(
   clients: { readonly source: MongoClient; readonly target: MongoClient },
   filter: NamespaceFilter,
+  keeper: CheckpointKeeper,
+  policy: UniqueConflictPolicy,
   emit: (event: UniqueIndexEvent) => void
 ): Promise<void> {
   const indexes = new UniqueIndexes(clients.target);
+  const leftRelaxed: UniqueIndexRef[] = [];
   for (const ref of await replicatedUniqueIndexes(clients.source, filter)) {
-    if (await indexes.enforce(ref.namespace, ref.name)) {
-      emit({ action: 'enforced', namespace: ref.namespace, index: ref.name, reason: 'consistent' });
+    const event = { namespace: ref.namespace, index: ref.name };
+    try {
+      if (await indexes.enforce(ref.namespace, ref.name)) {
+        emit({ ...event, action: 'enforced', reason: 'consistent' });
+      }
+    } catch (error) {
+      if (!(error instanceof UniqueIndexDuplicatesError) || policy === 'fail') throw error;
+      leftRelaxed.push(ref);
+      emit({ ...event, action: 'leftRelaxed', reason: 'duplicates' });
     }
   }
+  keeper.uniqueIndexes = withRelaxed(keeper.uniqueIndexes, leftRelaxed);
 }

@@ -9,12 +9,17 @@ import { after, before, describe, it } from 'node:test';
 
 import { type Document, Timestamp } from 'mongodb';
 
-import { type UniqueGuardState } from '../../src/apply/unique-guard.js';
+import { type UniqueGuardState, type UniqueIndexEvent } from '../../src/apply/unique-guard.js';
+import { MemoryCheckpointStore } from '../../src/checkpoint/memory-checkpoint-store.js';
 import { ApplyConflictError } from '../../src/errors.js';
+import { ReplicatorMonitor } from '../../src/observability/replicator-monitor.js';
+import { type ReplicatorStatus } from '../../src/observability/replicator-status.js';
+import { Replicator } from '../../src/replicator.js';
 import { newestOplogTs } from '../server/support.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 import { applyAll, readOplog, toBatches } from '../support/pool-batches.js';
 import { rawDocuments } from '../support/replication.js';
+import { timeoutSignal, waitUntil } from '../support/timeout-signal.js';
 
 type User = { _id: string; email: string; name?: string };
 
@@ -147,5 +152,95 @@ describe('unique indexes while applying', () => {
     );
     assert.equal(await target.countDocuments(), 3, 'every source write reached the target');
     assert.notEqual((await emailIndexOnTarget(db))?.unique, true);
+  });
+
+  it('a Replicator reports the indexes a copy relaxed (status, metrics) until it enforces them', async () => {
+    const db = uniqueDbName('unique_status');
+    const users = await usersOn('source', db);
+    await users.insertMany([1, 2, 3].map(n => ({ _id: `u${n}`, email: `${n}@example.com` })));
+    const replicator = new Replicator({
+      source: d.sourceUri,
+      target: d.targetUri,
+      mode: 'all',
+      filter: { include: [`${db}.*`] },
+      checkpoint: { name: db, store: new MemoryCheckpointStore() }
+    });
+    const monitor = new ReplicatorMonitor(replicator);
+    const events: UniqueIndexEvent[] = [];
+    const whileRelaxed: ReplicatorStatus[] = [];
+    replicator.on('uniqueIndex', event => {
+      events.push(event);
+      if (event.action === 'relaxed') whileRelaxed.push(monitor.status());
+    });
+    try {
+      await replicator.start();
+      // The first write after the copy ends the catch-up window: the index is enforced then.
+      await users.updateOne({ _id: 'u1' }, { $set: { email: 'u1@example.com' } });
+      await waitUntil(
+        () => events.some(event => event.action === 'enforced'),
+        timeoutSignal(30_000, 'the copied unique index to be enforced')
+      );
+      assert.deepEqual(
+        events.map(e => [e.action, e.namespace, e.index, e.reason]),
+        [
+          ['relaxed', `${db}.users`, 'email_1', 'copy'],
+          ['enforced', `${db}.users`, 'email_1', 'consistent']
+        ]
+      );
+      assert.deepEqual(whileRelaxed[0]?.relaxedUniqueIndexes, [
+        { namespace: `${db}.users`, name: 'email_1' }
+      ]);
+      assert.deepEqual(monitor.status().relaxedUniqueIndexes, []);
+      assert.match(await monitor.metrics(), /^mongo_replicate_relaxed_unique_indexes 0$/m);
+      assert.equal((await emailIndexOnTarget(db))?.unique, true);
+    } finally {
+      monitor.close();
+      await replicator.stop();
+    }
+  });
+
+  it('a plain copy over a target holding a duplicate fails naming the index, or leaves it non-unique under ignore', async () => {
+    for (const policy of ['fail', 'ignore'] as const) {
+      const db = uniqueDbName(`unique_full_${policy}`);
+      const users = await usersOn('source', db);
+      await users.insertMany([1, 2].map(n => ({ _id: `u${n}`, email: `${n}@example.com` })));
+      // Written to the target by something else: the copy appends next to it.
+      await d.target
+        .db(db)
+        .collection<User>('users')
+        .insertOne({ _id: 'x', email: '2@example.com' });
+      const replicator = new Replicator({
+        source: d.sourceUri,
+        target: d.targetUri,
+        mode: 'full',
+        filter: { include: [`${db}.*`] },
+        checkpoint: { name: db, store: new MemoryCheckpointStore() },
+        full: { onExistingTarget: 'append' },
+        applier: { uniqueConflictPolicy: policy }
+      });
+      const events: UniqueIndexEvent[] = [];
+      replicator.on('uniqueIndex', event => events.push(event));
+      await replicator.start();
+      if (policy === 'fail') {
+        await assert.rejects(replicator.done, (error: Error) => {
+          assert.equal((error as { code?: string }).code, 'MR_TARGET_WRITE');
+          assert.match(error.message, /email_1 of .*users.*duplicate keys/);
+          assert.doesNotMatch(error.message, /2@example/);
+          return true;
+        });
+      } else {
+        await replicator.done;
+        assert.deepEqual(
+          events.map(e => [e.action, e.index, e.reason]),
+          [['leftRelaxed', 'email_1', 'duplicates']]
+        );
+        assert.deepEqual(replicator.relaxedUniqueIndexes, [
+          { namespace: `${db}.users`, name: 'email_1' }
+        ]);
+        assert.equal(await d.target.db(db).collection('users').countDocuments(), 3);
+      }
+      assert.notEqual((await emailIndexOnTarget(db))?.unique, true);
+      await replicator.stop();
+    }
   });
 });

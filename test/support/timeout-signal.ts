@@ -1,15 +1,34 @@
 /**
- * An AbortSignal that aborts after `ms` with a message naming what was awaited. Built on a ref'd
- * timer on purpose: `AbortSignal.timeout()` is unref'd, and node:test then cancels a test that
- * waits on it ("event loop has already resolved") instead of failing it with this message.
+ * AbortSignals that abort after a deadline with a message naming what was awaited. Built on ref'd
+ * timers on purpose: `AbortSignal.timeout()` is unref'd, and node:test then cancels a test that
+ * waits on it ("event loop has already resolved") instead of failing it with this message. The
+ * timers still pending when a file's tests end are cleared, so a passing file exits at once
+ * instead of holding the (serial) test run until its longest deadline.
  */
+import { after } from 'node:test';
+
+const pending = new Set<NodeJS.Timeout>();
+after(() => {
+  for (const timer of pending) clearTimeout(timer);
+  pending.clear();
+});
+
+/** An AbortSignal that aborts after `ms` with a message naming `what`. */
 export function timeoutSignal(ms: number, what: string): AbortSignal {
   const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
-    ms
+  const timer = setTimeout(() => {
+    pending.delete(timer);
+    controller.abort(new Error(`Timed out after ${ms} ms waiting for ${what}`));
+  }, ms);
+  pending.add(timer);
+  controller.signal.addEventListener(
+    'abort',
+    () => {
+      clearTimeout(timer);
+      pending.delete(timer);
+    },
+    { once: true }
   );
-  controller.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
   return controller.signal;
 }
 
