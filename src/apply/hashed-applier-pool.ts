@@ -389,7 +389,7 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
         .filter(([number]) => number >= from)
         .sort(([a], [b]) => a - b)
         .map(([, entry]) => entry.batch);
-      for (const conflict of this.#conflicts.splice(0)) await this.#guard.relaxConflict(conflict);
+      await this.#guard.relaxConflicts(this.#conflicts.splice(0));
       await this.#guard.replay(batches, signal);
       this.#conflictFrom = undefined;
     })().finally(() => {

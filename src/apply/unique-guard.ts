@@ -203,21 +203,35 @@ export class UniqueIndexGuard {
    * index it collides with and trying again.
    */
   async withRelaxing<T>(write: () => Promise<T>): Promise<T> {
+    const relaxedHere = new Set<string>();
     for (;;) {
       try {
         return await write();
       } catch (error) {
         if (!(error instanceof UniqueConflict)) throw error;
+        const ref = { namespace: error.namespace, name: error.index };
+        // Written again after this very call made the index non-unique, and it still collided.
+        if (relaxedHere.has(key(ref))) throw stillUnique(ref);
+        relaxedHere.add(key(ref));
         await this.#order(error.namespace);
         await this.#relaxConflict(error);
       }
     }
   }
 
-  /** Relaxes the index of a conflict the lanes reported (before the batches are replayed). */
-  async relaxConflict(conflict: UniqueConflict): Promise<void> {
-    await this.#order(conflict.namespace);
-    await this.#relaxConflict(conflict);
+  /**
+   * Relaxes the indexes of the conflicts the lanes reported (before the batches are replayed).
+   * Several lanes can report the same index in one round: it is relaxed once.
+   */
+  async relaxConflicts(conflicts: readonly UniqueConflict[]): Promise<void> {
+    const seen = new Set<string>();
+    for (const conflict of conflicts) {
+      const id = key({ namespace: conflict.namespace, name: conflict.index });
+      if (seen.has(id)) continue;
+      seen.add(id);
+      await this.#order(conflict.namespace);
+      await this.#relaxConflict(conflict);
+    }
   }
 
   /**
@@ -283,17 +297,12 @@ export class UniqueIndexGuard {
 
   async #relaxConflict(conflict: UniqueConflict): Promise<void> {
     const ref = { namespace: conflict.namespace, name: conflict.index };
-    if (this.#relaxed.has(key(ref))) {
-      // Relaxed already, yet it collided: the index was rebuilt unique by something else.
-      throw new ApplyConflictError(
-        `Unique index ${ref.name} of ${ref.namespace} still rejects a write after it was made non-unique`,
-        {
-          namespace: ref.namespace,
-          hint: "Something else changes the target's indexes; stop it and restart"
-        }
-      );
+    if (!this.#relaxed.has(key(ref))) return this.#relax([ref], 'conflict');
+    // Recorded as relaxed, yet it collided: a crash came between recording it and rebuilding it
+    // (relaxed now), or the write ran before the rebuild (nothing left to do).
+    if (await this.#options.indexes.relax(ref.namespace, ref.name)) {
+      this.#report({ action: 'relaxed', namespace: ref.namespace, index: ref.name, reason: 'conflict' });
     }
-    await this.#relax([ref], 'conflict');
   }
 
   async #relax(refs: readonly UniqueIndexRef[], reason: UniqueIndexEvent['reason']): Promise<void> {
@@ -327,6 +336,17 @@ export class UniqueIndexGuard {
   #persist(): Promise<void> {
     return this.#options.onChange(this.state());
   }
+}
+
+/** The error for an index that keeps rejecting writes after it was made non-unique. */
+function stillUnique(ref: UniqueIndexRef): ApplyConflictError {
+  return new ApplyConflictError(
+    `Unique index ${ref.name} of ${ref.namespace} still rejects a write after it was made non-unique`,
+    {
+      namespace: ref.namespace,
+      hint: "Something else changes the target's indexes; stop it and restart"
+    }
+  );
 }
 
 /**

@@ -5,6 +5,9 @@
  * duplicate that remains then is real, and the policy decides.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { type Document, Timestamp } from 'mongodb';
@@ -25,11 +28,14 @@ type User = { _id: string; email: string; name?: string };
 
 describe('unique indexes while applying', () => {
   let d: Deployments;
+  let spoolDir: string;
   before(async () => {
     d = await startDeployments();
+    spoolDir = await mkdtemp(join(tmpdir(), 'mr-unique-'));
   });
   after(async () => {
     await d.close();
+    await rm(spoolDir, { recursive: true, force: true });
   });
 
   async function usersOn(side: 'source' | 'target', db: string) {
@@ -81,6 +87,61 @@ describe('unique indexes while applying', () => {
       await rawDocuments(d.source, db, 'users')
     );
     assert.equal((await emailIndexOnTarget(db))?.unique, true, 'unique again');
+  });
+
+  it('relaxes an index once when several lanes collide on it in the same round', async () => {
+    const db = uniqueDbName('unique_lanes');
+    const users = await usersOn('source', db);
+    const since = await newestOplogTs(d.source);
+    // Eight documents each take a value another document gives up later: replayed over the end
+    // state, every first write collides, in whichever lanes their _ids hash to.
+    for (let n = 0; n < 8; n++) {
+      await users.insertOne({ _id: `a${n}`, email: `${n}@example.com` });
+      await users.updateOne({ _id: `a${n}` }, { $set: { email: `moved-${n}@example.com` } });
+      await users.insertOne({ _id: `b${n}`, email: `${n}@example.com` });
+    }
+    const target = await usersOn('target', db);
+    await target.insertMany(await users.find({}, { sort: { _id: 1 } }).toArray());
+    const entries = await readOplog(d.source, db, since);
+    const { uniqueIndexes } = await applyAll(d, toBatches(entries, 100), {
+      replayUntil: entries.at(-1)!.ts,
+      lanes: 16
+    });
+    assert.deepEqual(
+      uniqueIndexes.map(e => [e.action, e.reason]),
+      [
+        ['relaxed', 'conflict'],
+        ['enforced', 'consistent']
+      ]
+    );
+    assert.deepEqual(
+      await rawDocuments(d.target, db, 'users'),
+      await rawDocuments(d.source, db, 'users')
+    );
+    assert.equal((await emailIndexOnTarget(db))?.unique, true);
+  });
+
+  it('relaxes an index recorded as relaxed but still unique (a crash came in between)', async () => {
+    const { db, entries } = await replayOverLaterState('unique_recorded');
+    const recorded: UniqueGuardState = {
+      relaxedIndexes: [{ namespace: `${db}.users`, name: 'email_1' }],
+      orderedNamespaces: [`${db}.users`]
+    };
+    const { uniqueIndexes } = await applyAll(d, toBatches(entries, 10), {
+      replayUntil: entries.at(-1)!.ts,
+      uniqueIndexes: recorded
+    });
+    assert.deepEqual(
+      uniqueIndexes.map(e => [e.action, e.reason]),
+      [
+        ['relaxed', 'conflict'],
+        ['enforced', 'consistent']
+      ]
+    );
+    assert.deepEqual(
+      await rawDocuments(d.target, db, 'users'),
+      await rawDocuments(d.source, db, 'users')
+    );
   });
 
   it('keeps the index relaxed while the window lasts, and persists it for a restart', async () => {
@@ -163,7 +224,8 @@ describe('unique indexes while applying', () => {
       target: d.targetUri,
       mode: 'all',
       filter: { include: [`${db}.*`] },
-      checkpoint: { name: db, store: new MemoryCheckpointStore() }
+      checkpoint: { name: db, store: new MemoryCheckpointStore() },
+      full: { spoolDir }
     });
     const monitor = new ReplicatorMonitor(replicator);
     const events: UniqueIndexEvent[] = [];

@@ -109,9 +109,38 @@ describe('ReplicatorMonitor', () => {
         conflicts: 0,
         skippedEvents: 0
       },
+      relaxedUniqueIndexes: [],
+      uniqueIndexesLeftRelaxed: [],
       retries: 0,
       errors: []
     });
+    monitor.close();
+  });
+
+  it('lists the unique indexes left non-unique until one is enforced again', () => {
+    const r = replicator();
+    const monitor = new ReplicatorMonitor(r);
+    const event = (action: 'relaxed' | 'enforced' | 'leftRelaxed', index: string) =>
+      r.emit('uniqueIndex', {
+        action,
+        namespace: 'shop.users',
+        index,
+        reason:
+          action === 'relaxed' ? 'conflict' : action === 'enforced' ? 'consistent' : 'duplicates'
+      });
+    event('relaxed', 'email_1');
+    event('relaxed', 'handle_1');
+    event('leftRelaxed', 'email_1');
+    event('leftRelaxed', 'handle_1');
+    assert.deepEqual(monitor.status().uniqueIndexesLeftRelaxed, [
+      { namespace: 'shop.users', name: 'email_1' },
+      { namespace: 'shop.users', name: 'handle_1' }
+    ]);
+    // A restart (another monitor would start empty) or a later run enforced one.
+    event('enforced', 'email_1');
+    assert.deepEqual(monitor.status().uniqueIndexesLeftRelaxed, [
+      { namespace: 'shop.users', name: 'handle_1' }
+    ]);
     monitor.close();
   });
 
@@ -414,6 +443,7 @@ describe('ReplicatorMonitor.metrics', () => {
       mongo_replicate_applied_batches_total: 'counter',
       mongo_replicate_conflicts_total: 'counter',
       mongo_replicate_skipped_events_total: 'counter',
+      mongo_replicate_relaxed_unique_indexes: 'gauge',
       mongo_replicate_retries_total: 'counter',
       mongo_replicate_errors_total: 'counter',
       mongo_replicate_copied_documents_total: 'counter',
