@@ -28,29 +28,26 @@ import { hashedApplierPoolDefaults } from './apply/hashed-applier-pool-options.j
 import { logUniqueIndexEvent, type UniqueIndexEvent } from './apply/unique-guard.js';
 import { type UniqueIndexRef } from './catalog/unique-indexes.js';
 import { type Checkpoint, type ReplicationPhase } from './checkpoint/checkpoint.js';
-import { MongoCheckpointStore } from './checkpoint/mongo-checkpoint-store.js';
 import { type ReplicationError } from './errors.js';
 import { type FullCopy } from './full/full-copy.js';
 import { firstFailure, sideError } from './lifecycle/side-errors.js';
 import { Stage } from './lifecycle/stage.js';
-import { filterFingerprint } from './namespace/filter-fingerprint.js';
 import { type NamespaceFilter } from './namespace/namespace-filter.js';
 import {
-  CheckpointKeeper,
-  checkSelfReplication,
-  compareDeployments,
+  type CheckpointKeeper,
   DeploymentClients,
   enforceCopiedUniqueIndexes,
   type FenceOptions,
   type FenceResult,
+  identifyDeployments,
   IncrementalPipeline,
   newestSourceOptime,
   type PipelineEmit,
   type PipelineEvents,
   recordCopiedUniqueIndexes,
   replicatorFilter,
+  replicatorKeeper,
   runFence,
-  selfReplication,
   startCopy
 } from './orchestration/index.js';
 import { type ReplicatorEvents } from './replicator-events.js';
@@ -119,11 +116,9 @@ export class Replicator extends Stage<ReplicatorEvents> {
   }
 
   /**
-   * Unique indexes of the target that are non-unique for now: relaxed by a full copy or by a
-   * duplicate key met while the target was inconsistent, until they are enforced again (see
-   * docs/unique-indexes.md). Persisted in the checkpoint, so a restart reports them too. While
-   * phase `full` copies, every unique index it creates is non-unique and listed only once the
-   * copy ends.
+   * Unique indexes of the target that accept duplicates for now, until the target is consistent
+   * (docs/unique-indexes.md); from the checkpoint, so a restart lists them too. A copy's ones
+   * are listed once it ends.
    */
   get relaxedUniqueIndexes(): readonly UniqueIndexRef[] {
     return this.#keeper?.uniqueIndexes.relaxedIndexes ?? [];
@@ -175,25 +170,13 @@ export class Replicator extends Stage<ReplicatorEvents> {
     const { options } = this;
     const clients = await DeploymentClients.connect(options.source, options.target, signal);
     this.#clients = clients;
-    const { sourceId, sameDeployment } = await compareDeployments(clients, this.logger);
-    if (sameDeployment !== undefined) {
-      this.#filter = replicatorFilter(options, (ns, to) => selfReplication(sameDeployment, ns, to));
-      await checkSelfReplication(clients.source, this.#filter);
-    }
-    const keeper = new CheckpointKeeper({
-      store: options.checkpoint.store ?? new MongoCheckpointStore(clients.target),
-      name: options.checkpoint.name,
-      mode: options.mode,
-      fetchMethod: options.fetchMethod,
-      intervalMs: options.checkpointIntervalMs,
-      binding: { sourceId, filterFingerprint: filterFingerprint(options.filter) },
+    const { sourceId, filter } = await identifyDeployments(clients, options, this.logger);
+    this.#filter = filter;
+    const keeper = replicatorKeeper(options, {
+      target: clients.target,
+      sourceId,
+      spool: () => this.#spool,
       onSaved: event => this.safeEmit('checkpoint', event),
-      // A save that finishes after a forced stop closed the spool leaves the segments: the next
-      // run's next save discards them.
-      afterSave: async optime => {
-        const spool = this.#spool;
-        if (keeper.phase !== 'full' && spool?.closed === false) await spool.discardThrough(optime);
-      },
       onFailure: error => this.fail(error)
     });
     this.#keeper = keeper;
@@ -244,10 +227,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
     if (keeper.phase !== 'full') await this.#applySpool(await this.#replayUntil(checkpoint));
   }
 
-  /**
-   * A restart: the previous run may have applied past its checkpoint, up to the source's newest
-   * optime at most; until then the target may hold later versions of documents.
-   */
+  /** A restart may have applied past its checkpoint: at most up to the source's newest optime. */
   async #replayUntil(checkpoint: Checkpoint | undefined): Promise<Timestamp | undefined> {
     return checkpoint?.lastApplied === undefined ? undefined : this.#newestOptime();
   }
@@ -334,9 +314,8 @@ export class Replicator extends Stage<ReplicatorEvents> {
   async #beginCatchUp(): Promise<void> {
     const keeper = this.#keeper!;
     keeper.beginCatchUp(await this.#newestOptime());
-    await recordCopiedUniqueIndexes(this.#clients!.source, this.#filter, keeper, event =>
-      this.#reportUniqueIndex(event)
-    );
+    const { source } = this.#clients!;
+    await recordCopiedUniqueIndexes(source, this.#filter, keeper, this.#reportUniqueIndex);
     await this.#applySpool(undefined);
     // Nothing was written during the copy: there is nothing to catch up on.
     if (keeper.endCatchUpIfReached()) this.#emitPhase('incr');
@@ -353,20 +332,18 @@ export class Replicator extends Stage<ReplicatorEvents> {
 
   /** Mode full: the unique indexes the copy relaxed are enforced, and the copy recorded done. */
   async #finishCopy(): Promise<void> {
-    await enforceCopiedUniqueIndexes(
-      this.#clients!,
-      this.#filter,
-      this.#keeper!,
-      this.options.applier.uniqueConflictPolicy ?? hashedApplierPoolDefaults.uniqueConflictPolicy,
-      event => this.#reportUniqueIndex(event)
-    );
+    const { uniqueConflictPolicy } = this.options.applier;
+    await enforceCopiedUniqueIndexes(this.#clients!, this.#filter, this.#keeper!, {
+      policy: uniqueConflictPolicy ?? hashedApplierPoolDefaults.uniqueConflictPolicy,
+      emit: this.#reportUniqueIndex
+    });
     await this.#keeper!.markCopied();
   }
 
-  #reportUniqueIndex(event: UniqueIndexEvent): void {
+  readonly #reportUniqueIndex = (event: UniqueIndexEvent): void => {
     logUniqueIndexEvent(this.logger, event);
     this.safeEmit('uniqueIndex', event);
-  }
+  };
 
   #emitPhase(phase: ReplicationPhase, optime = this.#keeper?.applied): void {
     this.logger.info(`Phase ${phase}`, optime ? { optime: `${optime.t}:${optime.i}` } : {});

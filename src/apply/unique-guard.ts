@@ -301,7 +301,12 @@ export class UniqueIndexGuard {
     // Recorded as relaxed, yet it collided: a crash came between recording it and rebuilding it
     // (relaxed now), or the write ran before the rebuild (nothing left to do).
     if (await this.#options.indexes.relax(ref.namespace, ref.name)) {
-      this.#report({ action: 'relaxed', namespace: ref.namespace, index: ref.name, reason: 'conflict' });
+      this.#report({
+        action: 'relaxed',
+        namespace: ref.namespace,
+        index: ref.name,
+        reason: 'conflict'
+      });
     }
   }
 

@@ -50,8 +50,7 @@ export async function enforceCopiedUniqueIndexes(
   clients: { readonly source: MongoClient; readonly target: MongoClient },
   filter: NamespaceFilter,
   keeper: CheckpointKeeper,
-  policy: UniqueConflictPolicy,
-  emit: (event: UniqueIndexEvent) => void
+  { policy, emit }: { policy: UniqueConflictPolicy; emit: (event: UniqueIndexEvent) => void }
 ): Promise<void> {
   const indexes = new UniqueIndexes(clients.target);
   const leftRelaxed: UniqueIndexRef[] = [];

@@ -161,3 +161,24 @@ export function replicatorFilter(
     ...(selfTargetError === undefined ? {} : { selfTargetError })
   });
 }
+
+/**
+ * Compares the deployments (see {@link compareDeployments}) and returns the source's identity
+ * and the filter the run uses: the options' one, which on a single deployment also refuses any
+ * namespace written where it is read, checked at once for every namespace that exists.
+ * @throws {@link InvalidConfigError} naming the first namespace that would be overwritten
+ * @internal
+ */
+export async function identifyDeployments(
+  clients: { readonly source: MongoClient; readonly target: MongoClient },
+  options: Pick<ResolvedReplicatorOptions, 'filter' | 'checkpoint'>,
+  logger: Logger
+): Promise<{ sourceId: string | undefined; filter: NamespaceFilter }> {
+  const { sourceId, sameDeployment } = await compareDeployments(clients, logger);
+  if (sameDeployment === undefined) {
+    return { sourceId, filter: replicatorFilter(options, undefined) };
+  }
+  const filter = replicatorFilter(options, (ns, to) => selfReplication(sameDeployment, ns, to));
+  await checkSelfReplication(clients.source, filter);
+  return { sourceId, filter };
+}

@@ -3,16 +3,12 @@ export { CheckpointKeeper } from './checkpoint-keeper.js';
 export { enforceCopiedUniqueIndexes, recordCopiedUniqueIndexes } from './copied-unique-indexes.js';
 export { startCopy } from './copy-run.js';
 export { DeploymentClients } from './deployment-clients.js';
-export {
-  checkSelfReplication,
-  compareDeployments,
-  replicatorFilter,
-  selfReplication
-} from './deployment-identity.js';
+export { identifyDeployments, replicatorFilter } from './deployment-identity.js';
 export { type FenceOptions, type FenceResult, runFence } from './fence.js';
 export {
   IncrementalPipeline,
   type PipelineEmit,
   type PipelineEvents
 } from './incremental-pipeline.js';
+export { replicatorKeeper } from './replicator-checkpoint.js';
 export { newestSourceOptime } from './source-position.js';

@@ -52,6 +52,46 @@ export async function startDeployments(): Promise<Deployments> {
   };
 }
 
+/** A third deployment, for chains (A → B → C). */
+export interface ThirdDeployment {
+  readonly uri: string;
+  readonly client: MongoClient;
+  /**
+   * False when it is the source deployment itself (real MongoDB without
+   * MONGO_REPLICATE_TEST_THIRD_URI): a chain then writes into renamed databases of the source.
+   */
+  readonly separate: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * A third deployment: MONGO_REPLICATE_TEST_THIRD_URI if set, else a third test server, else
+ * (against real MongoDB) the source deployment again.
+ */
+export async function startThirdDeployment(d: Deployments): Promise<ThirdDeployment> {
+  const real = process.env.MONGO_REPLICATE_TEST_THIRD_URI;
+  let server: TestServer | undefined;
+  let uri: string;
+  if (real) uri = real;
+  else if (d.emulated) {
+    server = await startTestServer({ replSetName: 'third' });
+    uri = server.uri;
+  } else {
+    uri = d.sourceUri;
+  }
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  await client.connect();
+  return {
+    uri,
+    client,
+    separate: uri !== d.sourceUri,
+    async close() {
+      await client.close();
+      await server?.stop();
+    }
+  };
+}
+
 /** A database name unique to one test, so tests against a shared real deployment never collide. */
 export function uniqueDbName(prefix: string): string {
   return `mrt_${prefix}_${process.pid}_${Math.floor(Math.random() * 1e9).toString(36)}`;
