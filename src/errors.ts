@@ -31,7 +31,11 @@ export const ReplicationErrorCode = Object.freeze({
   /** A target namespace already exists in a state the configured policy may not use. */
   TargetExists: 'MR_TARGET_EXISTS',
   /** A method was called in a lifecycle state that does not allow it. */
-  InvalidState: 'MR_INVALID_STATE'
+  InvalidState: 'MR_INVALID_STATE',
+  /** Another replicator holds the lease of the checkpoint. */
+  LeaseHeld: 'MR_LEASE_HELD',
+  /** This replicator lost the lease of its checkpoint: it stopped writing. */
+  LeaseLost: 'MR_LEASE_LOST'
 } as const);
 
 /**
@@ -315,5 +319,84 @@ export class InvalidStateError extends ReplicationError {
   /** The class name, kept stable through minification. */
   override get name(): string {
     return 'InvalidStateError';
+  }
+}
+
+/**
+ * Who holds a checkpoint's lease, as errors, events and the status report it (no secrets: a host
+ * name, a process id and times).
+ * @public
+ */
+export interface LeaseHolderInfo {
+  /** The holder's host name. */
+  readonly host: string;
+  /** The holder's process id on that host. */
+  readonly pid: number;
+  /** When it took the lease. */
+  readonly since: Date;
+  /** When the lease expires unless renewed (the store's clock). */
+  readonly expiresAt: Date;
+  /** The lease's fencing token: it grows with every new holder. */
+  readonly token: number;
+}
+
+function describeHolder(holder: LeaseHolderInfo): string {
+  return `process ${holder.pid} on ${holder.host} (since ${holder.since.toISOString()}, lease expires ${holder.expiresAt.toISOString()})`;
+}
+
+/**
+ * Another replicator holds the lease of this checkpoint name: two replicators applying under one
+ * checkpoint would overwrite each other's position. Raised at start, before anything is written.
+ * @public
+ */
+export class LeaseHeldError extends ReplicationError {
+  /** The current holder. */
+  readonly holder: LeaseHolderInfo;
+
+  constructor(checkpointName: string, holder: LeaseHolderInfo, options: ReplicationErrorOptions = {}) {
+    super(
+      ReplicationErrorCode.LeaseHeld,
+      `Checkpoint "${checkpointName}" is held by ${describeHolder(holder)}`,
+      false,
+      {
+        hint: 'Stop that replicator first, use another checkpoint name, or start this one with standby: true (--standby) to take over when the holder stops renewing its lease',
+        ...options
+      }
+    );
+    this.holder = holder;
+  }
+
+  /** The class name, kept stable through minification. */
+  override get name(): string {
+    return 'LeaseHeldError';
+  }
+}
+
+/**
+ * This replicator no longer holds the lease of its checkpoint: it could not renew it in time
+ * (the store was unreachable, or the process was paused), or another replicator took it over.
+ * It made no write after it knew, and its checkpoint saves are refused by the store.
+ * @public
+ */
+export class LeaseLostError extends ReplicationError {
+  /** The new holder, when one is known. */
+  readonly holder: LeaseHolderInfo | undefined;
+
+  constructor(message: string, holder?: LeaseHolderInfo, options: ReplicationErrorOptions = {}) {
+    super(
+      ReplicationErrorCode.LeaseLost,
+      holder ? `${message}; it is held by ${describeHolder(holder)}` : message,
+      false,
+      {
+        hint: 'Another replicator may continue the job under this checkpoint (a standby takes over by itself). Restart this one only if none does: it resumes from the checkpoint',
+        ...options
+      }
+    );
+    this.holder = holder;
+  }
+
+  /** The class name, kept stable through minification. */
+  override get name(): string {
+    return 'LeaseLostError';
   }
 }

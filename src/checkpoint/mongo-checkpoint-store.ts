@@ -1,10 +1,26 @@
 /** The default checkpoint store: a collection in the target deployment. */
-import { type Collection, type Document, type MongoClient } from 'mongodb';
+import { type Collection, type Document, type MongoClient, MongoServerError } from 'mongodb';
 
-import { CheckpointError, InvalidConfigError } from '../errors.js';
+import { CheckpointError, InvalidConfigError, LeaseLostError } from '../errors.js';
+import {
+  type LeaseOwner,
+  type LeaseRecord,
+  type LeaseToken,
+  type LeasingCheckpointStore
+} from '../lease/lease.js';
 import { isClientLike, readOptions } from '../options/option-reader.js';
 import { type Checkpoint, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
-import { type CheckpointStore } from './checkpoint-store.js';
+import { type CheckpointSaveOptions } from './checkpoint-store.js';
+import {
+  currentLeaseFilter,
+  freeLeaseFilter,
+  leaseFromDocument,
+  RELEASE_LEASE_UPDATE,
+  REMOVE_CHECKPOINT_UPDATE,
+  renewLeaseUpdate,
+  replaceCheckpointUpdate,
+  takeLeaseUpdate
+} from './mongo-lease.js';
 import { OrderedSaves } from './ordered-saves.js';
 
 /**
@@ -27,9 +43,14 @@ export const mongoCheckpointStoreDefaults = Object.freeze({
   collection: 'checkpoints'
 });
 
+/** Every write of the store: acknowledged by a majority and journaled, so a failover keeps it. */
+const DURABLE = { writeConcern: { w: 'majority', journal: true } } as const;
+const DUPLICATE_KEY = 11000;
+
 /**
  * Stores checkpoints as documents `{_id: name, ...}` in `mongo_replicate.checkpoints` of the
  * target, written with `w: 'majority'` and journaled so a saved checkpoint survives a failover.
+ * Each document also holds the checkpoint's lease (`lease`), judged by the server's clock.
  *
  * @remarks
  * A {@link Replicator} never replicates this namespace (nor anything in `mongo_replicate`) and
@@ -37,7 +58,7 @@ export const mongoCheckpointStoreDefaults = Object.freeze({
  * checkpoints stay its own.
  * @public
  */
-export class MongoCheckpointStore implements CheckpointStore {
+export class MongoCheckpointStore implements LeasingCheckpointStore {
   readonly #collection: Collection<Document>;
 
   constructor(client: MongoClient, options: MongoCheckpointStoreOptions = {}) {
@@ -57,18 +78,14 @@ export class MongoCheckpointStore implements CheckpointStore {
 
   /** {@inheritDoc CheckpointStore.load} */
   async load(name: string): Promise<Checkpoint | undefined> {
-    let stored: Document | null;
-    try {
-      stored = await this.#collection.findOne(
+    const stored = await this.#run(`read checkpoint "${name}"`, () =>
+      this.#collection.findOne(
         { _id: name as never },
-        { promoteValues: false, promoteLongs: false }
-      );
-    } catch (error) {
-      throw new CheckpointError(`Cannot read checkpoint "${name}" from the target`, true, {
-        cause: error
-      });
-    }
-    if (!stored) return undefined;
+        { promoteValues: false, promoteLongs: false, projection: { lease: 0 } }
+      )
+    );
+    // A document holding only a lease: its replicator has not saved a position yet.
+    if (!stored || stored.name === undefined) return undefined;
     const { _id: _ignored, ...rest } = stored;
     return decodeCheckpoint(
       { ...rest, version: numberOf(rest.version) },
@@ -77,38 +94,111 @@ export class MongoCheckpointStore implements CheckpointStore {
   }
 
   /**
-   * Saves a checkpoint with majority write concern, replacing any with the same name. Saves of
-   * one name run one after the other, in call order, so an older one never lands last.
+   * Saves a checkpoint with majority write concern, replacing any with the same name (and
+   * keeping its lease). Saves of one name run one after the other, in call order, so an older
+   * one never lands last.
    * @throws {@link CheckpointError} when the target refuses the write
+   * @throws {@link LeaseLostError} when `options.lease` is no longer the current lease
    */
-  save(checkpoint: Checkpoint): Promise<void> {
-    return this.#saves.run(checkpoint.name, () => this.#write(checkpoint));
+  save(checkpoint: Checkpoint, options: CheckpointSaveOptions = {}): Promise<void> {
+    return this.#saves.run(checkpoint.name, () => this.#write(checkpoint, options.lease));
   }
 
   readonly #saves = new OrderedSaves();
 
-  async #write(checkpoint: Checkpoint): Promise<void> {
-    try {
-      await this.#collection.replaceOne(
-        { _id: checkpoint.name as never },
-        encodeCheckpoint(checkpoint),
-        {
-          upsert: true,
-          writeConcern: { w: 'majority', journal: true }
-        }
-      );
-    } catch (error) {
-      throw new CheckpointError(
-        `Cannot write checkpoint "${checkpoint.name}" to the target`,
-        true,
-        { cause: error }
-      );
+  async #write(checkpoint: Checkpoint, lease: LeaseToken | undefined): Promise<void> {
+    const { name } = checkpoint;
+    const result = await this.#run(`write checkpoint "${name}"`, () =>
+      this.#collection.updateOne(
+        lease === undefined ? { _id: name as never } : currentLeaseFilter(name, lease),
+        replaceCheckpointUpdate(encodeCheckpoint(checkpoint)),
+        { ...DURABLE, upsert: lease === undefined }
+      )
+    );
+    if (result.matchedCount + result.upsertedCount === 0) {
+      throw new LeaseLostError(`Checkpoint "${name}" was not saved: its lease was taken over`);
     }
   }
 
   /** {@inheritDoc CheckpointStore.delete} */
   async delete(name: string): Promise<void> {
-    await this.#collection.deleteOne({ _id: name as never });
+    await this.#run(`delete checkpoint "${name}"`, async () => {
+      await this.#collection.updateOne(
+        { _id: name as never },
+        [...REMOVE_CHECKPOINT_UPDATE],
+        DURABLE
+      );
+      await this.#collection.deleteOne({ _id: name as never, lease: { $exists: false } }, DURABLE);
+    });
+  }
+
+  /** {@inheritDoc LeasingCheckpointStore.acquireLease} */
+  async acquireLease(name: string, owner: LeaseOwner, ttlMs: number): Promise<LeaseRecord> {
+    const taken = await this.#run(`take the lease of checkpoint "${name}"`, async () => {
+      try {
+        return await this.#collection.findOneAndUpdate(
+          freeLeaseFilter(name),
+          takeLeaseUpdate(owner, ttlMs),
+          { ...DURABLE, upsert: true, returnDocument: 'after', projection: { lease: 1 } }
+        );
+      } catch (error) {
+        // The upsert met the existing document: someone holds the lease.
+        if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return null;
+        throw error;
+      }
+    });
+    const record = leaseFromDocument(taken?.lease) ?? (await this.readLease(name));
+    if (record === undefined) {
+      throw new CheckpointError(`The lease of checkpoint "${name}" could not be read back`, true);
+    }
+    return record;
+  }
+
+  /** {@inheritDoc LeasingCheckpointStore.renewLease} */
+  async renewLease(
+    name: string,
+    lease: LeaseToken,
+    ttlMs: number
+  ): Promise<LeaseRecord | undefined> {
+    const renewed = await this.#run(`renew the lease of checkpoint "${name}"`, () =>
+      this.#collection.findOneAndUpdate(currentLeaseFilter(name, lease), renewLeaseUpdate(ttlMs), {
+        ...DURABLE,
+        returnDocument: 'after',
+        projection: { lease: 1 }
+      })
+    );
+    return leaseFromDocument(renewed?.lease);
+  }
+
+  /** {@inheritDoc LeasingCheckpointStore.releaseLease} */
+  async releaseLease(name: string, lease: LeaseToken): Promise<void> {
+    await this.#run(`release the lease of checkpoint "${name}"`, () =>
+      this.#collection.updateOne(
+        currentLeaseFilter(name, lease),
+        [...RELEASE_LEASE_UPDATE],
+        DURABLE
+      )
+    );
+  }
+
+  /** {@inheritDoc LeasingCheckpointStore.readLease} */
+  async readLease(name: string): Promise<LeaseRecord | undefined> {
+    const [found] = await this.#run(`read the lease of checkpoint "${name}"`, () =>
+      this.#collection
+        .aggregate([{ $match: { _id: name } }, { $project: { _id: 0, lease: 1, now: '$$NOW' } }])
+        .toArray()
+    );
+    return found === undefined ? undefined : leaseFromDocument(found.lease, found.now as Date);
+  }
+
+  async #run<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw new CheckpointError(`Cannot ${what} in ${this.namespace} of the target`, true, {
+        cause: error
+      });
+    }
   }
 }
 

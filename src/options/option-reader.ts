@@ -256,6 +256,14 @@ export class OptionReader {
     return value;
   }
 
+  /** A function, or `fallback` when absent. */
+  func<F extends (...args: never[]) => unknown>(key: string, fallback: F): F {
+    const value = this.raw(key);
+    if (value === undefined) return fallback;
+    if (typeof value !== 'function') this.fail(key, 'expected a function');
+    return value as F;
+  }
+
   /** The value of `key` checked by `check`, which receives the field's full path. */
   custom<T>(key: string, check: (value: unknown, field: string) => T): T {
     return check(this.raw(key), this.field(key));

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { type Timestamp } from 'mongodb';
 
 import { SpoolError } from '../errors.js';
+import { syncDirectory } from '../lifecycle/durable-files.js';
 import { compareOptimes, formatOptime } from '../oplog/oplog-entry.js';
 import {
   type OplogSpoolOptions,
@@ -538,17 +539,5 @@ async function writeFully(handle: FileHandle, buffer: Buffer, position: number):
     );
     if (bytesWritten === 0) throw new Error('the file system accepted no bytes');
     done += bytesWritten;
-  }
-}
-
-/** Makes the creation (or removal) of files in `directory` durable. */
-async function syncDirectory(directory: string): Promise<void> {
-  // Windows cannot open a directory as a file, and its file system journals names itself.
-  if (process.platform === 'win32') return;
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

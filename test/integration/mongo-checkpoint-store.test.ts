@@ -5,6 +5,7 @@ import { Timestamp } from 'mongodb';
 
 import { MongoCheckpointStore } from '../../src/checkpoint/mongo-checkpoint-store.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
+import { leaseContract } from '../support/lease-contract.js';
 
 describe('MongoCheckpointStore', () => {
   let deployments: Deployments;
@@ -59,4 +60,21 @@ describe('MongoCheckpointStore', () => {
     );
     assert.ok((await store.load('burst'))!.lastApplied!.equals(optimes.at(-1)!));
   });
+});
+
+describe('MongoCheckpointStore leases', () => {
+  let deployments: Deployments;
+  const database = uniqueDbName('lease');
+  let n = 0;
+  before(async () => {
+    deployments = await startDeployments();
+  });
+  after(async () => {
+    await deployments.target.db(database).dropDatabase();
+    await deployments.close();
+  });
+  leaseContract('mongo', async () => ({
+    store: new MongoCheckpointStore(deployments.target, { database }),
+    name: `lease-${++n}`
+  }));
 });

@@ -11,6 +11,7 @@ import { type CheckpointStore } from '../../../src/checkpoint/checkpoint-store.j
 import { FileCheckpointStore } from '../../../src/checkpoint/file-checkpoint-store.js';
 import { MemoryCheckpointStore } from '../../../src/checkpoint/memory-checkpoint-store.js';
 import { CheckpointError, InvalidConfigError } from '../../../src/errors.js';
+import { leaseContract } from '../../support/lease-contract.js';
 
 const sample: Checkpoint = {
   name: 'shop-migration',
@@ -91,3 +92,13 @@ describe('file checkpoint store', () => {
     );
   });
 });
+
+let leaseNames = 0;
+leaseContract('memory', async () => ({
+  store: new MemoryCheckpointStore(),
+  name: `lease-${++leaseNames}`
+}));
+leaseContract('file', async () => ({
+  store: new FileCheckpointStore(await mkdtemp(join(directory, 'leases-'))),
+  name: `lease-${++leaseNames}`
+}));
