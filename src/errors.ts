@@ -353,7 +353,11 @@ export class LeaseHeldError extends ReplicationError {
   /** The current holder. */
   readonly holder: LeaseHolderInfo;
 
-  constructor(checkpointName: string, holder: LeaseHolderInfo, options: ReplicationErrorOptions = {}) {
+  constructor(
+    checkpointName: string,
+    holder: LeaseHolderInfo,
+    options: ReplicationErrorOptions = {}
+  ) {
     super(
       ReplicationErrorCode.LeaseHeld,
       `Checkpoint "${checkpointName}" is held by ${describeHolder(holder)}`,

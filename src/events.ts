@@ -5,8 +5,8 @@
 import { type Timestamp } from 'mongodb';
 
 /**
- * The lifecycle states of a stage, in order. `failed` can follow `starting`, `running` or
- * `stopping`.
+ * The lifecycle states of a stage, in order. `failed` can follow `starting`, `standby`,
+ * `running` or `stopping`.
  * @public
  */
 export const StageState = Object.freeze({
@@ -14,6 +14,11 @@ export const StageState = Object.freeze({
   Idle: 'idle',
   /** `start()` is connecting and opening cursors. */
   Starting: 'starting',
+  /**
+   * A Replicator with `standby: true` waits for another replicator's lease on its checkpoint;
+   * it goes back to `starting` once it holds the lease. `start()` has not resolved yet.
+   */
+  Standby: 'standby',
   /** The main loop is running. */
   Running: 'running',
   /** `stop()` was called: no new input, buffered work is being written. */

@@ -52,9 +52,12 @@ export {
   type ReplicationPhase,
   type StoredRange
 } from './checkpoint/checkpoint.js';
-export { type CheckpointStore } from './checkpoint/checkpoint-store.js';
+export { type CheckpointSaveOptions, type CheckpointStore } from './checkpoint/checkpoint-store.js';
 export { FileCheckpointStore } from './checkpoint/file-checkpoint-store.js';
-export { MemoryCheckpointStore } from './checkpoint/memory-checkpoint-store.js';
+export {
+  MemoryCheckpointStore,
+  type MemoryCheckpointStoreOptions
+} from './checkpoint/memory-checkpoint-store.js';
 export {
   MongoCheckpointStore,
   mongoCheckpointStoreDefaults,
@@ -65,6 +68,9 @@ export {
   CheckpointError,
   InvalidConfigError,
   InvalidStateError,
+  LeaseHeldError,
+  type LeaseHolderInfo,
+  LeaseLostError,
   OplogStartMissingError,
   ReplicationError,
   ReplicationErrorCode,
@@ -115,6 +121,12 @@ export {
 } from './full/collection-executor.js';
 export { type ResolvedCollectionExecutorOptions } from './full/collection-executor-options.js';
 export { type IndexTiming } from './full/full-copy.js';
+export {
+  type LeaseOwner,
+  type LeaseRecord,
+  type LeaseToken,
+  type LeasingCheckpointStore
+} from './lease/lease.js';
 export { BoundedQueue } from './lifecycle/bounded-queue.js';
 export {
   classifyError,
@@ -165,6 +177,7 @@ export {
   type CheckpointStatus,
   type CopyStatus,
   type DirectionMapping,
+  type LeaseStatus,
   type NamespaceCopyStatus,
   type OptimeStatus,
   type RecentError,
@@ -217,6 +230,7 @@ export {
 export { Replicator } from './replicator.js';
 export {
   type CheckpointEvent,
+  type LeaseEvent,
   type PhaseEvent,
   type ReplicatorEvents
 } from './replicator-events.js';
@@ -225,6 +239,7 @@ export {
   type ReplicatorCheckpointOptions,
   replicatorDefaults,
   type ReplicatorFullOptions,
+  type ReplicatorLeaseOptions,
   type ReplicatorOptions,
   type ResolvedReplicatorOptions
 } from './replicator-options.js';

@@ -6,6 +6,7 @@ import { type Timestamp } from 'mongodb';
 import { type AppliedBatchEvent, type ApplierConflictEvent } from './apply/hashed-applier-pool.js';
 import { type UniqueIndexEvent } from './apply/unique-guard.js';
 import { type ReplicationPhase } from './checkpoint/checkpoint.js';
+import { type LeaseHolderInfo } from './errors.js';
 import { type LagEvent } from './events.js';
 import { type SkippedChangeEvent } from './fetch/change-event-groups.js';
 import { type CopyProgressEvent } from './full/collection-executor.js';
@@ -37,6 +38,21 @@ export interface PhaseEvent {
 }
 
 /**
+ * The checkpoint's lease changed hands: this replicator `acquired` it, stands by because another
+ * one holds it (`standby`, sent again when the holder changes), `lost` it (it stopped writing),
+ * or `released` it on stop.
+ * @public
+ */
+export interface LeaseEvent {
+  /** What happened. */
+  readonly action: 'acquired' | 'standby' | 'lost' | 'released';
+  /** The checkpoint name. */
+  readonly name: string;
+  /** The holder: this replicator, except for `standby` and for a `lost` lease taken over. */
+  readonly holder: LeaseHolderInfo | undefined;
+}
+
+/**
  * Events of {@link Replicator}: its own lifecycle plus what its stages report.
  * @public
  */
@@ -61,4 +77,6 @@ export interface ReplicatorEvents extends StageEvents {
    * target is consistent, or left relaxed by `uniqueConflictPolicy: 'ignore'`.
    */
   uniqueIndex: (event: UniqueIndexEvent) => void;
+  /** The checkpoint's lease was acquired, waited for, lost or released. */
+  lease: (event: LeaseEvent) => void;
 }

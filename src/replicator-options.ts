@@ -19,6 +19,7 @@ import {
 } from './full/collection-executor.js';
 import { readExecutorSettings, readOnDuplicate } from './full/collection-executor-options.js';
 import { type IndexTiming } from './full/full-copy.js';
+import { isLeasingStore } from './lease/lease.js';
 import { type StageOptions } from './lifecycle/stage.js';
 import { NamespaceFilter, type NamespaceFilterOptions } from './namespace/namespace-filter.js';
 import { isClientLike, type OptionReader, readOptions } from './options/option-reader.js';
@@ -76,7 +77,7 @@ export interface ReplicatorFullOptions {
   /** Options of the {@link CollectionExecutor} (readers, writers, chunk and buffer sizes). */
   executor?: Omit<
     CollectionExecutorOptions,
-    'source' | 'target' | 'tasks' | 'onDuplicate' | 'signal' | 'logger'
+    'source' | 'target' | 'tasks' | 'onDuplicate' | 'beforeWrite' | 'signal' | 'logger'
   >;
   /**
    * Mode `all`: the directory where oplog entries fetched during the copy are spooled (one
@@ -151,6 +152,7 @@ export interface ReplicatorOptions extends StageOptions {
     | 'replayUntil'
     | 'uniqueIndexes'
     | 'onUniqueIndexes'
+    | 'beforeWrite'
     | 'signal'
     | 'logger'
   >;
@@ -167,6 +169,30 @@ export interface ReplicatorOptions extends StageOptions {
    * @defaultValue true
    */
   bypassDocumentValidation?: boolean;
+  /** The lease that makes this replicator the only one using its checkpoint name. */
+  lease?: ReplicatorLeaseOptions;
+  /**
+   * When another replicator holds the checkpoint's lease: `false` fails at start with
+   * {@link LeaseHeldError} naming it; `true` waits in state `standby` (a `lease` event says who
+   * holds it) and takes over, resuming from the checkpoint, once the holder stops (its lease
+   * released or expired). `start()` resolves once this replicator runs.
+   * @defaultValue false
+   */
+  standby?: boolean;
+}
+
+/**
+ * Options of the checkpoint's lease (see docs/operations.md, "One owner per checkpoint").
+ * @public
+ */
+export interface ReplicatorLeaseOptions {
+  /**
+   * How long the lease lasts unless renewed (every third of it). A replicator that cannot renew
+   * it stops writing a fifth of it before it expires; a standby takes over once it expired.
+   * Shorter: faster takeover; longer: more tolerance of a slow or briefly unreachable store.
+   * @defaultValue 15000
+   */
+  ttlMs?: number;
 }
 
 /**
@@ -182,7 +208,9 @@ export const replicatorDefaults = Object.freeze({
   indexes: 'after' as IndexTiming,
   onExistingTarget: 'fail' as OnExistingTarget,
   onDuplicate: 'fail' as DuplicatePolicy,
-  spoolDir: '.mongo-replicate-spool'
+  spoolDir: '.mongo-replicate-spool',
+  leaseTtlMs: 15_000,
+  standby: false
 });
 
 /**
@@ -218,6 +246,10 @@ export interface ResolvedReplicatorOptions extends ReplicatorOptions {
   readonly applier: NonNullable<ReplicatorOptions['applier']>;
   /** See {@link ReplicatorOptions.full}; every default applied. */
   readonly full: NonNullable<ReplicatorOptions['full']>;
+  /** See {@link ReplicatorOptions.lease}; every default applied. */
+  readonly lease: Required<ReplicatorLeaseOptions>;
+  /** See {@link ReplicatorOptions.standby}. */
+  readonly standby: boolean;
 }
 
 function readConnection(reader: OptionReader, field: 'source' | 'target'): string | MongoClient {
@@ -327,6 +359,24 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
     const bypass = reader.has('bypassDocumentValidation')
       ? { bypassDocumentValidation: reader.boolean('bypassDocumentValidation', true) }
       : {};
+    const lease = readOptions(
+      reader.raw('lease'),
+      l => ({
+        ttlMs: l.integer('ttlMs', replicatorDefaults.leaseTtlMs, { min: 1000, max: 600_000 })
+      }),
+      'lease'
+    );
+    const standby = reader.boolean('standby', replicatorDefaults.standby);
+    if (standby && checkpoint.store !== undefined && !isLeasingStore(checkpoint.store)) {
+      reader.fail(
+        'standby',
+        'needs a checkpoint store that keeps leases (acquireLease, renewLease, releaseLease, readLease), as the stores of this package do'
+      );
+    }
+    // A checkpoint kept outside the target must not outlive writes the target could still roll
+    // back: those are acknowledged by a majority unless the host chose otherwise.
+    const majority =
+      checkpoint.store === undefined ? {} : { writeConcern: { w: 'majority' as const } };
     const signal = reader.signal();
     const logger = reader.logger();
     return Object.freeze(
@@ -342,12 +392,17 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
         checkpointIntervalMs: checkpoint.intervalMs,
         fetcher,
         batcher: defined(batcher),
-        applier: defined({ ...applier, ...bypass }),
-        full: defined({ ...full, executor: defined({ ...full.executor, ...bypass }) }),
+        applier: { ...majority, ...defined({ ...applier, ...bypass }) },
+        full: defined({
+          ...full,
+          executor: { ...majority, ...defined({ ...full.executor, ...bypass }) }
+        }),
         indexes: full.indexes,
         onExistingTarget: full.onExistingTarget,
         onDuplicate: full.onDuplicate,
         spoolDir: full.spoolDir,
+        lease,
+        standby,
         signal,
         logger
       })

@@ -30,27 +30,31 @@ import { type UniqueIndexRef } from './catalog/unique-indexes.js';
 import { type Checkpoint, type ReplicationPhase } from './checkpoint/checkpoint.js';
 import { type ReplicationError } from './errors.js';
 import { type FullCopy } from './full/full-copy.js';
+import { type LeaseKeeper } from './lease/lease-keeper.js';
 import { firstFailure, sideError } from './lifecycle/side-errors.js';
 import { Stage } from './lifecycle/stage.js';
 import { type NamespaceFilter } from './namespace/namespace-filter.js';
 import {
   type CheckpointKeeper,
+  checkpointStoreOf,
   DeploymentClients,
   enforceCopiedUniqueIndexes,
   type FenceOptions,
   type FenceResult,
+  holdLease,
   identifyDeployments,
   IncrementalPipeline,
   newestSourceOptime,
   type PipelineEmit,
   type PipelineEvents,
   recordCopiedUniqueIndexes,
+  releaseLease,
   replicatorFilter,
   replicatorKeeper,
   runFence,
   startCopy
 } from './orchestration/index.js';
-import { type ReplicatorEvents } from './replicator-events.js';
+import { type LeaseEvent, type ReplicatorEvents } from './replicator-events.js';
 import {
   type ReplicatorOptions,
   type ResolvedReplicatorOptions,
@@ -92,6 +96,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
   #keeper: CheckpointKeeper | undefined;
   #pipeline: IncrementalPipeline | undefined;
   #spool: OplogSpool | undefined;
+  #lease: LeaseKeeper | undefined;
   #copy: FullCopy | undefined;
   #draining: Promise<void> | undefined;
   #released: Promise<void> | undefined;
@@ -172,12 +177,23 @@ export class Replicator extends Stage<ReplicatorEvents> {
     this.#clients = clients;
     const { sourceId, filter } = await identifyDeployments(clients, options, this.logger);
     this.#filter = filter;
+    const store = checkpointStoreOf(options, clients.target);
+    this.#lease = await holdLease({
+      options,
+      store,
+      logger: this.logger,
+      signal,
+      onStandby: waiting => this.setStandby(waiting),
+      onEvent: this.#emitLease,
+      onLost: error => this.fail(error)
+    });
     const keeper = replicatorKeeper(options, {
-      target: clients.target,
+      store,
       sourceId,
       spool: () => this.#spool,
       onSaved: event => this.safeEmit('checkpoint', event),
-      onFailure: error => this.fail(error)
+      onFailure: error => this.fail(error),
+      lease: () => this.#lease?.token
     });
     this.#keeper = keeper;
     this.#pipeline = new IncrementalPipeline({
@@ -191,7 +207,8 @@ export class Replicator extends Stage<ReplicatorEvents> {
       // PipelineEvents is a subset of ReplicatorEvents: same names, same payloads.
       emit: ((event: keyof PipelineEvents, payload: never) =>
         this.safeEmit(event, payload)) as PipelineEmit,
-      onCatchUpEnd: () => this.#emitPhase('incr')
+      onCatchUpEnd: () => this.#emitPhase('incr'),
+      beforeWrite: this.#beforeWrite
     });
     const checkpoint = await keeper.load();
     if (options.mode === 'incr') {
@@ -219,8 +236,10 @@ export class Replicator extends Stage<ReplicatorEvents> {
     const applied = keeper.applied ?? keeper.fullBeginTs;
     keeper.startAt(applied);
     if (!checkpoint) await keeper.save();
+    // The lease makes this process the job's only owner: the spool needs no lock of its own.
     const spool = await OplogSpool.open(join(options.spoolDir, options.checkpoint.name), {
-      logger: this.logger
+      logger: this.logger,
+      lock: this.#lease === undefined
     });
     this.#spool = spool;
     await this.#pipeline.startSpooling(spool, applied, keeper.appliedToken);
@@ -280,6 +299,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
     this.#released ??= (async () => {
       await this.#pipeline?.shutdown(reason);
       await this.#spool?.close().catch(() => undefined);
+      await releaseLease(this.#lease, this.#emitLease, this.options.checkpoint.name);
       await this.#clients?.close();
     })();
     return this.#released;
@@ -300,7 +320,8 @@ export class Replicator extends Stage<ReplicatorEvents> {
       // A failing fetcher (mode all) stops the copy too: its entries could not be applied.
       signal: pipeline.signal,
       onProgress: event => this.safeEmit('progress', event),
-      onRetry: event => this.safeEmit('retry', event)
+      onRetry: event => this.safeEmit('retry', event),
+      beforeWrite: this.#beforeWrite
     });
     const result = await this.#copy.run();
     signal.throwIfAborted();
@@ -335,10 +356,16 @@ export class Replicator extends Stage<ReplicatorEvents> {
     const { uniqueConflictPolicy } = this.options.applier;
     await enforceCopiedUniqueIndexes(this.#clients!, this.#filter, this.#keeper!, {
       policy: uniqueConflictPolicy ?? hashedApplierPoolDefaults.uniqueConflictPolicy,
-      emit: this.#reportUniqueIndex
+      emit: this.#reportUniqueIndex,
+      beforeWrite: this.#beforeWrite
     });
     await this.#keeper!.markCopied();
   }
+
+  /** Every write to the target checks the lease first: a replicator that lost it writes nothing. */
+  readonly #beforeWrite = (): void => this.#lease?.assertHeld();
+
+  readonly #emitLease = (event: LeaseEvent): void => this.safeEmit('lease', event);
 
   readonly #reportUniqueIndex = (event: UniqueIndexEvent): void => {
     logUniqueIndexEvent(this.logger, event);

@@ -102,6 +102,7 @@ export class ApplierLane {
     const duplicates = await this.#options.retry(
       `insertMany ${run.ns} (lane ${this.index})`,
       async () => {
+        this.#options.beforeWrite();
         try {
           await collection.insertMany(documents, { ordered: false, ...this.#writeOptions });
           return [];

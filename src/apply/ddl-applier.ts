@@ -47,6 +47,8 @@ export interface DdlApplierOptions {
   readonly writeConcern: WriteConcern | WriteConcernSettings | undefined;
   readonly retry: LaneRetry;
   readonly logger: Logger;
+  /** Runs right before every write; throwing stops it (the lease check). */
+  readonly beforeWrite: () => void;
 }
 
 /**
@@ -67,7 +69,10 @@ export class DdlApplier {
     const name = Object.keys(command)[0] ?? '';
     const label = `${name} on ${db}`;
     try {
-      await this.options.retry(label, () => this.options.target.db(db).command(command));
+      await this.options.retry(label, () => {
+        this.options.beforeWrite();
+        return this.options.target.db(db).command(command);
+      });
       return true;
     } catch (error) {
       const code = error instanceof MongoServerError ? error.code : undefined;
@@ -108,8 +113,9 @@ export class DdlApplier {
       { db, command: { drop: from.slice(dot + 1) } },
       this.options.writeConcern
     );
-    await this.options.retry(`drop ${from} left by a replayed rename`, () =>
-      this.options.target
+    await this.options.retry(`drop ${from} left by a replayed rename`, () => {
+      this.options.beforeWrite();
+      return this.options.target
         .db(db)
         .command(drop.command)
         .catch((error: unknown) => {
@@ -117,8 +123,8 @@ export class DdlApplier {
             return undefined;
           }
           throw error;
-        })
-    );
+        });
+    });
   }
 }
 

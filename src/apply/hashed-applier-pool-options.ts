@@ -89,6 +89,14 @@ export interface HashedApplierPoolOptions extends StageOptions {
    */
   onUniqueIndexes?: (state: UniqueGuardState) => Promise<void>;
   /**
+   * Runs synchronously right before every write to the target (documents, commands, index
+   * changes, a transaction's commit). When it throws, the write is not made and the pool fails
+   * with that error: the Replicator passes its lease check here, so a replicator that lost its
+   * checkpoint's lease writes nothing more.
+   * @defaultValue none
+   */
+  beforeWrite?: () => void;
+  /**
    * Batches being applied at once (1 = strictly one batch after another). Ops of one document
    * always stay in order whatever the value; a higher one keeps the target busy while the next
    * batch is prepared, at the cost of holding more batches in memory.
@@ -142,7 +150,12 @@ export interface ResolvedHashedApplierPoolOptions {
   readonly uniqueIndexes: UniqueGuardState;
   /** See {@link HashedApplierPoolOptions.onUniqueIndexes}. */
   readonly onUniqueIndexes: ((state: UniqueGuardState) => Promise<void>) | undefined;
+  /** See {@link HashedApplierPoolOptions.beforeWrite}. */
+  readonly beforeWrite: () => void;
 }
+
+/** The default of `beforeWrite`: every write may go ahead. */
+const noWriteCheck = (): void => {};
 
 const MAX_LANES = 1024;
 const MAX_BATCHES_IN_FLIGHT = 64;
@@ -227,6 +240,7 @@ export function resolveHashedApplierPoolOptions(
       replayUntil: reader.optionalTimestamp('replayUntil'),
       uniqueIndexes: readGuardState(reader),
       onUniqueIndexes,
+      beforeWrite: reader.func('beforeWrite', noWriteCheck),
       ...settings
     });
   });

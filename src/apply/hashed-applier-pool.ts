@@ -178,7 +178,8 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
   constructor(options: HashedApplierPoolOptions) {
     super('hashed-applier-pool', options);
     this.options = resolveHashedApplierPoolOptions(options);
-    const { target, source, conflictPolicy, catchUpUntil, writeConcern, lanes } = this.options;
+    const { target, source, conflictPolicy, catchUpUntil, writeConcern, lanes, beforeWrite } =
+      this.options;
     const applierOptions = {
       target,
       source,
@@ -186,6 +187,7 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
       catchUpUntil,
       writeConcern,
       bypassDocumentValidation: this.options.bypassDocumentValidation,
+      beforeWrite,
       logger: this.logger,
       retry: <T>(operation: string, fn: (attempt: number) => Promise<T>) =>
         this.retry(operation, fn, this.options.retry),
@@ -202,7 +204,7 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
     const window = [catchUpUntil, this.options.replayUntil].filter(t => t !== undefined);
     const { uniqueIndexes, onUniqueIndexes } = this.options;
     this.#guard = new UniqueIndexGuard({
-      indexes: new UniqueIndexes(target),
+      indexes: new UniqueIndexes(target, beforeWrite),
       writer: new RunWriter('replay', applierOptions),
       policy: this.options.uniqueConflictPolicy,
       windowEnd: window.sort(compareOptimes).at(-1),

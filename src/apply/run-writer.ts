@@ -82,6 +82,8 @@ export interface RunWriterOptions {
   readonly onConflict: (event: ApplierConflictEvent) => void;
   /** Where to log. */
   readonly logger: Logger;
+  /** Runs right before every write; throwing stops it (the lease check). */
+  readonly beforeWrite: () => void;
 }
 
 /**
@@ -198,6 +200,7 @@ export class RunWriter {
     session?: ClientSession,
     options: { readonly preImageForms?: ReadonlySet<number> } = {}
   ): Promise<BulkWriteResult> {
+    this.#options.beforeWrite();
     try {
       // Inside a transaction the transaction's write concern applies, not the operation's.
       const writeOptions =

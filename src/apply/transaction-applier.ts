@@ -99,6 +99,8 @@ export class TransactionApplier {
             signal.throwIfAborted();
             await writer.write(run, counts, session);
           }
+          // The commit is a write too.
+          this.#options.beforeWrite();
         }, this.#transactionOptions);
       } catch (error) {
         if (error instanceof ApplyConflictError) this.#report(conflicts);

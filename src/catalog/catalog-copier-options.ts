@@ -36,6 +36,13 @@ export interface CatalogCopierOptions {
    */
   relaxUniqueIndexes?: boolean;
   /**
+   * Runs synchronously right before every write to the target. When it throws, the write is not
+   * made and the copier fails with that error: the Replicator passes its lease check here, so a
+   * replicator that lost its checkpoint's lease writes nothing more.
+   * @defaultValue none
+   */
+  beforeWrite?: () => void;
+  /**
    * Where the copier logs (a view whose source is not copied, options the target cannot take).
    * @defaultValue a logger that drops everything
    */
@@ -65,6 +72,8 @@ export interface ResolvedCatalogCopierOptions {
   readonly onExistingTarget: OnExistingTarget;
   /** See {@link CatalogCopierOptions.relaxUniqueIndexes}. */
   readonly relaxUniqueIndexes: boolean;
+  /** See {@link CatalogCopierOptions.beforeWrite}. */
+  readonly beforeWrite: () => void;
   /** See {@link CatalogCopierOptions.logger}. */
   readonly logger: Logger;
 }
@@ -105,6 +114,7 @@ export function resolveCatalogCopierOptions(
       filter,
       onExistingTarget: readOnExistingTarget(reader),
       relaxUniqueIndexes: reader.boolean('relaxUniqueIndexes', false),
+      beforeWrite: reader.func('beforeWrite', () => {}),
       logger: reader.logger() ?? silentLogger
     });
   });

@@ -179,6 +179,7 @@ export class CatalogCopier extends EventEmitter<CatalogCopierEvents> {
     const ns = collection.targetNs;
     const { db, coll } = splitNamespace(ns);
     const before = await this.#indexNames(ns);
+    this.#options.beforeWrite();
     try {
       await this.#options.target.db(db).command({ createIndexes: coll, indexes: specs });
     } catch (error) {
@@ -266,6 +267,7 @@ export class CatalogCopier extends EventEmitter<CatalogCopierEvents> {
 
   async #create(ns: string, fields: Readonly<Document>): Promise<void> {
     const { db, coll } = splitNamespace(ns);
+    this.#options.beforeWrite();
     try {
       await this.#options.target.db(db).command({ create: coll, ...fields });
     } catch (error) {
@@ -275,6 +277,7 @@ export class CatalogCopier extends EventEmitter<CatalogCopierEvents> {
 
   async #drop(ns: string): Promise<void> {
     const { db, coll } = splitNamespace(ns);
+    this.#options.beforeWrite();
     try {
       await this.#options.target.db(db).command({ drop: coll });
     } catch (error) {

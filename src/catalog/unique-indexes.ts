@@ -82,7 +82,14 @@ export class UniqueIndexDuplicatesError extends TargetWriteError {
 export class UniqueIndexes {
   #inPlace: Promise<boolean> | undefined;
 
-  constructor(private readonly target: MongoClient) {}
+  /**
+   * @param target - The target client.
+   * @param beforeWrite - Runs right before every change of an index; throwing stops it.
+   */
+  constructor(
+    private readonly target: MongoClient,
+    private readonly beforeWrite: () => void = () => {}
+  ) {}
 
   /**
    * Makes the unique index `name` of `namespace` non-unique (rebuilt with the same name, key and
@@ -95,6 +102,7 @@ export class UniqueIndexes {
     const { db, coll } = splitNamespace(namespace);
     const database = this.target.db(db);
     await this.#run(`Relaxing unique index ${name} of ${namespace}`, namespace, async () => {
+      this.beforeWrite();
       await database.command({ dropIndexes: coll, index: name }).catch((error: unknown) => {
         if (serverCode(error) !== INDEX_NOT_FOUND) throw error;
       });
@@ -116,7 +124,9 @@ export class UniqueIndexes {
     const database = this.target.db(db);
     const what = `Making index ${name} of ${namespace} unique again`;
     try {
-      if (await this.#convertsInPlace()) {
+      const converts = await this.#convertsInPlace();
+      this.beforeWrite();
+      if (converts) {
         await database.command({ collMod: coll, index: { name, prepareUnique: true } });
         await database.command({ collMod: coll, index: { name, unique: true } });
       } else {

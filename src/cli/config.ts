@@ -35,6 +35,8 @@ export const configFileSchema = z
     fetchMethod: z.enum(['oplog', 'changeStream']).optional(),
     transactions: z.enum(['flatten', 'preserve']).optional(),
     bypassDocumentValidation: z.boolean().optional(),
+    standby: z.boolean().optional(),
+    lease: z.object({ ttlMs: positiveInt.optional() }).strict().optional(),
     startAt: timestamp.optional(),
     filter: z
       .object({
@@ -143,6 +145,8 @@ export interface ConfigFlags {
   indexes?: string;
   /** `--no-bypass-document-validation` sets this to false. */
   bypassDocumentValidation?: boolean;
+  standby?: boolean;
+  leaseTtl?: string;
 }
 
 /** Reads and checks the config file; a parse or shape error names the file and the field. */
@@ -248,6 +252,7 @@ export async function resolveCliConfig(flags: ConfigFlags): Promise<ResolvedCliC
   const checkpointStore = checkpointDir ? new FileCheckpointStore(checkpointDir) : undefined;
   const name = flags.checkpointName ?? file.checkpoint?.name ?? 'default';
   const lanes = positive('lanes', flags.lanes);
+  const leaseTtl = positive('lease-ttl', flags.leaseTtl);
   const startAt = flags.startAt ?? file.startAt;
   if (typeof startAt === 'string' && startAt !== 'latest' && !/^\d+:\d+$/.test(startAt)) {
     throw new InvalidConfigError('startAt', 'must be "latest" or "<seconds>:<increment>"');
@@ -270,6 +275,10 @@ export async function resolveCliConfig(flags: ConfigFlags): Promise<ResolvedCliC
       : {}),
     startAt: parseTimestamp('startAt', startAt),
     bypassDocumentValidation: flags.bypassDocumentValidation ?? file.bypassDocumentValidation,
+    standby: flags.standby ?? file.standby,
+    ...(flags.leaseTtl !== undefined || file.lease
+      ? { lease: { ...file.lease, ...(leaseTtl ? { ttlMs: leaseTtl } : {}) } }
+      : {}),
     filter,
     checkpoint: { ...checkpointRest, name, ...(checkpointStore ? { store: checkpointStore } : {}) },
     ...(file.fetcher ? { fetcher: file.fetcher } : {}),

@@ -13,6 +13,11 @@ export const ExitCode = Object.freeze({
   different: 3,
   /** `checkpoint show`/`reset`: no checkpoint by that name. */
   notFound: 4,
+  /**
+   * Another replicator holds the checkpoint's lease (`run` without `--standby`), or
+   * `checkpoint reset` refused to delete a checkpoint whose lease is live or was not released.
+   */
+  leaseHeld: 5,
   /** A second interrupt forced the stop (the last checkpoint still holds; restart resumes). */
   interrupted: 130
 });

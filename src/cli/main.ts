@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 
-import { InvalidConfigError, ReplicationError } from '../errors.js';
+import { InvalidConfigError, LeaseHeldError, ReplicationError } from '../errors.js';
 import { redactText } from '../logger.js';
 import { checkpointResetCommand, checkpointShowCommand } from './checkpoint-command.js';
 import { cliLogger, type LogFormat } from './cli-logger.js';
@@ -73,7 +73,12 @@ async function execute(
     // A ReplicationError's message already ends with what to do.
     const code = ReplicationError.is(error) ? error.code : undefined;
     logger.error(message, code ? { code } : {});
-    process.exitCode = error instanceof InvalidConfigError ? ExitCode.usage : ExitCode.failed;
+    process.exitCode =
+      error instanceof InvalidConfigError
+        ? ExitCode.usage
+        : error instanceof LeaseHeldError
+          ? ExitCode.leaseHeld
+          : ExitCode.failed;
   }
 }
 
@@ -116,6 +121,11 @@ withConnectionOptions(
     new Option('--indexes <when>', 'when indexes are built').choices(['before', 'after', 'none'])
   )
   .option('--lanes <n>', 'parallel applier lanes')
+  .option(
+    '--standby',
+    "wait while another replicator holds the checkpoint's lease, and take over when it stops"
+  )
+  .option('--lease-ttl <ms>', "how long the checkpoint's lease lasts unless renewed (15000)")
   .option(
     '--no-bypass-document-validation',
     "let the target's validators refuse documents the source holds (stops replication)"
@@ -180,8 +190,12 @@ withConnectionOptions(
     .description('delete a checkpoint and its spool: the next run starts over')
 )
   .option('--spool-dir <dir>', 'the spool directory of mode all')
-  .action(async (flags: CommonFlags) => {
-    await execute(flags, logger => checkpointResetCommand(flags, logger));
+  .option(
+    '--force',
+    'also when the lease was not released (its replicator crashed); never while it is live'
+  )
+  .action(async (flags: CommonFlags & { force?: boolean }) => {
+    await execute(flags, logger => checkpointResetCommand(flags, logger, flags.force === true));
   });
 
 try {

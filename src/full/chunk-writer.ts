@@ -33,6 +33,8 @@ export interface ChunkWriteOptions {
   readonly writeConcern: WriteConcern | WriteConcernSettings | undefined;
   /** Whether inserts skip the target's document validation. */
   readonly bypassDocumentValidation: boolean;
+  /** Runs right before every write; throwing stops it (the lease check). */
+  readonly beforeWrite: () => void;
   readonly retry: <T>(operation: string, fn: (attempt: number) => Promise<T>) => Promise<T>;
 }
 
@@ -48,6 +50,7 @@ export async function insertChunk(options: ChunkWriteOptions): Promise<number> {
   const collection = target.db(db).collection(coll);
   const writeOptions = targetWriteOptions({ writeConcern, bypassDocumentValidation });
   const duplicates = await retry(`insertMany ${targetNs}`, async attempt => {
+    options.beforeWrite();
     try {
       await collection.insertMany(documents as Document[], { ordered: false, ...writeOptions });
       return [];
@@ -90,6 +93,7 @@ export async function insertChunk(options: ChunkWriteOptions): Promise<number> {
     return { replaceOne: { filter: { _id: document._id }, replacement: document, upsert: true } };
   });
   await retry(`replace duplicates in ${targetNs}`, async () => {
+    options.beforeWrite();
     try {
       await collection.bulkWrite(models, { ordered: false, ...writeOptions });
     } catch (error) {

@@ -163,6 +163,13 @@ export interface CollectionExecutorOptions extends StageOptions {
    */
   bypassDocumentValidation?: boolean;
   /**
+   * Runs synchronously right before every write to the target. When it throws, the write is not
+   * made and the executor fails with that error: the Replicator passes its lease check here, so a
+   * replicator that lost its checkpoint's lease writes nothing more.
+   * @defaultValue none
+   */
+  beforeWrite?: () => void;
+  /**
    * Backoff for transient failures (a reader resumes after the last document it read).
    * @defaultValue {@link retryDefaults}
    */
@@ -208,6 +215,8 @@ export interface ResolvedCollectionExecutorOptions extends CollectionExecutorOpt
   readonly onDuplicate: DuplicatePolicy;
   /** See {@link CollectionExecutorOptions.bypassDocumentValidation}. */
   readonly bypassDocumentValidation: boolean;
+  /** See {@link CollectionExecutorOptions.beforeWrite}. */
+  readonly beforeWrite: () => void;
 }
 
 const DUPLICATE_POLICIES: readonly DuplicatePolicy[] = ['fail', 'replace'];
@@ -278,6 +287,7 @@ export function resolveCollectionExecutorOptions(
       target,
       tasks,
       onDuplicate: readOnDuplicate(reader),
+      beforeWrite: reader.func('beforeWrite', () => {}),
       ...readExecutorSettings(reader)
     });
   });

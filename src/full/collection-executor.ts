@@ -199,7 +199,8 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
   }
 
   async #writerLoop(signal: AbortSignal): Promise<void> {
-    const { target, onDuplicate, writeConcern, bypassDocumentValidation, retry } = this.options;
+    const { target, onDuplicate, writeConcern, bypassDocumentValidation, retry, beforeWrite } =
+      this.options;
     for (;;) {
       const chunk = await this.#chunks.shift(signal);
       if (chunk === undefined) return;
@@ -213,6 +214,7 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
         onDuplicate: task.resumed ? 'replace' : onDuplicate,
         writeConcern,
         bypassDocumentValidation,
+        beforeWrite,
         retry: (operation, fn) => this.retry(operation, fn, retry)
       });
       chunk.task.pendingChunks--;

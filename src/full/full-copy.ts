@@ -53,7 +53,7 @@ export interface FullCopyOptions {
   readonly splitter: Omit<DocumentSplitterOptions, 'source' | 'logger'>;
   readonly executor: Omit<
     CollectionExecutorOptions,
-    'source' | 'target' | 'tasks' | 'onDuplicate' | 'signal' | 'logger'
+    'source' | 'target' | 'tasks' | 'onDuplicate' | 'beforeWrite' | 'signal' | 'logger'
   >;
   readonly logger: Logger;
   readonly signal: AbortSignal;
@@ -63,6 +63,8 @@ export interface FullCopyOptions {
   readonly saveState: (state: readonly CopiedCollection[]) => Promise<void>;
   readonly onProgress: (event: CopyProgressEvent) => void;
   readonly onRetry: (event: RetryEvent) => void;
+  /** Runs right before every write to the target; throwing stops the copy (the lease check). */
+  readonly beforeWrite: () => void;
 }
 
 /**
@@ -93,6 +95,7 @@ export class FullCopy {
       onExistingTarget: resuming ? 'append' : options.onExistingTarget,
       // Enforced once the target is consistent: after the catch-up, or at the end of a copy.
       relaxUniqueIndexes: true,
+      beforeWrite: options.beforeWrite,
       logger: options.logger
     });
     const catalog = await copier.listSource();
@@ -167,6 +170,7 @@ export class FullCopy {
       target: this.options.target,
       tasks,
       onDuplicate: this.options.onDuplicate,
+      beforeWrite: this.options.beforeWrite,
       signal: this.options.signal,
       logger: this.options.logger
     });

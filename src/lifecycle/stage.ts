@@ -208,6 +208,15 @@ export abstract class Stage<Events extends StageEvents> extends EventEmitter<Eve
   protected abstract toReplicationError(error: unknown): ReplicationError;
 
   /**
+   * While `open()` runs: the stage waits for something outside itself (state `standby`), or no
+   * longer does (back to `starting`). Ignored in any other state.
+   */
+  protected setStandby(waiting: boolean): void {
+    if (waiting && this.#state === 'starting') this.#transition('standby');
+    else if (!waiting && this.#state === 'standby') this.#transition('starting');
+  }
+
+  /**
    * Ends the stage with a fatal error: state `failed`, an `error` event, the main loop aborted,
    * `done` rejected. Ignored once the stage has ended.
    */
@@ -291,6 +300,7 @@ export abstract class Stage<Events extends StageEvents> extends EventEmitter<Eve
       case 'idle':
         return this.#finish();
       case 'starting':
+      case 'standby':
         this.#transition('stopping');
         this.#abort.abort(new Error(`${this.stageName} stopped`));
         await this.#starting?.catch(() => {});

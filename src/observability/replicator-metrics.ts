@@ -53,6 +53,7 @@ export class ReplicatorMetrics {
   readonly #copiedDocuments: Counter;
   readonly #copiedBytes: Counter;
   readonly #relaxedUniqueIndexes: Gauge;
+  readonly #leaseHeld: Gauge;
   readonly #lag: Gauge;
   readonly #estimatedDocuments: Gauge;
   readonly #estimatedBytes: Gauge;
@@ -116,6 +117,11 @@ export class ReplicatorMetrics {
       'relaxed_unique_indexes',
       'Unique indexes of the target that are non-unique for now (duplicates accepted).'
     );
+    this.#leaseHeld = gauge(
+      'lease_held',
+      "1 while this replicator holds its checkpoint's lease, 0 in standby or once lost.",
+      { lazy: true }
+    );
     this.#lag = gauge('lag_seconds', 'Seconds the target is behind the source.', { lazy: true });
     this.#estimatedDocuments = gauge(
       'copy_estimated_documents',
@@ -178,6 +184,7 @@ export class ReplicatorMetrics {
     setCounter(this.#copiedBytes, copy?.bytesCopied ?? 0);
     this.#relaxedUniqueIndexes.set(status.relaxedUniqueIndexes.length);
 
+    this.#setKnown(this.#leaseHeld, status.lease && (status.lease.held ? 1 : 0));
     this.#setKnown(this.#lag, status.lagSeconds);
     this.#setKnown(this.#estimatedDocuments, copy?.estimatedDocuments);
     this.#setKnown(this.#estimatedBytes, copy?.estimatedBytes);

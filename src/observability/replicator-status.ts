@@ -149,6 +149,27 @@ export interface RecentError {
 }
 
 /**
+ * The checkpoint's lease as the replicator last saw it.
+ * @public
+ */
+export interface LeaseStatus {
+  /** True while this replicator holds it; false while it stands by, or once it lost it. */
+  readonly held: boolean;
+  /** What happened last: `acquired`, `standby`, `lost` or `released`. */
+  readonly lastAction: 'acquired' | 'standby' | 'lost' | 'released';
+  /** The holder as last known: this replicator when held, the other one in standby. */
+  readonly holder: {
+    readonly host: string;
+    readonly pid: number;
+    /** ISO 8601. */
+    readonly since: string;
+    /** ISO 8601; renewals move it on without an event. */
+    readonly expiresAt: string;
+    readonly token: number;
+  } | null;
+}
+
+/**
  * A snapshot of a {@link Replicator} for a status page or an API, from
  * {@link ReplicatorMonitor.status}. Counts cover what the monitor saw since it was attached.
  * @public
@@ -196,6 +217,8 @@ export interface ReplicatorStatus {
    * duplicate keys (`uniqueIndex` events with action `leftRelaxed`), while monitored.
    */
   readonly uniqueIndexesLeftRelaxed: readonly UniqueIndexRef[];
+  /** The checkpoint's lease; null before any `lease` event (or with a store without leases). */
+  readonly lease: LeaseStatus | null;
   /** Transient failures that were retried (`retry` events). */
   readonly retries: number;
   /** The most recent errors, transient and fatal, oldest first, redacted. */

@@ -19,6 +19,7 @@ import {
   type CheckpointStatus,
   type CopyStatus,
   type DirectionMapping,
+  type LeaseStatus,
   type NamespaceCopyStatus,
   type OptimeStatus,
   type RecentError,
@@ -92,6 +93,7 @@ export class StatusRecorder {
   };
   /** Indexes left relaxed by the `ignore` policy, by namespace and name. */
   readonly #leftRelaxed = new Map<string, UniqueIndexRef>();
+  #lease: LeaseStatus | null = null;
   #retries = 0;
   #fatalErrors = 0;
   readonly #errors: RecentError[] = [];
@@ -145,6 +147,22 @@ export class StatusRecorder {
       if (event.action === 'leftRelaxed') this.#leftRelaxed.set(id, ref);
       else if (event.action === 'enforced') this.#leftRelaxed.delete(id);
     });
+    this.#listen('lease', event => {
+      const { holder } = event;
+      this.#lease = {
+        held: event.action === 'acquired',
+        lastAction: event.action,
+        holder: holder
+          ? {
+              host: holder.host,
+              pid: holder.pid,
+              since: holder.since.toISOString(),
+              expiresAt: holder.expiresAt.toISOString(),
+              token: holder.token
+            }
+          : null
+      };
+    });
     this.#listen('retry', event => {
       this.#retries++;
       this.#recordError(event.stage, event.error, false);
@@ -188,6 +206,7 @@ export class StatusRecorder {
       applied: { ...this.#applied },
       relaxedUniqueIndexes: replicator.relaxedUniqueIndexes.map(ref => ({ ...ref })),
       uniqueIndexesLeftRelaxed: [...this.#leftRelaxed.values()],
+      lease: this.#lease,
       retries: this.#retries,
       errors: [...this.#errors]
     };

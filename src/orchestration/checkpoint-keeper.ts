@@ -24,6 +24,7 @@ import {
 } from '../checkpoint/checkpoint.js';
 import { type CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { CheckpointError, type ReplicationError } from '../errors.js';
+import { type LeaseToken } from '../lease/lease.js';
 import { sideError } from '../lifecycle/side-errors.js';
 import { type CheckpointEvent } from '../replicator-events.js';
 
@@ -46,6 +47,8 @@ export interface CheckpointKeeperOptions {
   readonly afterSave?: (optime: Timestamp) => Promise<void>;
   /** A save started without waiting for it failed. */
   readonly onFailure?: (error: ReplicationError) => void;
+  /** The lease saves are made under, once held: the store refuses them after a takeover. */
+  readonly lease?: () => LeaseToken | undefined;
 }
 
 /**
@@ -263,7 +266,10 @@ export class CheckpointKeeper {
     this.#lastSaveAt = Date.now();
     const checkpoint = this.compose(optime);
     const next = this.#saving.then(async () => {
-      await this.#call('Saving', () => this.#options.store.save(checkpoint));
+      const lease = this.#options.lease?.();
+      await this.#call('Saving', () =>
+        this.#options.store.save(checkpoint, lease === undefined ? {} : { lease })
+      );
       this.#saved = optime;
       if (optime === undefined) return;
       this.#options.onSaved?.({ name: checkpoint.name, optime, savedAt: checkpoint.updatedAt });

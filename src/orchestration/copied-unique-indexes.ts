@@ -50,9 +50,17 @@ export async function enforceCopiedUniqueIndexes(
   clients: { readonly source: MongoClient; readonly target: MongoClient },
   filter: NamespaceFilter,
   keeper: CheckpointKeeper,
-  { policy, emit }: { policy: UniqueConflictPolicy; emit: (event: UniqueIndexEvent) => void }
+  {
+    policy,
+    emit,
+    beforeWrite
+  }: {
+    policy: UniqueConflictPolicy;
+    emit: (event: UniqueIndexEvent) => void;
+    beforeWrite: () => void;
+  }
 ): Promise<void> {
-  const indexes = new UniqueIndexes(clients.target);
+  const indexes = new UniqueIndexes(clients.target, beforeWrite);
   const leftRelaxed: UniqueIndexRef[] = [];
   for (const ref of await replicatedUniqueIndexes(clients.source, filter)) {
     const event = { namespace: ref.namespace, index: ref.name };

@@ -26,6 +26,8 @@ export interface CopyRunOptions {
   readonly signal: AbortSignal;
   readonly onProgress: (event: CopyProgressEvent) => void;
   readonly onRetry: (event: RetryEvent) => void;
+  /** Runs right before every write to the target (the lease check). */
+  readonly beforeWrite: () => void;
 }
 
 /**
@@ -51,6 +53,7 @@ export function startCopy(run: CopyRunOptions): FullCopy {
       return keeper.save();
     },
     onProgress: run.onProgress,
-    onRetry: run.onRetry
+    onRetry: run.onRetry,
+    beforeWrite: run.beforeWrite
   });
 }

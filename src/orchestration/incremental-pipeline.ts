@@ -79,6 +79,8 @@ export interface IncrementalPipelineOptions {
   readonly emit: PipelineEmit;
   /** The catch-up after a copy reached `copyEndTs`: the phase is now `incr`. */
   readonly onCatchUpEnd: () => void;
+  /** Runs right before every write to the target (the lease check). */
+  readonly beforeWrite: () => void;
 }
 
 type Fetcher = OplogFetcher | ChangeStreamFetcher;
@@ -270,6 +272,7 @@ export class IncrementalPipeline {
       ...(catchUpUntil ? { catchUpUntil } : {}),
       ...(replayUntil ? { replayUntil } : {}),
       uniqueIndexes: keeper.uniqueIndexes,
+      beforeWrite: this.#options.beforeWrite,
       onUniqueIndexes: async state => {
         keeper.uniqueIndexes = state;
         await keeper.save();

@@ -10,5 +10,6 @@ export {
   type PipelineEmit,
   type PipelineEvents
 } from './incremental-pipeline.js';
-export { replicatorKeeper } from './replicator-checkpoint.js';
+export { checkpointStoreOf, replicatorKeeper } from './replicator-checkpoint.js';
+export { holdLease, releaseLease } from './replicator-lease.js';
 export { newestSourceOptime } from './source-position.js';

@@ -5,8 +5,10 @@
  */
 import { type MongoClient } from 'mongodb';
 
+import { type CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { MongoCheckpointStore } from '../checkpoint/mongo-checkpoint-store.js';
 import { type ReplicationError } from '../errors.js';
+import { type LeaseToken } from '../lease/lease.js';
 import { filterFingerprint } from '../namespace/filter-fingerprint.js';
 import { type CheckpointEvent } from '../replicator-events.js';
 import { type ResolvedReplicatorOptions } from '../replicator-options.js';
@@ -18,12 +20,27 @@ import { CheckpointKeeper } from './checkpoint-keeper.js';
  * @internal
  */
 export interface ReplicatorKeeperContext {
-  readonly target: MongoClient;
+  /** From {@link checkpointStoreOf}. */
+  readonly store: CheckpointStore;
   readonly sourceId: string | undefined;
   /** The spool of mode `all`, once opened. */
   readonly spool: () => OplogSpool | undefined;
   readonly onSaved: (event: CheckpointEvent) => void;
   readonly onFailure: (error: ReplicationError) => void;
+  /** The lease saves are made under, once held. */
+  readonly lease: () => LeaseToken | undefined;
+}
+
+/**
+ * Where a Replicator with `options` keeps its checkpoint (and lease): the store it was given, or
+ * a {@link MongoCheckpointStore} in the target.
+ * @internal
+ */
+export function checkpointStoreOf(
+  options: Pick<ResolvedReplicatorOptions, 'checkpoint'>,
+  target: MongoClient
+): CheckpointStore {
+  return options.checkpoint.store ?? new MongoCheckpointStore(target);
 }
 
 /**
@@ -35,7 +52,7 @@ export function replicatorKeeper(
   context: ReplicatorKeeperContext
 ): CheckpointKeeper {
   const keeper: CheckpointKeeper = new CheckpointKeeper({
-    store: options.checkpoint.store ?? new MongoCheckpointStore(context.target),
+    store: context.store,
     name: options.checkpoint.name,
     mode: options.mode,
     fetchMethod: options.fetchMethod,
@@ -48,7 +65,8 @@ export function replicatorKeeper(
       const spool = context.spool();
       if (keeper.phase !== 'full' && spool?.closed === false) await spool.discardThrough(optime);
     },
-    onFailure: context.onFailure
+    onFailure: context.onFailure,
+    lease: context.lease
   });
   return keeper;
 }

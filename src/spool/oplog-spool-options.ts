@@ -26,6 +26,12 @@ export interface OplogSpoolOptions {
    */
   readChunkBytes?: number;
   /**
+   * Lock the directory against other processes (a `LOCK` file naming the holder). A Replicator
+   * whose checkpoint lease already makes it the only owner of the job turns it off.
+   * @defaultValue true
+   */
+  lock?: boolean;
+  /**
    * Where the spool logs, such as the warning about a torn tail dropped on open.
    * @defaultValue {@link silentLogger}
    */
@@ -48,6 +54,7 @@ export const oplogSpoolDefaults = Object.freeze({
 export interface ResolvedOplogSpoolOptions {
   readonly segmentBytes: number;
   readonly readChunkBytes: number;
+  readonly lock: boolean;
   readonly logger: Logger;
 }
 
@@ -70,6 +77,7 @@ export function resolveOplogSpoolOptions(
       readChunkBytes: reader.integer('readChunkBytes', oplogSpoolDefaults.readChunkBytes, {
         min: RECORD_HEADER_BYTES
       }),
+      lock: reader.boolean('lock', true),
       logger: reader.logger() ?? silentLogger
     }),
     'spool'

@@ -62,7 +62,7 @@ export interface SpoolReadOptions {
  * tail of the newest segment, left by a crash in the middle of a write, is dropped with a
  * warning; damage anywhere else is a {@link SpoolError}, because entries would be lost.
  *
- * One process at a time may open a directory; the spool does not lock it.
+ * One process at a time may open a directory: it is locked with a `LOCK` file unless `lock: false`.
  *
  * @example
  * ```ts
@@ -130,7 +130,9 @@ export class OplogSpool {
     } catch (error) {
       throw spoolIoError('create the oplog spool directory', directory, error);
     }
-    const lock = await acquireSpoolLock(directory);
+    const lock: SpoolLock = resolved.lock
+      ? await acquireSpoolLock(directory)
+      : { release: () => Promise.resolve() };
     try {
       const segments = await recoverSegments(directory, resolved.readChunkBytes, resolved.logger);
       // Segment files a crashed process created may not be durable in the directory yet.
