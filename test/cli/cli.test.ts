@@ -3,50 +3,16 @@
  * npm's `bin` links it) against the test servers: run, verify, checkpoint show/reset, bad input.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { Int32 } from 'mongodb';
 
+import { cli, start } from '../support/cli-process.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 import { timeoutSignal, waitUntil } from '../support/timeout-signal.js';
-
-const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-
-interface Outcome {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function start(args: string[]): ChildProcess {
-  return spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function finish(child: ChildProcess, ms = 60_000): Promise<Outcome> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const signal = timeoutSignal(ms, `mongo-replicate to exit`);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      child.kill('SIGKILL');
-      reject(new Error(`${String(signal.reason)}\nstdout: ${stdout}\nstderr: ${stderr}`));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    child.on('close', code => {
-      signal.removeEventListener('abort', onAbort);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const cli = (args: string[], ms?: number) => finish(start(args), ms);
 
 describe('mongo-replicate (CLI)', () => {
   let env: Deployments;
@@ -196,16 +162,7 @@ describe('mongo-replicate (CLI)', () => {
       '--progress-interval',
       '100'
     ]);
-    const exited = finish(child);
-    let stderr = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        const match = /"status":"(http:\/\/[^"]+)\/status"/.exec(stderr);
-        if (match) resolve(match[1]!);
-      });
-      child.on('close', () => reject(new Error(`exited before serving status: ${stderr}`)));
-    });
+    const url = (await child.waitForStderr(/"status":"(http:\/\/[^"]+)\/status"/))[1]!;
     try {
       // The server answers from the start; the replicator is running once it has connected.
       let status: { state?: string; phase?: string; applied?: { inserts?: number } } = {};
@@ -229,9 +186,9 @@ describe('mongo-replicate (CLI)', () => {
       const metrics = await (await fetch(`${url}/metrics`)).text();
       assert.match(metrics, /mongo_replicate_applied_ops_total\{kind="insert"\} 2/);
     } finally {
-      child.kill('SIGINT');
+      child.child.kill('SIGINT');
     }
-    const outcome = await exited;
+    const outcome = await child.exited();
     assert.equal(outcome.code, 0, outcome.stderr);
     // JSON progress lines went to stdout, one object per line.
     const lines = outcome.stdout.trim().split('\n').filter(Boolean);
