@@ -21,6 +21,7 @@ import { readExecutorSettings, readOnDuplicate } from './full/collection-executo
 import { type IndexTiming } from './full/full-copy.js';
 import { isLeasingStore } from './lease/lease.js';
 import { type StageOptions } from './lifecycle/stage.js';
+import { redactConnectionString } from './logger.js';
 import { NamespaceFilter, type NamespaceFilterOptions } from './namespace/namespace-filter.js';
 import { isClientLike, type OptionReader, readOptions } from './options/option-reader.js';
 import { type DocumentSplitterOptions } from './split/document-splitter.js';
@@ -266,6 +267,15 @@ function readConnection(reader: OptionReader, field: 'source' | 'target'): strin
   }
   if (!isClientLike(value)) reader.fail(field, 'must be a connection string or a MongoClient');
   return value;
+}
+
+/**
+ * A connection string with its credentials (user, password, secret URI options) redacted; a
+ * client as it is.
+ * @internal
+ */
+export function redactConnection(connection: string | MongoClient): string | MongoClient {
+  return typeof connection === 'string' ? redactConnectionString(connection) : connection;
 }
 
 /** Drops `undefined` values, so a resolved slice fits its optional-key option type. */

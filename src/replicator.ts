@@ -34,6 +34,7 @@ import { type LeaseKeeper } from './lease/lease-keeper.js';
 import { firstFailure, sideError } from './lifecycle/side-errors.js';
 import { Stage } from './lifecycle/stage.js';
 import { type NamespaceFilter } from './namespace/namespace-filter.js';
+import { directionMapping } from './observability/direction-mapping.js';
 import {
   type CheckpointKeeper,
   checkpointStoreOf,
@@ -56,6 +57,7 @@ import {
 } from './orchestration/index.js';
 import { type LeaseEvent, type ReplicatorEvents } from './replicator-events.js';
 import {
+  redactConnection,
   type ReplicatorOptions,
   type ResolvedReplicatorOptions,
   resolveReplicatorOptions
@@ -89,9 +91,11 @@ import { OplogSpool } from './spool/oplog-spool.js';
  * @public
  */
 export class Replicator extends Stage<ReplicatorEvents> {
-  /** The options as resolved (defaults applied, validated). */
+  /** The options as resolved (defaults applied, validated), connection strings redacted. */
   readonly options: ResolvedReplicatorOptions;
   #filter: NamespaceFilter;
+  /** The connection strings (or clients) as given: only for connecting. */
+  readonly #connections: Pick<ResolvedReplicatorOptions, 'source' | 'target'>;
   #clients: DeploymentClients | undefined;
   #keeper: CheckpointKeeper | undefined;
   #pipeline: IncrementalPipeline | undefined;
@@ -111,8 +115,26 @@ export class Replicator extends Stage<ReplicatorEvents> {
       ...(resolved.signal ? { signal: resolved.signal } : {}),
       ...(resolved.logger ? { logger: resolved.logger } : {})
     });
-    this.options = resolved;
+    this.#connections = { source: resolved.source, target: resolved.target };
+    // What the host can read, log or serialise never holds a connection string's secrets.
+    this.options = Object.freeze({
+      ...resolved,
+      source: redactConnection(resolved.source),
+      target: redactConnection(resolved.target)
+    });
     this.#filter = replicatorFilter(resolved, undefined);
+  }
+
+  /** What `JSON.stringify` and `util.inspect` show: state, mode, checkpoint, redacted hosts. */
+  override toJSON(): Record<string, unknown> {
+    const { mode, fetchMethod, checkpoint, source, target } = this.options;
+    return {
+      ...super.toJSON(),
+      mode,
+      fetchMethod,
+      checkpoint: checkpoint.name,
+      ...directionMapping(source, target)
+    };
   }
 
   /** The optime of the last batch applied on the target, once one was. */
@@ -172,9 +194,20 @@ export class Replicator extends Stage<ReplicatorEvents> {
   }
 
   async #open(signal: AbortSignal): Promise<void> {
-    const { options } = this;
-    const clients = await DeploymentClients.connect(options.source, options.target, signal);
+    const { source, target } = this.#connections;
+    const clients = await DeploymentClients.connect(source, target, signal);
     this.#clients = clients;
+    const keepClosingOnAbort = clients.closeOnAbort(signal);
+    try {
+      await this.#start(clients, signal);
+    } finally {
+      keepClosingOnAbort();
+    }
+  }
+
+  /** Takes the lease, loads the checkpoint and starts what the mode and the checkpoint call for. */
+  async #start(clients: DeploymentClients, signal: AbortSignal): Promise<void> {
+    const { options } = this;
     const { sourceId, filter } = await identifyDeployments(clients, options, this.logger);
     this.#filter = filter;
     const store = checkpointStoreOf(options, clients.target);

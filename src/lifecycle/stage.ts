@@ -12,6 +12,8 @@
  * forced stop (the `signal` option aborts) ends the main loop at its next safe point without
  * draining; that is safe because checkpoints only ever name fully applied batches.
  */
+import { inspect } from 'node:util';
+
 import { EventEmitter } from 'eventemitter3';
 
 import { type ReplicationError } from '../errors.js';
@@ -112,6 +114,19 @@ export abstract class Stage<Events extends StageEvents> extends EventEmitter<Eve
     else external?.addEventListener('abort', forward, { once: true });
     // A host may reuse one signal for many stages; do not keep ended stages reachable from it.
     this.#unlinkSignal = () => external?.removeEventListener('abort', forward);
+  }
+
+  /**
+   * What `JSON.stringify` shows of the stage: its name and state, never its options (clients
+   * and connection strings may hold credentials).
+   */
+  toJSON(): Record<string, unknown> {
+    return { stage: this.stageName, state: this.#state };
+  }
+
+  /** What `util.inspect` (and `console.log`) shows: {@link Stage.toJSON}. */
+  [inspect.custom](): string {
+    return `${this.constructor.name} ${inspect(this.toJSON())}`;
   }
 
   /** The current lifecycle state. */
@@ -280,6 +295,12 @@ export abstract class Stage<Events extends StageEvents> extends EventEmitter<Eve
       await this.open(signal);
     } catch (error) {
       if (this.#isAbort(error)) return this.#finish();
+      if (this.#stopRequested) {
+        // A stop while opening interrupts what was under way (closed clients, aborted waits):
+        // whatever that made fail is the stop itself, not a failure to report.
+        this.logger.debug('Stopped while starting', { stage: this.stageName, error });
+        return this.#finish();
+      }
       const failure = this.toReplicationError(error);
       this.fail(failure);
       throw failure;

@@ -65,6 +65,17 @@ export class DeploymentClients {
     return new DeploymentClients(sourceClient, targetClient, owned);
   }
 
+  /**
+   * Until the returned function is called, an abort of `signal` closes the clients this process
+   * connected: their pending commands then fail at once instead of waiting out the driver's
+   * timeouts (a stop while starting). A host's own clients cannot be interrupted this way.
+   */
+  closeOnAbort(signal: AbortSignal): () => void {
+    const onAbort = () => void this.close();
+    signal.addEventListener('abort', onAbort, { once: true });
+    return () => signal.removeEventListener('abort', onAbort);
+  }
+
   /** Closes the clients this process connected (the host's own stay open). */
   async close(): Promise<void> {
     const clients = this.#owned.splice(0);

@@ -24,6 +24,7 @@ import {
   resolveOplogSpoolOptions
 } from './oplog-spool-options.js';
 import { corruptSegment, spoolClosed, spoolIoError } from './spool-errors.js';
+import { readHorizon, removeHorizon, writeHorizon } from './spool-horizon.js';
 import { acquireSpoolLock, type SpoolLock } from './spool-lock.js';
 import {
   encodeRecord,
@@ -106,9 +107,11 @@ export class OplogSpool {
     directory: string,
     options: ResolvedOplogSpoolOptions,
     segments: SegmentInfo[],
-    lock: SpoolLock
+    lock: SpoolLock,
+    horizon: Timestamp | undefined
   ) {
     this.#lock = lock;
+    this.#discardedThrough = horizon;
     this.directory = directory;
     this.#options = options;
     this.#segments = segments;
@@ -137,7 +140,8 @@ export class OplogSpool {
       const segments = await recoverSegments(directory, resolved.readChunkBytes, resolved.logger);
       // Segment files a crashed process created may not be durable in the directory yet.
       if (segments.length > 0) await syncDirectory(directory);
-      return new OplogSpool(directory, resolved, segments, lock);
+      const horizon = await readHorizon(directory);
+      return new OplogSpool(directory, resolved, segments, lock, horizon);
     } catch (error) {
       await lock.release();
       throw error;
@@ -290,12 +294,19 @@ export class OplogSpool {
    * it. The newest segment is kept, so the spool still knows its last optime after a restart.
    *
    * @remarks
-   * Until it is closed, the spool refuses reads that would need a discarded entry; after a
-   * reopen it no longer knows what was discarded, and a read starts at the oldest entry kept.
+   * The newest optime discarded (the horizon) is recorded durably first, in a `HORIZON` file:
+   * the spool refuses a read that would need a discarded entry, also after a reopen.
    */
   async discardThrough(ts: Timestamp): Promise<void> {
     this.#assertOpen();
     await this.#serially(async () => {
+      const doomed = this.#segments
+        .slice(0, -1)
+        .filter(segment => !segment.lastTs || compareOptimes(segment.lastTs, ts) <= 0);
+      const horizon = doomed.findLast(segment => segment.lastTs)?.lastTs;
+      if (horizon && !(this.#discardedThrough && !this.#discardedThrough.lessThan(horizon))) {
+        await writeHorizon(this.directory, horizon);
+      }
       while (this.#segments.length > 1) {
         const oldest = this.#segments[0]!;
         if (oldest.lastTs && compareOptimes(oldest.lastTs, ts) > 0) return;
@@ -343,6 +354,7 @@ export class OplogSpool {
     try {
       for (const file of await listSegmentFiles(this.directory))
         await rm(file.path, { force: true });
+      await removeHorizon(this.directory);
       this.#segments.length = 0;
       this.#bytes = 0;
       await rmdir(this.directory);

@@ -96,6 +96,7 @@ describe('ReplicatorMonitor', () => {
       lagSeconds: null,
       lastAppliedOptime: null,
       lastCheckpoint: null,
+      lease: null,
       copy: null,
       applied: {
         batches: 0,
@@ -431,6 +432,11 @@ describe('ReplicatorMonitor.metrics', () => {
     const ts = new Timestamp({ t: 1_700_000_101, i: 1 });
     r.emit('lag', { stage: 'replicator', sourceOptime: ts, appliedOptime: ts, seconds: 2.5 });
     r.emit('checkpoint', { name: 'unit', optime: ts, savedAt: new Date() });
+    r.emit('lease', {
+      action: 'acquired',
+      name: 'unit',
+      holder: { host: 'h', pid: 1, since: new Date(0), expiresAt: new Date(15_000), token: 3 }
+    });
 
     const text = await monitor.metrics();
     assert.doesNotMatch(text, SECRETS);
@@ -452,7 +458,8 @@ describe('ReplicatorMonitor.metrics', () => {
       mongo_replicate_copy_estimated_documents: 'gauge',
       mongo_replicate_copy_estimated_bytes: 'gauge',
       mongo_replicate_last_checkpoint_timestamp_seconds: 'gauge',
-      mongo_replicate_last_applied_timestamp_seconds: 'gauge'
+      mongo_replicate_last_applied_timestamp_seconds: 'gauge',
+      mongo_replicate_lease_held: 'gauge'
     };
     assert.deepEqual(
       Object.fromEntries([...families].map(([name, family]) => [name, family.type])),
@@ -463,11 +470,13 @@ describe('ReplicatorMonitor.metrics', () => {
     const value = (name: string, labels?: Record<string, string>) =>
       sampleValue(families, `mongo_replicate_${name}`, labels);
     assert.equal(value('info', { mode: 'all', fetch_method: 'oplog', checkpoint: 'unit' }), 1);
+    assert.equal(value('lease_held'), 1);
     assert.deepEqual(
       families.get('mongo_replicate_state')!.samples.map(s => [s.labels.state, s.value]),
       [
         ['idle', 0],
         ['starting', 0],
+        ['standby', 0],
         ['running', 1],
         ['stopping', 0],
         ['stopped', 0],

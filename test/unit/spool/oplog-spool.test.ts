@@ -313,6 +313,27 @@ describe('OplogSpool', () => {
     await reopened.close();
   });
 
+  it('remembers what it discarded across a restart (or a crash) and refuses to read before it', async () => {
+    const { directory, written } = await closedSpool(60, 500);
+    const spool = await OplogSpool.open(directory, { segmentBytes: 500 });
+    await spool.discardThrough(written[30]!.ts);
+    const first = spool.firstOptime!;
+    // Not closed: a crash right after the discard.
+    const reopened = await OplogSpool.open(directory, { segmentBytes: 500, lock: false });
+    assert.ok(reopened.firstOptime!.equals(first));
+    await assert.rejects(collect(reopened.read(written[0]!.ts)), (error: unknown) => {
+      assert.ok(error instanceof SpoolError);
+      assert.match(error.message, /were discarded/);
+      return true;
+    });
+    assertSameEntries(await collect(reopened.read(written[30]!.ts)), written.slice(31));
+    await reopened.destroy();
+    await spool.close();
+    const empty = await OplogSpool.open(directory);
+    assertSameEntries(await collect(empty.read(written[0]!.ts)), []);
+    await empty.destroy();
+  });
+
   it('fails a reader that has not reached a discarded segment', async () => {
     const { directory, written } = await closedSpool(60, 500);
     const spool = await OplogSpool.open(directory, { segmentBytes: 500 });
