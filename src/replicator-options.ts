@@ -36,8 +36,13 @@ export type FetchMethod = 'oplog' | 'changeStream';
  * @public
  */
 export interface ReplicatorCheckpointOptions {
-  /** The checkpoint's name; restarting with the same name resumes where it stopped. */
-  name: string;
+  /**
+   * The checkpoint's name; restarting with the same name resumes where it stopped. Two jobs
+   * that share a store (the same target, or the same directory) need different names: each
+   * would otherwise resume from, and overwrite, the other's position.
+   * @defaultValue `'default'`
+   */
+  name?: string;
   /**
    * Where checkpoints are stored.
    * @defaultValue a {@link MongoCheckpointStore} in the target (`mongo_replicate.checkpoints`)
@@ -126,8 +131,11 @@ export interface ReplicatorOptions extends StageOptions {
    * @defaultValue 'latest'
    */
   startAt?: Timestamp | 'latest';
-  /** The checkpoint. */
-  checkpoint: ReplicatorCheckpointOptions;
+  /**
+   * The checkpoint: its name, where it is stored and how often it is written.
+   * @defaultValue name `'default'`, in the target, every second
+   */
+  checkpoint?: ReplicatorCheckpointOptions;
   /**
    * Options of the fetcher stage, the {@link OplogFetcher} or the {@link ChangeStreamFetcher}
    * (without `source` and `start`).
@@ -178,6 +186,7 @@ export const replicatorDefaults = Object.freeze({
   fetchMethod: 'oplog' as FetchMethod,
   transactions: 'flatten' as TransactionMode,
   startAt: 'latest' as const,
+  checkpointName: 'default',
   checkpointIntervalMs: 1000,
   indexes: 'after' as IndexTiming,
   onExistingTarget: 'fail' as OnExistingTarget,
@@ -208,8 +217,11 @@ export interface ResolvedReplicatorOptions extends ReplicatorOptions {
   readonly onDuplicate: DuplicatePolicy;
   /** See {@link ReplicatorFullOptions.spoolDir}. */
   readonly spoolDir: string;
-  /** See {@link ReplicatorOptions.checkpoint}; `intervalMs` is resolved. */
-  readonly checkpoint: ReplicatorCheckpointOptions & { readonly intervalMs: number };
+  /** See {@link ReplicatorOptions.checkpoint}; `name` and `intervalMs` are resolved. */
+  readonly checkpoint: ReplicatorCheckpointOptions & {
+    readonly name: string;
+    readonly intervalMs: number;
+  };
   /** See {@link ReplicatorOptions.fetcher}; every default applied. */
   readonly fetcher: NonNullable<ReplicatorOptions['fetcher']>;
   /** See {@link ReplicatorOptions.batcher}; every default applied. */
@@ -283,6 +295,7 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
       reader.raw('checkpoint'),
       c => {
         const name = c.custom('name', (value, field) => {
+          if (value === undefined) return replicatorDefaults.checkpointName;
           if (typeof value !== 'string' || value.length === 0) {
             throw new InvalidConfigError(field, 'must be a non-empty string');
           }

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { type CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { FileCheckpointStore } from '../checkpoint/file-checkpoint-store.js';
 import { InvalidConfigError } from '../errors.js';
-import { type ReplicatorOptions } from '../replicator-options.js';
+import { replicatorDefaults, type ReplicatorOptions } from '../replicator-options.js';
 
 const positiveInt = z.number().int().positive();
 const namespaces = z.array(z.string().min(1));
@@ -246,7 +246,7 @@ export async function resolveCliConfig(flags: ConfigFlags): Promise<ResolvedCliC
   };
   const checkpointDir = flags.checkpointDir ?? file.checkpoint?.dir;
   const checkpointStore = checkpointDir ? new FileCheckpointStore(checkpointDir) : undefined;
-  const name = flags.checkpointName ?? file.checkpoint?.name ?? 'default';
+  const name = flags.checkpointName ?? file.checkpoint?.name ?? replicatorDefaults.checkpointName;
   const lanes = positive('lanes', flags.lanes);
   const startAt = flags.startAt ?? file.startAt;
   if (typeof startAt === 'string' && startAt !== 'latest' && !/^\d+:\d+$/.test(startAt)) {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -81,6 +81,17 @@ describe('mongo-replicate (CLI)', () => {
     assert.match(run.stdout, /--until-fence/);
     const show = await cli(['checkpoint', 'show', '--help']);
     assert.equal(show.code, 0);
+  });
+
+  it('prints the installed package version with --version', async () => {
+    const { version } = JSON.parse(
+      await readFile(new URL('../../package.json', import.meta.url), 'utf8')
+    ) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const printed = await cli([flag]);
+      assert.equal(printed.code, 0, printed.stderr);
+      assert.equal(printed.stdout.trim(), version);
+    }
   });
 
   it('refuses a bad config with exit code 2, names the field, and writes nothing', async () => {
