@@ -24,6 +24,7 @@ import { NamespaceFilter, type NamespaceFilterOptions } from './namespace/namesp
 import { isClientLike, type OptionReader, readOptions } from './options/option-reader.js';
 import { type DocumentSplitterOptions } from './split/document-splitter.js';
 import { readSplitterSettings } from './split/document-splitter-options.js';
+import { type RateLimit, readRateLimit } from './throttle/rate-limit.js';
 
 /**
  * How the {@link Replicator} reads the source: tailing the oplog, or a change stream.
@@ -81,7 +82,7 @@ export interface ReplicatorFullOptions {
   /** Options of the {@link CollectionExecutor} (readers, writers, chunk and buffer sizes). */
   executor?: Omit<
     CollectionExecutorOptions,
-    'source' | 'target' | 'tasks' | 'onDuplicate' | 'signal' | 'logger'
+    'source' | 'target' | 'tasks' | 'onDuplicate' | 'signal' | 'logger' | 'throttle'
   >;
   /**
    * Mode `all`: the directory where oplog entries fetched during the copy are spooled (one
@@ -123,7 +124,11 @@ export interface ReplicatorOptions extends StageOptions {
    * @defaultValue 'flatten'
    */
   transactions?: TransactionMode;
-  /** Which namespaces to replicate and how to rename them. @defaultValue everything but system namespaces */
+  /**
+   * Which namespaces to replicate and how to rename them, and which operations not to apply
+   * (`filter.skip`: the target then differs from the source on purpose).
+   * @defaultValue everything but system namespaces, every operation
+   */
   filter?: NamespaceFilterOptions;
   /**
    * Where to start when no checkpoint exists: the optime of the last entry already on the target,
@@ -159,6 +164,7 @@ export interface ReplicatorOptions extends StageOptions {
     | 'replayUntil'
     | 'uniqueIndexes'
     | 'onUniqueIndexes'
+    | 'throttle'
     | 'signal'
     | 'logger'
   >;
@@ -175,6 +181,13 @@ export interface ReplicatorOptions extends StageOptions {
    * @defaultValue true
    */
   bypassDocumentValidation?: boolean;
+  /**
+   * Caps what is written to the target, the copy's inserts and the applier's writes together;
+   * change it while running with {@link Replicator.setRateLimit}. While the limit holds
+   * replication back, `lag` events and the status say so (`heldBack: 'rateLimit'`).
+   * @defaultValue unlimited
+   */
+  rateLimit?: RateLimit;
 }
 
 /**
@@ -230,6 +243,8 @@ export interface ResolvedReplicatorOptions extends ReplicatorOptions {
   readonly applier: NonNullable<ReplicatorOptions['applier']>;
   /** See {@link ReplicatorOptions.full}; every default applied. */
   readonly full: NonNullable<ReplicatorOptions['full']>;
+  /** See {@link ReplicatorOptions.rateLimit}: the limit the replicator starts with. */
+  readonly rateLimit: Readonly<RateLimit>;
 }
 
 function readConnection(reader: OptionReader, field: 'source' | 'target'): string | MongoClient {
@@ -340,6 +355,7 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
     const bypass = reader.has('bypassDocumentValidation')
       ? { bypassDocumentValidation: reader.boolean('bypassDocumentValidation', true) }
       : {};
+    const rateLimit = readRateLimit(reader.raw('rateLimit'));
     const signal = reader.signal();
     const logger = reader.logger();
     return Object.freeze(
@@ -355,17 +371,38 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
         checkpointIntervalMs: checkpoint.intervalMs,
         fetcher,
         batcher: defined(batcher),
-        applier: defined({ ...applier, ...bypass }),
+        applier: defined({
+          ...applier,
+          ...uniqueConflictDefault(filter, reader.raw('applier')),
+          ...bypass
+        }),
         full: defined({ ...full, executor: defined({ ...full.executor, ...bypass }) }),
         indexes: full.indexes,
         onExistingTarget: full.onExistingTarget,
         onDuplicate: full.onDuplicate,
         spoolDir: full.spoolDir,
+        rateLimit,
         signal,
         logger
       })
     ) as ResolvedReplicatorOptions;
   });
+}
+
+/**
+ * With `filter.skip`, `applier.uniqueConflictPolicy` defaults to `'ignore'`: a target that keeps
+ * what the source deleted, dropped or changed can hold a value a unique index allows once (a
+ * kept document and a new one reusing its value), and stopping replication for it would defeat
+ * the skip. A policy set explicitly is kept.
+ */
+function uniqueConflictDefault(
+  filter: NamespaceFilterOptions | undefined,
+  applier: unknown
+): { uniqueConflictPolicy?: 'ignore' } {
+  const skipping = (filter?.skip?.length ?? 0) > 0;
+  const explicit = (applier as { uniqueConflictPolicy?: unknown } | undefined)
+    ?.uniqueConflictPolicy;
+  return skipping && explicit === undefined ? { uniqueConflictPolicy: 'ignore' } : {};
 }
 
 const MODES: readonly ('full' | 'incr' | 'all')[] = ['full', 'incr', 'all'];

@@ -41,7 +41,16 @@ export const configFileSchema = z
         include: namespaces.optional(),
         exclude: namespaces.optional(),
         rename: z.record(z.string(), z.string()).optional(),
-        includeSystem: z.boolean().optional()
+        includeSystem: z.boolean().optional(),
+        /** Checked by the Replicator, which names `filter.skip[i]` and lists what it knows. */
+        skip: z.array(z.string().min(1)).optional()
+      })
+      .strict()
+      .optional(),
+    rateLimit: z
+      .object({
+        opsPerSecond: z.number().positive().optional(),
+        bytesPerSecond: z.number().positive().optional()
       })
       .strict()
       .optional(),
@@ -143,6 +152,12 @@ export interface ConfigFlags {
   indexes?: string;
   /** `--no-bypass-document-validation` sets this to false. */
   bypassDocumentValidation?: boolean;
+  /** `--skip` (repeatable): operations not applied; replaces `filter.skip` of the file. */
+  skip?: string[];
+  /** `--max-ops-per-second`: `rateLimit.opsPerSecond`. */
+  maxOpsPerSecond?: string;
+  /** `--max-bytes-per-second`: `rateLimit.bytesPerSecond`. */
+  maxBytesPerSecond?: string;
 }
 
 /** Reads and checks the config file; a parse or shape error names the file and the field. */
@@ -212,6 +227,18 @@ function positive(field: string, value: string | undefined): number | undefined 
   return n;
 }
 
+/** `{[key]: n}` for a flag holding a number above 0, `{}` when it is absent. */
+function positiveNumber<K extends string>(
+  flag: string,
+  key: K,
+  value: string | undefined
+): Partial<Record<K, number>> {
+  if (value === undefined) return {};
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidConfigError(flag, 'must be a number > 0');
+  return { [key]: n } as Partial<Record<K, number>>;
+}
+
 /**
  * The Replicator options a command runs with, and where its checkpoints are.
  * @internal
@@ -242,7 +269,13 @@ export async function resolveCliConfig(flags: ConfigFlags): Promise<ResolvedCliC
     ...(flags.exclude?.length ? { exclude: flags.exclude } : {}),
     ...(flags.rename?.length
       ? { rename: { ...file.filter?.rename, ...parseRename(flags.rename) } }
-      : {})
+      : {}),
+    ...(flags.skip?.length ? { skip: flags.skip } : {})
+  };
+  const rateLimit = {
+    ...file.rateLimit,
+    ...positiveNumber('max-ops-per-second', 'opsPerSecond', flags.maxOpsPerSecond),
+    ...positiveNumber('max-bytes-per-second', 'bytesPerSecond', flags.maxBytesPerSecond)
   };
   const checkpointDir = flags.checkpointDir ?? file.checkpoint?.dir;
   const checkpointStore = checkpointDir ? new FileCheckpointStore(checkpointDir) : undefined;
@@ -271,6 +304,7 @@ export async function resolveCliConfig(flags: ConfigFlags): Promise<ResolvedCliC
     startAt: parseTimestamp('startAt', startAt),
     bypassDocumentValidation: flags.bypassDocumentValidation ?? file.bypassDocumentValidation,
     filter,
+    ...(Object.keys(rateLimit).length > 0 ? { rateLimit } : {}),
     checkpoint: { ...checkpointRest, name, ...(checkpointStore ? { store: checkpointStore } : {}) },
     ...(file.fetcher ? { fetcher: file.fetcher } : {}),
     ...(file.batcher ? { batcher: file.batcher } : {}),

@@ -130,6 +130,13 @@ withConnectionOptions(
   )
   .option('--lanes <n>', 'parallel applier lanes')
   .option(
+    '--skip <op>',
+    'do not apply this operation: insert, update, delete, ddl, or a DDL command such as drop (repeatable)',
+    collect
+  )
+  .option('--max-ops-per-second <n>', 'write at most this many ops per second to the target')
+  .option('--max-bytes-per-second <n>', 'write at most this many BSON bytes per second')
+  .option(
     '--no-bypass-document-validation',
     "let the target's validators refuse documents the source holds (stops replication)"
   )

@@ -10,6 +10,7 @@ import { FullCopy } from '../full/full-copy.js';
 import { type Logger } from '../logger.js';
 import { type NamespaceFilter } from '../namespace/namespace-filter.js';
 import { type ResolvedReplicatorOptions } from '../replicator-options.js';
+import { type WriteThrottle } from '../throttle/write-throttle.js';
 import { type CheckpointKeeper } from './checkpoint-keeper.js';
 
 /**
@@ -26,6 +27,8 @@ export interface CopyRunOptions {
   readonly signal: AbortSignal;
   readonly onProgress: (event: CopyProgressEvent) => void;
   readonly onRetry: (event: RetryEvent) => void;
+  /** The rate limit and pause gate of the copy's writes (shared with the applier). */
+  readonly throttle: WriteThrottle;
 }
 
 /**
@@ -51,6 +54,7 @@ export function startCopy(run: CopyRunOptions): FullCopy {
       return keeper.save();
     },
     onProgress: run.onProgress,
-    onRetry: run.onRetry
+    onRetry: run.onRetry,
+    throttle: run.throttle
   });
 }

@@ -117,6 +117,18 @@ describe('mongo-replicate (CLI)', () => {
     ]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /target/);
+    const limited = join(dir, 'bad-limit.json');
+    await writeFile(
+      limited,
+      JSON.stringify({
+        source: env.sourceUri,
+        target: env.targetUri,
+        rateLimit: { opsPerSecond: -1 }
+      })
+    );
+    const badLimit = await cli(['run', '--config', limited, '--include', `${db}.*`]);
+    assert.equal(badLimit.code, 2, badLimit.stderr);
+    assert.match(badLimit.stderr, /rateLimit\.opsPerSecond/);
     assert.ok(!unknown.stderr.includes('s3cret-pw'), 'credentials never reach the output');
     const uris = ['--source', env.sourceUri, '--target', env.targetUri];
     for (const [args, field] of [
@@ -124,7 +136,10 @@ describe('mongo-replicate (CLI)', () => {
       [['--progress-interval', 'soon'], /progress-interval/],
       [['--status-port', '99999'], /status-port/],
       [['--start-at', '99999999999:0'], /startAt/],
-      [['--checkpoint-name', '..'], /checkpoint\.name/]
+      [['--checkpoint-name', '..'], /checkpoint\.name/],
+      [['--skip', 'delete', '--skip', 'dropCollection'], /filter\.skip\[1\]/],
+      [['--max-ops-per-second', '0'], /max-ops-per-second/],
+      [['--max-bytes-per-second', 'lots'], /max-bytes-per-second/]
     ] as const) {
       const refused = await cli(['run', ...uris, '--include', `${db}.*`, ...args]);
       assert.equal(refused.code, 2, `${args.join(' ')}: ${refused.stderr}`);
@@ -196,6 +211,10 @@ describe('mongo-replicate (CLI)', () => {
     const child = start([
       'run',
       ...deploymentArgs(db),
+      '--skip',
+      'delete',
+      '--max-ops-per-second',
+      '1000',
       '--checkpoint-dir',
       join(dir, `ckpt-${db}`),
       '--mode',
@@ -229,16 +248,20 @@ describe('mongo-replicate (CLI)', () => {
         timeoutSignal(30_000, 'running')
       );
       assert.equal(status.phase, 'incr');
-      await env.source
-        .db(db)
-        .collection('c')
-        .insertMany([{ _id: 1 }, { _id: 2 }] as never[]);
+      const c = env.source.db(db).collection('c');
+      await c.insertMany([{ _id: 1 }, { _id: 2 }] as never[]);
+      await c.deleteOne({ _id: 1 } as never);
+      await c.insertOne({ _id: 3 } as never);
       await waitUntil(
-        async () => ((await read()).applied?.inserts ?? 0) >= 2,
+        async () => ((await read()).applied?.inserts ?? 0) >= 3,
         timeoutSignal(30_000, 'the inserts to be applied')
       );
       const metrics = await (await fetch(`${url}/metrics`)).text();
-      assert.match(metrics, /mongo_replicate_applied_ops_total\{kind="insert"\} 2/);
+      assert.match(metrics, /mongo_replicate_applied_ops_total\{kind="insert"\} 3/);
+      // --skip delete: the delete was counted, not applied.
+      assert.match(metrics, /mongo_replicate_skipped_operations_total\{kind="delete"\} 1/);
+      assert.match(metrics, /mongo_replicate_rate_limit_ops_per_second 1000/);
+      assert.equal(await env.target.db(db).collection('c').countDocuments(), 3);
     } finally {
       child.kill('SIGINT');
     }
