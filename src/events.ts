@@ -5,8 +5,9 @@
 import { type Timestamp } from 'mongodb';
 
 /**
- * The lifecycle states of a stage, in order. `failed` can follow `starting`, `standby`,
- * `running` or `stopping`.
+ * The lifecycle states of a stage, in order. `running` and `paused` alternate (`pause()`,
+ * `resume()`); `stopping` can follow either. `failed` can follow `starting`, `standby`,
+ * `running`, `paused` or `stopping`.
  * @public
  */
 export const StageState = Object.freeze({
@@ -21,6 +22,11 @@ export const StageState = Object.freeze({
   Standby: 'standby',
   /** The main loop is running. */
   Running: 'running',
+  /**
+   * Running, but writing nothing to the target until `resume()` (only a `Replicator` pauses):
+   * fetching goes on until the bounded queues are full.
+   */
+  Paused: 'paused',
   /** `stop()` was called: no new input, buffered work is being written. */
   Stopping: 'stopping',
   /** Ended cleanly; `done` has resolved. */
@@ -90,7 +96,22 @@ export interface LagEvent {
   readonly appliedOptime: Timestamp;
   /** `sourceOptime` minus `appliedOptime`, in seconds; 0 when caught up. */
   readonly seconds: number;
+  /**
+   * The optime of the last entry read from the source, when known: between it and
+   * `appliedOptime` are the entries waiting in the pipeline's queues.
+   */
+  readonly fetchedOptime?: Timestamp;
+  /** Present when the target is behind by the replicator's own doing; see {@link HeldBack}. */
+  readonly heldBack?: HeldBack;
 }
+
+/**
+ * Why the replicator holds writes back: `'paused'` (`pause()` until `resume()`), or
+ * `'rateLimit'` (writes waited for the `rateLimit` within the last second: the target is written
+ * to as fast as the limit allows).
+ * @public
+ */
+export type HeldBack = 'paused' | 'rateLimit';
 
 /**
  * Fields every `progress` event carries; stages extend it with their own counts (per-namespace

@@ -83,6 +83,7 @@ export {
   UnsupportedOplogEntryError
 } from './errors.js';
 export {
+  type HeldBack,
   type LagEvent,
   type ProgressEvent,
   type RetryAttempt,
@@ -167,6 +168,7 @@ export {
   type NamespaceFilterOptions,
   REPLICATOR_DATABASE
 } from './namespace/namespace-filter.js';
+export { type SkippableOperation } from './namespace/operation-filter.js';
 export {
   ReplicatorMonitor,
   replicatorMonitorDefaults,
@@ -180,6 +182,7 @@ export {
   type LeaseStatus,
   type NamespaceCopyStatus,
   type OptimeStatus,
+  type RateLimitStatus,
   type RecentError,
   type ReplicatorStatus
 } from './observability/replicator-status.js';
@@ -190,7 +193,13 @@ export {
 } from './observability/status-server.js';
 export { changeEventToOps, type ConvertedEvent } from './oplog/change-events.js';
 export { insertAsReplacement, toWriteModel } from './oplog/crud-ops.js';
-export { type NamespaceMapper, type TargetCommand, toTargetCommand } from './oplog/ddl-ops.js';
+export {
+  DDL_COMMAND_NAMES,
+  type DdlCommandName,
+  type NamespaceMapper,
+  type TargetCommand,
+  toTargetCommand
+} from './oplog/ddl-ops.js';
 export {
   type CommandEntry,
   compareOptimes,
@@ -225,6 +234,7 @@ export {
   type DdlBatch,
   type FetchedEntry,
   type ProgressBatch,
+  type SkippedOperations,
   type TxnBatch
 } from './pipeline/pipeline-items.js';
 export { Replicator } from './replicator.js';
@@ -260,6 +270,12 @@ export {
   type SpooledEntry,
   type SpoolReadOptions
 } from './spool/oplog-spool.js';
+export { type RateLimit } from './throttle/rate-limit.js';
+export {
+  type RateLimitStats,
+  type ThrottleClock,
+  WriteThrottle
+} from './throttle/write-throttle.js';
 export {
   caughtUpWith,
   type DocumentMismatchEvent,

@@ -26,6 +26,7 @@ import { NamespaceFilter, type NamespaceFilterOptions } from './namespace/namesp
 import { isClientLike, type OptionReader, readOptions } from './options/option-reader.js';
 import { type DocumentSplitterOptions } from './split/document-splitter.js';
 import { readSplitterSettings } from './split/document-splitter-options.js';
+import { type RateLimit, readRateLimit } from './throttle/rate-limit.js';
 
 /**
  * How the {@link Replicator} reads the source: tailing the oplog, or a change stream.
@@ -38,8 +39,13 @@ export type FetchMethod = 'oplog' | 'changeStream';
  * @public
  */
 export interface ReplicatorCheckpointOptions {
-  /** The checkpoint's name; restarting with the same name resumes where it stopped. */
-  name: string;
+  /**
+   * The checkpoint's name; restarting with the same name resumes where it stopped. Two jobs
+   * that share a store (the same target, or the same directory) need different names: each
+   * would otherwise resume from, and overwrite, the other's position.
+   * @defaultValue `'default'`
+   */
+  name?: string;
   /**
    * Where checkpoints are stored.
    * @defaultValue a {@link MongoCheckpointStore} in the target (`mongo_replicate.checkpoints`)
@@ -78,7 +84,7 @@ export interface ReplicatorFullOptions {
   /** Options of the {@link CollectionExecutor} (readers, writers, chunk and buffer sizes). */
   executor?: Omit<
     CollectionExecutorOptions,
-    'source' | 'target' | 'tasks' | 'onDuplicate' | 'beforeWrite' | 'signal' | 'logger'
+    'source' | 'target' | 'tasks' | 'onDuplicate' | 'beforeWrite' | 'signal' | 'logger' | 'throttle'
   >;
   /**
    * Mode `all`: the directory where oplog entries fetched during the copy are spooled (one
@@ -120,7 +126,11 @@ export interface ReplicatorOptions extends StageOptions {
    * @defaultValue 'flatten'
    */
   transactions?: TransactionMode;
-  /** Which namespaces to replicate and how to rename them. @defaultValue everything but system namespaces */
+  /**
+   * Which namespaces to replicate and how to rename them, and which operations not to apply
+   * (`filter.skip`: the target then differs from the source on purpose).
+   * @defaultValue everything but system namespaces, every operation
+   */
   filter?: NamespaceFilterOptions;
   /**
    * Where to start when no checkpoint exists: the optime of the last entry already on the target,
@@ -128,8 +138,11 @@ export interface ReplicatorOptions extends StageOptions {
    * @defaultValue 'latest'
    */
   startAt?: Timestamp | 'latest';
-  /** The checkpoint. */
-  checkpoint: ReplicatorCheckpointOptions;
+  /**
+   * The checkpoint: its name, where it is stored and how often it is written.
+   * @defaultValue name `'default'`, in the target, every second
+   */
+  checkpoint?: ReplicatorCheckpointOptions;
   /**
    * Options of the fetcher stage, the {@link OplogFetcher} or the {@link ChangeStreamFetcher}
    * (without `source` and `start`).
@@ -154,6 +167,7 @@ export interface ReplicatorOptions extends StageOptions {
     | 'uniqueIndexes'
     | 'onUniqueIndexes'
     | 'beforeWrite'
+    | 'throttle'
     | 'signal'
     | 'logger'
   >;
@@ -180,6 +194,13 @@ export interface ReplicatorOptions extends StageOptions {
    * @defaultValue false
    */
   standby?: boolean;
+  /**
+   * Caps what is written to the target, the copy's inserts and the applier's writes together;
+   * change it while running with {@link Replicator.setRateLimit}. While the limit holds
+   * replication back, `lag` events and the status say so (`heldBack: 'rateLimit'`).
+   * @defaultValue unlimited
+   */
+  rateLimit?: RateLimit;
 }
 
 /**
@@ -205,6 +226,7 @@ export const replicatorDefaults = Object.freeze({
   fetchMethod: 'oplog' as FetchMethod,
   transactions: 'flatten' as TransactionMode,
   startAt: 'latest' as const,
+  checkpointName: 'default',
   checkpointIntervalMs: 1000,
   indexes: 'after' as IndexTiming,
   onExistingTarget: 'fail' as OnExistingTarget,
@@ -237,8 +259,11 @@ export interface ResolvedReplicatorOptions extends ReplicatorOptions {
   readonly onDuplicate: DuplicatePolicy;
   /** See {@link ReplicatorFullOptions.spoolDir}. */
   readonly spoolDir: string;
-  /** See {@link ReplicatorOptions.checkpoint}; `intervalMs` is resolved. */
-  readonly checkpoint: ReplicatorCheckpointOptions & { readonly intervalMs: number };
+  /** See {@link ReplicatorOptions.checkpoint}; `name` and `intervalMs` are resolved. */
+  readonly checkpoint: ReplicatorCheckpointOptions & {
+    readonly name: string;
+    readonly intervalMs: number;
+  };
   /** See {@link ReplicatorOptions.fetcher}; every default applied. */
   readonly fetcher: NonNullable<ReplicatorOptions['fetcher']>;
   /** See {@link ReplicatorOptions.batcher}; every default applied. */
@@ -251,6 +276,8 @@ export interface ResolvedReplicatorOptions extends ReplicatorOptions {
   readonly lease: Required<ReplicatorLeaseOptions>;
   /** See {@link ReplicatorOptions.standby}. */
   readonly standby: boolean;
+  /** See {@link ReplicatorOptions.rateLimit}: the limit the replicator starts with. */
+  readonly rateLimit: Readonly<RateLimit>;
 }
 
 function readConnection(reader: OptionReader, field: 'source' | 'target'): string | MongoClient {
@@ -325,6 +352,7 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
       reader.raw('checkpoint'),
       c => {
         const name = c.custom('name', (value, field) => {
+          if (value === undefined) return replicatorDefaults.checkpointName;
           if (typeof value !== 'string' || value.length === 0) {
             throw new InvalidConfigError(field, 'must be a non-empty string');
           }
@@ -387,6 +415,7 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
     // back: those are acknowledged by a majority unless the host chose otherwise.
     const majority =
       checkpoint.store === undefined ? {} : { writeConcern: { w: 'majority' as const } };
+    const rateLimit = readRateLimit(reader.raw('rateLimit'));
     const signal = reader.signal();
     const logger = reader.logger();
     return Object.freeze(
@@ -402,7 +431,14 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
         checkpointIntervalMs: checkpoint.intervalMs,
         fetcher,
         batcher: defined(batcher),
-        applier: { ...majority, ...defined({ ...applier, ...bypass }) },
+        applier: {
+          ...majority,
+          ...defined({
+            ...applier,
+            ...uniqueConflictDefault(filter, reader.raw('applier')),
+            ...bypass
+          })
+        },
         full: defined({
           ...full,
           executor: { ...majority, ...defined({ ...full.executor, ...bypass }) }
@@ -413,11 +449,28 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
         spoolDir: full.spoolDir,
         lease,
         standby,
+        rateLimit,
         signal,
         logger
       })
     ) as ResolvedReplicatorOptions;
   });
+}
+
+/**
+ * With `filter.skip`, `applier.uniqueConflictPolicy` defaults to `'ignore'`: a target that keeps
+ * what the source deleted, dropped or changed can hold a value a unique index allows once (a
+ * kept document and a new one reusing its value), and stopping replication for it would defeat
+ * the skip. A policy set explicitly is kept.
+ */
+function uniqueConflictDefault(
+  filter: NamespaceFilterOptions | undefined,
+  applier: unknown
+): { uniqueConflictPolicy?: 'ignore' } {
+  const skipping = (filter?.skip?.length ?? 0) > 0;
+  const explicit = (applier as { uniqueConflictPolicy?: unknown } | undefined)
+    ?.uniqueConflictPolicy;
+  return skipping && explicit === undefined ? { uniqueConflictPolicy: 'ignore' } : {};
 }
 
 const MODES: readonly ('full' | 'incr' | 'all')[] = ['full', 'incr', 'all'];

@@ -14,6 +14,8 @@
  *       run:  FullCopy → copyEndTs → apply from the spool (phase catchup, then incr once
  *             copyEndTs is applied)
  * stop: copy → pipeline drain in data-flow order → final checkpoint → release
+ * pause: the WriteThrottle every target write passes lets none start (state `paused`); a stop
+ *        while paused writes the checkpoint of what is applied and aborts the rest
  * ```
  *
  * One teardown path ({@link Replicator} `#release`) ends what is running, stops what never
@@ -28,7 +30,7 @@ import { hashedApplierPoolDefaults } from './apply/hashed-applier-pool-options.j
 import { logUniqueIndexEvent, type UniqueIndexEvent } from './apply/unique-guard.js';
 import { type UniqueIndexRef } from './catalog/unique-indexes.js';
 import { type Checkpoint, type ReplicationPhase } from './checkpoint/checkpoint.js';
-import { type ReplicationError } from './errors.js';
+import { InvalidStateError, type ReplicationError } from './errors.js';
 import { type FullCopy } from './full/full-copy.js';
 import { type LeaseKeeper } from './lease/lease-keeper.js';
 import { firstFailure, sideError } from './lifecycle/side-errors.js';
@@ -63,6 +65,8 @@ import {
   resolveReplicatorOptions
 } from './replicator-options.js';
 import { OplogSpool } from './spool/oplog-spool.js';
+import { type RateLimit } from './throttle/rate-limit.js';
+import { type RateLimitStats, WriteThrottle } from './throttle/write-throttle.js';
 
 /**
  * Replicates a MongoDB source into a target: copies it (modes `full` and `all`), tails the source
@@ -104,6 +108,8 @@ export class Replicator extends Stage<ReplicatorEvents> {
   #copy: FullCopy | undefined;
   #draining: Promise<void> | undefined;
   #released: Promise<void> | undefined;
+  /** The rate limit and pause gate of every write to the target, the copy's and the applier's. */
+  readonly #throttle: WriteThrottle;
 
   /**
    * @param options - See {@link ReplicatorOptions}.
@@ -123,6 +129,53 @@ export class Replicator extends Stage<ReplicatorEvents> {
       target: redactConnection(resolved.target)
     });
     this.#filter = replicatorFilter(resolved, undefined);
+    this.#throttle = new WriteThrottle(resolved.rateLimit);
+  }
+
+  /** The rate limit in force: `options.rateLimit`, or what {@link Replicator.setRateLimit} set. */
+  get rateLimit(): Readonly<RateLimit> {
+    return this.#throttle.limit;
+  }
+
+  /** Whether the rate limit holds replication back now, and for how long it has in total. */
+  get rateLimitStats(): RateLimitStats {
+    return this.#throttle.stats;
+  }
+
+  /**
+   * Replaces the rate limit, at once, in any state (a field left out is unlimited): writes
+   * waiting for the old limit are re-timed.
+   * @throws {@link InvalidConfigError} naming `rateLimit.<field>` for a value that is not above 0
+   */
+  setRateLimit(limit: RateLimit): void {
+    this.#throttle.setLimit(limit);
+    this.logger.info('Rate limit changed', { ...this.#throttle.limit });
+  }
+
+  /**
+   * Stops writing to the target (state `paused`) until {@link Replicator.resume}. Resolves once
+   * the writes under way have ended: from then on nothing reaches the target. Fetching goes on
+   * until the bounded queues are full, then stops by backpressure; checkpoints keep naming only
+   * what was applied. `stop()` while paused writes the checkpoint and stops without applying
+   * what was fetched meanwhile (a restart fetches it again).
+   * @throws {@link InvalidStateError} when the replicator is neither running nor paused
+   */
+  async pause(): Promise<void> {
+    this.#requireRunning('pause()');
+    const idle = this.#throttle.pause();
+    if (this.setPaused(true)) this.logger.info('Paused: nothing is written until resume()');
+    await idle;
+  }
+
+  /**
+   * Lets writes to the target start again (state `running`), in the order they were held;
+   * nothing to do when running.
+   * @throws {@link InvalidStateError} when the replicator is neither running nor paused
+   */
+  resume(): void {
+    this.#requireRunning('resume()');
+    this.#throttle.resume();
+    if (this.setPaused(false)) this.logger.info('Resumed: writing to the target again');
   }
 
   /** What `JSON.stringify` and `util.inspect` show: state, mode, checkpoint, redacted hosts. */
@@ -167,7 +220,8 @@ export class Replicator extends Stage<ReplicatorEvents> {
    * includes the rest of the copy and the catch-up.
    *
    * @throws {@link InvalidConfigError} in mode `full` (nothing tails the source)
-   * @throws {@link InvalidStateError} when the replicator is not running
+   * @throws {@link InvalidStateError} when the replicator is not running (paused is fine: the
+   * wait then ends after `resume()`)
    * @throws {@link SourceReadError} when the marker cannot be written
    */
   fence(options: FenceOptions = {}): Promise<FenceResult> {
@@ -241,7 +295,8 @@ export class Replicator extends Stage<ReplicatorEvents> {
       emit: ((event: keyof PipelineEvents, payload: never) =>
         this.safeEmit(event, payload)) as PipelineEmit,
       onCatchUpEnd: () => this.#emitPhase('incr'),
-      beforeWrite: this.#beforeWrite
+      beforeWrite: this.#beforeWrite,
+      throttle: this.#throttle
     });
     const checkpoint = await keeper.load();
     if (options.mode === 'incr') {
@@ -301,8 +356,13 @@ export class Replicator extends Stage<ReplicatorEvents> {
     else if (signal.aborted || this.options.mode === 'full') await this.#release(signal.reason);
   }
 
-  /** Stops in data-flow order, writes the last checkpoint, then releases everything. */
+  /**
+   * Stops in data-flow order, writes the last checkpoint, then releases everything. Paused,
+   * nothing more may be written: only the checkpoint of what is applied is written, and the stop
+   * then aborts the rest at its next safe point (writers waiting for `resume()` included).
+   */
   protected override drain(): Promise<void> {
+    if (this.#throttle.paused) return this.#keeper?.flush() ?? Promise.resolve();
     this.#draining ??= (async () => {
       try {
         await this.#copy?.stop();
@@ -354,7 +414,8 @@ export class Replicator extends Stage<ReplicatorEvents> {
       signal: pipeline.signal,
       onProgress: event => this.safeEmit('progress', event),
       onRetry: event => this.safeEmit('retry', event),
-      beforeWrite: this.#beforeWrite
+      beforeWrite: this.#beforeWrite,
+      throttle: this.#throttle
     });
     const result = await this.#copy.run();
     signal.throwIfAborted();
@@ -399,6 +460,17 @@ export class Replicator extends Stage<ReplicatorEvents> {
   readonly #beforeWrite = (): void => this.#lease?.assertHeld();
 
   readonly #emitLease = (event: LeaseEvent): void => this.safeEmit('lease', event);
+
+  #requireRunning(call: string): void {
+    if (this.state === 'running' || this.state === 'paused') return;
+    throw new InvalidStateError(
+      `${call} needs a running replicator (it is ${this.state})`,
+      this.state,
+      {
+        hint: 'Call it after start() has resolved and before stop()'
+      }
+    );
+  }
 
   readonly #reportUniqueIndex = (event: UniqueIndexEvent): void => {
     logUniqueIndexEvent(this.logger, event);

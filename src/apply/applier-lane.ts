@@ -20,6 +20,7 @@ import { type TargetWriteOptions, targetWriteOptions } from '../lifecycle/write-
 import { insertAsReplacement } from '../oplog/crud-ops.js';
 import { type InsertEntry } from '../oplog/oplog-entry.js';
 import { type CrudOp } from '../pipeline/pipeline-items.js';
+import { type WriteThrottle } from '../throttle/write-throttle.js';
 import { type ApplyCounts, emptyCounts } from './apply-outcome.js';
 import { type LaneRun, planLane } from './lane-plan.js';
 import { fatalWriteError, RunWriter, type RunWriterOptions } from './run-writer.js';
@@ -42,6 +43,8 @@ export { type LaneRetry } from './run-writer.js';
 export interface ApplierLaneOptions extends RunWriterOptions {
   /** Misses at or before this optime are expected (catch-up after a full copy). */
   readonly catchUpUntil: Timestamp | undefined;
+  /** The rate limit and pause gate each write passes; none: writes are not gated. */
+  readonly throttle: WriteThrottle | undefined;
 }
 
 /**
@@ -78,15 +81,25 @@ export class ApplierLane {
 
   /**
    * Applies `ops` (this lane's ops of one batch, in source order). Checks `signal` between
-   * runs: stopping there is safe, the batch is simply not checkpointed.
+   * runs: stopping there is safe, the batch is simply not checkpointed. With a throttle, each
+   * run is cut to fit the rate limit and waits for it (and for a pause to end);
+   * `bytesPerOp` is what one op counts against a bytes limit.
    */
-  async apply(ops: readonly CrudOp[], signal: AbortSignal): Promise<LaneShare> {
+  async apply(ops: readonly CrudOp[], signal: AbortSignal, bytesPerOp = 0): Promise<LaneShare> {
     const counts = emptyCounts();
+    const { throttle } = this.#options;
     for (const run of planLane(ops, this.#options.catchUpUntil)) {
       signal.throwIfAborted();
       try {
-        if (run.kind === 'insert') await this.#insertRun(run, counts);
-        else await this.#writer.write(run, counts);
+        if (throttle === undefined) await this.#applyRun(run, counts);
+        else {
+          for (const piece of throttle.split(run.ops, () => bytesPerOp)) {
+            const part = piece === run.ops ? run : { ...run, ops: piece };
+            await throttle.write(piece.length, piece.length * bytesPerOp, signal, () =>
+              this.#applyRun(part, counts)
+            );
+          }
+        }
       } catch (error) {
         // The rest of this share is applied again, in source order, by the pool.
         if (error instanceof UniqueConflict) return { counts, conflict: error };
@@ -94,6 +107,10 @@ export class ApplierLane {
       }
     }
     return { counts, conflict: undefined };
+  }
+
+  #applyRun(run: LaneRun, counts: ApplyCounts): Promise<void> {
+    return run.kind === 'insert' ? this.#insertRun(run, counts) : this.#writer.write(run, counts);
   }
 
   async #insertRun(run: LaneRun, counts: ApplyCounts): Promise<void> {

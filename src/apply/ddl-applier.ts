@@ -13,10 +13,13 @@ import {
 
 import { ReplicationError, TargetWriteError } from '../errors.js';
 import { describeFailure } from '../lifecycle/side-errors.js';
+import { targetWriteOptions } from '../lifecycle/write-options.js';
 import { type Logger } from '../logger.js';
 import { type TargetCommand } from '../oplog/ddl-ops.js';
 import { formatOptime } from '../oplog/oplog-entry.js';
 import { type DdlBatch } from '../pipeline/pipeline-items.js';
+import { type WriteThrottle } from '../throttle/write-throttle.js';
+import { mergeRenamed } from './rename-merge.js';
 import { type LaneRetry } from './run-writer.js';
 
 /**
@@ -45,7 +48,11 @@ const NAMESPACE_NOT_FOUND = 26;
 export interface DdlApplierOptions {
   readonly target: MongoClient;
   readonly writeConcern: WriteConcern | WriteConcernSettings | undefined;
+  /** Whether the documents a rename merge moves skip validation (as every write does). */
+  readonly bypassDocumentValidation: boolean;
   readonly retry: LaneRetry;
+  /** The rate limit and pause gate: a command counts as one op. */
+  readonly throttle: WriteThrottle | undefined;
   readonly logger: Logger;
   /** Runs right before every write; throwing stops it (the lease check). */
   readonly beforeWrite: () => void;
@@ -60,22 +67,34 @@ export class DdlApplier {
 
   /**
    * Runs `command` (the batch's command, possibly adjusted); returns false when the target
-   * reports it as already done.
+   * reports it as already done. Waits for the throttle first (and for a pause to end), unless
+   * `signal` aborts.
    * @throws {@link TargetWriteError} naming the command, namespace and optime when the target
    * refuses it
    */
-  async apply(batch: DdlBatch, target: TargetCommand = batch.command): Promise<boolean> {
+  async apply(
+    batch: DdlBatch,
+    target: TargetCommand = batch.command,
+    signal?: AbortSignal
+  ): Promise<boolean> {
     const { db, command } = withWriteConcern(target, this.options.writeConcern);
     const name = Object.keys(command)[0] ?? '';
     const label = `${name} on ${db}`;
-    try {
-      await this.options.retry(label, () => {
+    const { throttle } = this.options;
+    const run = () =>
+      this.options.retry(label, () => {
         this.options.beforeWrite();
         return this.options.target.db(db).command(command);
       });
+    try {
+      await (throttle === undefined ? run() : throttle.write(1, 0, signal, run));
       return true;
     } catch (error) {
       const code = error instanceof MongoServerError ? error.code : undefined;
+      if (batch.mergeIntoExisting === true && code === NAMESPACE_EXISTS) {
+        await this.#mergeRenamed(command, signal);
+        return true;
+      }
       if (typeof code === 'number' && ALREADY_DONE.get(name)?.has(code) === true) {
         this.options.logger.info(`${label} was already applied on the target`, { code });
         if (name === 'renameCollection' && code === NAMESPACE_EXISTS) {
@@ -95,6 +114,24 @@ export class DdlApplier {
         }
       );
     }
+  }
+
+  /** A rename onto a collection kept by skipped drops: see rename-merge.ts. */
+  async #mergeRenamed(command: Document, signal: AbortSignal | undefined): Promise<void> {
+    const from = String(command.renameCollection);
+    const to = String(command.to);
+    const moved = await mergeRenamed(from, to, {
+      target: this.options.target,
+      writeOptions: targetWriteOptions(this.options),
+      retry: this.options.retry,
+      throttle: this.options.throttle,
+      beforeWrite: this.options.beforeWrite,
+      signal
+    });
+    this.options.logger.info(
+      `Renamed ${from} onto ${to}, which the target keeps because drops are skipped: merged into it`,
+      { documents: moved }
+    );
   }
 
   /**

@@ -13,8 +13,14 @@ import { InvalidConfigError } from '../errors.js';
 import { type BoundedQueue } from '../lifecycle/bounded-queue.js';
 import { readRetryOptions, type StageRetryOptions } from '../lifecycle/retry.js';
 import { type StageOptions } from '../lifecycle/stage.js';
-import { type OptionReader, readOptions, readWriteConcern } from '../options/option-reader.js';
+import {
+  type OptionReader,
+  readOptions,
+  readThrottle,
+  readWriteConcern
+} from '../options/option-reader.js';
 import { type ApplyBatch } from '../pipeline/pipeline-items.js';
+import { type WriteThrottle } from '../throttle/write-throttle.js';
 import { type ConflictPolicy } from './apply-outcome.js';
 import { type UniqueConflictPolicy, type UniqueGuardState } from './unique-guard.js';
 
@@ -103,6 +109,12 @@ export interface HashedApplierPoolOptions extends StageOptions {
    * @defaultValue 3
    */
   maxBatchesInFlight?: number;
+  /**
+   * The rate limit and pause gate every write passes (shared with a full copy's writers, when
+   * there is one): lanes cut their writes to fit it, DDL commands and transactions wait for it.
+   * @defaultValue none: writes are neither limited nor pausable
+   */
+  throttle?: WriteThrottle;
 }
 
 /**
@@ -152,6 +164,8 @@ export interface ResolvedHashedApplierPoolOptions {
   readonly onUniqueIndexes: ((state: UniqueGuardState) => Promise<void>) | undefined;
   /** See {@link HashedApplierPoolOptions.beforeWrite}. */
   readonly beforeWrite: () => void;
+  /** See {@link HashedApplierPoolOptions.throttle}. */
+  readonly throttle: WriteThrottle | undefined;
 }
 
 /** The default of `beforeWrite`: every write may go ahead. */
@@ -236,6 +250,7 @@ export function resolveHashedApplierPoolOptions(
       input,
       target,
       source,
+      throttle: readThrottle(reader),
       catchUpUntil: reader.optionalTimestamp('catchUpUntil'),
       replayUntil: reader.optionalTimestamp('replayUntil'),
       uniqueIndexes: readGuardState(reader),

@@ -42,7 +42,12 @@ import { type ReplicationError } from '../errors.js';
 import { sideError } from '../lifecycle/side-errors.js';
 import { Stage, type StageEvents } from '../lifecycle/stage.js';
 import { compareOptimes } from '../oplog/oplog-entry.js';
-import { type ApplyBatch, type CrudBatch, type DdlBatch } from '../pipeline/pipeline-items.js';
+import {
+  type ApplyBatch,
+  type CrudBatch,
+  type DdlBatch,
+  type SkippedOperations
+} from '../pipeline/pipeline-items.js';
 import { ApplierLane, type LaneShare } from './applier-lane.js';
 import {
   addCounts,
@@ -88,6 +93,8 @@ export interface AppliedBatchEvent extends Readonly<ApplyCounts> {
   readonly ops: number;
   /** Source entries the batch covered that had nothing to apply. */
   readonly skipped: number;
+  /** Of `skipped`, the operations `filter.skip` kept from the target; absent when none. */
+  readonly skippedOperations?: SkippedOperations;
   /** DDL commands the target reported as already done (re-applied after a restart). */
   readonly alreadyApplied: number;
   /** The optime of the batch's last entry. */
@@ -178,13 +185,15 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
   constructor(options: HashedApplierPoolOptions) {
     super('hashed-applier-pool', options);
     this.options = resolveHashedApplierPoolOptions(options);
-    const { target, source, conflictPolicy, catchUpUntil, writeConcern, lanes, beforeWrite } =
+    const { target, source, conflictPolicy, catchUpUntil, writeConcern, lanes, throttle } =
       this.options;
+    const { beforeWrite } = this.options;
     const applierOptions = {
       target,
       source,
       conflictPolicy,
       catchUpUntil,
+      throttle,
       writeConcern,
       bypassDocumentValidation: this.options.bypassDocumentValidation,
       beforeWrite,
@@ -253,7 +262,7 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
         const started = performance.now();
         if (batch.kind === 'ddl') {
           await reported; // after every earlier write, and before any later one starts
-          const alreadyApplied = (await this.#applyDdl(batch)) ? 0 : 1;
+          const alreadyApplied = (await this.#applyDdl(batch, laneSignal)) ? 0 : 1;
           await this.#guard.enforceIfDue(batch.checkpointOptime);
           this.#report(batch, emptyCounts(), 1, alreadyApplied, started);
           continue;
@@ -323,6 +332,7 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
       ops,
       ...counts,
       skipped: batch.skipped,
+      ...(batch.skippedOperations ? { skippedOperations: batch.skippedOperations } : {}),
       alreadyApplied,
       lastOptime: batch.lastOptime,
       checkpointOptime: batch.checkpointOptime,
@@ -345,10 +355,15 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
   ): { number: number; applied: Promise<ApplyCounts> } {
     const number = ++this.#dispatched;
     const routed = routeToLanes(batch.ops, this.#lanes.length, this.#guard.ordered);
+    // What one op counts against a bytes limit: the batch's average (sizing each op would
+    // decode entries that are otherwise only decoded by the write itself).
+    const bytesPerOp = batch.ops.length === 0 ? 0 : batch.bytes / batch.ops.length;
     const shares: Promise<LaneShare>[] = [];
     routed.forEach((ops, index) => {
       if (ops.length === 0) return;
-      const share = tails[index]!.then(() => this.#lanes[index]!.apply(ops, signal)).then(
+      const share = tails[index]!.then(() =>
+        this.#lanes[index]!.apply(ops, signal, bytesPerOp)
+      ).then(
         result => {
           if (result.conflict !== undefined) {
             this.#conflicts.push(result.conflict);
@@ -401,8 +416,8 @@ export class HashedApplierPool extends Stage<HashedApplierPoolEvents> {
   }
 
   /** Runs the batch's command (adjusted for relaxed unique indexes); false when already done. */
-  async #applyDdl(batch: DdlBatch): Promise<boolean> {
+  async #applyDdl(batch: DdlBatch, signal: AbortSignal): Promise<boolean> {
     const command = await this.#guard.forDdl(batch.command, batch.entry.ts);
-    return command === undefined ? true : this.#ddl.apply(batch, command);
+    return command === undefined ? true : this.#ddl.apply(batch, command, signal);
   }
 }

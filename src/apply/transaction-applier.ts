@@ -77,8 +77,16 @@ export class TransactionApplier {
   /**
    * Applies the batch's writes in one target transaction and returns what they did. Checks
    * `signal` between runs; stopping there aborts the transaction, so nothing of it is written.
+   * With a throttle, the whole transaction waits for the rate limit (it cannot be cut) and for
+   * a pause to end.
    */
-  async apply(batch: TxnBatch, signal: AbortSignal): Promise<ApplyCounts> {
+  apply(batch: TxnBatch, signal: AbortSignal): Promise<ApplyCounts> {
+    const { throttle } = this.#options;
+    if (throttle === undefined) return this.#apply(batch, signal);
+    return throttle.write(batch.ops.length, batch.bytes, signal, () => this.#apply(batch, signal));
+  }
+
+  async #apply(batch: TxnBatch, signal: AbortSignal): Promise<ApplyCounts> {
     const runs = planTransaction(batch.ops, this.#options.catchUpUntil);
     const operation = `transaction of ${batch.ops.length} op(s) at ${formatOptime(batch.lastOptime)}`;
     return this.#options.retry(operation, async () => {

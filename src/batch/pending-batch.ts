@@ -4,7 +4,9 @@
  */
 import { type Timestamp } from 'mongodb';
 
-import { type CrudOp } from '../pipeline/pipeline-items.js';
+import { type CrudOp, type SkippedOperations } from '../pipeline/pipeline-items.js';
+
+type MutableSkipped = { -readonly [K in keyof SkippedOperations]: number };
 
 /**
  * What {@link PendingBatch.take} hands over.
@@ -17,6 +19,8 @@ export interface TakenBatch {
   readonly bytes: number;
   /** Entries or operations covered with nothing to write. */
   readonly skipped: number;
+  /** Of `skipped`, those `filter.skip` named, by kind; undefined when none. */
+  readonly skippedOperations: SkippedOperations | undefined;
   /** Optime of the first entry covered. */
   readonly firstOptime: Timestamp;
   /** Optime of the last entry covered. */
@@ -32,6 +36,7 @@ export class PendingBatch {
   #ops: CrudOp[] = [];
   #bytes = 0;
   #skipped = 0;
+  #skippedOperations: MutableSkipped | undefined;
   #first: Timestamp | undefined;
   #last: Timestamp | undefined;
   #startedAt = 0;
@@ -76,6 +81,13 @@ export class PendingBatch {
     this.cover(ts);
   }
 
+  /** Counts an operation `filter.skip` keeps from the target. */
+  skipOperation(kind: keyof SkippedOperations, ts: Timestamp): void {
+    this.#skippedOperations ??= { inserts: 0, updates: 0, deletes: 0, commands: 0 };
+    this.#skippedOperations[kind] += 1;
+    this.skip(ts);
+  }
+
   /** Extends the covered span to `ts` (optimes arrive in order). */
   cover(ts: Timestamp): void {
     if (this.#first === undefined) {
@@ -92,12 +104,14 @@ export class PendingBatch {
       ops: this.#ops,
       bytes: this.#bytes,
       skipped: this.#skipped,
+      skippedOperations: this.#skippedOperations,
       firstOptime: this.#first,
       lastOptime: this.#last
     };
     this.#ops = [];
     this.#bytes = 0;
     this.#skipped = 0;
+    this.#skippedOperations = undefined;
     this.#first = undefined;
     this.#last = undefined;
     return taken;

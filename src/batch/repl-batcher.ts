@@ -51,14 +51,16 @@ import { ReplicationError, UnsupportedOplogEntryError } from '../errors.js';
 import { BoundedQueue } from '../lifecycle/bounded-queue.js';
 import { Stage, type StageEvents } from '../lifecycle/stage.js';
 import { type NamespaceFilter } from '../namespace/namespace-filter.js';
-import { type NamespaceMapper, toTargetCommand } from '../oplog/ddl-ops.js';
+import { type NamespaceMapper, type TargetCommand, toTargetCommand } from '../oplog/ddl-ops.js';
 import { type CommandEntry, compareOptimes, type OplogEntry } from '../oplog/oplog-entry.js';
 import { documentIdOf } from '../oplog/oplog-entry-bytes.js';
 import {
   type ApplyBatch,
+  type ApplyBatchBase,
   type CrudOp,
   type DdlBatch,
   type FetchedEntry,
+  type SkippedOperations,
   type TxnBatch
 } from '../pipeline/pipeline-items.js';
 import { PendingBatch, type TakenBatch } from './pending-batch.js';
@@ -109,6 +111,8 @@ export interface ReplBatchEvent {
   readonly checkpointOptime: Timestamp;
   /** Source entries or operations covered with nothing to apply. */
   readonly skipped: number;
+  /** Of `skipped`, the operations `filter.skip` kept from the target; absent when none. */
+  readonly skippedOperations?: SkippedOperations;
   /** Why the batch was flushed. */
   readonly reason: ReplBatchReason;
 }
@@ -129,6 +133,9 @@ const TRANSACTION_COMMANDS: ReadonlySet<string> = new Set([
   'abortTransaction'
 ]);
 
+/** The `skippedOperations` field counting a skipped write of each oplog kind. */
+const SKIPPED_KIND = { i: 'inserts', u: 'updates', d: 'deletes' } as const;
+
 /** The abort reason of a fill-timer wait: "stop waiting for input, flush". */
 const FILL_TIMEOUT = Symbol('maxFillMs');
 
@@ -139,6 +146,17 @@ function mapperOf(filter: NamespaceFilter): NamespaceMapper {
     const target = filter.mapDatabase(ns.slice(0, -'.$cmd'.length));
     return target === null ? null : `${target}.$cmd`;
   };
+}
+
+/** The name of the command a {@link TargetCommand} runs (its first key). */
+function commandName(command: TargetCommand): string {
+  return Object.keys(command.command)[0] ?? '';
+}
+
+/** A batch's `skipped` and, when `filter.skip` dropped something, `skippedOperations`. */
+function skippedFields(taken: TakenBatch): Pick<ApplyBatchBase, 'skipped' | 'skippedOperations'> {
+  const { skipped, skippedOperations } = taken;
+  return skippedOperations === undefined ? { skipped } : { skipped, skippedOperations };
 }
 
 /** An `applyOps` whose operations wait for a later entry of their transaction. */
@@ -182,6 +200,8 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
   readonly #mapNs: NamespaceMapper;
   readonly #pending = new PendingBatch();
   readonly #resume: ResumePoint;
+  /** Whether `filter.skip` names any kind of write (the hot path then skips the lookup). */
+  readonly #skipsWrites: boolean;
   /** The entry being taken, for error context. */
   #current: OplogEntry | undefined;
   /** The change-stream resume token of the entry being taken. */
@@ -202,6 +222,8 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
     this.#input = this.options.input;
     this.#mapNs = mapperOf(this.options.filter);
     this.#resume = new ResumePoint(this.options.resumeOptime);
+    const { filter } = this.options;
+    this.#skipsWrites = filter.skipsWrite('i') || filter.skipsWrite('u') || filter.skipsWrite('d');
     // Batches are bounded by maxBytes themselves, so counting them bounds the bytes too.
     this.output = new BoundedQueue<ApplyBatch>(this.options.outputMaxBatches, Infinity);
     this.#ended = new Promise(resolve => (this.#markEnded = resolve));
@@ -306,7 +328,7 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
     }
     this.#current = entry;
     this.#currentToken = item.resumeToken;
-    if (targetNs === undefined) pending.skip(entry.ts);
+    if (targetNs === undefined) this.#skipWrite(entry);
     else pending.cover(entry.ts);
     this.#complete(entry.ts);
     return true;
@@ -352,7 +374,7 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
           case 'd': {
             const targetNs = this.#targetOf(op);
             if (targetNs === undefined) {
-              pending.skip(op.ts);
+              this.#skipWrite(op);
               break;
             }
             unit.push({ entry: op, targetNs, id: documentIdOf(op) });
@@ -384,10 +406,46 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
     else if (pending.bytes >= this.options.maxBytes) await this.#flush('maxBytes', signal);
   }
 
-  /** Where a write goes on the target; `undefined` for a filtered write or a non-write. */
+  /**
+   * Where a write goes on the target; `undefined` for a write of a filtered namespace, one of a
+   * kind `filter.skip` names, or a non-write.
+   */
   #targetOf(op: OplogEntry): string | undefined {
     if ((op.op !== 'i' && op.op !== 'u' && op.op !== 'd') || op.fromMigrate) return undefined;
-    return this.options.filter.map(op.ns) ?? undefined;
+    const { filter } = this.options;
+    if (this.#skipsWrites && filter.skipsWrite(op.op)) return undefined;
+    return filter.map(op.ns) ?? undefined;
+  }
+
+  /**
+   * Counts a write that has no target: also in `skippedOperations` when `filter.skip` kept a
+   * write of a replicated namespace from it.
+   */
+  #skipWrite(op: OplogEntry): void {
+    const { filter } = this.options;
+    if (
+      (op.op === 'i' || op.op === 'u' || op.op === 'd') &&
+      !op.fromMigrate &&
+      filter.skipsWrite(op.op) &&
+      filter.map(op.ns) !== null
+    ) {
+      this.#pending.skipOperation(SKIPPED_KIND[op.op], op.ts);
+    } else {
+      this.#pending.skip(op.ts);
+    }
+  }
+
+  /**
+   * Whether a command `filter.skip` names concerns what the filter replicates (it is then
+   * counted in `skippedOperations`). One that could not be replayed (a rename into the filter
+   * from outside it) concerns it too: not running it is what was asked.
+   */
+  #concernsFilter(entry: CommandEntry): boolean {
+    try {
+      return toTargetCommand(entry, this.#mapNs) !== null;
+    } catch {
+      return true;
+    }
   }
 
   /** Records that the entry being taken (at `ts`) is complete: batched, or held. */
@@ -436,7 +494,7 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
       ...(txn.txnNumber === undefined ? {} : { txnNumber: txn.txnNumber }),
       lastOptime: taken.lastOptime,
       ...this.#checkpointOf(taken.firstOptime),
-      skipped: taken.skipped
+      ...skippedFields(taken)
     };
     await this.#emit(batch, taken.bytes, taken, 'txn', signal);
     return true;
@@ -461,13 +519,28 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
    * itself, or a transaction it was unwrapped from, in which case the entry is not complete yet.
    */
   async #takeDdl(entry: CommandEntry, outer: OplogEntry, signal: AbortSignal): Promise<void> {
-    const command = toTargetCommand(entry, this.#mapNs);
     const pending = this.#pending;
-    if (command === null) {
-      pending.skip(entry.ts);
+    if (this.options.filter.skipsCommand(entry.command)) {
+      // Not run, and no flush: a skipped command orders nothing on the target.
+      if (this.#concernsFilter(entry)) pending.skipOperation('commands', entry.ts);
+      else pending.skip(entry.ts);
       if (outer === entry) this.#complete(entry.ts);
       return;
     }
+    const translated = toTargetCommand(entry, this.#mapNs);
+    if (translated === null || this.options.filter.skipsCommand(commandName(translated))) {
+      // Filtered out; or the command the target would run is one `filter.skip` names (a rename
+      // out of the filter is a drop there).
+      if (translated === null) pending.skip(entry.ts);
+      else pending.skipOperation('commands', entry.ts);
+      if (outer === entry) this.#complete(entry.ts);
+      return;
+    }
+    const merge =
+      'renameCollection' in translated.command && this.options.filter.skipsCommand('drop');
+    const command = merge
+      ? { db: translated.db, command: { ...translated.command, dropTarget: false } }
+      : translated;
     if (pending.opCount > 0) await this.#flush('ddl', signal);
     if (outer === entry) this.#complete(entry.ts);
     pending.cover(entry.ts);
@@ -476,9 +549,10 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
       kind: 'ddl',
       entry,
       command,
+      ...(merge ? { mergeIntoExisting: true as const } : {}),
       lastOptime: covered.lastOptime,
       ...this.#checkpointOf(covered.firstOptime),
-      skipped: covered.skipped
+      ...skippedFields(covered)
     };
     await this.#emit(batch, 0, covered, 'ddl', signal);
   }
@@ -490,7 +564,7 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
     const base = {
       lastOptime: taken.lastOptime,
       ...this.#checkpointOf(taken.firstOptime),
-      skipped: taken.skipped
+      ...skippedFields(taken)
     };
     if (taken.ops.length > 0) {
       await this.#emit(
@@ -523,6 +597,7 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
       lastOptime: batch.lastOptime,
       checkpointOptime: batch.checkpointOptime,
       skipped: batch.skipped,
+      ...(batch.skippedOperations ? { skippedOperations: batch.skippedOperations } : {}),
       reason
     });
   }

@@ -27,7 +27,7 @@ async function withStore<T>(
     source: flags.source ?? unused,
     ...(flags.checkpointDir !== undefined ? { target: flags.target ?? unused } : {})
   });
-  const name = options.checkpoint.name;
+  const name = options.checkpoint?.name ?? replicatorDefaults.checkpointName;
   checkCheckpointName(name);
   const spoolDir = options.full?.spoolDir ?? replicatorDefaults.spoolDir;
   if (checkpointStore) return fn(checkpointStore, name, spoolDir);

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { type CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { FileCheckpointStore } from '../checkpoint/file-checkpoint-store.js';
 import { InvalidConfigError } from '../errors.js';
-import { type ReplicatorOptions } from '../replicator-options.js';
+import { replicatorDefaults, type ReplicatorOptions } from '../replicator-options.js';
 
 const positiveInt = z.number().int().positive();
 const namespaces = z.array(z.string().min(1));
@@ -43,7 +43,16 @@ export const configFileSchema = z
         include: namespaces.optional(),
         exclude: namespaces.optional(),
         rename: z.record(z.string(), z.string()).optional(),
-        includeSystem: z.boolean().optional()
+        includeSystem: z.boolean().optional(),
+        /** Checked by the Replicator, which names `filter.skip[i]` and lists what it knows. */
+        skip: z.array(z.string().min(1)).optional()
+      })
+      .strict()
+      .optional(),
+    rateLimit: z
+      .object({
+        opsPerSecond: z.number().positive().optional(),
+        bytesPerSecond: z.number().positive().optional()
       })
       .strict()
       .optional(),
@@ -147,6 +156,12 @@ export interface ConfigFlags {
   bypassDocumentValidation?: boolean;
   standby?: boolean;
   leaseTtl?: string;
+  /** `--skip` (repeatable): operations not applied; replaces `filter.skip` of the file. */
+  skip?: string[];
+  /** `--max-ops-per-second`: `rateLimit.opsPerSecond`. */
+  maxOpsPerSecond?: string;
+  /** `--max-bytes-per-second`: `rateLimit.bytesPerSecond`. */
+  maxBytesPerSecond?: string;
 }
 
 /** Reads and checks the config file; a parse or shape error names the file and the field. */
@@ -216,6 +231,18 @@ function positive(field: string, value: string | undefined): number | undefined 
   return n;
 }
 
+/** `{[key]: n}` for a flag holding a number above 0, `{}` when it is absent. */
+function positiveNumber<K extends string>(
+  flag: string,
+  key: K,
+  value: string | undefined
+): Partial<Record<K, number>> {
+  if (value === undefined) return {};
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidConfigError(flag, 'must be a number > 0');
+  return { [key]: n } as Partial<Record<K, number>>;
+}
+
 /**
  * The Replicator options a command runs with, and where its checkpoints are.
  * @internal
@@ -246,11 +273,17 @@ export async function resolveCliConfig(flags: ConfigFlags): Promise<ResolvedCliC
     ...(flags.exclude?.length ? { exclude: flags.exclude } : {}),
     ...(flags.rename?.length
       ? { rename: { ...file.filter?.rename, ...parseRename(flags.rename) } }
-      : {})
+      : {}),
+    ...(flags.skip?.length ? { skip: flags.skip } : {})
+  };
+  const rateLimit = {
+    ...file.rateLimit,
+    ...positiveNumber('max-ops-per-second', 'opsPerSecond', flags.maxOpsPerSecond),
+    ...positiveNumber('max-bytes-per-second', 'bytesPerSecond', flags.maxBytesPerSecond)
   };
   const checkpointDir = flags.checkpointDir ?? file.checkpoint?.dir;
   const checkpointStore = checkpointDir ? new FileCheckpointStore(checkpointDir) : undefined;
-  const name = flags.checkpointName ?? file.checkpoint?.name ?? 'default';
+  const name = flags.checkpointName ?? file.checkpoint?.name ?? replicatorDefaults.checkpointName;
   const lanes = positive('lanes', flags.lanes);
   const leaseTtl = positive('lease-ttl', flags.leaseTtl);
   const startAt = flags.startAt ?? file.startAt;
@@ -280,6 +313,7 @@ export async function resolveCliConfig(flags: ConfigFlags): Promise<ResolvedCliC
       ? { lease: { ...file.lease, ...(leaseTtl ? { ttlMs: leaseTtl } : {}) } }
       : {}),
     filter,
+    ...(Object.keys(rateLimit).length > 0 ? { rateLimit } : {}),
     checkpoint: { ...checkpointRest, name, ...(checkpointStore ? { store: checkpointStore } : {}) },
     ...(file.fetcher ? { fetcher: file.fetcher } : {}),
     ...(file.batcher ? { batcher: file.batcher } : {}),

@@ -4,6 +4,8 @@
  * everywhere. Exit codes: see `exit-codes.ts` and docs/cli.md. The CLI's own dependencies
  * (commander, cli-progress, zod) are imported only from here, never by the library's entry point.
  */
+import { readFileSync } from 'node:fs';
+
 import { Command, CommanderError, Option } from 'commander';
 
 import { InvalidConfigError, LeaseHeldError, ReplicationError } from '../errors.js';
@@ -17,6 +19,16 @@ import { runCommand } from './run-command.js';
 import { verifyCommand } from './verify-command.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/**
+ * The package's version, read from its package.json: two levels up from `dist/cli/main.js` in
+ * an installed package (and from `src/cli/main.ts` in a checkout), so it can never drift from
+ * what npm installed.
+ */
+function packageVersion(): string {
+  const url = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+}
 
 /** An integer flag within bounds, else the usage error (exit 2) naming it. */
 function integerFlag(
@@ -84,6 +96,7 @@ async function execute(
 
 const program = new Command('mongo-replicate')
   .description('Replicate MongoDB: copy a source into a target, then keep it current')
+  .version(packageVersion(), '-V, --version', 'print the version of mongo-replicate')
   .showHelpAfterError()
   .exitOverride();
 
@@ -126,6 +139,13 @@ withConnectionOptions(
     "wait while another replicator holds the checkpoint's lease, and take over when it stops"
   )
   .option('--lease-ttl <ms>', "how long the checkpoint's lease lasts unless renewed (15000)")
+  .option(
+    '--skip <op>',
+    'do not apply this operation: insert, update, delete, ddl, or a DDL command such as drop (repeatable)',
+    collect
+  )
+  .option('--max-ops-per-second <n>', 'write at most this many ops per second to the target')
+  .option('--max-bytes-per-second <n>', 'write at most this many BSON bytes per second')
   .option(
     '--no-bypass-document-validation',
     "let the target's validators refuse documents the source holds (stops replication)"

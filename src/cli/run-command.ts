@@ -107,7 +107,7 @@ export async function runCommand(flags: RunFlags, logger: Logger): Promise<numbe
     throw error;
   } finally {
     // Whatever ended the command, nothing may keep replicating behind it.
-    if (['starting', 'standby', 'running'].includes(replicator.state)) {
+    if (['starting', 'standby', 'running', 'paused'].includes(replicator.state)) {
       await replicator.stop().catch(() => undefined);
     }
     process.off('SIGINT', onSignal);

@@ -8,8 +8,14 @@ import { InvalidConfigError } from '../errors.js';
 import { type ProgressEvent } from '../events.js';
 import { readRetryOptions, type StageRetryOptions } from '../lifecycle/retry.js';
 import { type StageEvents, type StageOptions } from '../lifecycle/stage.js';
-import { type OptionReader, readOptions, readWriteConcern } from '../options/option-reader.js';
+import {
+  type OptionReader,
+  readOptions,
+  readThrottle,
+  readWriteConcern
+} from '../options/option-reader.js';
 import { type IdRange } from '../split/document-splitter.js';
+import { type WriteThrottle } from '../throttle/write-throttle.js';
 
 /**
  * What to do with a source document whose `_id` is already on the target: `fail` stops the copy
@@ -174,6 +180,12 @@ export interface CollectionExecutorOptions extends StageOptions {
    * @defaultValue {@link retryDefaults}
    */
   retry?: StageRetryOptions;
+  /**
+   * The rate limit and pause gate every insert passes (shared with the applier, when there is
+   * one): chunks are cut to fit the limit and wait for it, and for a pause to end.
+   * @defaultValue none: inserts are neither limited nor pausable
+   */
+  throttle?: WriteThrottle;
 }
 
 /**
@@ -280,9 +292,11 @@ export function resolveCollectionExecutorOptions(
       });
       return value as CopyTask[];
     });
+    const throttle = readThrottle(reader);
     return Object.freeze({
       ...(signal === undefined ? {} : { signal }),
       ...(logger === undefined ? {} : { logger }),
+      ...(throttle === undefined ? {} : { throttle }),
       source,
       target,
       tasks,

@@ -201,28 +201,41 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
   async #writerLoop(signal: AbortSignal): Promise<void> {
     const { target, onDuplicate, writeConcern, bypassDocumentValidation, retry, beforeWrite } =
       this.options;
+    const { throttle } = this.options;
     for (;;) {
       const chunk = await this.#chunks.shift(signal);
       if (chunk === undefined) return;
       const { task } = chunk.task;
-      const replaced = await insertChunk({
-        target,
-        targetNs: task.targetNs,
-        documents: chunk.documents.map(
-          raw => BSON.deserialize(raw, EXACT_DECODE_OPTIONS) as Document
-        ),
-        onDuplicate: task.resumed ? 'replace' : onDuplicate,
-        writeConcern,
-        bypassDocumentValidation,
-        beforeWrite,
-        retry: (operation, fn) => this.retry(operation, fn, retry)
-      });
-      chunk.task.pendingChunks--;
-      chunk.task.documents += chunk.documents.length;
-      chunk.task.bytes += chunk.bytes;
+      const insert = (raws: readonly Uint8Array[]) =>
+        insertChunk({
+          target,
+          targetNs: task.targetNs,
+          documents: raws.map(raw => BSON.deserialize(raw, EXACT_DECODE_OPTIONS) as Document),
+          onDuplicate: task.resumed ? 'replace' : onDuplicate,
+          writeConcern,
+          bypassDocumentValidation,
+          beforeWrite,
+          retry: (operation, fn) => this.retry(operation, fn, retry)
+        });
       const stats = this.#stats.get(task.targetNs)!;
-      stats.record(chunk.documents.length, chunk.bytes, replaced);
-      this.#emitProgress(stats);
+      const record = (count: number, bytes: number, replaced: number) => {
+        chunk.task.documents += count;
+        chunk.task.bytes += bytes;
+        stats.record(count, bytes, replaced);
+        this.#emitProgress(stats);
+      };
+      if (throttle === undefined) {
+        record(chunk.documents.length, chunk.bytes, await insert(chunk.documents));
+      } else {
+        // Pieces of one grant each, so the copy follows the rate limit smoothly (and reports
+        // its progress as it goes).
+        for (const piece of throttle.split(chunk.documents, raw => raw.byteLength)) {
+          const bytes = piece.reduce((sum, raw) => sum + raw.byteLength, 0);
+          const replaced = await throttle.write(piece.length, bytes, signal, () => insert(piece));
+          record(piece.length, bytes, replaced);
+        }
+      }
+      chunk.task.pendingChunks--;
       this.#maybeDone(chunk.task);
     }
   }

@@ -24,6 +24,7 @@ import {
   type DocumentSplitterOptions,
   type IdRange
 } from '../split/document-splitter.js';
+import { type WriteThrottle } from '../throttle/write-throttle.js';
 import {
   CollectionExecutor,
   type CollectionExecutorOptions,
@@ -53,7 +54,7 @@ export interface FullCopyOptions {
   readonly splitter: Omit<DocumentSplitterOptions, 'source' | 'logger'>;
   readonly executor: Omit<
     CollectionExecutorOptions,
-    'source' | 'target' | 'tasks' | 'onDuplicate' | 'beforeWrite' | 'signal' | 'logger'
+    'source' | 'target' | 'tasks' | 'onDuplicate' | 'beforeWrite' | 'signal' | 'logger' | 'throttle'
   >;
   readonly logger: Logger;
   readonly signal: AbortSignal;
@@ -65,6 +66,11 @@ export interface FullCopyOptions {
   readonly onRetry: (event: RetryEvent) => void;
   /** Runs right before every write to the target; throwing stops the copy (the lease check). */
   readonly beforeWrite: () => void;
+  /**
+   * The rate limit and pause gate: inserts follow the limit; creating collections, building
+   * indexes and views wait while writes are paused.
+   */
+  readonly throttle?: WriteThrottle | undefined;
 }
 
 /**
@@ -103,8 +109,10 @@ export class FullCopy {
     const collections = catalog.collections;
     for (const collection of collections) {
       options.signal.throwIfAborted();
-      await copier.prepareCollection(collection);
-      if (options.indexes === 'before') await copier.copyIndexes(collection);
+      await this.#catalogWrite(() => copier.prepareCollection(collection));
+      if (options.indexes === 'before') {
+        await this.#catalogWrite(() => copier.copyIndexes(collection));
+      }
     }
     this.#state = options.resume
       ? options.resume.map(c => ({ ...c, ranges: [...c.ranges] }))
@@ -113,10 +121,18 @@ export class FullCopy {
     if (this.#stopped) return 'stopped';
     if ((await this.#copyRanges(resuming)) === 'stopped') return 'stopped';
     if (options.indexes === 'after') {
-      for (const collection of collections) await copier.copyIndexes(collection);
+      for (const collection of collections) {
+        await this.#catalogWrite(() => copier.copyIndexes(collection));
+      }
     }
-    await copier.createViews(catalog.views);
+    await this.#catalogWrite(() => copier.createViews(catalog.views));
     return 'done';
+  }
+
+  /** A catalog change waits while writes are paused (it does not count against the limit). */
+  #catalogWrite<T>(write: () => Promise<T>): Promise<T> {
+    const { throttle, signal } = this.options;
+    return throttle === undefined ? write() : throttle.write(0, 0, signal, write);
   }
 
   /** Graceful: readers stop, queued documents are written, finished ranges are recorded. */
@@ -171,6 +187,7 @@ export class FullCopy {
       tasks,
       onDuplicate: this.options.onDuplicate,
       beforeWrite: this.options.beforeWrite,
+      ...(this.options.throttle === undefined ? {} : { throttle: this.options.throttle }),
       signal: this.options.signal,
       logger: this.options.logger
     });

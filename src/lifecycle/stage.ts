@@ -3,10 +3,15 @@
  *
  * ```
  * idle ──start()──► starting ──open() ok──► running ──stop()──► stopping ──drained──► stopped
- *   │                  │                       │  └──run() returned / forced abort──► stopped
- *   └──stop()──► stopped                       │
+ *   │                  │                     │ ▲  │  └──run() returned / forced abort──► stopped
+ *   └──stop()──► stopped                     ▼ │  │
+ *                      │              paused ──┴──┼──stop()──► stopping (a subclass that pauses
+ *                      │                          │            decides what draining means)
  *                      └──open() threw──► failed ◄──run() or drain() threw
  * ```
+ *
+ * `running ⇄ paused` is a subclass's own business ({@link Stage.setPaused}): the base class only
+ * records it and treats a paused stage as running for `stop()` and failures.
  *
  * A stop requested while `starting` aborts `open()` and ends in `stopped` without running. A
  * forced stop (the `signal` option aborts) ends the main loop at its next safe point without
@@ -245,6 +250,17 @@ export abstract class Stage<Events extends StageEvents> extends EventEmitter<Eve
   }
 
   /**
+   * Moves a running stage to `paused`, or a paused one back to `running`, emitting `state`.
+   * What pausing means (which work it holds back) is the subclass's to do. Returns false, doing
+   * nothing, when the stage is not in the state the move starts from.
+   */
+  protected setPaused(paused: boolean): boolean {
+    if (this.#state !== (paused ? 'running' : 'paused')) return false;
+    this.#transition(paused ? 'paused' : 'running');
+    return true;
+  }
+
+  /**
    * Emits without letting a throwing host listener break the pipeline or starve the other
    * listeners: each listener runs in its own try/catch (plain `emit` would stop at the first
    * throw, so a buggy host listener could hide events from `waitFor` or the Replicator).
@@ -327,6 +343,7 @@ export abstract class Stage<Events extends StageEvents> extends EventEmitter<Eve
         await this.#starting?.catch(() => {});
         return this.#done;
       case 'running':
+      case 'paused':
         break;
       default:
         return; // already ended

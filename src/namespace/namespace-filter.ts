@@ -29,6 +29,7 @@ import {
   splitNamespace,
   validateDatabaseName
 } from './namespace.js';
+import { OperationFilter, type SkippableOperation } from './operation-filter.js';
 
 /**
  * Which namespaces to replicate and how to rename them.
@@ -64,6 +65,16 @@ export interface NamespaceFilterOptions {
    * @defaultValue false
    */
   includeSystem?: boolean;
+  /**
+   * Operations incremental sync does not apply, in the namespaces it replicates: `'insert'`,
+   * `'update'` (replacements too), `'delete'`, `'ddl'` (every command), or one DDL command by
+   * name (`'drop'`, `'dropDatabase'`, `'renameCollection'`, `'createIndexes'`…). The full copy
+   * is not affected (it copies what exists); a transaction's skipped operations are dropped and
+   * the rest applied. The target then differs from the source on purpose: see
+   * `docs/incremental-sync.md#skipping-operations`.
+   * @defaultValue `[]`
+   */
+  skip?: readonly SkippableOperation[];
 }
 
 /**
@@ -74,7 +85,8 @@ export const namespaceFilterDefaults = Object.freeze({
   include: Object.freeze([]) as readonly (string | RegExp)[],
   exclude: Object.freeze([]) as readonly (string | RegExp)[],
   rename: Object.freeze({}) as Readonly<Record<string, string>>,
-  includeSystem: false
+  includeSystem: false,
+  skip: Object.freeze([]) as readonly SkippableOperation[]
 });
 
 /** Databases that hold server state rather than user data. */
@@ -223,6 +235,7 @@ export class NamespaceFilter {
   /** Target dbs that receive a collection renamed from another source database. */
   readonly #mixedTargets = new Set<string>();
   readonly #cache = new Map<string, string | null>();
+  readonly #operations: OperationFilter;
 
   /**
    * Compiles and validates the options.
@@ -252,8 +265,27 @@ export class NamespaceFilter {
         'rename',
         'an object of "source": "target" rules'
       ) ?? namespaceFilterDefaults.rename;
+    this.#operations = reader.custom('skip', (value, field) => new OperationFilter(value, field));
     reader.done();
     this.#compileRenames(rename);
+  }
+
+  /** The operations `skip` names, without repeats. */
+  get skipped(): readonly SkippableOperation[] {
+    return this.#operations.skipped;
+  }
+
+  /** True when writes of this oplog kind (`'i'`, `'u'` or `'d'`) are not applied (`skip`). */
+  skipsWrite(op: 'i' | 'u' | 'd'): boolean {
+    return this.#operations.skipsWrite(op);
+  }
+
+  /**
+   * True when this DDL command, as the oplog names it (`drop`, `commitIndexBuild`…), is not
+   * applied (`skip`).
+   */
+  skipsCommand(command: string): boolean {
+    return this.#operations.skipsCommand(command);
   }
 
   /**
@@ -335,7 +367,8 @@ export class NamespaceFilter {
       this.#include.length > 0 ? `include [${list(this.#include)}]` : 'include everything',
       this.#exclude.length > 0 ? `exclude [${list(this.#exclude)}]` : undefined,
       renames.length > 0 ? `rename {${renames.join(', ')}}` : undefined,
-      this.#includeSystem ? 'system included' : 'system excluded'
+      this.#includeSystem ? 'system included' : 'system excluded',
+      this.#operations.isEmpty ? undefined : `skip [${this.#operations.skipped.join(', ')}]`
     ]
       .filter(part => part !== undefined)
       .join(' ');

@@ -25,6 +25,12 @@ export const METRIC_PREFIX = 'mongo_replicate_';
 const PHASES: readonly ReplicationPhase[] = ['full', 'catchup', 'incr'];
 const STATES: readonly StageState[] = Object.values(StageState);
 const OP_KINDS = ['insert', 'update', 'delete', 'command'] as const;
+const SKIPPED_FIELDS = {
+  insert: 'inserts',
+  update: 'updates',
+  delete: 'deletes',
+  command: 'commands'
+} as const;
 
 type Counter<L extends string = never> = PromClient.Counter<L>;
 type Gauge<L extends string = never> = PromClient.Gauge<L>;
@@ -48,6 +54,11 @@ export class ReplicatorMetrics {
   readonly #batches: Counter;
   readonly #conflicts: Counter;
   readonly #skipped: Counter;
+  readonly #skippedOperations: Counter<'kind'>;
+  readonly #rateLimited: Gauge;
+  readonly #heldBack: Counter;
+  readonly #opsLimit: Gauge;
+  readonly #bytesLimit: Gauge;
   readonly #retries: Counter;
   readonly #errors: Counter;
   readonly #copiedDocuments: Counter;
@@ -61,6 +72,8 @@ export class ReplicatorMetrics {
   readonly #lastApplied: Gauge;
   /** The lazily registered gauges already in the registry. */
   readonly #registered = new Set<Gauge>();
+  /** The names of the lazily registered gauges. */
+  readonly #lazyNames = new Map<Gauge, string>();
 
   /** Loads prom-client (on first use only) and builds the metrics. */
   static async create(): Promise<ReplicatorMetrics> {
@@ -81,13 +94,16 @@ export class ReplicatorMetrics {
       name: string,
       help: string,
       options: { labelNames?: L[]; lazy?: boolean } = {}
-    ) =>
-      new prom.Gauge<L>({
+    ) => {
+      const created = new prom.Gauge<L>({
         name: METRIC_PREFIX + name,
         help,
         registers: options.lazy ? [] : [registry],
         ...(options.labelNames ? { labelNames: options.labelNames } : {})
       });
+      if (options.lazy) this.#lazyNames.set(created as Gauge, METRIC_PREFIX + name);
+      return created;
+    };
     this.#info = gauge('info', 'Always 1; the labels describe the replicator.', {
       labelNames: ['mode', 'fetch_method', 'checkpoint']
     });
@@ -108,6 +124,29 @@ export class ReplicatorMetrics {
     this.#skipped = counter(
       'skipped_events_total',
       'Change events with nothing to apply on the target.'
+    );
+    this.#skippedOperations = counter(
+      'skipped_operations_total',
+      'Operations filter.skip kept from the target, by kind.',
+      ['kind']
+    );
+    this.#rateLimited = gauge(
+      'rate_limited',
+      '1 while the write rate limit holds replication back (writes wait for it), else 0.'
+    );
+    this.#heldBack = counter(
+      'rate_limit_held_back_seconds_total',
+      'Seconds during which writes to the target waited for the rate limit.'
+    );
+    this.#opsLimit = gauge(
+      'rate_limit_ops_per_second',
+      'The ops per second the target is written at most (absent: unlimited).',
+      { lazy: true }
+    );
+    this.#bytesLimit = gauge(
+      'rate_limit_bytes_per_second',
+      'The BSON bytes per second the target is written at most (absent: unlimited).',
+      { lazy: true }
     );
     this.#retries = counter('retries_total', 'Transient failures that were retried.');
     this.#errors = counter('errors_total', 'Fatal errors that stopped replication.');
@@ -178,6 +217,14 @@ export class ReplicatorMetrics {
     setCounter(this.#batches, applied.batches);
     setCounter(this.#conflicts, applied.conflicts);
     setCounter(this.#skipped, applied.skippedEvents);
+    this.#skippedOperations.reset();
+    for (const kind of OP_KINDS) {
+      this.#skippedOperations.inc({ kind }, applied.skippedOperations[SKIPPED_FIELDS[kind]]);
+    }
+    this.#rateLimited.set(status.rateLimit.limiting ? 1 : 0);
+    setCounter(this.#heldBack, status.rateLimit.heldBackMs / 1000);
+    this.#setOptional(this.#opsLimit, status.rateLimit.opsPerSecond);
+    this.#setOptional(this.#bytesLimit, status.rateLimit.bytesPerSecond);
     setCounter(this.#retries, status.retries);
     setCounter(this.#errors, totals.fatalErrors);
     setCounter(this.#copiedDocuments, copy?.documentsCopied ?? 0);
@@ -190,6 +237,16 @@ export class ReplicatorMetrics {
     this.#setKnown(this.#estimatedBytes, copy?.estimatedBytes);
     this.#setKnown(this.#lastCheckpoint, status.lastCheckpoint?.optime.t);
     this.#setKnown(this.#lastApplied, status.lastAppliedOptime?.t);
+  }
+
+  /**
+   * Sets a lazily registered gauge whose value can also go away again (a limit lifted): absent
+   * from the registry while `value` is null.
+   */
+  #setOptional(gauge: Gauge, value: number | null): void {
+    if (value !== null) return this.#setKnown(gauge, value);
+    if (!this.#registered.delete(gauge)) return;
+    this.#registry.removeSingleMetric(this.#lazyNames.get(gauge)!);
   }
 
   /** Sets a lazily registered gauge, registering it the first time its value is known. */

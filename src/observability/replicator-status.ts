@@ -7,7 +7,8 @@
  */
 import { type UniqueIndexRef } from '../catalog/unique-indexes.js';
 import { type ReplicationPhase } from '../checkpoint/checkpoint.js';
-import { type StageState } from '../events.js';
+import { type HeldBack, type StageState } from '../events.js';
+import { type SkippedOperations } from '../pipeline/pipeline-items.js';
 import { type FetchMethod } from '../replicator-options.js';
 
 /**
@@ -126,6 +127,23 @@ export interface AppliedStatus {
   readonly conflicts: number;
   /** Change events with nothing to apply on the target (`skipped` events). */
   readonly skippedEvents: number;
+  /** Operations `filter.skip` kept from the target, by kind (summed `batch` events). */
+  readonly skippedOperations: SkippedOperations;
+}
+
+/**
+ * The write rate limit and what it does to replication.
+ * @public
+ */
+export interface RateLimitStatus {
+  /** The ops limit in force; null: unlimited. */
+  readonly opsPerSecond: number | null;
+  /** The bytes limit in force; null: unlimited. */
+  readonly bytesPerSecond: number | null;
+  /** True while writes wait for the limit (and for a second after): it holds replication back. */
+  readonly limiting: boolean;
+  /** Milliseconds during which writes waited for the limit, in total since the start. */
+  readonly heldBackMs: number;
 }
 
 /**
@@ -199,6 +217,13 @@ export interface ReplicatorStatus {
   readonly startedAt: string | null;
   /** Seconds the target is behind the source, from the latest `lag` event; null before one. */
   readonly lagSeconds: number | null;
+  /**
+   * Why the replicator itself holds writes back: `paused` (`pause()`), `rateLimit` (the rate
+   * limit is what keeps the target behind); null when it does not.
+   */
+  readonly heldBack: HeldBack | null;
+  /** The write rate limit in force and whether it holds replication back. */
+  readonly rateLimit: RateLimitStatus;
   /** The optime of the last batch applied everywhere (or the resume point); null before one. */
   readonly lastAppliedOptime: OptimeStatus | null;
   /** The last checkpoint written while monitored; null before one. */

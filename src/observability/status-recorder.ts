@@ -10,6 +10,7 @@ import { type UniqueIndexRef } from '../catalog/unique-indexes.js';
 import { type ReplicationPhase } from '../checkpoint/checkpoint.js';
 import { type StageState } from '../events.js';
 import { type CopyProgressEvent } from '../full/collection-executor.js';
+import { type SkippedOperations } from '../pipeline/pipeline-items.js';
 import { type Replicator } from '../replicator.js';
 import { type ReplicatorEvents } from '../replicator-events.js';
 import { directionMapping } from './direction-mapping.js';
@@ -46,7 +47,11 @@ export interface RecorderTotals {
   readonly fatalErrors: number;
 }
 
-type MutableApplied = { -readonly [K in keyof AppliedStatus]: AppliedStatus[K] };
+type MutableApplied = {
+  -readonly [K in keyof AppliedStatus]: K extends 'skippedOperations'
+    ? { -readonly [C in keyof SkippedOperations]: number }
+    : AppliedStatus[K];
+};
 
 /**
  * `optime` as JSON: `{t, i}` and the seconds as an ISO date.
@@ -55,6 +60,8 @@ type MutableApplied = { -readonly [K in keyof AppliedStatus]: AppliedStatus[K] }
 export function optimeStatus(optime: Timestamp): OptimeStatus {
   return { t: optime.t, i: optime.i, time: new Date(optime.t * 1000).toISOString() };
 }
+
+const SKIPPED_KINDS = ['inserts', 'updates', 'deletes', 'commands'] as const;
 
 /** A rate or ETA as JSON: `undefined` and non-finite numbers become null. */
 function finiteOrNull(value: number | undefined): number | null {
@@ -89,7 +96,8 @@ export class StatusRecorder {
     upserts: 0,
     expectedMissing: 0,
     conflicts: 0,
-    skippedEvents: 0
+    skippedEvents: 0,
+    skippedOperations: { inserts: 0, updates: 0, deletes: 0, commands: 0 }
   };
   /** Indexes left relaxed by the `ignore` policy, by namespace and name. */
   readonly #leftRelaxed = new Map<string, UniqueIndexRef>();
@@ -124,6 +132,10 @@ export class StatusRecorder {
       if (event.kind === 'ddl') applied.commands += event.ops;
       applied.upserts += event.upserts;
       applied.expectedMissing += event.expectedMissing;
+      const skipped = event.skippedOperations;
+      if (skipped !== undefined) {
+        for (const kind of SKIPPED_KINDS) applied.skippedOperations[kind] += skipped[kind];
+      }
       this.#lastBatchOptime = event.checkpointOptime;
     });
     this.#listen('conflict', () => {
@@ -189,6 +201,8 @@ export class StatusRecorder {
     const { mode, fetchMethod, checkpoint } = replicator.options;
     const phase = this.#currentPhase();
     const applied = replicator.appliedOptime ?? this.#lastBatchOptime;
+    const limit = replicator.rateLimit;
+    const limitStats = replicator.rateLimitStats;
     return {
       time: this.#now(),
       state: this.#state,
@@ -200,10 +214,17 @@ export class StatusRecorder {
       directionMapping: this.#direction,
       startedAt: this.#startedAt,
       lagSeconds: this.#lag,
+      heldBack: this.#state === 'paused' ? 'paused' : limitStats.limiting ? 'rateLimit' : null,
+      rateLimit: {
+        opsPerSecond: limit.opsPerSecond ?? null,
+        bytesPerSecond: limit.bytesPerSecond ?? null,
+        limiting: limitStats.limiting,
+        heldBackMs: Math.round(limitStats.heldBackMs)
+      },
       lastAppliedOptime: applied ? optimeStatus(applied) : null,
       lastCheckpoint: this.#checkpoint,
       copy: this.#copyStatus(),
-      applied: { ...this.#applied },
+      applied: { ...this.#applied, skippedOperations: { ...this.#applied.skippedOperations } },
       relaxedUniqueIndexes: replicator.relaxedUniqueIndexes.map(ref => ({ ...ref })),
       uniqueIndexesLeftRelaxed: [...this.#leftRelaxed.values()],
       lease: this.#lease,

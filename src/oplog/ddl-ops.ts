@@ -55,6 +55,44 @@ const DROP_INDEXES_ALIASES: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * The DDL commands the applier replays, by the name `filter.skip` uses for each: the command the
+ * target runs. Oplog spellings of the same command map to it: a two-phase index build
+ * (`commitIndexBuild`) is a `createIndexes`, the old aliases of `dropIndexes` a `dropIndexes`.
+ * @public
+ */
+export const DDL_COMMAND_NAMES = Object.freeze([
+  'create',
+  'drop',
+  'renameCollection',
+  'dropDatabase',
+  'createIndexes',
+  'dropIndexes',
+  'collMod',
+  'convertToCapped',
+  'emptycapped'
+] as const);
+
+/**
+ * One of {@link DDL_COMMAND_NAMES}.
+ * @public
+ */
+export type DdlCommandName = (typeof DDL_COMMAND_NAMES)[number];
+
+/**
+ * The {@link DdlCommandName} of an oplog command entry's command: a two-phase index build
+ * (`commitIndexBuild`) is a `createIndexes`, the old aliases of `dropIndexes` are `dropIndexes`.
+ * `undefined` for anything else (transactions, commands with nothing to replay, unknown ones).
+ * @internal
+ */
+export function ddlCommandName(command: string): DdlCommandName | undefined {
+  if (command === 'commitIndexBuild') return 'createIndexes';
+  if (DROP_INDEXES_ALIASES.has(command)) return 'dropIndexes';
+  return (DDL_COMMAND_NAMES as readonly string[]).includes(command)
+    ? (command as DdlCommandName)
+    : undefined;
+}
+
+/**
  * Translates a DDL entry into the command that redoes it on the target, or `null` if there is
  * nothing to run (the namespace is filtered out, or the entry carries nothing to replay).
  *

@@ -15,6 +15,7 @@ import { type MongoClient, Timestamp, type WriteConcern, type WriteConcernSettin
 import { isTimestamp } from '../bson/bson-values.js';
 import { InvalidConfigError } from '../errors.js';
 import { type Logger, redactText } from '../logger.js';
+import { type WriteThrottle } from '../throttle/write-throttle.js';
 
 /**
  * Bounds of a numeric option.
@@ -358,4 +359,24 @@ export function readWriteConcern(
     },
     reader.field(key)
   );
+}
+
+/**
+ * Reads `throttle`: a {@link WriteThrottle} (duck-typed: a host may load a second copy of the
+ * package), or `undefined` when absent.
+ * @internal
+ */
+export function readThrottle(reader: OptionReader, key = 'throttle'): WriteThrottle | undefined {
+  return reader.custom(key, (value, field) => {
+    if (value === undefined) return undefined;
+    const candidate = value as Partial<WriteThrottle> | null;
+    if (
+      typeof candidate?.acquire !== 'function' ||
+      typeof candidate.write !== 'function' ||
+      typeof candidate.split !== 'function'
+    ) {
+      throw new InvalidConfigError(field, 'expected a WriteThrottle');
+    }
+    return value as WriteThrottle;
+  });
 }

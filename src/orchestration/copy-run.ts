@@ -10,6 +10,7 @@ import { FullCopy } from '../full/full-copy.js';
 import { type Logger } from '../logger.js';
 import { type NamespaceFilter } from '../namespace/namespace-filter.js';
 import { type ResolvedReplicatorOptions } from '../replicator-options.js';
+import { type WriteThrottle } from '../throttle/write-throttle.js';
 import { type CheckpointKeeper } from './checkpoint-keeper.js';
 
 /**
@@ -28,6 +29,8 @@ export interface CopyRunOptions {
   readonly onRetry: (event: RetryEvent) => void;
   /** Runs right before every write to the target (the lease check). */
   readonly beforeWrite: () => void;
+  /** The rate limit and pause gate of the copy's writes (shared with the applier). */
+  readonly throttle: WriteThrottle;
 }
 
 /**
@@ -54,6 +57,7 @@ export function startCopy(run: CopyRunOptions): FullCopy {
     },
     onProgress: run.onProgress,
     onRetry: run.onRetry,
-    beforeWrite: run.beforeWrite
+    beforeWrite: run.beforeWrite,
+    throttle: run.throttle
   });
 }

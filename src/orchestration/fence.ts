@@ -144,7 +144,8 @@ export async function runFence(run: FenceRun): Promise<FenceResult> {
       'fence() needs mode "incr" or "all": mode "full" does not follow the source'
     );
   }
-  if (run.state !== 'running' || source === undefined) {
+  // A paused replicator still reads the source: its fence resolves once resume() applies it.
+  if ((run.state !== 'running' && run.state !== 'paused') || source === undefined) {
     throw new InvalidStateError(
       `fence() needs a running replicator (it is ${run.state})`,
       run.state,

@@ -36,6 +36,7 @@ import { type ReplicatorEvents } from '../replicator-events.js';
 import { type ResolvedReplicatorOptions } from '../replicator-options.js';
 import { type OplogSpool } from '../spool/oplog-spool.js';
 import { feedFromSpool, pumpToSpool } from '../spool/spool-bridge.js';
+import { type WriteThrottle } from '../throttle/write-throttle.js';
 import { type CheckpointKeeper } from './checkpoint-keeper.js';
 
 /**
@@ -81,6 +82,8 @@ export interface IncrementalPipelineOptions {
   readonly onCatchUpEnd: () => void;
   /** Runs right before every write to the target (the lease check). */
   readonly beforeWrite: () => void;
+  /** The rate limit and pause gate of the applier's writes (shared with the copy). */
+  readonly throttle: WriteThrottle;
 }
 
 type Fetcher = OplogFetcher | ChangeStreamFetcher;
@@ -235,11 +238,14 @@ export class IncrementalPipeline {
     events.on('retry', event => emit('retry', event));
     events.on('lag', event => {
       const applied = this.#options.keeper.applied ?? event.fetchedOptime;
+      const heldBack = this.#options.throttle.heldBack;
       emit('lag', {
         stage: 'replicator',
         sourceOptime: event.sourceOptime,
         appliedOptime: applied,
-        seconds: Math.max(0, event.sourceOptime.t - applied.t)
+        seconds: Math.max(0, event.sourceOptime.t - applied.t),
+        fetchedOptime: event.fetchedOptime,
+        ...(heldBack === undefined ? {} : { heldBack })
       });
     });
     this.#fetcher = fetcher;
@@ -271,6 +277,7 @@ export class IncrementalPipeline {
       source,
       ...(catchUpUntil ? { catchUpUntil } : {}),
       ...(replayUntil ? { replayUntil } : {}),
+      throttle: this.#options.throttle,
       uniqueIndexes: keeper.uniqueIndexes,
       beforeWrite: this.#options.beforeWrite,
       onUniqueIndexes: async state => {

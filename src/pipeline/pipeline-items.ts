@@ -44,6 +44,21 @@ export interface CrudOp {
 }
 
 /**
+ * Operations `filter.skip` kept from the target, by kind (inside transactions too).
+ * @public
+ */
+export interface SkippedOperations {
+  /** Inserts not applied. */
+  readonly inserts: number;
+  /** Updates (and replacements) not applied. */
+  readonly updates: number;
+  /** Deletes not applied. */
+  readonly deletes: number;
+  /** DDL commands not run. */
+  readonly commands: number;
+}
+
+/**
  * Fields every {@link ApplyBatch} has.
  * @public
  */
@@ -56,8 +71,13 @@ export interface ApplyBatchBase {
    * still being assembled, so that a restart re-reads its first entries.
    */
   readonly checkpointOptime: Timestamp;
-  /** Source entries this batch covers that had nothing to apply (noops, filtered, fromMigrate). */
+  /**
+   * Source entries this batch covers that had nothing to apply (noops, filtered namespaces,
+   * fromMigrate, and the operations `filter.skip` names).
+   */
   readonly skipped: number;
+  /** Of `skipped`, the operations `filter.skip` kept from the target; absent when none. */
+  readonly skippedOperations?: SkippedOperations;
   /**
    * The change-stream resume token that names the same position as `checkpointOptime`: present
    * when the input came from a change stream and `checkpointOptime` is the optime of the last
@@ -90,6 +110,12 @@ export interface DdlBatch extends ApplyBatchBase {
   readonly entry: CommandEntry;
   /** The command to run on the target (namespaces already renamed). */
   readonly command: TargetCommand;
+  /**
+   * `renameCollection` while `filter.skip` keeps dropped collections (`drop`): a collection the
+   * rename meets under its new name is kept, and the renamed one's documents are merged into it
+   * (the command then has `dropTarget: false`). Absent otherwise.
+   */
+  readonly mergeIntoExisting?: true;
 }
 
 /**

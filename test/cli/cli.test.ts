@@ -3,7 +3,7 @@
  * npm's `bin` links it) against the test servers: run, verify, checkpoint show/reset, bad input.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -49,6 +49,17 @@ describe('mongo-replicate (CLI)', () => {
     assert.equal(show.code, 0);
   });
 
+  it('prints the installed package version with --version', async () => {
+    const { version } = JSON.parse(
+      await readFile(new URL('../../package.json', import.meta.url), 'utf8')
+    ) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const printed = await cli([flag]);
+      assert.equal(printed.code, 0, printed.stderr);
+      assert.equal(printed.stdout.trim(), version);
+    }
+  });
+
   it('refuses a bad config with exit code 2, names the field, and writes nothing', async () => {
     const db = uniqueDbName('cli_bad');
     await env.source
@@ -72,6 +83,18 @@ describe('mongo-replicate (CLI)', () => {
     ]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /target/);
+    const limited = join(dir, 'bad-limit.json');
+    await writeFile(
+      limited,
+      JSON.stringify({
+        source: env.sourceUri,
+        target: env.targetUri,
+        rateLimit: { opsPerSecond: -1 }
+      })
+    );
+    const badLimit = await cli(['run', '--config', limited, '--include', `${db}.*`]);
+    assert.equal(badLimit.code, 2, badLimit.stderr);
+    assert.match(badLimit.stderr, /rateLimit\.opsPerSecond/);
     assert.ok(!unknown.stderr.includes('s3cret-pw'), 'credentials never reach the output');
     const uris = ['--source', env.sourceUri, '--target', env.targetUri];
     for (const [args, field] of [
@@ -79,7 +102,10 @@ describe('mongo-replicate (CLI)', () => {
       [['--progress-interval', 'soon'], /progress-interval/],
       [['--status-port', '99999'], /status-port/],
       [['--start-at', '99999999999:0'], /startAt/],
-      [['--checkpoint-name', '..'], /checkpoint\.name/]
+      [['--checkpoint-name', '..'], /checkpoint\.name/],
+      [['--skip', 'delete', '--skip', 'dropCollection'], /filter\.skip\[1\]/],
+      [['--max-ops-per-second', '0'], /max-ops-per-second/],
+      [['--max-bytes-per-second', 'lots'], /max-bytes-per-second/]
     ] as const) {
       const refused = await cli(['run', ...uris, '--include', `${db}.*`, ...args]);
       assert.equal(refused.code, 2, `${args.join(' ')}: ${refused.stderr}`);
@@ -151,6 +177,10 @@ describe('mongo-replicate (CLI)', () => {
     const child = start([
       'run',
       ...deploymentArgs(db),
+      '--skip',
+      'delete',
+      '--max-ops-per-second',
+      '1000',
       '--checkpoint-dir',
       join(dir, `ckpt-${db}`),
       '--mode',
@@ -175,16 +205,20 @@ describe('mongo-replicate (CLI)', () => {
         timeoutSignal(30_000, 'running')
       );
       assert.equal(status.phase, 'incr');
-      await env.source
-        .db(db)
-        .collection('c')
-        .insertMany([{ _id: 1 }, { _id: 2 }] as never[]);
+      const c = env.source.db(db).collection('c');
+      await c.insertMany([{ _id: 1 }, { _id: 2 }] as never[]);
+      await c.deleteOne({ _id: 1 } as never);
+      await c.insertOne({ _id: 3 } as never);
       await waitUntil(
-        async () => ((await read()).applied?.inserts ?? 0) >= 2,
+        async () => ((await read()).applied?.inserts ?? 0) >= 3,
         timeoutSignal(30_000, 'the inserts to be applied')
       );
       const metrics = await (await fetch(`${url}/metrics`)).text();
-      assert.match(metrics, /mongo_replicate_applied_ops_total\{kind="insert"\} 2/);
+      assert.match(metrics, /mongo_replicate_applied_ops_total\{kind="insert"\} 3/);
+      // --skip delete: the delete was counted, not applied.
+      assert.match(metrics, /mongo_replicate_skipped_operations_total\{kind="delete"\} 1/);
+      assert.match(metrics, /mongo_replicate_rate_limit_ops_per_second 1000/);
+      assert.equal(await env.target.db(db).collection('c').countDocuments(), 3);
     } finally {
       child.child.kill('SIGINT');
     }

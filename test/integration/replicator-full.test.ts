@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { Binary, Decimal128, type Document, Double, Int32, Long, ObjectId } from 'mongodb';
 
 import { MemoryCheckpointStore } from '../../src/checkpoint/memory-checkpoint-store.js';
+import { MongoCheckpointStore } from '../../src/checkpoint/mongo-checkpoint-store.js';
 import { CheckpointError, TargetExistsError } from '../../src/errors.js';
 import { type CopyProgressEvent } from '../../src/full/collection-executor.js';
 import { Replicator } from '../../src/replicator.js';
@@ -142,6 +143,34 @@ describe('Replicator (mode full)', () => {
     );
     assert.ok(error instanceof CheckpointError, String(error));
     assert.match(error.message, /mode "full"/);
+  });
+
+  it('runs without checkpoint options: the checkpoint is "default", in the target', async () => {
+    const db = uniqueDbName('fulldefault');
+    await d.source
+      .db(db)
+      .collection<{ _id: number }>('items')
+      .insertMany(Array.from({ length: 30 }, (_, i) => ({ _id: i })));
+    const store = new MongoCheckpointStore(d.target);
+    // A shared real target may hold a "default" checkpoint from an earlier run of this test.
+    await store.delete('default');
+    try {
+      const r = new Replicator({
+        source: d.sourceUri,
+        target: d.targetUri,
+        mode: 'full',
+        filter: { include: [`${db}.*`] }
+      });
+      await r.start();
+      await withTimeout(r.done, 30_000, 'the copy to finish');
+      assert.deepEqual(
+        await rawDocuments(d.target, db, 'items'),
+        await rawDocuments(d.source, db, 'items')
+      );
+      assert.ok((await store.load('default'))?.copiedAt, 'the copy is recorded as "default"');
+    } finally {
+      await store.delete('default');
+    }
   });
 
   it('refuses a non-empty target before writing anything', async () => {

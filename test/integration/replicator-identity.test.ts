@@ -33,7 +33,9 @@ describe('Replicator and deployment identity', () => {
   }
 
   async function runFull(
-    options: Partial<ReplicatorOptions> & { checkpoint: ReplicatorOptions['checkpoint'] }
+    options: Partial<ReplicatorOptions> & {
+      checkpoint: NonNullable<ReplicatorOptions['checkpoint']>;
+    }
   ) {
     const replicator = new Replicator({
       source: d.sourceUri,

@@ -16,7 +16,9 @@ import {
   type ReplicationErrorCode,
   Replicator,
   type ReplicatorOptions,
-  Verifier
+  type StageState,
+  Verifier,
+  WriteThrottle
 } from '../../src/index.js';
 
 declare const client: MongoClient;
@@ -73,6 +75,34 @@ export function replicatorOptions(): void {
   new Replicator({ ...options, applier: { input: undefined } });
   // @ts-expect-error: a source is required
   new Replicator({ target: client, checkpoint: { name: 'x' } });
+  // The first line of a migration script: everything else has a default.
+  new Replicator({ source: 'mongodb://src/', target: 'mongodb://dst/', mode: 'full' });
+  new Replicator({
+    ...options,
+    filter: { include: ['shop.*'], skip: ['delete', 'drop', 'dropDatabase'] },
+    rateLimit: { opsPerSecond: 500, bytesPerSecond: 8e6 }
+  });
+  // @ts-expect-error: skip names an operation kind or a DDL command the applier knows
+  new Replicator({ ...options, filter: { skip: ['dropCollection'] } });
+  // @ts-expect-error: a misspelt rate limit
+  new Replicator({ ...options, rateLimit: { opsPerSec: 5 } });
+  // @ts-expect-error: the Replicator gives the applier its throttle itself
+  new Replicator({ ...options, applier: { throttle: new WriteThrottle() } });
+}
+
+export async function pauseAndLimit(replicator: Replicator): Promise<void> {
+  await replicator.pause();
+  replicator.resume();
+  replicator.setRateLimit({ opsPerSecond: 100 });
+  replicator.rateLimit.opsPerSecond satisfies number | undefined;
+  replicator.rateLimitStats.limiting satisfies boolean;
+  replicator.on('state', event => event.to satisfies StageState);
+  replicator.on('lag', event => event.heldBack satisfies 'paused' | 'rateLimit' | undefined);
+  replicator.on('batch', event => event.skippedOperations?.deletes satisfies number | undefined);
+  // @ts-expect-error: resume() does not wait for anything
+  await replicator.resume().then();
+  // @ts-expect-error: a limit is an object of optional numbers
+  replicator.setRateLimit(100);
 }
 
 export function stageOptions(): void {

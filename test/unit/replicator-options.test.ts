@@ -55,6 +55,16 @@ function rejects(create: () => unknown, field: string, message?: RegExp): void {
 }
 
 describe('Replicator options', () => {
+  it('needs no checkpoint options: the name defaults to "default", as in the CLI', () => {
+    const { checkpoint: _checkpoint, ...withoutCheckpoint } = base();
+    const replicator = new Replicator({ ...withoutCheckpoint, mode: 'full' });
+    assert.equal(replicator.options.checkpoint.name, 'default');
+    assert.equal(replicator.options.checkpoint.intervalMs, 1000);
+    const named = new Replicator({ ...withoutCheckpoint, checkpoint: { intervalMs: 5 } });
+    assert.equal(named.options.checkpoint.name, 'default');
+    rejects(() => new Replicator({ ...base(), checkpoint: { name: '' } }), 'checkpoint.name');
+  });
+
   it('refuses out-of-range stage options by their full path, synchronously', () => {
     rejects(
       () => new Replicator({ ...base(), mode: 'all', applier: { lanes: 100_000 } }),

@@ -626,6 +626,161 @@ describe("ReplBatcher transactions: 'preserve'", () => {
   });
 });
 
+describe('ReplBatcher filter.skip', () => {
+  const skipping = (skip: string[], extra: ConstructorParameters<typeof NamespaceFilter>[0] = {}) =>
+    new NamespaceFilter({ ...extra, skip: skip as never });
+
+  it('drops the writes of a skipped kind, counts them by kind, and applies the rest', async () => {
+    const { batches, events } = await batch(
+      [ins(1), upd(2, 1), del(3, 1), ins(4), del(5, 4), noop(6)],
+      { filter: skipping(['delete']) }
+    );
+    assert.deepEqual(batches.map(contents), ['crud:1,1,4']);
+    assert.equal(batches[0]?.skipped, 3, 'two deletes and the noop');
+    assert.deepEqual(batches[0]?.skippedOperations, {
+      inserts: 0,
+      updates: 0,
+      deletes: 2,
+      commands: 0
+    });
+    assert.deepEqual(events[0]?.skippedOperations, batches[0]?.skippedOperations);
+    assert.equal(optime(batches[0]!.checkpointOptime), '6:1', 'the checkpoint moves past them');
+  });
+
+  it('counts a write of a filtered namespace as filtered, not as a skipped operation', async () => {
+    const { batches } = await batch([del(1, 1), ins(2, 'other.b'), del(3, 2)], {
+      filter: skipping(['delete', 'insert'], { include: ['other.*'] })
+    });
+    assert.deepEqual(batches.map(contents), ['progress']);
+    assert.equal(batches[0]?.skipped, 3);
+    assert.deepEqual(batches[0]?.skippedOperations, {
+      inserts: 1,
+      updates: 0,
+      deletes: 0,
+      commands: 0
+    });
+  });
+
+  it('skips updates and replacements alike', async () => {
+    const replace = fetched({
+      ts: ts(3),
+      op: 'u',
+      ns: 'shop.a',
+      o: { _id: 1, v: 2 },
+      o2: { _id: 1 }
+    });
+    const { batches } = await batch([ins(1), upd(2, 1), replace], {
+      filter: skipping(['update'])
+    });
+    assert.deepEqual(batches.map(contents), ['crud:1']);
+    assert.equal(batches[0]?.skippedOperations?.updates, 2);
+  });
+
+  it('drops the skipped operations of a transaction and applies the rest of it', async () => {
+    const innerDelete = (id: number): Document => ({ op: 'd', ns: 'shop.a', o: { _id: id } });
+    const entries = [
+      txn(2, { applyOps: [innerInsert(21), innerDelete(1), innerInsert(22), innerDelete(2)] })
+    ];
+    const flat = await batch(entries, { filter: skipping(['delete']) });
+    assert.deepEqual(flat.batches.map(contents), ['crud:21,22']);
+    assert.equal(flat.batches[0]?.skippedOperations?.deletes, 2);
+    const kept = await batch(entries, { filter: skipping(['delete']), transactions: 'preserve' });
+    assert.deepEqual(kept.batches.map(contents), ['txn:21,22']);
+    assert.equal(kept.batches[0]?.skippedOperations?.deletes, 2);
+    // A transaction left with nothing to write sends no txn batch.
+    const none = await batch([txn(3, { applyOps: [innerDelete(5)] })], {
+      filter: skipping(['delete']),
+      transactions: 'preserve'
+    });
+    assert.deepEqual(none.batches.map(contents), ['progress']);
+  });
+
+  it('skips a DDL command by name, its oplog spellings, or every command with "ddl"', async () => {
+    const entries = [
+      ins(1),
+      cmd(2, 'shop', { drop: 'b' }),
+      cmd(3, 'shop', { create: 'c' }),
+      cmd(4, 'shop', {
+        commitIndexBuild: 'a',
+        indexBuildUUID: new UUID(),
+        indexes: [{ v: 2, key: { n: 1 }, name: 'n_1' }]
+      }),
+      cmd(5, 'shop', { deleteIndexes: 'a', index: 'n_1' }),
+      cmd(6, 'shop', { dropDatabase: 1 }),
+      ins(7)
+    ];
+    const drops = await batch(entries, { filter: skipping(['drop', 'dropDatabase']) });
+    // A skipped command flushes nothing: the inserts around it could share a batch.
+    assert.deepEqual(drops.batches.map(contents), [
+      'crud:1',
+      'ddl:create',
+      'ddl:commitIndexBuild',
+      'ddl:deleteIndexes',
+      'crud:7'
+    ]);
+    assert.equal(drops.batches[0]?.skippedOperations?.commands, 1);
+    assert.equal(drops.batches[4]?.skippedOperations?.commands, 1);
+    const indexes = await batch(entries, { filter: skipping(['createIndexes', 'dropIndexes']) });
+    assert.deepEqual(indexes.batches.map(contents), [
+      'crud:1',
+      'ddl:drop',
+      'ddl:create',
+      'ddl:dropDatabase',
+      'crud:7'
+    ]);
+    const all = await batch(entries, { filter: skipping(['ddl']) });
+    assert.deepEqual(all.batches.map(contents), ['crud:1,7']);
+    assert.equal(all.batches[0]?.skippedOperations?.commands, 5);
+  });
+
+  it('keeps a collection renamed out of the filter when drops are skipped', async () => {
+    const { batches } = await batch(
+      [cmd(1, 'shop', { renameCollection: 'shop.a', to: 'gone.a', dropTarget: false })],
+      { filter: skipping(['drop'], { include: ['shop.*'] }) }
+    );
+    assert.deepEqual(batches.map(contents), ['progress']);
+    assert.equal(batches[0]?.skippedOperations?.commands, 1);
+  });
+
+  it('turns a rename into a merge into what the target keeps when drops are skipped', async () => {
+    const rename = cmd(1, 'shop', {
+      renameCollection: 'shop.a',
+      to: 'shop.b',
+      dropTarget: new UUID().toBinary()
+    });
+    const kept = await batch([rename], { filter: skipping(['drop']) });
+    const merge = kept.batches[0] as DdlBatch;
+    assert.equal(merge.mergeIntoExisting, true);
+    assert.deepEqual(merge.command.command, {
+      renameCollection: 'shop.a',
+      to: 'shop.b',
+      dropTarget: false
+    });
+    const plain = (await batch([rename])).batches[0] as DdlBatch;
+    assert.equal(plain.mergeIntoExisting, undefined);
+    assert.equal(plain.command.command.dropTarget, true);
+    // Skipping renames wins: a rename into the filter from outside, which cannot be replayed,
+    // is then not an error.
+    const into = cmd(2, 'other', { renameCollection: 'other.x', to: 'shop.x', dropTarget: false });
+    const skipped = await batch([into], {
+      filter: skipping(['renameCollection'], { include: ['shop.*'] })
+    });
+    assert.deepEqual(skipped.batches.map(contents), ['progress']);
+    assert.equal(skipped.batches[0]?.skippedOperations?.commands, 1);
+  });
+
+  it('still refuses a command it does not know, whatever is skipped', async () => {
+    const harness = setup({ filter: skipping(['ddl']) });
+    await harness.input.push(cmd(1, 'shop', { frobnicate: 'a' }), 100);
+    harness.input.close();
+    await harness.batcher.start();
+    await assert.rejects(
+      withTimeout(harness.batcher.done, 2000, 'the batcher to fail'),
+      UnsupportedOplogEntryError
+    );
+  });
+});
+
 describe('ReplBatcher resume tokens', () => {
   const token = (n: number): Document => ({ _data: `token-${n}` });
   const withToken = (item: FetchedEntry, n: number): FetchedEntry => ({

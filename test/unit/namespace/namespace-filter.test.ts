@@ -258,3 +258,48 @@ describe('NamespaceFilter: databases', () => {
     assert.equal(new NamespaceFilter({ rename: { 'shop.*': 'shop2.*' } }).map('shop.a'), 'shop2.a');
   });
 });
+
+describe('NamespaceFilter: skip', () => {
+  const refuses = (skip: unknown, field: string, message?: RegExp) =>
+    assert.throws(
+      () => new NamespaceFilter({ skip } as NamespaceFilterOptions),
+      (error: unknown) =>
+        error instanceof InvalidConfigError &&
+        error.field === field &&
+        (message === undefined || message.test(error.message))
+    );
+
+  it('skips write kinds; replacements are updates', () => {
+    const filter = new NamespaceFilter({ skip: ['delete', 'update'] });
+    assert.equal(filter.skipsWrite('d'), true);
+    assert.equal(filter.skipsWrite('u'), true);
+    assert.equal(filter.skipsWrite('i'), false);
+    assert.equal(filter.skipsCommand('drop'), false);
+    assert.deepEqual(filter.skipped, ['delete', 'update']);
+    assert.match(filter.describe(), /skip \[delete, update\]$/);
+  });
+
+  it('skips one DDL command by the name the target runs it under, or every one with "ddl"', () => {
+    const indexes = new NamespaceFilter({ skip: ['createIndexes', 'dropIndexes'] });
+    for (const command of ['createIndexes', 'commitIndexBuild', 'dropIndexes', 'deleteIndexes']) {
+      assert.equal(indexes.skipsCommand(command), true, command);
+    }
+    assert.equal(indexes.skipsCommand('drop'), false);
+    const ddl = new NamespaceFilter({ skip: ['ddl'] });
+    for (const command of ['create', 'drop', 'renameCollection', 'dropDatabase', 'collMod']) {
+      assert.equal(ddl.skipsCommand(command), true, command);
+    }
+    // Transactions are not DDL, and an unknown command is never skipped (it stops replication).
+    assert.equal(ddl.skipsCommand('applyOps'), false);
+    assert.equal(ddl.skipsCommand('frobnicate'), false);
+    assert.equal(ddl.skipsWrite('i'), false);
+    assert.deepEqual(new NamespaceFilter().skipped, []);
+  });
+
+  it('refuses a name it does not know by its index, listing what it knows', () => {
+    refuses(['delete', 'dropCollection'], 'filter.skip[1]', /"dropDatabase".*"dropCollection"/);
+    refuses(['applyOps'], 'filter.skip[0]');
+    refuses([3], 'filter.skip[0]');
+    refuses('delete', 'filter.skip', /expected an array/);
+  });
+});

@@ -94,6 +94,8 @@ describe('ReplicatorMonitor', () => {
       directionMapping: { source: 'rs0/src1:27017,src2:27018', target: 'dst:27017' },
       startedAt: null,
       lagSeconds: null,
+      heldBack: null,
+      rateLimit: { opsPerSecond: null, bytesPerSecond: null, limiting: false, heldBackMs: 0 },
       lastAppliedOptime: null,
       lastCheckpoint: null,
       lease: null,
@@ -108,7 +110,8 @@ describe('ReplicatorMonitor', () => {
         upserts: 0,
         expectedMissing: 0,
         conflicts: 0,
-        skippedEvents: 0
+        skippedEvents: 0,
+        skippedOperations: { inserts: 0, updates: 0, deletes: 0, commands: 0 }
       },
       relaxedUniqueIndexes: [],
       uniqueIndexesLeftRelaxed: [],
@@ -219,7 +222,13 @@ describe('ReplicatorMonitor', () => {
     r.emit('phase', { phase: 'incr' });
     r.emit(
       'batch',
-      batch({ optime: new Timestamp({ t: 1_700_000_020, i: 7 }), ops: 4, updates: 4 })
+      batch({
+        optime: new Timestamp({ t: 1_700_000_020, i: 7 }),
+        ops: 4,
+        updates: 4,
+        skipped: 3,
+        skippedOperations: { inserts: 0, updates: 0, deletes: 2, commands: 1 }
+      })
     );
     r.emit(
       'batch',
@@ -277,7 +286,8 @@ describe('ReplicatorMonitor', () => {
       upserts: 1,
       expectedMissing: 1,
       conflicts: 1,
-      skippedEvents: 1
+      skippedEvents: 1,
+      skippedOperations: { inserts: 0, updates: 0, deletes: 2, commands: 1 }
     });
     // Plain data: JSON gives back exactly the same snapshot.
     assert.deepEqual(JSON.parse(JSON.stringify(following)), following);
@@ -371,7 +381,7 @@ describe('ReplicatorMonitor', () => {
 
 describe('ReplicatorMonitor.metrics', () => {
   it('exposes every series in Prometheus text, from its own registry', async () => {
-    const r = replicator();
+    const r = replicator({ rateLimit: { opsPerSecond: 500 } });
     const monitor = new ReplicatorMonitor(r);
     assert.equal(monitor.metricsContentType, Registry.PROMETHEUS_CONTENT_TYPE);
 
@@ -398,7 +408,9 @@ describe('ReplicatorMonitor.metrics', () => {
         ops: 6,
         inserts: 3,
         updates: 2,
-        deletes: 1
+        deletes: 1,
+        skipped: 4,
+        skippedOperations: { inserts: 0, updates: 0, deletes: 4, commands: 0 }
       })
     );
     r.emit(
@@ -449,6 +461,9 @@ describe('ReplicatorMonitor.metrics', () => {
       mongo_replicate_applied_batches_total: 'counter',
       mongo_replicate_conflicts_total: 'counter',
       mongo_replicate_skipped_events_total: 'counter',
+      mongo_replicate_skipped_operations_total: 'counter',
+      mongo_replicate_rate_limited: 'gauge',
+      mongo_replicate_rate_limit_held_back_seconds_total: 'counter',
       mongo_replicate_relaxed_unique_indexes: 'gauge',
       mongo_replicate_retries_total: 'counter',
       mongo_replicate_errors_total: 'counter',
@@ -459,7 +474,8 @@ describe('ReplicatorMonitor.metrics', () => {
       mongo_replicate_copy_estimated_bytes: 'gauge',
       mongo_replicate_last_checkpoint_timestamp_seconds: 'gauge',
       mongo_replicate_last_applied_timestamp_seconds: 'gauge',
-      mongo_replicate_lease_held: 'gauge'
+      mongo_replicate_lease_held: 'gauge',
+      mongo_replicate_rate_limit_ops_per_second: 'gauge'
     };
     assert.deepEqual(
       Object.fromEntries([...families].map(([name, family]) => [name, family.type])),
@@ -478,6 +494,7 @@ describe('ReplicatorMonitor.metrics', () => {
         ['starting', 0],
         ['standby', 0],
         ['running', 1],
+        ['paused', 0],
         ['stopping', 0],
         ['stopped', 0],
         ['failed', 0]
@@ -498,6 +515,12 @@ describe('ReplicatorMonitor.metrics', () => {
     assert.equal(value('applied_batches_total'), 2);
     assert.equal(value('conflicts_total'), 1);
     assert.equal(value('skipped_events_total'), 1);
+    assert.equal(value('skipped_operations_total', { kind: 'delete' }), 4);
+    assert.equal(value('skipped_operations_total', { kind: 'insert' }), 0);
+    assert.equal(value('rate_limited'), 0);
+    assert.equal(value('rate_limit_held_back_seconds_total'), 0);
+    assert.equal(value('rate_limit_ops_per_second'), 500);
+    assert.equal(families.has('mongo_replicate_rate_limit_bytes_per_second'), false);
     assert.equal(value('retries_total'), 1);
     assert.equal(value('errors_total'), 0);
     assert.equal(value('copied_bytes_total'), 2000);
@@ -508,6 +531,12 @@ describe('ReplicatorMonitor.metrics', () => {
     // Scraping again does not double the counters.
     const again = parsePrometheusText(await monitor.metrics());
     assert.equal(sampleValue(again, 'mongo_replicate_applied_ops_total', { kind: 'insert' }), 3);
+
+    // A lifted limit is absent again (unlimited), not 0.
+    r.setRateLimit({ bytesPerSecond: 1_000_000 });
+    const relimited = parsePrometheusText(await monitor.metrics());
+    assert.equal(relimited.has('mongo_replicate_rate_limit_ops_per_second'), false);
+    assert.equal(sampleValue(relimited, 'mongo_replicate_rate_limit_bytes_per_second'), 1_000_000);
 
     r.emit('error', new SourceReadError('gone', false));
     const failed = parsePrometheusText(await monitor.metrics());
