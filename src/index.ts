@@ -40,6 +40,7 @@ export {
   type CatalogDroppedEvent,
   type CatalogEntry,
   type OnExistingTarget,
+  type PrepareCollectionsOptions,
   type ResolvedCatalogCopierOptions,
   type SourceCatalog,
   type SourceCollection,
@@ -53,6 +54,12 @@ export {
   type StoredRange
 } from './checkpoint/checkpoint.js';
 export { type CheckpointSaveOptions, type CheckpointStore } from './checkpoint/checkpoint-store.js';
+export {
+  type CopyStateSaveOptions,
+  type CopyStateStore,
+  isCopyStateStore,
+  loadCheckpoint
+} from './checkpoint/copy-state-store.js';
 export { FileCheckpointStore } from './checkpoint/file-checkpoint-store.js';
 export {
   MemoryCheckpointStore,

@@ -418,10 +418,12 @@ export class Replicator extends Stage<ReplicatorEvents> {
       throttle: this.#throttle
     });
     const result = await this.#copy.run();
+    // stop() may have released the pipeline (its signal aborted) while the copy saved its state.
+    if (result === 'stopped' && this.#draining) return false;
     signal.throwIfAborted();
     pipeline.signal.throwIfAborted();
     if (result === 'stopped') return false;
-    this.logger.info('The full copy is done', { collections: keeper.copyState?.length ?? 0 });
+    this.logger.info('The full copy is done', { collections: keeper.copiedCollections });
     return true;
   }
 
@@ -429,8 +431,8 @@ export class Replicator extends Stage<ReplicatorEvents> {
   async #beginCatchUp(): Promise<void> {
     const keeper = this.#keeper!;
     keeper.beginCatchUp(await this.#newestOptime());
-    const { source } = this.#clients!;
-    await recordCopiedUniqueIndexes(source, this.#filter, keeper, this.#reportUniqueIndex);
+    const relaxed = this.#copy?.relaxedUniqueIndexes ?? [];
+    await recordCopiedUniqueIndexes(relaxed, keeper, this.#reportUniqueIndex);
     await this.#applySpool(undefined);
     // Nothing was written during the copy: there is nothing to catch up on.
     if (keeper.endCatchUpIfReached()) this.#emitPhase('incr');
@@ -448,7 +450,8 @@ export class Replicator extends Stage<ReplicatorEvents> {
   /** Mode full: the unique indexes the copy relaxed are enforced, and the copy recorded done. */
   async #finishCopy(): Promise<void> {
     const { uniqueConflictPolicy } = this.options.applier;
-    await enforceCopiedUniqueIndexes(this.#clients!, this.#filter, this.#keeper!, {
+    const relaxed = this.#copy?.relaxedUniqueIndexes ?? [];
+    await enforceCopiedUniqueIndexes(this.#clients!.target, relaxed, this.#keeper!, {
       policy: uniqueConflictPolicy ?? hashedApplierPoolDefaults.uniqueConflictPolicy,
       emit: this.#reportUniqueIndex,
       beforeWrite: this.#beforeWrite

@@ -55,6 +55,9 @@ import {
 } from './miss-attribution.js';
 import { uniqueConflictOf } from './unique-conflict.js';
 
+/** Target collection handles a lane keeps (see `RunWriter.collection`). */
+const COLLECTION_CACHE_SIZE = 1024;
+
 /**
  * Retries a target operation with the stage's backoff and `retry` events.
  * @internal
@@ -277,12 +280,20 @@ export class RunWriter {
     );
   }
 
-  /** The target collection of `ns`, cached. */
+  /**
+   * The target collection of `ns`, cached (the driver's `db()` copies the client's options on
+   * every call). The cache holds the last 1024 namespaces a lane wrote
+   * to, so replicating 100 000 namespaces does not keep 100 000 handles per lane.
+   */
   collection(ns: string): Collection<Document> {
     let collection = this.#collections.get(ns);
     if (collection === undefined) {
       const { db, coll } = splitNamespace(ns);
       collection = this.#options.target.db(db).collection(coll);
+      if (this.#collections.size >= COLLECTION_CACHE_SIZE) {
+        const oldest = this.#collections.keys().next().value;
+        if (oldest !== undefined) this.#collections.delete(oldest);
+      }
       this.#collections.set(ns, collection);
     }
     return collection;

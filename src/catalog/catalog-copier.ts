@@ -18,7 +18,9 @@
 import { EventEmitter } from 'eventemitter3';
 import { type Document } from 'mongodb';
 
+import { forEachConcurrently } from '../lifecycle/concurrently.js';
 import { emitSafely } from '../lifecycle/emit-safely.js';
+import { serverCode } from '../lifecycle/side-errors.js';
 import { splitNamespace } from '../namespace/namespace.js';
 import { type CatalogCopierEvents } from './catalog-copier-events.js';
 import {
@@ -32,12 +34,47 @@ import { readExistingTargets } from './existing-targets.js';
 import { indexSpecsToCreate } from './index-specs.js';
 import { type SourceCatalog, type SourceCollection, type SourceView } from './source-catalog.js';
 import { readSourceCatalog } from './source-catalog-reader.js';
-import { planTarget, type TargetPlan } from './target-plan.js';
+import { type ExistingTarget, planTarget, type TargetPlan } from './target-plan.js';
 import { relaxedSpec } from './unique-indexes.js';
 import { orderViews, targetViewOn } from './view-definitions.js';
 
 /** NamespaceNotFound. */
 const NAMESPACE_NOT_FOUND = 26;
+const NAMESPACE_EXISTS = 48;
+
+/**
+ * Options of {@link CatalogCopier.prepareCollections}.
+ * @public
+ */
+export interface PrepareCollectionsOptions {
+  /** Collections prepared at once. */
+  readonly concurrency: number;
+  /**
+   * Leave a missing collection without options (and with the default `_id` index) to be
+   * created by its first insert, saving a round trip per collection; the caller then creates
+   * those that got no document ({@link CatalogCopier.ensureCollections}).
+   * @defaultValue false
+   */
+  readonly deferPlainCreates?: boolean;
+  /** Wraps each collection's preparation (the copy waits there while writes are paused). */
+  readonly each?: (prepare: () => Promise<void>) => Promise<void>;
+}
+
+/** No options and the default `_id` index: what an insert into a missing collection creates. */
+function isPlainCollection(collection: SourceCollection): boolean {
+  if (collection.type !== 'collection' || Object.keys(collection.options).length > 0) return false;
+  const idIndex = collection.idIndex;
+  if (idIndex === undefined) return true;
+  const { v: _v, ns: _ns, key, name, ...rest } = idIndex;
+  const keyFields = Object.keys((key ?? {}) as object);
+  return (
+    Object.keys(rest).length === 0 &&
+    name === '_id_' &&
+    keyFields.length === 1 &&
+    keyFields[0] === '_id' &&
+    Number((key as { _id?: unknown })._id) === 1
+  );
+}
 
 /** What the copier would create at a target namespace. */
 interface Expected {
@@ -148,6 +185,60 @@ export class CatalogCopier extends EventEmitter<CatalogCopierEvents> {
    * @throws {@link TargetWriteError} when the target refuses the change
    */
   async prepareCollection(collection: SourceCollection): Promise<void> {
+    await this.#prepareCollection(collection, await this.#existing([collection.targetNs]));
+  }
+
+  /**
+   * {@link CatalogCopier.prepareCollection} for many collections: what exists on the target is
+   * read once for all (one `listCollections` per target database), then up to
+   * `options.concurrency` collections are prepared at once.
+   *
+   * @returns The target namespaces left to be created by their first insert
+   * (`options.deferPlainCreates`); the caller creates those that get none
+   * ({@link CatalogCopier.ensureCollections}).
+   * @throws as {@link CatalogCopier.prepareCollection}, for the first collection that fails
+   */
+  async prepareCollections(
+    collections: readonly SourceCollection[],
+    options: PrepareCollectionsOptions
+  ): Promise<string[]> {
+    const { concurrency, deferPlainCreates = false, each = prepare => prepare() } = options;
+    const existing = await this.#existing(collections.map(c => c.targetNs));
+    const deferred: string[] = [];
+    await forEachConcurrently(collections, concurrency, collection =>
+      each(async () => {
+        const plain = deferPlainCreates && isPlainCollection(collection);
+        if (await this.#prepareCollection(collection, existing, plain)) {
+          deferred.push(collection.targetNs);
+        }
+      })
+    );
+    return deferred;
+  }
+
+  /**
+   * Creates each of `namespaces` that does not exist yet on the target, without options (what a
+   * first insert would have created).
+   * @throws {@link TargetWriteError} when the target refuses a creation
+   */
+  async ensureCollections(namespaces: readonly string[], concurrency: number): Promise<void> {
+    await forEachConcurrently(namespaces, concurrency, async ns => {
+      const { db, coll } = splitNamespace(ns);
+      this.#options.beforeWrite();
+      try {
+        await this.#options.target.db(db).command({ create: coll });
+      } catch (error) {
+        if (serverCode(error) === NAMESPACE_EXISTS) return;
+        throw targetWriteFailed(`Creating ${ns} on the target`, error, ns);
+      }
+    });
+  }
+
+  async #prepareCollection(
+    collection: SourceCollection,
+    existing: ReadonlyMap<string, ExistingTarget>,
+    deferCreate = false
+  ): Promise<boolean> {
     const { fields, dropped } = createFields(collection.options, collection.idIndex);
     if (dropped.length > 0) {
       this.#options.logger.warn(
@@ -158,9 +249,22 @@ export class CatalogCopier extends EventEmitter<CatalogCopierEvents> {
         }
       );
     }
-    await this.#prepare(collection.targetNs, { type: collection.type, options: fields }, () =>
-      this.#create(collection.targetNs, fields)
+    let deferred = false;
+    await this.#prepare(
+      collection.targetNs,
+      { type: collection.type, options: fields },
+      existing.get(collection.targetNs),
+      async () => {
+        // Missing and without options: the first insert creates it as `create` would.
+        if (deferCreate && !existing.has(collection.targetNs)) deferred = true;
+        else await this.#create(collection.targetNs, fields);
+      }
     );
+    return deferred;
+  }
+
+  #existing(namespaces: readonly string[]): Promise<Map<string, ExistingTarget>> {
+    return readExistingTargets(this.#options.target, namespaces);
   }
 
   /**
@@ -211,7 +315,8 @@ export class CatalogCopier extends EventEmitter<CatalogCopierEvents> {
         );
       }
       const expected = this.#expectedView(view, viewOn);
-      await this.#prepare(view.targetNs, expected, () =>
+      const existing = (await this.#existing([view.targetNs])).get(view.targetNs);
+      await this.#prepare(view.targetNs, expected, existing, () =>
         this.#create(view.targetNs, expected.options)
       );
     }
@@ -231,9 +336,13 @@ export class CatalogCopier extends EventEmitter<CatalogCopierEvents> {
     return { type: 'view', options: { ...view.options, viewOn } };
   }
 
-  /** Decides what to do at `ns` and does it. */
-  async #prepare(ns: string, expected: Expected, create: () => Promise<void>): Promise<void> {
-    const existing = (await readExistingTargets(this.#options.target, [ns])).get(ns);
+  /** Decides what to do at `ns`, given what `existing` is there, and does it. */
+  async #prepare(
+    ns: string,
+    expected: Expected,
+    existing: ExistingTarget | undefined,
+    create: () => Promise<void>
+  ): Promise<void> {
     const plan = planTarget(this.#options.onExistingTarget, expected, existing);
     if (plan.action === 'refuse') {
       throw targetExists(plan, ns, { existing: existing?.type ?? '', expected: expected.type });

@@ -2,7 +2,7 @@
  * The catalog copier's public surface, re-exported in one place so the rest of the library (and
  * `src/index.ts`) imports it from one module.
  */
-export { CatalogCopier } from './catalog-copier.js';
+export { CatalogCopier, type PrepareCollectionsOptions } from './catalog-copier.js';
 export {
   type CatalogCopierEvents,
   type CatalogCreatedEvent,

@@ -23,7 +23,6 @@ import { EXACT_DECODE_OPTIONS } from '../bson/exact-decode.js';
 import { type ReplicationErrorOptions, TargetWriteError } from '../errors.js';
 import { serverCode, sideError } from '../lifecycle/side-errors.js';
 import { splitNamespace } from '../namespace/namespace.js';
-import { type NamespaceFilter } from '../namespace/namespace-filter.js';
 import { isBuiltInIndex } from './index-specs.js';
 
 /**
@@ -197,37 +196,4 @@ export class UniqueIndexes {
       throw sideError('target', error, { action, namespace });
     }
   }
-}
-
-/**
- * The target namespaces of every source collection the filter replicates that has a unique
- * secondary index, with those indexes' names: what a copy relaxed.
- * @internal
- */
-export async function replicatedUniqueIndexes(
-  source: MongoClient,
-  filter: NamespaceFilter
-): Promise<UniqueIndexRef[]> {
-  const found: UniqueIndexRef[] = [];
-  try {
-    const { databases } = await source.db('admin').command({ listDatabases: 1, nameOnly: true });
-    for (const { name: db } of databases as { name: string }[]) {
-      if (!filter.acceptsDatabase(db)) continue;
-      const collections = await source
-        .db(db)
-        .listCollections({ type: 'collection' }, { nameOnly: true })
-        .toArray();
-      for (const { name } of collections) {
-        const targetNs = filter.map(`${db}.${name}`);
-        if (targetNs === null) continue;
-        const indexes = await source.db(db).collection(name).listIndexes().toArray();
-        for (const spec of indexes) {
-          if (isUniqueSecondary(spec)) found.push({ namespace: targetNs, name: String(spec.name) });
-        }
-      }
-    }
-  } catch (error) {
-    throw sideError('source', error, { action: 'Listing the unique indexes of the source' });
-  }
-  return found;
 }

@@ -101,8 +101,17 @@ export interface Checkpoint {
    * target is expected while applying entries up to it, and a conflict after it.
    */
   readonly copyEndTs?: Timestamp | undefined;
-  /** The collections of the full copy and their ranges, while it is in progress or done. */
+  /**
+   * The collections of the full copy and their ranges, while it is in progress or done. A store
+   * that keeps them apart ({@link CopyStateStore}) stores only `copyCollections` with the
+   * checkpoint; reading it through {@link loadCheckpoint} fills this in again.
+   */
   readonly copy?: readonly CopiedCollection[] | undefined;
+  /**
+   * How many collections the full copy's state holds when it is kept apart from the checkpoint
+   * (a {@link CopyStateStore}): so a save costs the same for 10 collections as for 100 000.
+   */
+  readonly copyCollections?: number | undefined;
   /** When it was written. */
   readonly updatedAt: Date;
 }
@@ -160,6 +169,12 @@ export function decodeCheckpoint(raw: unknown, source: string): Checkpoint {
   if (doc.uniqueIndexes !== undefined && !isUniqueIndexes(doc.uniqueIndexes)) {
     throw fail('"uniqueIndexes" must be {relaxedIndexes: [{namespace, name}], orderedNamespaces}');
   }
+  if (
+    doc.copyCollections !== undefined &&
+    !(Number.isInteger(Number(doc.copyCollections)) && Number(doc.copyCollections) >= 0)
+  ) {
+    throw fail('"copyCollections" must be a count');
+  }
   if (doc.copiedAt !== undefined && !(doc.copiedAt instanceof Date)) {
     throw fail('"copiedAt" must be a date');
   }
@@ -185,6 +200,7 @@ export function decodeCheckpoint(raw: unknown, source: string): Checkpoint {
   ] as const) {
     if (doc[field] !== undefined) checkpoint[field] = doc[field];
   }
+  if (doc.copyCollections !== undefined) checkpoint.copyCollections = Number(doc.copyCollections);
   checkpoint.updatedAt = doc.updatedAt;
   return checkpoint as unknown as Checkpoint;
 }
@@ -205,21 +221,40 @@ function isUniqueIndexes(value: unknown): boolean {
 }
 
 function isCopy(value: unknown): value is CopiedCollection[] {
-  if (!Array.isArray(value)) return false;
-  return value.every((item: unknown) => {
-    if (typeof item !== 'object' || item === null) return false;
-    const c = item as Record<string, unknown>;
-    return (
-      typeof c.sourceNs === 'string' &&
-      typeof c.targetNs === 'string' &&
-      Array.isArray(c.ranges) &&
-      c.ranges.every((range: unknown) => {
-        if (typeof range !== 'object' || range === null) return false;
-        const r = range as Record<string, unknown>;
-        return typeof r.done === 'boolean' && Number.isFinite(Number(r.estimatedDocuments));
-      })
-    );
-  });
+  return Array.isArray(value) && value.every(isCopiedCollection);
+}
+
+/**
+ * `collection` with its ranges' estimates as plain numbers (stored forms may wrap them as Int32).
+ * @internal
+ */
+export function withNumericEstimates(collection: CopiedCollection): CopiedCollection {
+  return {
+    ...collection,
+    ranges: collection.ranges.map(range => ({
+      ...range,
+      estimatedDocuments: Number(range.estimatedDocuments)
+    }))
+  };
+}
+
+/**
+ * Whether `value` has the shape of a {@link CopiedCollection}.
+ * @internal
+ */
+export function isCopiedCollection(value: unknown): value is CopiedCollection {
+  if (typeof value !== 'object' || value === null) return false;
+  const c = value as Record<string, unknown>;
+  return (
+    typeof c.sourceNs === 'string' &&
+    typeof c.targetNs === 'string' &&
+    Array.isArray(c.ranges) &&
+    c.ranges.every((range: unknown) => {
+      if (typeof range !== 'object' || range === null) return false;
+      const r = range as Record<string, unknown>;
+      return typeof r.done === 'boolean' && Number.isFinite(Number(r.estimatedDocuments));
+    })
+  );
 }
 
 /**

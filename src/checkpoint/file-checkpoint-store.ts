@@ -23,8 +23,15 @@ import {
   type StoredLease
 } from '../lease/lease-rules.js';
 import { withLockFile, writeFileDurably } from '../lifecycle/durable-files.js';
-import { type Checkpoint, checkpointFromJson, checkpointToJson } from './checkpoint.js';
+import {
+  type Checkpoint,
+  checkpointFromJson,
+  checkpointToJson,
+  type CopiedCollection
+} from './checkpoint.js';
 import { type CheckpointSaveOptions } from './checkpoint-store.js';
+import { CopyJournals } from './copy-journal.js';
+import { type CopyStateSaveOptions, type CopyStateStore } from './copy-state-store.js';
 import { OrderedSaves } from './ordered-saves.js';
 
 const SAFE_NAME = /^[A-Za-z0-9._-]{1,200}$/;
@@ -42,7 +49,7 @@ const SAFE_NAME = /^[A-Za-z0-9._-]{1,200}$/;
  * need synchronised clocks.
  * @public
  */
-export class FileCheckpointStore implements LeasingCheckpointStore {
+export class FileCheckpointStore implements LeasingCheckpointStore, CopyStateStore {
   /** The directory holding the checkpoint files. */
   readonly directory: string;
 
@@ -68,16 +75,24 @@ export class FileCheckpointStore implements LeasingCheckpointStore {
    * @throws {@link LeaseLostError} when `options.lease` is no longer the current lease
    */
   save(checkpoint: Checkpoint, options: CheckpointSaveOptions = {}): Promise<void> {
-    const { lease } = options;
-    const write = () => this.#write(checkpoint);
-    return this.#saves.run(checkpoint.name, () =>
+    return this.#fencedSave(checkpoint.name, options.lease, `Checkpoint "${checkpoint.name}"`, () =>
+      this.#write(checkpoint)
+    );
+  }
+
+  /** Runs `write` in the name's save order, under the lease's lock when made under a lease. */
+  #fencedSave(
+    name: string,
+    lease: LeaseToken | undefined,
+    what: string,
+    write: () => Promise<void>
+  ): Promise<void> {
+    return this.#saves.run(name, () =>
       lease === undefined
         ? write()
-        : this.#withLease(checkpoint.name, async stored => {
+        : this.#withLease(name, async stored => {
             if (!isCurrent(stored, lease)) {
-              throw new LeaseLostError(
-                `Checkpoint "${checkpoint.name}" was not saved: its lease was taken over`
-              );
+              throw new LeaseLostError(`${what} was not saved: its lease was taken over`);
             }
             await write();
           })
@@ -98,8 +113,34 @@ export class FileCheckpointStore implements LeasingCheckpointStore {
     }
   }
 
+  /**
+   * Stores the state of `collections` under checkpoint `name` as lines appended to
+   * `<name>.copy.jsonl` (flushed before this resolves); the file is rewritten once it holds
+   * more than twice as many lines as collections. See {@link CopyStateStore.saveCopyState}.
+   */
+  saveCopyState(
+    name: string,
+    collections: readonly CopiedCollection[],
+    options: CopyStateSaveOptions = {}
+  ): Promise<void> {
+    const path = this.#path(name, '.copy.jsonl');
+    return this.#fencedSave(name, options.lease, `The copy state of checkpoint "${name}"`, () =>
+      this.#journals.write(path, collections, options.replace === true)
+    );
+  }
+
+  /** {@inheritDoc CopyStateStore.loadCopyState} */
+  loadCopyState(name: string): Promise<CopiedCollection[]> {
+    return this.#journals.read(this.#path(name, '.copy.jsonl'));
+  }
+
+  readonly #journals = new CopyJournals();
+
   /** {@inheritDoc CheckpointStore.delete} */
   async delete(name: string): Promise<void> {
+    const journal = this.#path(name, '.copy.jsonl');
+    await rm(journal, { force: true });
+    this.#journals.forget(journal);
     await rm(this.#path(name, '.checkpoint.json'), { force: true });
   }
 
@@ -208,7 +249,10 @@ export class FileCheckpointStore implements LeasingCheckpointStore {
     }
   }
 
-  #path(name: string, suffix: '.checkpoint.json' | '.lease.json' | '.lease.lock'): string {
+  #path(
+    name: string,
+    suffix: '.checkpoint.json' | '.copy.jsonl' | '.lease.json' | '.lease.lock'
+  ): string {
     if (!SAFE_NAME.test(name)) {
       throw new InvalidConfigError(
         'checkpoint.name',

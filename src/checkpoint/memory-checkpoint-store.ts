@@ -15,8 +15,9 @@ import {
   type StoredLease
 } from '../lease/lease-rules.js';
 import { readOptions } from '../options/option-reader.js';
-import { type Checkpoint } from './checkpoint.js';
+import { type Checkpoint, type CopiedCollection } from './checkpoint.js';
 import { type CheckpointSaveOptions } from './checkpoint-store.js';
+import { type CopyStateSaveOptions, type CopyStateStore } from './copy-state-store.js';
 
 /**
  * Options of {@link MemoryCheckpointStore}.
@@ -36,8 +37,9 @@ export interface MemoryCheckpointStoreOptions {
  * {@link MongoCheckpointStore}.
  * @public
  */
-export class MemoryCheckpointStore implements LeasingCheckpointStore {
+export class MemoryCheckpointStore implements LeasingCheckpointStore, CopyStateStore {
   readonly #checkpoints = new Map<string, Checkpoint>();
+  readonly #copies = new Map<string, Map<string, CopiedCollection>>();
   readonly #leases = new Map<string, StoredLease>();
   readonly #clock: () => number;
 
@@ -52,18 +54,43 @@ export class MemoryCheckpointStore implements LeasingCheckpointStore {
 
   /** {@inheritDoc CheckpointStore.save} */
   async save(checkpoint: Checkpoint, options: CheckpointSaveOptions = {}): Promise<void> {
-    const { lease } = options;
-    if (lease !== undefined && !isCurrent(this.#leases.get(checkpoint.name), lease)) {
-      throw new LeaseLostError(
-        `Checkpoint "${checkpoint.name}" was not saved: its lease was taken over`
-      );
-    }
+    this.#checkLease(checkpoint.name, options);
     this.#checkpoints.set(checkpoint.name, checkpoint);
+  }
+
+  /** {@inheritDoc CopyStateStore.saveCopyState} */
+  async saveCopyState(
+    name: string,
+    collections: readonly CopiedCollection[],
+    options: CopyStateSaveOptions = {}
+  ): Promise<void> {
+    this.#checkLease(name, options);
+    let stored = this.#copies.get(name);
+    if (stored === undefined || options.replace === true) {
+      stored = new Map();
+      this.#copies.set(name, stored);
+    }
+    for (const collection of collections) {
+      stored.set(collection.sourceNs, { ...collection, ranges: [...collection.ranges] });
+    }
+  }
+
+  /** {@inheritDoc CopyStateStore.loadCopyState} */
+  async loadCopyState(name: string): Promise<CopiedCollection[]> {
+    return [...(this.#copies.get(name)?.values() ?? [])];
   }
 
   /** {@inheritDoc CheckpointStore.delete} */
   async delete(name: string): Promise<void> {
     this.#checkpoints.delete(name);
+    this.#copies.delete(name);
+  }
+
+  #checkLease(name: string, options: CheckpointSaveOptions): void {
+    const { lease } = options;
+    if (lease !== undefined && !isCurrent(this.#leases.get(name), lease)) {
+      throw new LeaseLostError(`Checkpoint "${name}" was not saved: its lease was taken over`);
+    }
   }
 
   /** {@inheritDoc LeasingCheckpointStore.acquireLease} */

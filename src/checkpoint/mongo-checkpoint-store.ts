@@ -9,8 +9,16 @@ import {
   type LeasingCheckpointStore
 } from '../lease/lease.js';
 import { isClientLike, readOptions } from '../options/option-reader.js';
-import { type Checkpoint, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import {
+  type Checkpoint,
+  type CopiedCollection,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  isCopiedCollection,
+  withNumericEstimates
+} from './checkpoint.js';
 import { type CheckpointSaveOptions } from './checkpoint-store.js';
+import { type CopyStateSaveOptions, type CopyStateStore } from './copy-state-store.js';
 import {
   currentLeaseFilter,
   freeLeaseFilter,
@@ -50,7 +58,9 @@ const DUPLICATE_KEY = 11000;
 /**
  * Stores checkpoints as documents `{_id: name, ...}` in `mongo_replicate.checkpoints` of the
  * target, written with `w: 'majority'` and journaled so a saved checkpoint survives a failover.
- * Each document also holds the checkpoint's lease (`lease`), judged by the server's clock.
+ * Each document also holds the checkpoint's lease (`lease`), judged by the server's clock. The
+ * full copy's state is one document per source collection in `<collection>.copy`
+ * (`mongo_replicate.checkpoints.copy`), `_id` `<name>` NUL `<source namespace>`.
  *
  * @remarks
  * A {@link Replicator} never replicates this namespace (nor anything in `mongo_replicate`) and
@@ -58,8 +68,9 @@ const DUPLICATE_KEY = 11000;
  * checkpoints stay its own.
  * @public
  */
-export class MongoCheckpointStore implements LeasingCheckpointStore {
+export class MongoCheckpointStore implements LeasingCheckpointStore, CopyStateStore {
   readonly #collection: Collection<Document>;
+  readonly #copies: Collection<Document>;
 
   constructor(client: MongoClient, options: MongoCheckpointStoreOptions = {}) {
     const { database, collection } = readOptions(options, reader => ({
@@ -70,6 +81,7 @@ export class MongoCheckpointStore implements LeasingCheckpointStore {
       throw new InvalidConfigError('checkpoint.store', 'expected a connected MongoClient');
     }
     this.#collection = client.db(database).collection(collection);
+    this.#copies = client.db(database).collection(`${collection}.copy`);
     this.namespace = `${database}.${collection}`;
   }
 
@@ -120,9 +132,72 @@ export class MongoCheckpointStore implements LeasingCheckpointStore {
     }
   }
 
+  /**
+   * Stores the state of `collections` under checkpoint `name`, one document each, with majority
+   * write concern. See {@link CopyStateStore.saveCopyState}. Under a lease, the lease is checked
+   * first (one read): a record is not fenced by the same write as the checkpoint, which is
+   * harmless since a record only names finished ranges.
+   */
+  saveCopyState(
+    name: string,
+    collections: readonly CopiedCollection[],
+    options: CopyStateSaveOptions = {}
+  ): Promise<void> {
+    return this.#saves.run(name, async () => {
+      const { lease } = options;
+      await this.#run(`write the copy state of checkpoint "${name}"`, async () => {
+        if (lease !== undefined) {
+          const current = await this.#collection.findOne(currentLeaseFilter(name, lease), {
+            projection: { _id: 1 }
+          });
+          if (current === null) {
+            throw new LeaseLostError(
+              `The copy state of checkpoint "${name}" was not saved: its lease was taken over`
+            );
+          }
+        }
+        if (options.replace === true) {
+          await this.#copies.deleteMany(copyRecordsOf(name), DURABLE);
+        }
+        if (collections.length === 0) return;
+        await this.#copies.bulkWrite(
+          collections.map(collection => ({
+            replaceOne: {
+              filter: { _id: copyRecordId(name, collection.sourceNs) as never },
+              replacement: { checkpoint: name, ...collection },
+              upsert: true
+            }
+          })),
+          { ...DURABLE, ordered: false }
+        );
+      });
+    });
+  }
+
+  /** {@inheritDoc CopyStateStore.loadCopyState} */
+  async loadCopyState(name: string): Promise<CopiedCollection[]> {
+    const records = await this.#run(`read the copy state of checkpoint "${name}"`, () =>
+      this.#copies
+        .find(copyRecordsOf(name), { promoteValues: false, promoteLongs: false })
+        .toArray()
+    );
+    return records.map(record => {
+      const { _id: id, checkpoint: _name, ...collection } = record;
+      if (!isCopiedCollection(collection)) {
+        throw new CheckpointError(
+          `The copy state ${String(id)} in ${this.#copies.namespace} is invalid`,
+          false,
+          { hint: 'Delete the checkpoint (checkpoint reset) and copy again' }
+        );
+      }
+      return withNumericEstimates(collection);
+    });
+  }
+
   /** {@inheritDoc CheckpointStore.delete} */
   async delete(name: string): Promise<void> {
     await this.#run(`delete checkpoint "${name}"`, async () => {
+      await this.#copies.deleteMany(copyRecordsOf(name), DURABLE);
       await this.#collection.updateOne(
         { _id: name as never },
         [...REMOVE_CHECKPOINT_UPDATE],
@@ -200,6 +275,16 @@ export class MongoCheckpointStore implements LeasingCheckpointStore {
       });
     }
   }
+}
+
+/** The `_id` of a copy record: the checkpoint's name, NUL, the source namespace. */
+function copyRecordId(name: string, sourceNs: string): string {
+  return `${name}\u0000${sourceNs}`;
+}
+
+/** Every copy record of checkpoint `name`: one `_id` range, so the `_id` index serves it. */
+function copyRecordsOf(name: string): Document {
+  return { _id: { $gte: `${name}\u0000`, $lt: `${name}\u0001` } };
 }
 
 /** `promoteValues: false` keeps Timestamps exact but also wraps plain numbers; unwrap `version`. */

@@ -9,6 +9,7 @@ import { MongoClient } from 'mongodb';
 
 import { checkpointToJson } from '../checkpoint/checkpoint.js';
 import { type CheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { loadCheckpoint } from '../checkpoint/copy-state-store.js';
 import { MongoCheckpointStore } from '../checkpoint/mongo-checkpoint-store.js';
 import { isLeasingStore, isLive, newLeaseOwner } from '../lease/lease.js';
 import { type Logger } from '../logger.js';
@@ -46,7 +47,7 @@ async function withStore<T>(
  */
 export function checkpointShowCommand(flags: ConfigFlags, logger: Logger): Promise<number> {
   return withStore(flags, async (store, name) => {
-    const checkpoint = await store.load(name);
+    const checkpoint = await loadCheckpoint(store, name);
     if (checkpoint === undefined) {
       logger.error(`No checkpoint named "${name}"`);
       return ExitCode.notFound;

@@ -30,7 +30,7 @@ import {
   resolveCollectionExecutorOptions,
   type ResolvedCollectionExecutorOptions
 } from './collection-executor-options.js';
-import { copyTotals, NamespaceCopyStats } from './copy-stats.js';
+import { copyTotals, NamespaceCopyStats, type OverallCopyCounts } from './copy-stats.js';
 import { readRange } from './range-reader.js';
 
 export {
@@ -80,6 +80,7 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
   readonly options: Readonly<ResolvedCollectionExecutorOptions>;
   readonly #chunks: BoundedQueue<Chunk>;
   readonly #stats = new Map<string, NamespaceCopyStats>();
+  readonly #overall: OverallCopyCounts = { documents: 0, estimatedDocuments: 0 };
   #nextTask = 0;
   readonly #startedAt = performance.now();
   #readersStopping = false;
@@ -99,7 +100,7 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
     for (const task of this.options.tasks) {
       let stats = this.#stats.get(task.targetNs);
       if (stats === undefined) {
-        stats = new NamespaceCopyStats(task.range.namespace, task.targetNs);
+        stats = new NamespaceCopyStats(task.range.namespace, task.targetNs, this.#overall);
         this.#stats.set(task.targetNs, stats);
       }
       stats.addRange(task.range.estimatedDocuments);
@@ -255,6 +256,6 @@ export class CollectionExecutor extends Stage<CollectionExecutorEvents> {
 
   #emitProgress(stats: NamespaceCopyStats): void {
     if (this.listenerCount('progress') === 0) return;
-    this.safeEmit('progress', stats.event(copyTotals(this.#stats.values(), this.#startedAt)));
+    this.safeEmit('progress', stats.event(copyTotals(this.#overall, this.#startedAt)));
   }
 }

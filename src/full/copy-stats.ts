@@ -11,6 +11,8 @@ const RATE_WINDOW_MS = 1000;
  * @internal
  */
 export class NamespaceCopyStats {
+  /** What every namespace of the copy has counted together (shared, kept as they count). */
+  readonly #overall: OverallCopyCounts;
   documents = 0;
   bytes = 0;
   replaced = 0;
@@ -23,18 +25,23 @@ export class NamespaceCopyStats {
 
   constructor(
     readonly sourceNs: string,
-    readonly targetNs: string
-  ) {}
+    readonly targetNs: string,
+    overall: OverallCopyCounts
+  ) {
+    this.#overall = overall;
+  }
 
   /** Counts one more range of `estimatedDocuments` documents. */
   addRange(estimatedDocuments: number): void {
     this.rangesTotal++;
     this.estimatedDocuments += estimatedDocuments;
+    this.#overall.estimatedDocuments += estimatedDocuments;
   }
 
   /** Counts a written chunk. */
   record(documents: number, bytes: number, replaced: number): void {
     this.documents += documents;
+    this.#overall.documents += documents;
     this.bytes += bytes;
     this.replaced += replaced;
     const now = performance.now();
@@ -87,16 +94,21 @@ function eta(remaining: number, perSecond: number): number | undefined {
 }
 
 /**
+ * The documents copied and estimated over every namespace, kept as each namespace counts: a
+ * progress event then costs the same whatever the number of namespaces.
+ * @internal
+ */
+export interface OverallCopyCounts {
+  documents: number;
+  estimatedDocuments: number;
+}
+
+/**
  * The counts of every namespace together, with an ETA at the average rate since `startedAt`.
  * @internal
  */
-export function copyTotals(stats: Iterable<NamespaceCopyStats>, startedAt: number): CopyTotals {
-  let documents = 0;
-  let estimatedDocuments = 0;
-  for (const s of stats) {
-    documents += s.documents;
-    estimatedDocuments += s.estimatedDocuments;
-  }
+export function copyTotals(overall: Readonly<OverallCopyCounts>, startedAt: number): CopyTotals {
+  const { documents, estimatedDocuments } = overall;
   const seconds = (performance.now() - startedAt) / 1000;
   return {
     documents,

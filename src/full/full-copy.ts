@@ -15,8 +15,10 @@
 import { type MongoClient } from 'mongodb';
 
 import { CatalogCopier, type OnExistingTarget, type SourceCollection } from '../catalog/index.js';
+import { isUniqueSecondary, type UniqueIndexRef } from '../catalog/unique-indexes.js';
 import { type CopiedCollection, type StoredRange } from '../checkpoint/checkpoint.js';
 import { type RetryEvent } from '../events.js';
+import { forEachConcurrently } from '../lifecycle/concurrently.js';
 import { type Logger } from '../logger.js';
 import { type NamespaceFilter } from '../namespace/namespace-filter.js';
 import {
@@ -32,6 +34,14 @@ import {
   type CopyTask,
   type DuplicatePolicy
 } from './collection-executor.js';
+
+/**
+ * Collections whose catalog steps (create, split) run at once: each is a round trip or two, and a
+ * source of thousands of small collections would otherwise wait on them one after the other.
+ */
+const CATALOG_CONCURRENCY = 8;
+/** Collections whose indexes are built at once (mongorestore's default parallel collections). */
+const INDEX_BUILD_CONCURRENCY = 4;
 
 /**
  * When indexes are built on the target: before the data (each insert maintains them), after it
@@ -60,8 +70,12 @@ export interface FullCopyOptions {
   readonly signal: AbortSignal;
   /** The stored state of an interrupted copy; undefined on the first run. */
   readonly resume: readonly CopiedCollection[] | undefined;
-  /** Persists the copy state (called after the split and after each finished range). */
-  readonly saveState: (state: readonly CopiedCollection[]) => Promise<void>;
+  /** Persists a first run's split, before any document is copied. */
+  readonly savePlan: (state: readonly CopiedCollection[]) => Promise<void>;
+  /** Range `index` of `sourceNs` is on the target (persisted soon, in order). */
+  readonly rangeDone: (sourceNs: string, index: number) => void;
+  /** Persists every range reported done; the copy ends only after this. */
+  readonly flushState: () => Promise<void>;
   readonly onProgress: (event: CopyProgressEvent) => void;
   readonly onRetry: (event: RetryEvent) => void;
   /** Runs right before every write to the target; throwing stops the copy (the lease check). */
@@ -80,13 +94,18 @@ export interface FullCopyOptions {
 export class FullCopy {
   #executor: CollectionExecutor | undefined;
   #stopped = false;
-  #state: CopiedCollection[] = [];
+  #state: readonly CopiedCollection[] = [];
+  #relaxed: readonly UniqueIndexRef[] = [];
 
   constructor(private readonly options: FullCopyOptions) {}
 
-  /** The copy state as last recorded. */
-  get state(): readonly CopiedCollection[] {
-    return this.#state;
+  /**
+   * The unique secondary indexes of the copied collections, by target namespace: the copy builds
+   * them non-unique (they are enforced once the target is consistent). Known once `run()` has
+   * read the source catalog.
+   */
+  get relaxedUniqueIndexes(): readonly UniqueIndexRef[] {
+    return this.#relaxed;
   }
 
   /** Copies everything; resolves `'stopped'` when `stop()` ended it first. */
@@ -107,26 +126,39 @@ export class FullCopy {
     const catalog = await copier.listSource();
     if (!resuming) await copier.checkTargets(catalog);
     const collections = catalog.collections;
-    for (const collection of collections) {
-      options.signal.throwIfAborted();
-      await this.#catalogWrite(() => copier.prepareCollection(collection));
-      if (options.indexes === 'before') {
-        await this.#catalogWrite(() => copier.copyIndexes(collection));
+    this.#relaxed = collections.flatMap(collection =>
+      collection.indexes
+        .filter(isUniqueSecondary)
+        .map(spec => ({ namespace: collection.targetNs, name: String(spec.name) }))
+    );
+    const deferred = await copier.prepareCollections(collections, {
+      concurrency: CATALOG_CONCURRENCY,
+      // Created by their first insert: a round trip per collection less.
+      deferPlainCreates: true,
+      each: prepare => {
+        options.signal.throwIfAborted();
+        return this.#catalogWrite(prepare);
       }
-    }
-    this.#state = options.resume
-      ? options.resume.map(c => ({ ...c, ranges: [...c.ranges] }))
-      : await this.#split(collections);
-    if (!resuming) await options.saveState(this.#state);
+    });
+    if (options.indexes === 'before') await this.#copyIndexes(copier, collections);
+    this.#state = options.resume ?? (await this.#split(collections));
+    if (!resuming) await options.savePlan(this.#state);
     if (this.#stopped) return 'stopped';
     if ((await this.#copyRanges(resuming)) === 'stopped') return 'stopped';
-    if (options.indexes === 'after') {
-      for (const collection of collections) {
-        await this.#catalogWrite(() => copier.copyIndexes(collection));
-      }
-    }
+    const copied = this.#executor?.copied;
+    const empty = deferred.filter(ns => (copied?.get(ns)?.documents ?? 0) === 0);
+    await this.#catalogWrite(() => copier.ensureCollections(empty, CATALOG_CONCURRENCY));
+    if (options.indexes === 'after') await this.#copyIndexes(copier, collections);
     await this.#catalogWrite(() => copier.createViews(catalog.views));
     return 'done';
+  }
+
+  /** Builds the indexes of `collections`, a few collections at a time. */
+  #copyIndexes(copier: CatalogCopier, collections: readonly SourceCollection[]): Promise<void> {
+    return forEachConcurrently(collections, INDEX_BUILD_CONCURRENCY, collection => {
+      this.options.signal.throwIfAborted();
+      return this.#catalogWrite(() => copier.copyIndexes(collection));
+    });
   }
 
   /** A catalog change waits while writes are paused (it does not count against the limit). */
@@ -147,11 +179,14 @@ export class FullCopy {
       source: this.options.source,
       logger: this.options.logger
     });
-    const state: CopiedCollection[] = [];
-    for (const collection of collections) {
-      this.options.signal.throwIfAborted();
-      const ranges = await splitter.split(collection.sourceNs);
-      state.push({
+    this.options.signal.throwIfAborted();
+    const split = await splitter.splitMany(
+      collections.map(collection => collection.sourceNs),
+      CATALOG_CONCURRENCY
+    );
+    return collections.map((collection, index) => {
+      const ranges = split[index]!;
+      return {
         sourceNs: collection.sourceNs,
         targetNs: collection.targetNs,
         ...(collection.uuid === undefined ? {} : { uuid: collection.uuid }),
@@ -161,9 +196,8 @@ export class FullCopy {
           estimatedDocuments: range.estimatedDocuments,
           done: false
         }))
-      });
-    }
-    return state;
+      };
+    });
   }
 
   async #copyRanges(resuming: boolean): Promise<'done' | 'stopped'> {
@@ -192,24 +226,16 @@ export class FullCopy {
       logger: this.options.logger
     });
     this.#executor = executor;
-    let saving = Promise.resolve();
     executor.on('range', event => {
       const { namespace, index } = event.task.range;
-      this.#state = this.#state.map(c =>
-        c.sourceNs !== namespace
-          ? c
-          : { ...c, ranges: c.ranges.map((r, i) => (i === index ? { ...r, done: true } : r)) }
-      );
-      const snapshot = this.#state;
-      // Saves in order, so an older state never overwrites a newer one.
-      saving = saving.then(() => this.options.saveState(snapshot));
+      this.options.rangeDone(namespace, index);
     });
     executor.on('progress', event => this.options.onProgress(event));
     executor.on('retry', event => this.options.onRetry(event));
     if (this.#stopped) return 'stopped';
     await executor.start();
     await executor.done;
-    await saving;
+    await this.options.flushState();
     // An aborted executor ends as "stopped" without error; its unfinished ranges are not done.
     this.options.signal.throwIfAborted();
     return this.#stopped ? 'stopped' : 'done';

@@ -6,9 +6,13 @@
  * saves it:
  *
  * - in call order (a save never overtakes an earlier one, so an older position never lands last);
- * - throttled while batches are applied (`saveIfDue`: at most once per `intervalMs`), at once at a
- *   phase switch or when the copy records a range (`save`), and on stop only if the applied
- *   position moved since the last save (`flush`);
+ * - throttled while batches are applied (`saveIfDue`) and while the copy finishes ranges
+ *   (`copyRangeDone`): at most once per `intervalMs`; at once at a phase switch or a new copy plan
+ *   (`save`); on stop, and at the end of the copy, only if something moved since (`flush`);
+ * - the copy's state in one record per collection when the store keeps it apart (a
+ *   `CopyStateStore`: the stores of this package), so a save writes only the collections whose
+ *   ranges changed and the checkpoint stays small; inside the checkpoint otherwise. A checkpoint
+ *   that holds its copy inline (an older release) moves it to records at its next save;
  * - after a save names an optime, `afterSave` runs (mode `all` discards the spool up to it).
  *
  * A failing store surfaces as a {@link CheckpointError} (retryable per the driver's verdict),
@@ -23,10 +27,12 @@ import {
   type ReplicationPhase
 } from '../checkpoint/checkpoint.js';
 import { type CheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { isCopyStateStore, loadCheckpoint } from '../checkpoint/copy-state-store.js';
 import { CheckpointError, type ReplicationError } from '../errors.js';
 import { type LeaseToken } from '../lease/lease.js';
 import { sideError } from '../lifecycle/side-errors.js';
 import { type CheckpointEvent } from '../replicator-events.js';
+import { type CopyChanges, CopyProgress } from './copy-progress.js';
 
 /**
  * What {@link CheckpointKeeper} needs.
@@ -71,7 +77,7 @@ export class CheckpointKeeper {
   phase: ReplicationPhase = 'incr';
   fullBeginTs: Timestamp | undefined;
   copyEndTs: Timestamp | undefined;
-  copyState: readonly CopiedCollection[] | undefined;
+  readonly #copy = new CopyProgress();
   /** Mode full: when the whole copy finished. */
   copiedAt: Date | undefined;
   /** Unique indexes kept relaxed, and namespaces applied in source order. */
@@ -103,7 +109,7 @@ export class CheckpointKeeper {
    */
   async load(): Promise<Checkpoint | undefined> {
     const { store, name, mode, fetchMethod } = this.#options;
-    const checkpoint = await this.#call('Loading', () => store.load(name));
+    const checkpoint = await this.#call('Loading', () => loadCheckpoint(store, name));
     if (checkpoint === undefined) return undefined;
     if (checkpoint.mode !== mode) {
       // Resuming one mode's checkpoint in another would skip writes (a finished full copy has no
@@ -132,7 +138,13 @@ export class CheckpointKeeper {
     if (checkpoint.uniqueIndexes !== undefined) this.uniqueIndexes = checkpoint.uniqueIndexes;
     this.fullBeginTs = checkpoint.fullBeginTs;
     this.copyEndTs = checkpoint.copyEndTs;
-    this.copyState = checkpoint.copy;
+    if (checkpoint.copy !== undefined) {
+      // Kept inline by an older release, or by a store without copy records: the next save of a
+      // store with records writes them all.
+      if (checkpoint.copyCollections === undefined && isCopyStateStore(store)) {
+        this.#copy.plan(checkpoint.copy);
+      } else this.#copy.restore(checkpoint.copy);
+    }
     this.#applied = checkpoint.lastApplied;
     this.#saved = checkpoint.lastApplied;
     this.#appliedToken = checkpoint.resumeToken;
@@ -168,6 +180,28 @@ export class CheckpointKeeper {
         { hint: reset }
       );
     }
+  }
+
+  /** The copy's collections and ranges (O(collections)), or undefined before its plan. */
+  get copyState(): readonly CopiedCollection[] | undefined {
+    return this.#copy.planned ? this.#copy.collections : undefined;
+  }
+
+  /** How many collections the copy covers. */
+  get copiedCollections(): number {
+    return this.#copy.size;
+  }
+
+  /** A new copy's collections and ranges: saved at once, replacing any stored before. */
+  planCopy(collections: readonly CopiedCollection[]): Promise<void> {
+    this.#copy.plan(collections);
+    return this.save();
+  }
+
+  /** The copy finished range `index` of `sourceNs`: saved with the next save, at most `intervalMs` away. */
+  copyRangeDone(sourceNs: string, index: number): void {
+    this.#copy.markDone(sourceNs, index);
+    this.saveIfDue();
   }
 
   /** Mode full: the whole copy is done; records it, so a rerun says so instead of copying nothing. */
@@ -216,8 +250,11 @@ export class CheckpointKeeper {
     return true;
   }
 
-  /** The checkpoint the current state describes, naming `optime` as applied. */
-  compose(optime: Timestamp | undefined): Checkpoint {
+  /**
+   * The checkpoint the current state describes, naming `optime` as applied; with `records`, the
+   * copy's state is counted (`copyCollections`), not included.
+   */
+  compose(optime: Timestamp | undefined, records = false): Checkpoint {
     const { name, mode, fetchMethod } = this.#options;
     return {
       name,
@@ -229,7 +266,11 @@ export class CheckpointKeeper {
       ...(optime && this.#appliedToken ? { resumeToken: this.#appliedToken } : {}),
       ...(this.fullBeginTs ? { fullBeginTs: this.fullBeginTs } : {}),
       ...(this.copyEndTs ? { copyEndTs: this.copyEndTs } : {}),
-      ...(this.copyState ? { copy: this.copyState } : {}),
+      ...(!this.#copy.planned
+        ? {}
+        : records
+          ? { copyCollections: this.#copy.size }
+          : { copy: this.#copy.collections }),
       ...(this.#options.binding.sourceId === undefined
         ? {}
         : { sourceId: this.#options.binding.sourceId }),
@@ -253,23 +294,30 @@ export class CheckpointKeeper {
     this.#enqueue(this.#applied).catch(error => this.#options.onFailure?.(this.#toError(error)));
   }
 
-  /** Waits for pending saves, then saves once more if the applied position moved since. */
+  /**
+   * Waits for pending saves, then saves once more if the applied position or the copy's state
+   * moved since.
+   */
   async flush(): Promise<void> {
     await this.#saving;
     const applied = this.#applied;
-    if (applied !== undefined && !(this.#saved !== undefined && applied.equals(this.#saved))) {
-      await this.#enqueue(applied);
-    }
+    const moved =
+      applied !== undefined && !(this.#saved !== undefined && applied.equals(this.#saved));
+    if (moved || this.#copy.dirty) await this.#enqueue(applied);
   }
 
   #enqueue(optime: Timestamp | undefined): Promise<void> {
     this.#lastSaveAt = Date.now();
-    const checkpoint = this.compose(optime);
+    const { store } = this.#options;
+    const records = isCopyStateStore(store);
+    // Taken now, in call order: a later save's changes are never written before these.
+    const changes = records ? this.#copy.takeChanges() : undefined;
+    const checkpoint = this.compose(optime, records);
     const next = this.#saving.then(async () => {
       const lease = this.#options.lease?.();
-      await this.#call('Saving', () =>
-        this.#options.store.save(checkpoint, lease === undefined ? {} : { lease })
-      );
+      const options = lease === undefined ? {} : { lease };
+      if (changes !== undefined) await this.#saveCopy(changes, options);
+      await this.#call('Saving', () => store.save(checkpoint, options));
       this.#saved = optime;
       if (optime === undefined) return;
       this.#options.onSaved?.({ name: checkpoint.name, optime, savedAt: checkpoint.updatedAt });
@@ -278,6 +326,21 @@ export class CheckpointKeeper {
     // The chain goes on after a failure: the caller of this save sees it.
     this.#saving = next.catch(() => undefined);
     return next;
+  }
+
+  /** The changed collections' records go first: the checkpoint then never counts one missing. */
+  async #saveCopy(changes: CopyChanges, options: { lease?: LeaseToken }): Promise<void> {
+    const { store, name } = this.#options;
+    if (!isCopyStateStore(store)) return;
+    if (changes.collections.length === 0 && !changes.replace) return;
+    try {
+      await this.#call('Saving', () =>
+        store.saveCopyState(name, changes.collections, { ...options, replace: changes.replace })
+      );
+    } catch (error) {
+      this.#copy.unsaved(changes);
+      throw error;
+    }
   }
 
   async #call<T>(action: 'Loading' | 'Saving', fn: () => Promise<T>): Promise<T> {

@@ -11,12 +11,10 @@ import {
   withRelaxed
 } from '../apply/unique-guard.js';
 import {
-  replicatedUniqueIndexes,
   UniqueIndexDuplicatesError,
   UniqueIndexes,
   type UniqueIndexRef
 } from '../catalog/unique-indexes.js';
-import { type NamespaceFilter } from '../namespace/namespace-filter.js';
 import { type CheckpointKeeper } from './checkpoint-keeper.js';
 
 /**
@@ -25,12 +23,10 @@ import { type CheckpointKeeper } from './checkpoint-keeper.js';
  * @internal
  */
 export async function recordCopiedUniqueIndexes(
-  source: MongoClient,
-  filter: NamespaceFilter,
+  relaxed: readonly UniqueIndexRef[],
   keeper: CheckpointKeeper,
   emit: (event: UniqueIndexEvent) => void
 ): Promise<void> {
-  const relaxed = await replicatedUniqueIndexes(source, filter);
   keeper.uniqueIndexes = withRelaxed(keeper.uniqueIndexes, relaxed);
   await keeper.save();
   for (const ref of relaxed) {
@@ -47,8 +43,8 @@ export async function recordCopiedUniqueIndexes(
  * @internal
  */
 export async function enforceCopiedUniqueIndexes(
-  clients: { readonly source: MongoClient; readonly target: MongoClient },
-  filter: NamespaceFilter,
+  target: MongoClient,
+  relaxed: readonly UniqueIndexRef[],
   keeper: CheckpointKeeper,
   {
     policy,
@@ -60,9 +56,9 @@ export async function enforceCopiedUniqueIndexes(
     beforeWrite: () => void;
   }
 ): Promise<void> {
-  const indexes = new UniqueIndexes(clients.target, beforeWrite);
+  const indexes = new UniqueIndexes(target, beforeWrite);
   const leftRelaxed: UniqueIndexRef[] = [];
-  for (const ref of await replicatedUniqueIndexes(clients.source, filter)) {
+  for (const ref of relaxed) {
     const event = { namespace: ref.namespace, index: ref.name };
     try {
       if (await indexes.enforce(ref.namespace, ref.name)) {

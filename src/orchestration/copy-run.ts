@@ -51,10 +51,9 @@ export function startCopy(run: CopyRunOptions): FullCopy {
     logger: run.logger,
     signal: run.signal,
     resume: keeper.copyState,
-    saveState: state => {
-      keeper.copyState = state;
-      return keeper.save();
-    },
+    savePlan: state => keeper.planCopy(state),
+    rangeDone: (sourceNs, index) => keeper.copyRangeDone(sourceNs, index),
+    flushState: () => keeper.flush(),
     onProgress: run.onProgress,
     onRetry: run.onRetry,
     beforeWrite: run.beforeWrite,

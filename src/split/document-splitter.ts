@@ -25,6 +25,7 @@ import { type Collection, type Document, MaxKey } from 'mongodb';
 import { EXACT_DECODE_OPTIONS } from '../bson/exact-decode.js';
 import { ReplicationError, SourceReadError } from '../errors.js';
 import { classifyError } from '../lifecycle/classify-error.js';
+import { forEachConcurrently, mapConcurrently } from '../lifecycle/concurrently.js';
 import { redactError } from '../logger.js';
 import { parseNamespace } from '../namespace/namespace.js';
 import {
@@ -94,24 +95,71 @@ export class DocumentSplitter extends EventEmitter<DocumentSplitterEvents> {
     return ranges;
   }
 
+  /**
+   * Cuts many collections, up to `concurrency` at once, and emits `split` for each. A database
+   * whose documents all together would make one range (`dbStats`) has every collection read as
+   * one range without asking each for its count: on a source of thousands of small collections
+   * that saves a round trip per collection.
+   *
+   * @returns The ranges of each namespace, in the order given.
+   * @throws as {@link DocumentSplitter.split}
+   */
+  async splitMany(namespaces: readonly string[], concurrency = 8): Promise<(readonly IdRange[])[]> {
+    const parsed = namespaces.map(namespace => parseNamespace(namespace));
+    const dbs = [...new Set(parsed.map(ns => ns.db))];
+    const small = new Map<string, number>();
+    await forEachConcurrently(dbs, concurrency, async db => {
+      const perCollection = await this.#smallDatabaseEstimate(db);
+      if (perCollection !== undefined) small.set(db, perCollection);
+    });
+    return mapConcurrently(namespaces, concurrency, async (namespace, index) => {
+      const estimate = small.get(parsed[index]!.db);
+      if (estimate === undefined) return this.split(namespace);
+      const ranges = whole(namespace, estimate);
+      this.#emitSplit({ namespace, ranges });
+      return ranges;
+    });
+  }
+
+  /**
+   * When all the documents of `db` together make one range, an estimate of one collection's
+   * documents (their average); undefined when its collections must be counted one by one.
+   */
+  async #smallDatabaseEstimate(db: string): Promise<number | undefined> {
+    let stats: Document;
+    try {
+      stats = await this.options.source.db(db).command({ dbStats: 1, scale: 1 });
+    } catch (error) {
+      throw toSourceReadError(db, error);
+    }
+    const objects = Number(stats.objects);
+    const collections = Math.max(1, Number(stats.collections) || 1);
+    if (!Number.isFinite(objects)) return undefined;
+    const { maxRangesPerCollection, minDocumentsPerRange } = this.options;
+    if (rangeCountFor(objects, maxRangesPerCollection, minDocumentsPerRange) > 1) return undefined;
+    return Math.round(objects / collections);
+  }
+
   async #cut(namespace: string, db: string, coll: string): Promise<readonly IdRange[]> {
     const { source, logger } = this.options;
     const database = source.db(db);
     const collection = database.collection(coll);
-    const [info] = await database.listCollections({ name: coll }, { nameOnly: false }).toArray();
-    if (info === undefined) return whole(namespace, 0);
-    const reason = await unsplittableReason(info, collection);
+    // The count first: most collections of a many-collection source are small, and one range
+    // needs no catalog checks (it is read without bounds).
     const count = await collection.estimatedDocumentCount();
-    if (reason !== undefined) {
-      logger.info('Collection read as one range', { namespace, reason });
-      return whole(namespace, count);
-    }
     const wanted = rangeCountFor(
       count,
       this.options.maxRangesPerCollection,
       this.options.minDocumentsPerRange
     );
     if (wanted === 1) return whole(namespace, count);
+    const [info] = await database.listCollections({ name: coll }, { nameOnly: false }).toArray();
+    if (info === undefined) return whole(namespace, 0);
+    const reason = await unsplittableReason(info, collection);
+    if (reason !== undefined) {
+      logger.info('Collection read as one range', { namespace, reason });
+      return whole(namespace, count);
+    }
     if ((await collection.findOne({ _id: new MaxKey() }, { projection: { _id: 1 } })) !== null) {
       logger.warn('Collection read as one range', {
         namespace,

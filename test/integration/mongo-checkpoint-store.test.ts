@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { Timestamp } from 'mongodb';
+import { BSON, Timestamp } from 'mongodb';
 
 import { MongoCheckpointStore } from '../../src/checkpoint/mongo-checkpoint-store.js';
+import { copyPlan, copyStateContract } from '../support/copy-state-contract.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 import { leaseContract } from '../support/lease-contract.js';
 
@@ -77,4 +78,42 @@ describe('MongoCheckpointStore leases', () => {
     store: new MongoCheckpointStore(deployments.target, { database }),
     name: `lease-${++n}`
   }));
+});
+
+describe('MongoCheckpointStore copy state', () => {
+  let deployments: Deployments;
+  const database = uniqueDbName('copystate');
+  let n = 0;
+  before(async () => {
+    deployments = await startDeployments();
+  });
+  after(async () => {
+    await deployments.target.db(database).dropDatabase();
+    await deployments.close();
+  });
+  copyStateContract('mongo', async () => ({
+    store: new MongoCheckpointStore(deployments.target, { database }),
+    name: `copy-${++n}`
+  }));
+
+  it('keeps the checkpoint document small, and one small record per collection', async () => {
+    const store = new MongoCheckpointStore(deployments.target, { database });
+    const plan = copyPlan(2000, 16);
+    await store.saveCopyState('small', plan, { replace: true });
+    await store.save({
+      name: 'small',
+      version: 1,
+      mode: 'full',
+      phase: 'full',
+      copyCollections: plan.length,
+      updatedAt: new Date()
+    });
+    const db = deployments.target.db(database);
+    const checkpoint = await db.collection('checkpoints').findOne({ _id: 'small' as never });
+    assert.ok(BSON.calculateObjectSize(checkpoint!) < 1024, 'the checkpoint only counts records');
+    const records = await db.collection('checkpoints.copy').find({ checkpoint: 'small' }).toArray();
+    assert.equal(records.length, 2000);
+    const largest = Math.max(...records.map(record => BSON.calculateObjectSize(record)));
+    assert.ok(largest < 4096, `a record of 16 ranges is ${largest} bytes`);
+  });
 });

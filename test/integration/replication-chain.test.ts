@@ -100,12 +100,20 @@ describe('replication chains with default checkpoint names', () => {
       assert.notEqual(onCNow?.sourceId, onB?.sourceId, "C's checkpoint names B, not A");
       assert.equal(await checkpoints(c.client).countDocuments(), 1, 'C holds one checkpoint');
       if (c.separate) {
-        // The fence's marker and A → B's checkpoint, both in B's mongo_replicate, stay there.
+        // The fence's marker and A → B's checkpoint, both in B's mongo_replicate, stay there:
+        // C's mongo_replicate holds B → C's own checkpoint and the records of its copy.
         const names = await c.client.db('mongo_replicate').listCollections().toArray();
-        assert.deepEqual(
-          names.map(({ name }) => name),
-          ['checkpoints']
-        );
+        assert.deepEqual(names.map(({ name }) => name).sort(), ['checkpoints', 'checkpoints.copy']);
+        const records = await c.client
+          .db('mongo_replicate')
+          .collection<Document>('checkpoints.copy')
+          .find()
+          .toArray();
+        assert.ok(records.length > 0);
+        for (const record of records) {
+          assert.equal(record.checkpoint, 'default');
+          assert.equal(String(record.sourceNs).split('.')[0], db, 'a copy of B, never of A');
+        }
       }
     } finally {
       await Promise.allSettled([first.stop(), second.stop()]);

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { Binary, Decimal128, type Document, Double, Int32, Long, ObjectId } from 'mongodb';
 
+import { loadCheckpoint } from '../../src/checkpoint/copy-state-store.js';
 import { MemoryCheckpointStore } from '../../src/checkpoint/memory-checkpoint-store.js';
 import { MongoCheckpointStore } from '../../src/checkpoint/mongo-checkpoint-store.js';
 import { CheckpointError, TargetExistsError } from '../../src/errors.js';
@@ -230,7 +231,7 @@ describe('Replicator (mode full)', () => {
     await first.r.stop();
     const copiedBefore = first.progress.at(-1)!.documents;
     assert.ok(copiedBefore < total, 'stopped before the end');
-    const stored = await store.load('resume');
+    const stored = await loadCheckpoint(store, 'resume');
     const doneRanges = stored!.copy![0]!.ranges.filter(range => range.done).length;
     assert.ok(doneRanges >= 2, `the checkpoint records finished ranges (${doneRanges})`);
 

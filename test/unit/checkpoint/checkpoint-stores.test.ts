@@ -11,6 +11,7 @@ import { type CheckpointStore } from '../../../src/checkpoint/checkpoint-store.j
 import { FileCheckpointStore } from '../../../src/checkpoint/file-checkpoint-store.js';
 import { MemoryCheckpointStore } from '../../../src/checkpoint/memory-checkpoint-store.js';
 import { CheckpointError, InvalidConfigError } from '../../../src/errors.js';
+import { copyPlan, copyStateContract } from '../../support/copy-state-contract.js';
 import { leaseContract } from '../../support/lease-contract.js';
 
 const sample: Checkpoint = {
@@ -102,3 +103,47 @@ leaseContract('file', async () => ({
   store: new FileCheckpointStore(await mkdtemp(join(directory, 'leases-'))),
   name: `lease-${++leaseNames}`
 }));
+
+let copyNames = 0;
+copyStateContract('memory', async () => ({
+  store: new MemoryCheckpointStore(),
+  name: `copy-${++copyNames}`
+}));
+copyStateContract('file', async () => ({
+  store: new FileCheckpointStore(await mkdtemp(join(directory, 'copies-'))),
+  name: `copy-${++copyNames}`
+}));
+
+describe('file checkpoint store: the copy state journal', () => {
+  it('ignores a line torn by a crash, and rewrites the file before appending again', async () => {
+    const store = new FileCheckpointStore(await mkdtemp(join(directory, 'torn-')));
+    const plan = copyPlan(3, 2);
+    await store.saveCopyState('torn', plan, { replace: true });
+    const path = join(store.directory, 'torn.copy.jsonl');
+    await writeFile(path, `${await readFile(path, 'utf8')}{"sourceNs":"tenant0.c0","tar`);
+    const reopened = new FileCheckpointStore(store.directory);
+    assert.equal((await reopened.loadCopyState('torn')).length, 3);
+    const done = { ...plan[1]!, ranges: plan[1]!.ranges.map(r => ({ ...r, done: true })) };
+    await reopened.saveCopyState('torn', [done]);
+    const lines = (await readFile(path, 'utf8')).split('\n');
+    assert.equal(lines.at(-1), '', 'the file ends with a whole line');
+    const states = await new FileCheckpointStore(store.directory).loadCopyState('torn');
+    assert.equal(states.length, 3);
+    assert.deepEqual(states.find(c => c.sourceNs === done.sourceNs)?.ranges, done.ranges);
+  });
+
+  it('rewrites the journal once it holds more than twice its collections in lines', async () => {
+    const store = new FileCheckpointStore(await mkdtemp(join(directory, 'compact-')));
+    const plan = copyPlan(10, 1);
+    await store.saveCopyState('compact', plan, { replace: true });
+    for (let k = 0; k < 1100; k++) await store.saveCopyState('compact', [plan[k % 10]!]);
+    const lines = (await readFile(join(store.directory, 'compact.copy.jsonl'), 'utf8'))
+      .split('\n')
+      .filter(Boolean);
+    assert.ok(lines.length <= 2 * 10 + 1000, `${lines.length} lines`);
+    assert.equal(
+      (await new FileCheckpointStore(store.directory).loadCopyState('compact')).length,
+      10
+    );
+  });
+});

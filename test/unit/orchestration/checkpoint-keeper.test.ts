@@ -3,7 +3,9 @@ import { describe, it } from 'node:test';
 
 import { Timestamp } from 'mongodb';
 
-import { type Checkpoint } from '../../../src/checkpoint/checkpoint.js';
+import { type Checkpoint, type CopiedCollection } from '../../../src/checkpoint/checkpoint.js';
+import { type CheckpointStore } from '../../../src/checkpoint/checkpoint-store.js';
+import { type CopyStateSaveOptions } from '../../../src/checkpoint/copy-state-store.js';
 import { MemoryCheckpointStore } from '../../../src/checkpoint/memory-checkpoint-store.js';
 import { CheckpointError } from '../../../src/errors.js';
 import {
@@ -11,8 +13,29 @@ import {
   type CheckpointKeeperOptions
 } from '../../../src/orchestration/checkpoint-keeper.js';
 import { type CheckpointEvent } from '../../../src/replicator-events.js';
+import { copyPlan } from '../../support/copy-state-contract.js';
 
 const ts = (t: number, i = 1) => new Timestamp({ t, i });
+
+/** A store that records what each copy state save wrote, and can be told to fail them. */
+class CopyRecordingStore extends MemoryCheckpointStore {
+  readonly saved: Checkpoint[] = [];
+  readonly copySaves: { collections: number; replace: boolean }[] = [];
+  failCopyWith: Error | undefined;
+  override async save(checkpoint: Checkpoint): Promise<void> {
+    this.saved.push(checkpoint);
+    await super.save(checkpoint);
+  }
+  override async saveCopyState(
+    name: string,
+    collections: readonly CopiedCollection[],
+    options: CopyStateSaveOptions = {}
+  ): Promise<void> {
+    if (this.failCopyWith) throw this.failCopyWith;
+    this.copySaves.push({ collections: collections.length, replace: options.replace === true });
+    await super.saveCopyState(name, collections, options);
+  }
+}
 
 /** A store that records every save and can be told to fail or to hold saves. */
 class RecordingStore extends MemoryCheckpointStore {
@@ -25,7 +48,7 @@ class RecordingStore extends MemoryCheckpointStore {
   }
 }
 
-function keeper(store: RecordingStore, extra: Partial<CheckpointKeeperOptions> = {}) {
+function keeper(store: CheckpointStore, extra: Partial<CheckpointKeeperOptions> = {}) {
   return new CheckpointKeeper({
     store,
     name: 'job',
@@ -38,12 +61,12 @@ function keeper(store: RecordingStore, extra: Partial<CheckpointKeeperOptions> =
 }
 
 describe('CheckpointKeeper', () => {
-  it('composes what it knows, leaving out what it does not', () => {
+  it('composes what it knows, leaving out what it does not', async () => {
     const k = keeper(new RecordingStore());
     k.phase = 'catchup';
     k.fullBeginTs = ts(10);
     k.copyEndTs = ts(20);
-    k.copyState = [{ sourceNs: 'a.b', targetNs: 'a.b', ranges: [] }];
+    await k.planCopy([{ sourceNs: 'a.b', targetNs: 'a.b', ranges: [] }]);
     const checkpoint = k.compose(ts(15));
     assert.equal(checkpoint.name, 'job');
     assert.equal(checkpoint.mode, 'all');
@@ -168,5 +191,59 @@ describe('CheckpointKeeper', () => {
     assert.ok(second.copyEndTs?.equals(ts(9)));
     await second.flush();
     assert.equal(store.saved.length, 1, 'a loaded position counts as saved');
+  });
+
+  it('saves a finished range as one collection record, and loads the copy back whole', async () => {
+    const store = new CopyRecordingStore();
+    const k = keeper(store, { intervalMs: 0 });
+    await k.planCopy(copyPlan(1000, 4));
+    assert.deepEqual(store.copySaves, [{ collections: 1000, replace: true }]);
+    k.copyRangeDone('tenant3.c7', 2);
+    await k.flush();
+    assert.deepEqual(store.copySaves.at(-1), { collections: 1, replace: false });
+    const stored = store.saved.at(-1)!;
+    assert.equal(stored.copy, undefined, 'the checkpoint only counts the collections');
+    assert.equal(stored.copyCollections, 1000);
+
+    const resumed = keeper(store);
+    await resumed.load();
+    const state = resumed.copyState!;
+    assert.equal(state.length, 1000);
+    const ranges = state.find(c => c.sourceNs === 'tenant3.c7')!.ranges;
+    assert.deepEqual(
+      ranges.map(r => r.done),
+      [false, false, true, false]
+    );
+  });
+
+  it('moves a copy kept inside an older checkpoint into records at its next save', async () => {
+    const store = new CopyRecordingStore();
+    const inline = { ...keeper(store).compose(ts(1)), copy: copyPlan(5, 2) };
+    await MemoryCheckpointStore.prototype.save.call(store, inline);
+    const k = keeper(store);
+    await k.load();
+    assert.equal(k.copyState?.length, 5);
+    await k.save();
+    assert.deepEqual(store.copySaves, [{ collections: 5, replace: true }]);
+    assert.equal(store.saved.at(-1)!.copy, undefined);
+    assert.equal(store.saved.at(-1)!.copyCollections, 5);
+  });
+
+  it('saves again the ranges of a copy save that failed', async () => {
+    const store = new CopyRecordingStore();
+    const k = keeper(store, { intervalMs: 0 });
+    await k.planCopy(copyPlan(10, 2));
+    store.failCopyWith = new Error('disk full');
+    k.copyRangeDone('tenant0.c1', 0);
+    await assert.rejects(k.flush(), CheckpointError);
+    store.failCopyWith = undefined;
+    k.copyRangeDone('tenant0.c2', 1);
+    await k.flush();
+    const resumed = keeper(store);
+    await resumed.load();
+    const done = resumed.copyState!.flatMap(c =>
+      c.ranges.flatMap((r, i) => (r.done ? [`${c.sourceNs}#${i}`] : []))
+    );
+    assert.deepEqual(done.sort(), ['tenant0.c1#0', 'tenant0.c2#1']);
   });
 });
