@@ -62,11 +62,14 @@ export async function readSourceCatalog(
       const coll = String(entry.name);
       return !managedByServer(coll) && filter.map(`${db}.${coll}`) !== null;
     });
-    const indexes = await mapConcurrently(copied, LIST_INDEXES_CONCURRENCY, entry =>
-      entry.type === 'collection' || entry.type === 'timeseries'
-        ? listIndexes(source, db, String(entry.name))
-        : Promise.resolve<Document[] | undefined>([])
-    );
+    const onlyIdIndexes = copied.length >= 8 && (await hasOnlyIdIndexes(source, db, listed));
+    const indexes = await mapConcurrently(copied, LIST_INDEXES_CONCURRENCY, entry => {
+      if (entry.type !== 'collection' && entry.type !== 'timeseries') {
+        return Promise.resolve<Document[] | undefined>([]);
+      }
+      if (onlyIdIndexes && entry.idIndex !== undefined) return Promise.resolve([entry.idIndex]);
+      return listIndexes(source, db, String(entry.name));
+    });
     for (const [position, listed] of copied.entries()) {
       const coll = String(listed.name);
       const sourceNs = `${db}.${coll}`;
@@ -147,6 +150,35 @@ async function listIndexes(
     if ((error as { code?: unknown } | null)?.code === NAMESPACE_NOT_FOUND) return undefined;
     throw sourceReadFailed(`Listing the indexes of ${db}.${coll}`, error, `${db}.${coll}`);
   }
+}
+
+/**
+ * Whether no collection of `db` has an index besides its `_id` index, from one `dbStats`
+ * instead of a `listIndexes` per collection: its index count equals the number of collections
+ * that have exactly one `_id` index (`listed`, all of the database's entries). Only when that
+ * count is certain: no time-series or clustered collection (their indexes differ), no view
+ * counted as a collection, and not through a mongos (it adds up the shards' figures).
+ */
+async function hasOnlyIdIndexes(
+  source: MongoClient,
+  db: string,
+  listed: readonly ListedCollection[]
+): Promise<boolean> {
+  const collections = listed.filter(entry => entry.type === 'collection');
+  const views = listed.filter(entry => entry.type === 'view').length;
+  if (collections.length + views !== listed.length) return false;
+  if (collections.some(entry => entry.options?.clusteredIndex !== undefined)) return false;
+  if (collections.some(entry => entry.idIndex === undefined)) return false;
+  let stats: Document;
+  try {
+    stats = await source.db(db).command({ dbStats: 1 });
+  } catch (error) {
+    throw sourceReadFailed(`Reading the statistics of source database ${db}`, error);
+  }
+  if (stats.raw !== undefined) return false;
+  return (
+    Number(stats.collections) === collections.length && Number(stats.indexes) === collections.length
+  );
 }
 
 /** A cursor id of 0 (a Long or a number): the server has nothing more. */

@@ -100,7 +100,7 @@ const SYSTEM_DATABASES: ReadonlySet<string> = new Set(['admin', 'config', 'local
  */
 export const REPLICATOR_DATABASE = 'mongo_replicate';
 /** Distinct namespaces are few, so results are memoised; the bound only guards odd workloads. */
-const CACHE_LIMIT = 10_000;
+const CACHE_LIMIT = 100_000;
 
 /** One compiled include/exclude pattern. */
 interface Pattern {
