@@ -81,6 +81,20 @@ export async function readDeploymentIdentity(
 }
 
 /**
+ * Whether `client` talks to a mongos (`hello` says `isdbgrid`).
+ * @throws {@link SourceReadError} when `hello` fails
+ * @internal
+ */
+export async function isMongos(client: MongoClient): Promise<boolean> {
+  try {
+    const hello = await client.db('admin').command({ hello: 1 });
+    return hello.msg === 'isdbgrid';
+  } catch (error) {
+    throw sideError('source', error, { action: 'Asking the source which deployment it is' });
+  }
+}
+
+/**
  * The source's identity (which binds the checkpoint), and it again when the target is the same
  * deployment. Logs when either side does not tell (then neither can be checked).
  * @internal
@@ -171,9 +185,15 @@ export function replicatorFilter(
  */
 export async function identifyDeployments(
   clients: { readonly source: MongoClient; readonly target: MongoClient },
-  options: Pick<ResolvedReplicatorOptions, 'filter' | 'checkpoint'>,
+  options: Pick<ResolvedReplicatorOptions, 'filter' | 'checkpoint' | 'fetchMethod'>,
   logger: Logger
 ): Promise<{ sourceId: string | undefined; filter: NamespaceFilter }> {
+  if (options.fetchMethod === 'oplog' && (await isMongos(clients.source))) {
+    throw new InvalidConfigError(
+      'fetchMethod',
+      "the source is a sharded cluster (a mongos), whose shards' oplogs cannot be read through it. Nothing was written. Use fetchMethod 'changeStream' (CLI --fetch-method changeStream): one cluster-wide change stream through the mongos, balancer on"
+    );
+  }
   const { sourceId, sameDeployment } = await compareDeployments(clients, logger);
   if (sameDeployment === undefined) {
     return { sourceId, filter: replicatorFilter(options, undefined) };
