@@ -22,40 +22,30 @@
  * started, closes the spool and the clients this process opened: after a failed start, a
  * failure, a forced stop or a finished copy.
  */
-import { join } from 'node:path';
-
 import { type Timestamp } from 'mongodb';
 
-import { hashedApplierPoolDefaults } from './apply/hashed-applier-pool-options.js';
-import { logUniqueIndexEvent, type UniqueIndexEvent } from './apply/unique-guard.js';
+import { logUniqueIndexEvent } from './apply/unique-guard.js';
 import { type UniqueIndexRef } from './catalog/unique-indexes.js';
-import { type Checkpoint, type ReplicationPhase } from './checkpoint/checkpoint.js';
-import { InvalidStateError, type ReplicationError } from './errors.js';
-import { type FullCopy } from './full/full-copy.js';
+import { type ReplicationPhase } from './checkpoint/checkpoint.js';
+import { type ReplicationError } from './errors.js';
 import { type LeaseKeeper } from './lease/lease-keeper.js';
 import { firstFailure, sideError } from './lifecycle/side-errors.js';
 import { Stage } from './lifecycle/stage.js';
 import { type NamespaceFilter } from './namespace/namespace-filter.js';
 import { directionMapping } from './observability/direction-mapping.js';
 import {
+  assembleReplicator,
+  type AssemblyEmit,
   type CheckpointKeeper,
-  checkpointStoreOf,
+  CopyPhase,
   DeploymentClients,
-  enforceCopiedUniqueIndexes,
   type FenceOptions,
   type FenceResult,
-  holdLease,
-  identifyDeployments,
-  IncrementalPipeline,
+  type IncrementalPipeline,
   newestSourceOptime,
-  type PipelineEmit,
-  type PipelineEvents,
-  recordCopiedUniqueIndexes,
   releaseLease,
   replicatorFilter,
-  replicatorKeeper,
-  runFence,
-  startCopy
+  runFence
 } from './orchestration/index.js';
 import { type LeaseEvent, type ReplicatorEvents } from './replicator-events.js';
 import {
@@ -64,7 +54,6 @@ import {
   type ResolvedReplicatorOptions,
   resolveReplicatorOptions
 } from './replicator-options.js';
-import { OplogSpool } from './spool/oplog-spool.js';
 import { type RateLimit } from './throttle/rate-limit.js';
 import { type RateLimitStats, WriteThrottle } from './throttle/write-throttle.js';
 
@@ -103,9 +92,9 @@ export class Replicator extends Stage<ReplicatorEvents> {
   #clients: DeploymentClients | undefined;
   #keeper: CheckpointKeeper | undefined;
   #pipeline: IncrementalPipeline | undefined;
-  #spool: OplogSpool | undefined;
   #lease: LeaseKeeper | undefined;
-  #copy: FullCopy | undefined;
+  /** Modes `full` and `all`: the copy, and mode `all`'s spool. */
+  #copy: CopyPhase | undefined;
   #draining: Promise<void> | undefined;
   #released: Promise<void> | undefined;
   /** The rate limit and pause gate of every write to the target, the copy's and the applier's. */
@@ -161,7 +150,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
    * @throws {@link InvalidStateError} when the replicator is neither running nor paused
    */
   async pause(): Promise<void> {
-    this.#requireRunning('pause()');
+    this.requireRunning('pause()');
     const idle = this.#throttle.pause();
     if (this.setPaused(true)) this.logger.info('Paused: nothing is written until resume()');
     await idle;
@@ -173,7 +162,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
    * @throws {@link InvalidStateError} when the replicator is neither running nor paused
    */
   resume(): void {
-    this.#requireRunning('resume()');
+    this.requireRunning('resume()');
     this.#throttle.resume();
     if (this.setPaused(false)) this.logger.info('Resumed: writing to the target again');
   }
@@ -262,90 +251,60 @@ export class Replicator extends Stage<ReplicatorEvents> {
   /** Takes the lease, loads the checkpoint and starts what the mode and the checkpoint call for. */
   async #start(clients: DeploymentClients, signal: AbortSignal): Promise<void> {
     const { options } = this;
-    const { sourceId, filter } = await identifyDeployments(clients, options, this.logger);
-    this.#filter = filter;
-    const store = checkpointStoreOf(options, clients.target);
-    this.#lease = await holdLease({
-      options,
-      store,
-      logger: this.logger,
-      signal,
-      onStandby: waiting => this.setStandby(waiting),
-      onEvent: this.#emitLease,
-      onLost: error => this.fail(error)
-    });
-    const keeper = replicatorKeeper(options, {
-      store,
-      sourceId,
-      spool: () => this.#spool,
-      onSaved: event => this.safeEmit('checkpoint', event),
-      onFailure: error => this.fail(error),
-      lease: () => this.#lease?.token
-    });
-    this.#keeper = keeper;
-    this.#pipeline = new IncrementalPipeline({
-      source: clients.source,
-      target: clients.target,
-      settings: options,
-      filter: this.#filter,
-      logger: this.logger,
-      signal,
-      keeper,
-      // PipelineEvents is a subset of ReplicatorEvents: same names, same payloads.
-      emit: ((event: keyof PipelineEvents, payload: never) =>
-        this.safeEmit(event, payload)) as PipelineEmit,
-      onCatchUpEnd: () => this.#emitPhase('incr'),
-      beforeWrite: this.#beforeWrite,
-      throttle: this.#throttle
-    });
+    const { filter, lease, keeper, pipeline } = await assembleReplicator(
+      {
+        options,
+        logger: this.logger,
+        throttle: this.#throttle,
+        beforeWrite: this.#beforeWrite,
+        // The events reported are a subset of ReplicatorEvents: same names, same payloads.
+        emit: ((event: keyof ReplicatorEvents, payload: never) =>
+          this.safeEmit(event, payload)) as AssemblyEmit,
+        setStandby: waiting => this.setStandby(waiting),
+        fail: error => this.fail(error),
+        spool: () => this.#copy?.spool,
+        onCatchUpEnd: () => this.#emitPhase('incr')
+      },
+      clients,
+      signal
+    );
+    [this.#filter, this.#lease, this.#keeper, this.#pipeline] = [filter, lease, keeper, pipeline];
     const checkpoint = await keeper.load();
+    const newestOptime = () => this.#newestOptime();
     if (options.mode === 'incr') {
-      // Without a checkpoint: `startAt`, or the source's newest optime for 'latest'.
-      const { startAt } = options;
-      const start =
-        checkpoint?.lastApplied ?? (startAt === 'latest' ? await this.#newestOptime() : startAt);
-      keeper.startAt(start);
-      if (!checkpoint) await keeper.save();
-      await this.#pipeline.startDirect(
-        start,
-        keeper.appliedToken,
-        await this.#replayUntil(checkpoint)
-      );
-      return;
+      return pipeline.startIncr(checkpoint, options.startAt, newestOptime);
     }
     if (!checkpoint) keeper.phase = 'full';
-    if (options.mode === 'full') {
-      if (!checkpoint) await keeper.save();
-      if (keeper.copiedAt !== undefined) this.logger.warn(keeper.copiedNotice());
-      return;
-    }
-    // Mode all: everything from fullBeginTs on is fetched into the spool, copy or no copy.
-    keeper.fullBeginTs ??= await this.#newestOptime();
-    const applied = keeper.applied ?? keeper.fullBeginTs;
-    keeper.startAt(applied);
-    if (!checkpoint) await keeper.save();
-    // The lease makes this process the job's only owner: the spool needs no lock of its own.
-    const spool = await OplogSpool.open(join(options.spoolDir, options.checkpoint.name), {
+    this.#copy = new CopyPhase({
+      clients,
+      options,
+      filter,
+      keeper,
+      pipeline,
       logger: this.logger,
-      lock: this.#lease === undefined
+      beforeWrite: this.#beforeWrite,
+      throttle: this.#throttle,
+      // The lease makes this process the job's only owner: the spool needs no lock of its own.
+      lockSpool: lease === undefined,
+      newestOptime,
+      onPhase: (phase, optime) => this.#emitPhase(phase, optime),
+      onProgress: event => this.safeEmit('progress', event),
+      onRetry: event => this.safeEmit('retry', event),
+      onUniqueIndex: event => {
+        logUniqueIndexEvent(this.logger, event);
+        this.safeEmit('uniqueIndex', event);
+      }
     });
-    this.#spool = spool;
-    await this.#pipeline.startSpooling(spool, applied, keeper.appliedToken);
-    if (keeper.phase !== 'full') await this.#applySpool(await this.#replayUntil(checkpoint));
-  }
-
-  /** A restart may have applied past its checkpoint: at most up to the source's newest optime. */
-  async #replayUntil(checkpoint: Checkpoint | undefined): Promise<Timestamp | undefined> {
-    return checkpoint?.lastApplied === undefined ? undefined : this.#newestOptime();
+    await (options.mode === 'all'
+      ? this.#copy.startAll(checkpoint)
+      : this.#copy.startFull(checkpoint));
   }
 
   /** Copies (modes `full` and `all`), then runs until the pipeline fails or has ended. */
   protected override async run(signal: AbortSignal): Promise<void> {
     try {
       if (this.options.mode !== 'incr' && this.phase === 'full' && !this.#keeper?.copiedAt) {
-        const copied = await this.#runCopy(signal);
-        if (copied && this.options.mode === 'all') await this.#beginCatchUp();
-        else if (copied) await this.#finishCopy();
+        await this.#copy?.run(signal, () => this.#draining !== undefined);
       }
       await this.#pipeline?.ended();
     } catch (error) {
@@ -368,7 +327,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
         await this.#copy?.stop();
         await this.#pipeline?.drain();
         await this.#keeper?.flush();
-        await this.#spool?.close();
+        await this.#copy?.spool?.close();
       } finally {
         await this.#release(new Error('replicator stopped'));
       }
@@ -391,94 +350,17 @@ export class Replicator extends Stage<ReplicatorEvents> {
   #release(reason: unknown): Promise<void> {
     this.#released ??= (async () => {
       await this.#pipeline?.shutdown(reason);
-      await this.#spool?.close().catch(() => undefined);
+      await this.#copy?.spool?.close().catch(() => undefined);
       await releaseLease(this.#lease, this.#emitLease, this.options.checkpoint.name);
       await this.#clients?.close();
     })();
     return this.#released;
   }
 
-  /** Runs the full copy; false when a stop ended it first. */
-  async #runCopy(signal: AbortSignal): Promise<boolean> {
-    const { options } = this;
-    const keeper = this.#keeper!;
-    const pipeline = this.#pipeline!;
-    this.#emitPhase('full', keeper.fullBeginTs);
-    this.#copy = startCopy({
-      clients: this.#clients!,
-      options,
-      filter: this.#filter,
-      keeper,
-      logger: this.logger,
-      // A failing fetcher (mode all) stops the copy too: its entries could not be applied.
-      signal: pipeline.signal,
-      onProgress: event => this.safeEmit('progress', event),
-      onRetry: event => this.safeEmit('retry', event),
-      beforeWrite: this.#beforeWrite,
-      throttle: this.#throttle
-    });
-    const result = await this.#copy.run();
-    // stop() may have released the pipeline (its signal aborted) while the copy saved its state.
-    if (result === 'stopped' && this.#draining) return false;
-    signal.throwIfAborted();
-    pipeline.signal.throwIfAborted();
-    if (result === 'stopped') return false;
-    this.logger.info('The full copy is done', { collections: keeper.copiedCollections });
-    return true;
-  }
-
-  /** After the copy (mode all): apply what the spool holds, then keep tailing through it. */
-  async #beginCatchUp(): Promise<void> {
-    const keeper = this.#keeper!;
-    keeper.beginCatchUp(await this.#newestOptime());
-    const relaxed = this.#copy?.relaxedUniqueIndexes ?? [];
-    await recordCopiedUniqueIndexes(relaxed, keeper, this.#reportUniqueIndex);
-    await this.#applySpool(undefined);
-    // Nothing was written during the copy: there is nothing to catch up on.
-    if (keeper.endCatchUpIfReached()) this.#emitPhase('incr');
-  }
-
-  async #applySpool(replayUntil: Timestamp | undefined): Promise<void> {
-    const keeper = this.#keeper!;
-    this.#emitPhase(keeper.phase);
-    await this.#pipeline!.startApplyingSpool(this.#spool!, keeper.applied!, {
-      catchUpUntil: keeper.copyEndTs,
-      replayUntil
-    });
-  }
-
-  /** Mode full: the unique indexes the copy relaxed are enforced, and the copy recorded done. */
-  async #finishCopy(): Promise<void> {
-    const { uniqueConflictPolicy } = this.options.applier;
-    const relaxed = this.#copy?.relaxedUniqueIndexes ?? [];
-    await enforceCopiedUniqueIndexes(this.#clients!.target, relaxed, this.#keeper!, {
-      policy: uniqueConflictPolicy ?? hashedApplierPoolDefaults.uniqueConflictPolicy,
-      emit: this.#reportUniqueIndex,
-      beforeWrite: this.#beforeWrite
-    });
-    await this.#keeper!.markCopied();
-  }
-
   /** Every write to the target checks the lease first: a replicator that lost it writes nothing. */
   readonly #beforeWrite = (): void => this.#lease?.assertHeld();
 
   readonly #emitLease = (event: LeaseEvent): void => this.safeEmit('lease', event);
-
-  #requireRunning(call: string): void {
-    if (this.state === 'running' || this.state === 'paused') return;
-    throw new InvalidStateError(
-      `${call} needs a running replicator (it is ${this.state})`,
-      this.state,
-      {
-        hint: 'Call it after start() has resolved and before stop()'
-      }
-    );
-  }
-
-  readonly #reportUniqueIndex = (event: UniqueIndexEvent): void => {
-    logUniqueIndexEvent(this.logger, event);
-    this.safeEmit('uniqueIndex', event);
-  };
 
   #emitPhase(phase: ReplicationPhase, optime = this.#keeper?.applied): void {
     this.logger.info(`Phase ${phase}`, optime ? { optime: `${optime.t}:${optime.i}` } : {});

@@ -21,7 +21,7 @@ import { inspect } from 'node:util';
 
 import { EventEmitter } from 'eventemitter3';
 
-import { type ReplicationError } from '../errors.js';
+import { InvalidStateError, type ReplicationError } from '../errors.js';
 import { type RetryEvent, type StageState, type StateChangeEvent } from '../events.js';
 import { type Logger, redactError, silentLogger } from '../logger.js';
 import { emitSafely } from './emit-safely.js';
@@ -247,6 +247,21 @@ export abstract class Stage<Events extends StageEvents> extends EventEmitter<Eve
     this.#baseEmit('error', error);
     this.#abort.abort(error);
     this.#end(() => this.#settle.reject(error));
+  }
+
+  /**
+   * Throws unless the stage is `running` or `paused`: for methods that act on a running stage.
+   * @throws {@link InvalidStateError} naming `call` and the state
+   */
+  protected requireRunning(call: string): void {
+    if (this.#state === 'running' || this.#state === 'paused') return;
+    throw new InvalidStateError(
+      `${call} needs a running ${this.stageName} (it is ${this.#state})`,
+      this.#state,
+      {
+        hint: 'Call it after start() has resolved and before stop()'
+      }
+    );
   }
 
   /**

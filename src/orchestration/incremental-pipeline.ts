@@ -23,6 +23,7 @@ import { type Document, type MongoClient, type Timestamp } from 'mongodb';
 import { HashedApplierPool } from '../apply/hashed-applier-pool.js';
 import { ReplBatcher } from '../batch/repl-batcher.js';
 import { type TransactionMode } from '../batch/repl-batcher-options.js';
+import { type Checkpoint } from '../checkpoint/checkpoint.js';
 import { ChangeStreamFetcher } from '../fetch/change-stream-fetcher.js';
 import { OplogFetcher } from '../fetch/oplog-fetcher.js';
 import { type OplogFetcherEvents } from '../fetch/oplog-fetcher-events.js';
@@ -38,6 +39,7 @@ import { type OplogSpool } from '../spool/oplog-spool.js';
 import { feedFromSpool, pumpToSpool } from '../spool/spool-bridge.js';
 import { type WriteThrottle } from '../throttle/write-throttle.js';
 import { type CheckpointKeeper } from './checkpoint-keeper.js';
+import { replayUntil } from './source-position.js';
 
 /**
  * The events the pipeline reports to its owner, named and shaped as the Replicator's.
@@ -127,6 +129,24 @@ export class IncrementalPipeline {
   /** Aborted when a forced stop arrives or any part fails. */
   get signal(): AbortSignal {
     return this.#abort.signal;
+  }
+
+  /**
+   * Mode incr's start: from the checkpoint's position, or without one from `startAt` (the
+   * source's newest optime for `'latest'`), saved at once.
+   */
+  async startIncr(
+    checkpoint: Checkpoint | undefined,
+    startAt: ResolvedReplicatorOptions['startAt'],
+    newestOptime: () => Promise<Timestamp>
+  ): Promise<void> {
+    const keeper = this.#options.keeper;
+    const start =
+      checkpoint?.lastApplied ?? (startAt === 'latest' ? await newestOptime() : startAt);
+    keeper.startAt(start);
+    if (!checkpoint) await keeper.save();
+    const replay = await replayUntil(checkpoint?.lastApplied, newestOptime);
+    await this.startDirect(start, keeper.appliedToken, replay);
   }
 
   /**

@@ -13,6 +13,18 @@ const WAIT_DB = 'mongo_replicate';
 const WAIT_COLLECTION = 'fences';
 
 /**
+ * How far a restart may replay: a process that stopped after applying past its checkpoint applied
+ * at most up to the source's newest optime now (`newest`). Nothing without an applied position.
+ * @internal
+ */
+export async function replayUntil(
+  lastApplied: Timestamp | undefined,
+  newest: () => Promise<Timestamp>
+): Promise<Timestamp | undefined> {
+  return lastApplied === undefined ? undefined : newest();
+}
+
+/**
  * The source's newest optime: its newest oplog entry, or with change streams (which may not
  * read the oplog) its majority-committed operation time.
  * @throws {@link SourceReadError} when the source has no oplog or reports no operation time
