@@ -12,6 +12,7 @@ import { type Document, Int32 } from 'mongodb';
 
 import { InvalidConfigError } from '../../src/errors.js';
 import { Replicator } from '../../src/replicator.js';
+import { Verifier } from '../../src/verify/verifier.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 import { rawDocuments } from '../support/replication.js';
 import { type ShardedSource, startShardedSource } from '../support/sharded-source.js';
@@ -165,6 +166,14 @@ describe('a sharded source (through its mongos)', () => {
         index => index.unique === true
       );
       assert.ok(unique.length > 0, 'the unique indexes are unique again on the target');
+      // The Verifier reads the sharded side through its mongos too.
+      const report = await new Verifier({
+        source: sharded.client,
+        target: d.target,
+        filter: { include: [`${db}.*`] }
+      }).verify();
+      assert.equal(report.equal, true, JSON.stringify(report.namespaces));
+      assert.ok(report.namespaces.length >= 4, 'every collection was verified');
     });
   }
 });
