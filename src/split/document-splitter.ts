@@ -47,6 +47,9 @@ export {
 } from './document-splitter-options.js';
 export { type IdRange, rangeFindOptions } from './id-range.js';
 
+/** Collections of one database from which `splitMany` estimates them together. */
+const MANY_COLLECTIONS = 8;
+
 /**
  * Cuts source collections into `_id` ranges for parallel readers; see the module comment for how
  * and why.
@@ -97,16 +100,21 @@ export class DocumentSplitter extends EventEmitter<DocumentSplitterEvents> {
 
   /**
    * Cuts many collections, up to `concurrency` at once, and emits `split` for each. A database
-   * whose documents all together would make one range (`dbStats`) has every collection read as
-   * one range without asking each for its count: on a source of thousands of small collections
-   * that saves a round trip per collection.
+   * of 8 collections or more whose documents all together would make one range (`dbStats`) has
+   * every collection read as one range without asking each for its count (each is estimated at
+   * the database's average): on a source of thousands of small collections that saves a round
+   * trip per collection.
    *
    * @returns The ranges of each namespace, in the order given.
    * @throws as {@link DocumentSplitter.split}
    */
   async splitMany(namespaces: readonly string[], concurrency = 8): Promise<(readonly IdRange[])[]> {
     const parsed = namespaces.map(namespace => parseNamespace(namespace));
-    const dbs = [...new Set(parsed.map(ns => ns.db))];
+    const perDb = new Map<string, number>();
+    for (const { db } of parsed) perDb.set(db, (perDb.get(db) ?? 0) + 1);
+    // Only where counting one by one would cost: a database's average is a poor estimate of
+    // each of a few collections (progress and ETA read it).
+    const dbs = [...perDb].filter(([, count]) => count >= MANY_COLLECTIONS).map(([db]) => db);
     const small = new Map<string, number>();
     await forEachConcurrently(dbs, concurrency, async db => {
       const perCollection = await this.#smallDatabaseEstimate(db);
