@@ -7,9 +7,13 @@ import { type MongoClient, Timestamp } from 'mongodb';
 
 import {
   type AppliedBatchEvent,
+  type CopyStateStore,
   HashedApplierPool,
   InvalidConfigError,
+  isCopyStateStore,
   type LagEvent,
+  type LeasingCheckpointStore,
+  loadCheckpoint,
   MemoryCheckpointStore,
   NamespaceFilter,
   OplogFetcher,
@@ -128,4 +132,18 @@ export function errors(error: unknown): void {
   // @ts-expect-error: codes are a closed set
   const code: ReplicationErrorCode = 'MR_SOMETHING';
   void code;
+}
+
+export async function checkpointStores(): Promise<void> {
+  const store = new MemoryCheckpointStore();
+  // Every store of the package keeps leases and the copy's state apart.
+  store satisfies LeasingCheckpointStore & CopyStateStore;
+  const checkpoint = await loadCheckpoint(store, 'shop');
+  checkpoint?.copy?.[0]?.ranges[0]?.done satisfies boolean | undefined;
+  checkpoint?.copyCollections satisfies number | undefined;
+  if (isCopyStateStore(store)) await store.saveCopyState('shop', [], { replace: true });
+  // @ts-expect-error: a copy state is a list of collections, not one
+  await store.saveCopyState('shop', { sourceNs: 'a.b', targetNs: 'a.b', ranges: [] });
+  // @ts-expect-error: loadCheckpoint takes the store and the name
+  await loadCheckpoint('shop');
 }
