@@ -222,16 +222,7 @@ export class CatalogCopier extends EventEmitter<CatalogCopierEvents> {
    * @throws {@link TargetWriteError} when the target refuses a creation
    */
   async ensureCollections(namespaces: readonly string[], concurrency: number): Promise<void> {
-    await forEachConcurrently(namespaces, concurrency, async ns => {
-      const { db, coll } = splitNamespace(ns);
-      this.#options.beforeWrite();
-      try {
-        await this.#options.target.db(db).command({ create: coll });
-      } catch (error) {
-        if (serverCode(error) === NAMESPACE_EXISTS) return;
-        throw targetWriteFailed(`Creating ${ns} on the target`, error, ns);
-      }
-    });
+    await forEachConcurrently(namespaces, concurrency, ns => this.#create(ns, {}, true));
   }
 
   async #prepareCollection(
@@ -374,12 +365,14 @@ export class CatalogCopier extends EventEmitter<CatalogCopierEvents> {
     });
   }
 
-  async #create(ns: string, fields: Readonly<Document>): Promise<void> {
+  /** Creates `ns` with `fields`; with `unlessExists`, one that exists already is left as it is. */
+  async #create(ns: string, fields: Readonly<Document>, unlessExists = false): Promise<void> {
     const { db, coll } = splitNamespace(ns);
     this.#options.beforeWrite();
     try {
       await this.#options.target.db(db).command({ create: coll, ...fields });
     } catch (error) {
+      if (unlessExists && serverCode(error) === NAMESPACE_EXISTS) return;
       throw targetWriteFailed(`Creating ${ns} on the target`, error, ns);
     }
   }

@@ -19,6 +19,11 @@ import { orderViews, targetViewOn } from './view-definitions.js';
 const NAMESPACE_NOT_FOUND = 26;
 /** `listIndexes` commands in flight at once. */
 const LIST_INDEXES_CONCURRENCY = 8;
+/**
+ * Collections of one database from which one `dbStats` may stand in for a `listIndexes` each;
+ * fewer are listed one by one (the extra command would not pay).
+ */
+const MANY_COLLECTIONS = 8;
 
 /**
  * Collections mongod manages itself, never copied whatever the filter says: `system.views`
@@ -62,7 +67,8 @@ export async function readSourceCatalog(
       const coll = String(entry.name);
       return !managedByServer(coll) && filter.map(`${db}.${coll}`) !== null;
     });
-    const onlyIdIndexes = copied.length >= 8 && (await hasOnlyIdIndexes(source, db, listed));
+    const onlyIdIndexes =
+      copied.length >= MANY_COLLECTIONS && (await hasOnlyIdIndexes(source, db, listed));
     const indexes = await mapConcurrently(copied, LIST_INDEXES_CONCURRENCY, entry => {
       if (entry.type !== 'collection' && entry.type !== 'timeseries') {
         return Promise.resolve<Document[] | undefined>([]);

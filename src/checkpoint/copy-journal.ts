@@ -8,7 +8,7 @@
  * A crash during an append can leave a torn last line: it is ignored when read (the record it
  * held is older than nothing else, and the replicator copies its range again after a restart).
  */
-import { open, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 import { BSON } from 'mongodb';
@@ -98,15 +98,12 @@ function linesOf(collections: Iterable<CopiedCollection>): string {
 }
 
 async function appendDurably(path: string, text: string): Promise<void> {
-  let created = false;
-  const handle = await open(path, 'a').catch(async (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'ENOENT') throw error;
-    created = true;
-    return open(path, 'a');
-  });
+  await mkdir(dirname(path), { recursive: true });
+  const handle = await open(path, 'a');
+  let created: boolean;
   try {
-    const { size } = await handle.stat();
-    created ||= size === 0;
+    // An empty file is one this append may have created: its name must reach the disk too.
+    created = (await handle.stat()).size === 0;
     await handle.appendFile(text, 'utf8');
     await handle.sync();
   } finally {

@@ -33,34 +33,56 @@ function hexOf(value: unknown): string | undefined {
 }
 
 /**
- * Reads the identity of the deployment `client` talks to; `undefined` when the deployment does
- * not say (a standalone server, or a user allowed neither `replSetGetConfig` nor a read of
- * `local.system.replset`).
+ * What `client` talks to: a mongos or not, and the deployment's identity.
+ * @internal
+ */
+export interface DeploymentDescription {
+  /** A mongos (`hello` says `isdbgrid`): the front of a sharded cluster. */
+  readonly mongos: boolean;
+  /**
+   * `undefined` when the deployment does not say (a standalone server, or a user allowed neither
+   * `replSetGetConfig` nor a read of `local.system.replset`, nor of `config.version` on a mongos).
+   */
+  readonly identity: DeploymentIdentity | undefined;
+}
+
+/**
+ * Reads what `client` talks to (see {@link DeploymentDescription}).
  * @throws {@link SourceReadError} or {@link TargetWriteError} (by `side`) when `hello` fails
  * @internal
  */
-export async function readDeploymentIdentity(
+export async function describeDeployment(
   client: MongoClient,
   side: 'source' | 'target'
-): Promise<DeploymentIdentity | undefined> {
-  const admin = client.db('admin');
+): Promise<DeploymentDescription> {
   let hello: Document;
   try {
-    hello = await admin.command({ hello: 1 });
+    hello = await client.db('admin').command({ hello: 1 });
   } catch (error) {
     throw sideError(side, error, { action: `Asking the ${side} which deployment it is` });
   }
-  if (hello.msg === 'isdbgrid') {
-    const version = await client
-      .db('config')
-      .collection('version')
-      .findOne({})
-      .catch(() => null);
-    const clusterId = hexOf(version?.clusterId);
-    return clusterId === undefined
-      ? undefined
-      : { id: `cluster:${clusterId}`, label: 'sharded cluster' };
-  }
+  const mongos = hello.msg === 'isdbgrid';
+  const identity = mongos ? await clusterIdentity(client) : await replicaSetIdentity(client, hello);
+  return { mongos, identity };
+}
+
+async function clusterIdentity(client: MongoClient): Promise<DeploymentIdentity | undefined> {
+  const version = await client
+    .db('config')
+    .collection('version')
+    .findOne({})
+    .catch(() => null);
+  const clusterId = hexOf(version?.clusterId);
+  return clusterId === undefined
+    ? undefined
+    : { id: `cluster:${clusterId}`, label: 'sharded cluster' };
+}
+
+async function replicaSetIdentity(
+  client: MongoClient,
+  hello: Document
+): Promise<DeploymentIdentity | undefined> {
+  const admin = client.db('admin');
   const setName: unknown = hello.setName;
   if (typeof setName !== 'string') return undefined;
   const fromConfig = await admin
@@ -81,32 +103,15 @@ export async function readDeploymentIdentity(
 }
 
 /**
- * Whether `client` talks to a mongos (`hello` says `isdbgrid`).
- * @throws {@link SourceReadError} when `hello` fails
- * @internal
- */
-export async function isMongos(client: MongoClient): Promise<boolean> {
-  try {
-    const hello = await client.db('admin').command({ hello: 1 });
-    return hello.msg === 'isdbgrid';
-  } catch (error) {
-    throw sideError('source', error, { action: 'Asking the source which deployment it is' });
-  }
-}
-
-/**
  * The source's identity (which binds the checkpoint), and it again when the target is the same
  * deployment. Logs when either side does not tell (then neither can be checked).
  * @internal
  */
-export async function compareDeployments(
-  clients: { readonly source: MongoClient; readonly target: MongoClient },
+export function compareDeployments(
+  source: DeploymentIdentity | undefined,
+  target: DeploymentIdentity | undefined,
   logger: Logger
-): Promise<{ sourceId: string | undefined; sameDeployment: DeploymentIdentity | undefined }> {
-  const [source, target] = await Promise.all([
-    readDeploymentIdentity(clients.source, 'source'),
-    readDeploymentIdentity(clients.target, 'target')
-  ]);
+): { sourceId: string | undefined; sameDeployment: DeploymentIdentity | undefined } {
   if (source === undefined || target === undefined) {
     logger.warn(
       'The source or the target does not tell which deployment it is (replSetGetConfig): replicating a deployment onto itself cannot be detected, nor a checkpoint of another source',
@@ -188,13 +193,17 @@ export async function identifyDeployments(
   options: Pick<ResolvedReplicatorOptions, 'filter' | 'checkpoint' | 'fetchMethod'>,
   logger: Logger
 ): Promise<{ sourceId: string | undefined; filter: NamespaceFilter }> {
-  if (options.fetchMethod === 'oplog' && (await isMongos(clients.source))) {
+  const [source, target] = await Promise.all([
+    describeDeployment(clients.source, 'source'),
+    describeDeployment(clients.target, 'target')
+  ]);
+  if (options.fetchMethod === 'oplog' && source.mongos) {
     throw new InvalidConfigError(
       'fetchMethod',
       "the source is a sharded cluster (a mongos), whose shards' oplogs cannot be read through it. Nothing was written. Use fetchMethod 'changeStream' (CLI --fetch-method changeStream): one cluster-wide change stream through the mongos, balancer on"
     );
   }
-  const { sourceId, sameDeployment } = await compareDeployments(clients, logger);
+  const { sourceId, sameDeployment } = compareDeployments(source.identity, target.identity, logger);
   if (sameDeployment === undefined) {
     return { sourceId, filter: replicatorFilter(options, undefined) };
   }

@@ -141,7 +141,7 @@ export class DocumentSplitter extends EventEmitter<DocumentSplitterEvents> {
       throw toSourceReadError(db, error);
     }
     const objects = Number(stats.objects);
-    const collections = Math.max(1, Number(stats.collections) || 1);
+    const collections = Number(stats.collections) || 1;
     if (!Number.isFinite(objects)) return undefined;
     const { maxRangesPerCollection, minDocumentsPerRange } = this.options;
     if (rangeCountFor(objects, maxRangesPerCollection, minDocumentsPerRange) > 1) return undefined;

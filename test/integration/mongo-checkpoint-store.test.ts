@@ -63,9 +63,9 @@ describe('MongoCheckpointStore', () => {
   });
 });
 
-describe('MongoCheckpointStore leases', () => {
+describe('MongoCheckpointStore leases and copy state', () => {
   let deployments: Deployments;
-  const database = uniqueDbName('lease');
+  const database = uniqueDbName('contracts');
   let n = 0;
   before(async () => {
     deployments = await startDeployments();
@@ -78,19 +78,6 @@ describe('MongoCheckpointStore leases', () => {
     store: new MongoCheckpointStore(deployments.target, { database }),
     name: `lease-${++n}`
   }));
-});
-
-describe('MongoCheckpointStore copy state', () => {
-  let deployments: Deployments;
-  const database = uniqueDbName('copystate');
-  let n = 0;
-  before(async () => {
-    deployments = await startDeployments();
-  });
-  after(async () => {
-    await deployments.target.db(database).dropDatabase();
-    await deployments.close();
-  });
   copyStateContract('mongo', async () => ({
     store: new MongoCheckpointStore(deployments.target, { database }),
     name: `copy-${++n}`
