@@ -147,7 +147,7 @@ export interface ReplicatorOptions extends StageOptions {
    * Options of the fetcher stage, the {@link OplogFetcher} or the {@link ChangeStreamFetcher}
    * (without `source` and `start`).
    */
-  fetcher?: Omit<OplogFetcherOptions, 'source' | 'start' | 'signal' | 'logger'>;
+  fetcher?: Omit<OplogFetcherOptions, 'source' | 'start' | 'startKind' | 'signal' | 'logger'>;
   /** Options of the {@link ReplBatcher} stage (without `input` and `filter`). */
   batcher?: Omit<
     ReplBatcherOptions,

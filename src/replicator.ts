@@ -28,6 +28,7 @@ import { logUniqueIndexEvent } from './apply/unique-guard.js';
 import { type UniqueIndexRef } from './catalog/unique-indexes.js';
 import { type ReplicationPhase } from './checkpoint/checkpoint.js';
 import { type ReplicationError } from './errors.js';
+import { shardClientFor } from './fetch/source-shards.js';
 import { type LeaseKeeper } from './lease/lease-keeper.js';
 import { firstFailure, sideError } from './lifecycle/side-errors.js';
 import { Stage } from './lifecycle/stage.js';
@@ -92,6 +93,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
   #clients: DeploymentClients | undefined;
   #keeper: CheckpointKeeper | undefined;
   #pipeline: IncrementalPipeline | undefined;
+  #sourceSharded = false;
   #lease: LeaseKeeper | undefined;
   /** Modes `full` and `all`: the copy, and mode `all`'s spool. */
   #copy: CopyPhase | undefined;
@@ -251,7 +253,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
   /** Takes the lease, loads the checkpoint and starts what the mode and the checkpoint call for. */
   async #start(clients: DeploymentClients, signal: AbortSignal): Promise<void> {
     const { options } = this;
-    const { filter, lease, keeper, pipeline } = await assembleReplicator(
+    const { filter, sourceSharded, lease, keeper, pipeline } = await assembleReplicator(
       {
         options,
         logger: this.logger,
@@ -263,12 +265,14 @@ export class Replicator extends Stage<ReplicatorEvents> {
         setStandby: waiting => this.setStandby(waiting),
         fail: error => this.fail(error),
         spool: () => this.#copy?.spool,
-        onCatchUpEnd: () => this.#emitPhase('incr')
+        onCatchUpEnd: () => this.#emitPhase('incr'),
+        connectShard: shard => shardClientFor(this.#connections.source, shard)
       },
       clients,
       signal
     );
     [this.#filter, this.#lease, this.#keeper, this.#pipeline] = [filter, lease, keeper, pipeline];
+    this.#sourceSharded = sourceSharded;
     const checkpoint = await keeper.load();
     const newestOptime = () => this.#newestOptime();
     if (options.mode === 'incr') {
@@ -368,6 +372,8 @@ export class Replicator extends Stage<ReplicatorEvents> {
   }
 
   #newestOptime(): Promise<Timestamp> {
-    return newestSourceOptime(this.#clients!.source, this.options.fetchMethod);
+    // A mongos has no oplog of its own: the cluster's time is its operation time.
+    const readsOplog = this.options.fetchMethod === 'oplog' && !this.#sourceSharded;
+    return newestSourceOptime(this.#clients!.source, readsOplog ? 'oplog' : 'operationTime');
   }
 }

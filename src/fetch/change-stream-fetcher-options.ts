@@ -21,7 +21,7 @@ import {
  * starts right after it (`startAtOperationTime`) unless a `resumeToken` is given.
  * @public
  */
-export interface ChangeStreamFetcherOptions extends OplogFetcherOptions {
+export interface ChangeStreamFetcherOptions extends Omit<OplogFetcherOptions, 'startKind'> {
   /**
    * The resume token of the last change already applied (what a checkpoint stores): the stream
    * starts after it (`startAfter`) and `start` only names its optime.
@@ -52,6 +52,8 @@ export function resolveChangeStreamFetcherOptions(
     return Object.freeze({
       source: reader.client('source'),
       start: readStart(reader),
+      // A stream starts at a cluster time, never at an entry it must find first.
+      startKind: 'time' as const,
       ...readFetcherSettings(reader),
       resumeToken: reader.optionalDocument<Document>(
         'resumeToken',

@@ -36,6 +36,14 @@ export interface OplogFetcherOptions extends StageOptions {
    */
   start: Timestamp | 'latest';
   /**
+   * What `start` is. `'entry'`: an entry of this oplog (checkpoint semantics above). `'time'`: a
+   * point in time that need not be an entry here, such as a sharded cluster's cluster time read
+   * on its mongos: fetching begins with the first entry after it, and the oplog's oldest entry
+   * must be no newer than it (else entries after it may be gone: {@link OplogStartMissingError}).
+   * @defaultValue 'entry'
+   */
+  startKind?: 'entry' | 'time';
+  /**
    * Entries per `find`/`getMore` batch.
    * @defaultValue 1000
    */
@@ -90,6 +98,8 @@ export interface ResolvedOplogFetcherOptions {
   readonly source: MongoClient;
   /** See {@link OplogFetcherOptions.start}. */
   readonly start: Timestamp | 'latest';
+  /** See {@link OplogFetcherOptions.startKind}. */
+  readonly startKind: 'entry' | 'time';
   /** See {@link OplogFetcherOptions.batchSize}. */
   readonly batchSize: number;
   /** See {@link OplogFetcherOptions.maxAwaitTimeMS}. */
@@ -112,7 +122,7 @@ export interface ResolvedOplogFetcherOptions {
  */
 export function readFetcherSettings(
   reader: OptionReader
-): Omit<ResolvedOplogFetcherOptions, 'source' | 'start'> {
+): Omit<ResolvedOplogFetcherOptions, 'source' | 'start' | 'startKind'> {
   const d = oplogFetcherDefaults;
   const retry = readRetryOptions(reader.object('retry'), false);
   return {
@@ -129,6 +139,8 @@ export function readFetcherSettings(
     lagIntervalMs: reader.integer('lagIntervalMs', d.lagIntervalMs, { min: 10 })
   };
 }
+
+const START_KINDS = ['entry', 'time'] as const;
 
 /**
  * Reads `start`: the optime of the last applied entry, or `'latest'`.
@@ -159,6 +171,7 @@ export function resolveOplogFetcherOptions(
     return Object.freeze({
       source: reader.client('source'),
       start: readStart(reader),
+      startKind: reader.oneOf('startKind', START_KINDS, 'entry'),
       ...readFetcherSettings(reader)
     });
   });

@@ -5,6 +5,7 @@
  * ```
  *  start() ─► open ─ resolve 'latest' (newest entry), find ts ≥ start (tailable, awaitData,
  *    │               oplogReplay); the first entry must BE start (it is already applied: drop it)
+ *    │               (startKind 'time': find ts > start, and the oldest entry must be ≤ start)
  *    │               └─ it is not ──────────────────────────────► failed (OplogStartMissingError)
  *    ▼
  *  tail ─ getMore → decode (exact BSON types) → skip fromMigrate → push each entry to `output`
@@ -82,6 +83,10 @@ const TS_ONLY = Object.freeze({ projection: { _id: 0, ts: 1 }, limit: 1 });
  */
 export class OplogFetcher extends TailingFetcher<OplogFetcherEvents> {
   #cursor: RawCursor | undefined;
+  /** The first entry after a time start, read while checking the start: delivered first. */
+  #firstRaw: Uint8Array | undefined;
+  /** Once true, the resume point is an entry of this oplog. */
+  #fetchedAnEntry = false;
 
   /**
    * Validates the options; no I/O happens before `start()`.
@@ -116,8 +121,10 @@ export class OplogFetcher extends TailingFetcher<OplogFetcherEvents> {
    */
   protected async openCursor(from: Timestamp): Promise<void> {
     const { batchSize, maxAwaitTimeMS } = this.options;
+    // A time start (`startKind: 'time'`) is no entry of this oplog until an entry was fetched.
+    const atTime = !this.#fetchedAnEntry && this.options.startKind === 'time';
     const cursor = this.#oplog().find(
-      { ts: { $gte: from } },
+      { ts: atTime ? { $gt: from } : { $gte: from } },
       {
         tailable: true,
         awaitData: true,
@@ -129,19 +136,35 @@ export class OplogFetcher extends TailingFetcher<OplogFetcherEvents> {
       }
     );
     this.#cursor = cursor;
-    let first: Timestamp | undefined;
+    let first: Uint8Array | null;
+    let oldest: Timestamp | undefined;
     try {
-      const raw = await nextRaw(cursor);
+      first = await nextRaw(cursor);
       // Stopped meanwhile: the cursor was closed under us, so an empty answer means nothing.
       this.halt.throwIfAborted();
-      first = raw === null ? undefined : decodeOplogEntry(raw).entry.ts;
+      // Read after the first entry: an oldest entry no newer than `from` then proves that
+      // nothing between `from` and the first entry had been truncated when it was returned.
+      if (atTime) oldest = await this.#edgeOptime(1);
     } catch (error) {
       await this.closeCursor();
       throw error;
     }
-    if (first !== undefined && compareOptimes(first, from) === 0) return;
+    if (atTime) {
+      if (oldest !== undefined && compareOptimes(oldest, from) <= 0) {
+        this.#firstRaw = first ?? undefined;
+        return;
+      }
+      await this.closeCursor();
+      throw oplogStartMissing(
+        from,
+        first === null ? undefined : decodeOplogEntry(first).entry.ts,
+        oldest
+      );
+    }
+    const firstTs = first === null ? undefined : decodeOplogEntry(first).entry.ts;
+    if (firstTs !== undefined && compareOptimes(firstTs, from) === 0) return;
     await this.closeCursor();
-    throw oplogStartMissing(from, first, await this.#edgeOptime(1));
+    throw oplogStartMissing(from, firstTs, await this.#edgeOptime(1));
   }
 
   /** Whether the tailable cursor is open. @internal */
@@ -157,6 +180,12 @@ export class OplogFetcher extends TailingFetcher<OplogFetcherEvents> {
     const cursor = this.#cursor;
     if (cursor === undefined) throw new Error('oplog-fetcher: no cursor to tail');
     const halt = this.halt;
+    const held = this.#firstRaw;
+    this.#firstRaw = undefined;
+    if (held !== undefined) {
+      const raws = [held, ...takeBufferedRaw(cursor).documents];
+      if (!(await this.#deliver(raws))) return;
+    }
     while (!halt.aborted) {
       const fetching = cursor.bufferedCount() === 0;
       if (fetching && isDead(cursor)) {
@@ -179,6 +208,7 @@ export class OplogFetcher extends TailingFetcher<OplogFetcherEvents> {
   protected dropCursor(): Promise<void> | undefined {
     const cursor = this.#cursor;
     this.#cursor = undefined;
+    this.#firstRaw = undefined;
     return cursor?.close();
   }
 
@@ -209,6 +239,7 @@ export class OplogFetcher extends TailingFetcher<OplogFetcherEvents> {
       this.fetchedOptime = fetched.entry.ts;
     }
     this.fetchedOptime = batch.lastOptime; // also past trailing skipped entries
+    this.#fetchedAnEntry = true;
     this.safeEmit('batch', {
       stage: this.stageName,
       count: batch.deliver.length,

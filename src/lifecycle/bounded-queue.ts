@@ -39,6 +39,8 @@ export class BoundedQueue<T> {
   #closed = false;
   readonly #producers: ProducerWaiter<T>[] = [];
   readonly #consumers: ConsumerWaiter<T>[] = [];
+  /** Woken when an item is queued or the queue closes; they take nothing. */
+  readonly #watchers: (() => void)[] = [];
 
   /**
    * @param maxItems - Most items held at once; a positive integer.
@@ -145,6 +147,28 @@ export class BoundedQueue<T> {
   }
 
   /**
+   * Resolves once an item is queued or the queue is closed, without taking anything: for a
+   * consumer that takes items with {@link BoundedQueue.tryShift} from several queues and must
+   * look at all of them in one synchronous pass. Rejects with `signal.reason` if it aborts first.
+   */
+  whenNotEmpty(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason as unknown);
+    if (this.size > 0 || this.#closed) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        remove(this.#watchers, wake);
+        reject(signal?.reason as unknown);
+      };
+      const wake = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      this.#watchers.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /**
    * The next item if one is queued, without waiting; `undefined` otherwise. Lets a consumer
    * gather a batch of what is already there.
    */
@@ -162,6 +186,7 @@ export class BoundedQueue<T> {
     for (const producer of this.#producers.splice(0)) producer.settle(false);
     if (this.size === 0)
       for (const consumer of this.#consumers.splice(0)) consumer.settle(undefined);
+    for (const wake of this.#watchers.splice(0)) wake();
   }
 
   /** Yields items until the queue is closed and empty. */
@@ -184,6 +209,7 @@ export class BoundedQueue<T> {
     }
     this.#items.push({ item, bytes });
     this.#bytes += bytes;
+    for (const wake of this.#watchers.splice(0)) wake();
   }
 
   #dequeue(): T {

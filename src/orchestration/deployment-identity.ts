@@ -190,24 +190,18 @@ export function replicatorFilter(
  */
 export async function identifyDeployments(
   clients: { readonly source: MongoClient; readonly target: MongoClient },
-  options: Pick<ResolvedReplicatorOptions, 'filter' | 'checkpoint' | 'fetchMethod'>,
+  options: Pick<ResolvedReplicatorOptions, 'filter' | 'checkpoint'>,
   logger: Logger
-): Promise<{ sourceId: string | undefined; filter: NamespaceFilter }> {
+): Promise<{ sourceId: string | undefined; sourceSharded: boolean; filter: NamespaceFilter }> {
   const [source, target] = await Promise.all([
     describeDeployment(clients.source, 'source'),
     describeDeployment(clients.target, 'target')
   ]);
-  if (options.fetchMethod === 'oplog' && source.mongos) {
-    throw new InvalidConfigError(
-      'fetchMethod',
-      "the source is a sharded cluster (a mongos), whose shards' oplogs cannot be read through it. Nothing was written. Use fetchMethod 'changeStream' (CLI --fetch-method changeStream): one cluster-wide change stream through the mongos, balancer on"
-    );
-  }
   const { sourceId, sameDeployment } = compareDeployments(source.identity, target.identity, logger);
   if (sameDeployment === undefined) {
-    return { sourceId, filter: replicatorFilter(options, undefined) };
+    return { sourceId, sourceSharded: source.mongos, filter: replicatorFilter(options, undefined) };
   }
   const filter = replicatorFilter(options, (ns, to) => selfReplication(sameDeployment, ns, to));
   await checkSelfReplication(clients.source, filter);
-  return { sourceId, filter };
+  return { sourceId, sourceSharded: source.mongos, filter };
 }

@@ -28,6 +28,8 @@ import { ChangeStreamFetcher } from '../fetch/change-stream-fetcher.js';
 import { OplogFetcher } from '../fetch/oplog-fetcher.js';
 import { type OplogFetcherEvents } from '../fetch/oplog-fetcher-events.js';
 import { oplogFetcherDefaults } from '../fetch/oplog-fetcher-options.js';
+import { ShardedOplogFetcher } from '../fetch/sharded-oplog-fetcher.js';
+import { type SourceShard } from '../fetch/source-shards.js';
 import { BoundedQueue } from '../lifecycle/bounded-queue.js';
 import { type Stage, type StageEvents } from '../lifecycle/stage.js';
 import { type Logger } from '../logger.js';
@@ -86,9 +88,14 @@ export interface IncrementalPipelineOptions {
   readonly beforeWrite: () => void;
   /** The rate limit and pause gate of the applier's writes (shared with the copy). */
   readonly throttle: WriteThrottle;
+  /**
+   * Present when the source is a sharded cluster: a new client of one shard. With `fetchMethod`
+   * `'oplog'` every shard's oplog is then read (ShardedOplogFetcher).
+   */
+  readonly connectShard?: ((shard: SourceShard) => MongoClient) | undefined;
 }
 
-type Fetcher = OplogFetcher | ChangeStreamFetcher;
+type Fetcher = OplogFetcher | ShardedOplogFetcher | ChangeStreamFetcher;
 
 /**
  * Where the target may not match the source write by write: up to `catchUpUntil` (the catch-up
@@ -246,10 +253,13 @@ export class IncrementalPipeline {
       source,
       start
     };
+    const connectShard = this.#options.connectShard;
     const fetcher =
       settings.fetchMethod === 'changeStream'
         ? new ChangeStreamFetcher({ ...options, resumeToken })
-        : new OplogFetcher(options);
+        : connectShard
+          ? new ShardedOplogFetcher({ ...options, connectShard })
+          : new OplogFetcher(options);
     if (fetcher instanceof ChangeStreamFetcher) {
       fetcher.on('skipped', event => emit('skipped', event));
     }

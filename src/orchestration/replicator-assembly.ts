@@ -3,7 +3,10 @@
  * that follows), the checkpoint's lease held, its keeper, and the incremental pipeline. The
  * copy side (`copy-phase.ts`) is built by the Replicator afterwards, only in modes that copy.
  */
+import { type MongoClient } from 'mongodb';
+
 import { type ReplicationError } from '../errors.js';
+import { type SourceShard } from '../fetch/source-shards.js';
 import { type LeaseKeeper } from '../lease/lease-keeper.js';
 import { type Logger } from '../logger.js';
 import { type NamespaceFilter } from '../namespace/namespace-filter.js';
@@ -47,6 +50,8 @@ export interface AssemblyHost {
   /** Mode `all`'s spool, once open (discarded up to each saved position). */
   readonly spool: () => OplogSpool | undefined;
   readonly onCatchUpEnd: () => void;
+  /** A new client of one shard of a sharded source (its oplog is read through it). */
+  readonly connectShard: (shard: SourceShard) => MongoClient;
 }
 
 /**
@@ -55,6 +60,8 @@ export interface AssemblyHost {
  */
 export interface ReplicatorAssembly {
   readonly filter: NamespaceFilter;
+  /** The source is a sharded cluster (a mongos). */
+  readonly sourceSharded: boolean;
   /** Undefined when the checkpoint store keeps no leases. */
   readonly lease: LeaseKeeper | undefined;
   readonly keeper: CheckpointKeeper;
@@ -65,7 +72,7 @@ export interface ReplicatorAssembly {
  * Identifies the deployments, takes the checkpoint's lease (waiting in standby if so told), and
  * builds the keeper and the pipeline; nothing is loaded or started yet.
  * @throws {@link InvalidConfigError} for a source or target the options cannot work with (a
- * deployment onto itself, the oplog through a mongos), {@link LeaseHeldError} when another
+ * deployment onto itself), {@link LeaseHeldError} when another
  * replicator holds the lease
  * @internal
  */
@@ -75,7 +82,7 @@ export async function assembleReplicator(
   signal: AbortSignal
 ): Promise<ReplicatorAssembly> {
   const { options, logger } = host;
-  const { sourceId, filter } = await identifyDeployments(clients, options, logger);
+  const { sourceId, sourceSharded, filter } = await identifyDeployments(clients, options, logger);
   const store = checkpointStoreOf(options, clients.target);
   const lease = await holdLease({
     options,
@@ -105,7 +112,8 @@ export async function assembleReplicator(
     emit: host.emit as PipelineEmit,
     onCatchUpEnd: host.onCatchUpEnd,
     beforeWrite: host.beforeWrite,
-    throttle: host.throttle
+    throttle: host.throttle,
+    ...(sourceSharded ? { connectShard: host.connectShard } : {})
   });
-  return { filter, lease, keeper, pipeline };
+  return { filter, sourceSharded, lease, keeper, pipeline };
 }

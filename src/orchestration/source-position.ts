@@ -25,16 +25,17 @@ export async function replayUntil(
 }
 
 /**
- * The source's newest optime: its newest oplog entry, or with change streams (which may not
- * read the oplog) its majority-committed operation time.
+ * The source's newest optime: its newest oplog entry (`'oplog'`), or its majority-committed
+ * operation time (`'operationTime'`: change streams, which may not read the oplog, and a
+ * mongos, which has none).
  * @throws {@link SourceReadError} when the source has no oplog or reports no operation time
  * @internal
  */
 export async function newestSourceOptime(
   source: MongoClient,
-  fetchMethod: 'oplog' | 'changeStream'
+  from: 'oplog' | 'operationTime'
 ): Promise<Timestamp> {
-  if (fetchMethod === 'changeStream') return majorityOperationTime(source);
+  if (from === 'operationTime') return majorityOperationTime(source);
   const [newest] = await source
     .db('local')
     .collection('oplog.rs')

@@ -1,0 +1,321 @@
+/**
+ * ShardedOplogFetcher: reads a sharded cluster's oplogs, one {@link OplogFetcher} per shard, and
+ * merges them into one stream in cluster-time order (MongoShake's per-shard tailing, with the
+ * order mongos gives a change stream).
+ *
+ * ```
+ *  start() ─► listShards on the mongos → one client per shard (connectShard)
+ *    │        → start point: moved back before transactions open at it on any shard
+ *    │        → every shard's OplogFetcher from that cluster time (startKind 'time')
+ *    ▼
+ *  run ─ ShardMerge: release the oldest entry once every other shard holds a newer one or has
+ *    │   fetched through it (idle shards advance through mongod's periodic no-ops, every 10 s)
+ *    │   ─► output   (one shard failing fails the whole fetcher; its retries are its own)
+ *    └── stop() ─ stop every shard's fetcher, close `output`, close the shard clients
+ * ```
+ *
+ * A position is one cluster time: every entry of every shard up to it has been delivered, so a
+ * restart from a checkpoint resumes each shard after the same optime; equal optimes of several
+ * shards are merged into one entry (shard-merge.ts) so that no position is ever half delivered.
+ * Chunk migrations (`fromMigrate`) are skipped by each shard's fetcher: the documents they move
+ * were replicated from the shard that first wrote them.
+ */
+import { type MongoClient, type Timestamp } from 'mongodb';
+
+import { isTimestamp } from '../bson/bson-values.js';
+import { InvalidConfigError, type ReplicationError, SourceReadError } from '../errors.js';
+import { BoundedQueue } from '../lifecycle/bounded-queue.js';
+import { Stage } from '../lifecycle/stage.js';
+import { compareOptimes } from '../oplog/oplog-entry.js';
+import { type FetchedEntry } from '../pipeline/pipeline-items.js';
+import { startBeforeOpenTransactions } from './open-transactions.js';
+import {
+  OplogFetcher,
+  type OplogFetcherEvents,
+  type OplogFetcherOptions
+} from './oplog-fetcher.js';
+import { toFetcherError } from './oplog-fetcher-errors.js';
+import { resolveOplogFetcherOptions } from './oplog-fetcher-options.js';
+import { ShardMerge } from './shard-merge.js';
+import { listSourceShards, type SourceShard } from './source-shards.js';
+
+/**
+ * Options of the {@link ShardedOplogFetcher}.
+ * @public
+ */
+export interface ShardedOplogFetcherOptions extends Omit<OplogFetcherOptions, 'startKind'> {
+  /** A connected client of the cluster's mongos: shards are listed through it. */
+  source: MongoClient;
+  /**
+   * A new, unconnected client of one shard's replica set (see {@link shardConnectionString}).
+   * The fetcher connects it, reads `local.oplog.rs` through it and closes it.
+   */
+  connectShard: (shard: SourceShard) => MongoClient;
+  /**
+   * The shards to read, by name; absent: every shard of the cluster.
+   */
+  shards?: readonly string[];
+}
+
+/** A shard being read: its client, its fetcher. */
+interface ShardReader {
+  readonly shard: SourceShard;
+  readonly client: MongoClient;
+  readonly fetcher: OplogFetcher;
+}
+
+/**
+ * Tails every shard of a sharded cluster and delivers their entries merged in cluster-time
+ * order, in the same shape as the {@link OplogFetcher}.
+ *
+ * @remarks
+ * `start` has checkpoint semantics, as a cluster time: every entry up to it is applied, and each
+ * shard delivers its entries after it (the shard's oldest entry must be no newer). `'latest'` is
+ * the cluster's current operation time. Entries of shards that logged the same optime arrive as
+ * one `applyOps`; the `commitTransaction` of a cross-shard transaction arrives once (from the
+ * first shard that committed), with every shard's part before it.
+ *
+ * The cluster's shards are read when it starts; a shard added later is not read (restart to
+ * include it). The latency of the merge is that of the slowest shard's no-op writer: mongod logs
+ * one every 10 s on an idle primary, so an idle shard can hold the others back that long.
+ * @public
+ */
+export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
+  /** The merged entries, in cluster-time order; closed when the fetcher ends. */
+  readonly output: BoundedQueue<FetchedEntry>;
+  readonly #options: ShardedOplogFetcherOptions;
+  readonly #childOptions: Omit<OplogFetcherOptions, 'source' | 'start'>;
+  readonly #start: Timestamp | 'latest';
+  readonly #halt = new AbortController();
+  #readers: ShardReader[] = [];
+  #lastDelivered: Timestamp | undefined;
+  /** Wakes the merge loop: a shard read a batch or ended. */
+  #wake: (() => void) | undefined;
+
+  /**
+   * Validates the options; no I/O happens before `start()`.
+   * @throws {@link InvalidConfigError} on an invalid option
+   */
+  constructor(options: ShardedOplogFetcherOptions) {
+    super('sharded-oplog-fetcher', options);
+    const fetcherOptions: Partial<ShardedOplogFetcherOptions> = { ...options };
+    delete fetcherOptions.connectShard;
+    delete fetcherOptions.shards;
+    const resolved = resolveOplogFetcherOptions(fetcherOptions as OplogFetcherOptions);
+    if (typeof options.connectShard !== 'function') {
+      throw new InvalidConfigError(
+        'connectShard',
+        'expected a function that returns a MongoClient of one shard'
+      );
+    }
+    if (options.shards !== undefined && !isNameList(options.shards)) {
+      throw new InvalidConfigError('shards', 'expected a non-empty array of shard names');
+    }
+    this.#options = options;
+    this.#start = resolved.start;
+    this.#childOptions = {
+      batchSize: resolved.batchSize,
+      maxAwaitTimeMS: resolved.maxAwaitTimeMS,
+      bufferMaxEntries: resolved.bufferMaxEntries,
+      bufferMaxBytes: resolved.bufferMaxBytes,
+      retry: resolved.retry,
+      lagIntervalMs: resolved.lagIntervalMs,
+      ...(options.logger ? { logger: options.logger } : {})
+    };
+    this.output = new BoundedQueue<FetchedEntry>(
+      resolved.bufferMaxEntries,
+      resolved.bufferMaxBytes
+    );
+  }
+
+  /** The shards being read, once started. */
+  get shards(): readonly SourceShard[] {
+    return this.#readers.map(reader => reader.shard);
+  }
+
+  /** The optime of the last entry delivered to `output`. */
+  get lastFetched(): Timestamp | undefined {
+    return this.#lastDelivered;
+  }
+
+  protected async open(signal: AbortSignal): Promise<void> {
+    const onAbort = () => this.#halt.abort(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const halt = this.#halt.signal;
+      const shards = await this.retry('list the shards', () =>
+        listSourceShards(this.#options.source, halt)
+      );
+      const wanted = this.#options.shards;
+      const chosen = wanted === undefined ? shards : shards.filter(s => wanted.includes(s.id));
+      const unknown = wanted?.filter(id => !shards.some(shard => shard.id === id)) ?? [];
+      if (unknown.length > 0 || chosen.length === 0) {
+        throw new SourceReadError(
+          `The cluster has no shard ${unknown.join(', ')} (its shards: ${shards.map(s => s.id).join(', ')})`,
+          false,
+          { hint: 'Name shards as listShards does (their _id)' }
+        );
+      }
+      const clients = chosen.map(shard => ({ shard, client: this.#options.connectShard(shard) }));
+      // Stored at once, so that a failure below closes them too.
+      this.#readers = clients.map(({ shard, client }) => ({
+        shard,
+        client,
+        fetcher: undefined as unknown as OplogFetcher
+      }));
+      await this.retry('connect to the shards', () =>
+        Promise.all(clients.map(({ client }) => client.connect()))
+      );
+      const at = this.#start === 'latest' ? await this.#clusterTime(halt) : this.#start;
+      const starts = await this.retry('find transactions open at the start point', () =>
+        Promise.all(clients.map(({ client }) => startBeforeOpenTransactions(client, at, halt)))
+      );
+      const start = starts.reduce((min, ts) => (compareOptimes(ts, min) < 0 ? ts : min), at);
+      this.#readers = clients.map(({ shard, client }) => ({
+        shard,
+        client,
+        fetcher: this.#shardFetcher(shard, client, start)
+      }));
+      this.#lastDelivered = start;
+      await Promise.all(this.#readers.map(reader => reader.fetcher.start()));
+    } catch (error) {
+      await this.#closeReaders();
+      throw error;
+    }
+  }
+
+  protected async run(): Promise<void> {
+    const merge = new ShardMerge(this.#readers.map(reader => reader.shard.id));
+    const halt = this.#halt.signal;
+    try {
+      while (!halt.aborted) {
+        for (const [index, { fetcher }] of this.#readers.entries()) {
+          if (!merge.needs(index)) continue;
+          const next = fetcher.output.tryShift();
+          if (next !== undefined) merge.offer(index, next);
+        }
+        const step = merge.next(index => this.#readers[index]!.fetcher.lastFetched);
+        if (step.kind === 'entry') {
+          const { fetched } = step;
+          const queued =
+            this.output.tryPush(fetched, fetched.bytes) ||
+            (await this.output.push(fetched, fetched.bytes, halt));
+          if (!queued) return;
+          this.#lastDelivered = fetched.entry.ts;
+          continue;
+        }
+        if (step.kind === 'dropped') continue;
+        await this.#changed(merge);
+      }
+    } catch (error) {
+      if (halt.aborted) return;
+      throw error;
+    } finally {
+      this.#halt.abort(new Error(`${this.stageName} ended`));
+      this.output.close();
+      await this.#closeReaders();
+    }
+  }
+
+  protected drain(): Promise<void> {
+    // Entries a shard fetched but the merge did not release are dropped: no checkpoint names
+    // them, so a restart reads them again.
+    this.#halt.abort(new Error(`${this.stageName} stopped`));
+    this.output.close();
+    return Promise.resolve();
+  }
+
+  protected toReplicationError(error: unknown): ReplicationError {
+    return toFetcherError(error, this.#lastDelivered);
+  }
+
+  /** Waits until a shard the merge waits for has an entry, read a batch, or ended. */
+  async #changed(merge: ShardMerge): Promise<void> {
+    const halt = this.#halt.signal;
+    const ended = this.#readers.find(
+      ({ fetcher }) => fetcher.output.closed && fetcher.output.size === 0
+    );
+    if (ended !== undefined) {
+      // A shard's fetcher only ends when it failed or was stopped; without it the merge cannot
+      // go on.
+      await ended.fetcher.done;
+      throw new SourceReadError(`The oplog fetcher of shard ${ended.shard.id} ended`, true, {
+        hint: 'The replicator restarts from its checkpoint'
+      });
+    }
+    let wake!: () => void;
+    const woken = new Promise<void>(resolve => (wake = resolve));
+    this.#wake = wake;
+    // One signal per wait, aborted when it ends: the queues forget the watchers of shards that
+    // stayed idle (a signal shared by every wait would collect their listeners).
+    const waiting = new AbortController();
+    const onHalt = () => waiting.abort(halt.reason);
+    halt.addEventListener('abort', onHalt, { once: true });
+    const waits = this.#readers
+      .filter((_, index) => merge.needs(index))
+      .map(({ fetcher }) => fetcher.output.whenNotEmpty(waiting.signal));
+    for (const wait of waits) wait.catch(() => undefined);
+    try {
+      await Promise.race([woken, ...waits]);
+    } finally {
+      this.#wake = undefined;
+      halt.removeEventListener('abort', onHalt);
+      waiting.abort();
+    }
+  }
+
+  #shardFetcher(shard: SourceShard, client: MongoClient, start: Timestamp): OplogFetcher {
+    const fetcher = new OplogFetcher({
+      ...this.#childOptions,
+      source: client,
+      start,
+      startKind: 'time',
+      signal: this.#halt.signal
+    });
+    const stage = `oplog-fetcher:${shard.id}`;
+    fetcher.on('batch', event => {
+      this.#wake?.();
+      this.safeEmit('batch', { ...event, stage });
+    });
+    fetcher.on('retry', event => this.safeEmit('retry', { ...event, stage }));
+    fetcher.on('lag', event => this.safeEmit('lag', { ...event, stage }));
+    fetcher.done.then(
+      () => this.#wake?.(),
+      (error: unknown) => {
+        this.#wake?.();
+        if (!this.#halt.signal.aborted) this.fail(toFetcherError(error, fetcher.lastFetched));
+      }
+    );
+    return fetcher;
+  }
+
+  async #clusterTime(signal: AbortSignal): Promise<Timestamp> {
+    const reply = await this.#options.source.db('admin').command({ ping: 1 }, { signal });
+    const ts: unknown = reply.operationTime;
+    if (!isTimestamp(ts)) {
+      throw new SourceReadError('The mongos reported no operationTime', false, {
+        hint: 'The source must be a sharded cluster of replica sets'
+      });
+    }
+    return ts;
+  }
+
+  async #closeReaders(): Promise<void> {
+    const readers = this.#readers.splice(0);
+    await Promise.allSettled(
+      readers.map(async ({ fetcher, client }) => {
+        if (fetcher !== undefined) await fetcher.stop().catch(() => undefined);
+        await client.close();
+      })
+    );
+  }
+}
+
+function isNameList(value: unknown): value is readonly string[] {
+  return (
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.every(name => typeof name === 'string' && name.length > 0)
+  );
+}

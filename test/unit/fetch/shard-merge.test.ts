@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { BSON, type Document, Int32, Long, Timestamp } from 'mongodb';
+
+import { SourceReadError } from '../../../src/errors.js';
+import { mergeOneOptime, type MergeStep, ShardMerge } from '../../../src/fetch/shard-merge.js';
+import { parseOplogEntry } from '../../../src/oplog/oplog-entry.js';
+import { TransactionAssembler, unwrapApplyOps } from '../../../src/oplog/transactions.js';
+import { type FetchedEntry } from '../../../src/pipeline/pipeline-items.js';
+
+const ts = (i: number) => new Timestamp({ t: 100, i });
+const lsid = { id: new BSON.UUID('0123456789abcdef0123456789abcdef') };
+
+function fetched(raw: Document): FetchedEntry {
+  return { entry: parseOplogEntry(raw), bytes: BSON.calculateObjectSize(raw) };
+}
+const insert = (i: number, id: number, ns = 'db.c') =>
+  fetched({ ts: ts(i), op: 'i', ns, o: { _id: new Int32(id) } });
+const noop = (i: number) => fetched({ ts: ts(i), op: 'n', ns: '', o: { msg: 'periodic noop' } });
+const prepare = (i: number, id: number) =>
+  fetched({
+    ts: ts(i),
+    op: 'c',
+    ns: 'admin.$cmd',
+    lsid,
+    txnNumber: new Long(3),
+    prevOpTime: { ts: new Timestamp({ t: 0, i: 0 }), t: new Long(-1) },
+    o: { applyOps: [{ op: 'i', ns: 'db.c', o: { _id: new Int32(id) } }], prepare: true }
+  });
+const commit = (i: number, prepared: number) =>
+  fetched({
+    ts: ts(i),
+    op: 'c',
+    ns: 'admin.$cmd',
+    lsid,
+    txnNumber: new Long(3),
+    prevOpTime: { ts: ts(prepared), t: new Long(1) },
+    o: { commitTransaction: new Int32(1), commitTimestamp: ts(prepared) }
+  });
+
+/** Runs the merge over fixed shard streams, every shard fetched through `through`. */
+function drain(streams: FetchedEntry[][], through: Timestamp): FetchedEntry[] {
+  const merge = new ShardMerge(streams.map((_, index) => `shard${index}`));
+  const queues = streams.map(stream => [...stream]);
+  const out: FetchedEntry[] = [];
+  for (;;) {
+    queues.forEach((queue, index) => {
+      if (merge.needs(index) && queue.length > 0) merge.offer(index, queue.shift()!);
+    });
+    const step: MergeStep = merge.next(() => through);
+    if (step.kind === 'entry') out.push(step.fetched);
+    else if (step.kind === 'wait') return out;
+  }
+}
+
+describe('ShardMerge', () => {
+  it('releases the shards’ entries in cluster-time order', () => {
+    const out = drain(
+      [
+        [insert(1, 1), insert(4, 4), insert(5, 5)],
+        [insert(2, 2), insert(3, 3), insert(6, 6)]
+      ],
+      ts(10)
+    );
+    assert.deepEqual(
+      out.map(f => f.entry.ts.i),
+      [1, 2, 3, 4, 5, 6]
+    );
+  });
+
+  it('waits for a shard that has not fetched through the oldest entry yet', () => {
+    const merge = new ShardMerge(['a', 'b']);
+    merge.offer(0, insert(5, 5));
+    let bThrough = ts(4);
+    assert.equal(merge.next(() => bThrough).kind, 'wait', 'b may still log something before 5');
+    bThrough = ts(5);
+    const step = merge.next(index => (index === 1 ? bThrough : undefined));
+    assert.equal(step.kind, 'entry');
+  });
+
+  it('waits while a shard has no position at all', () => {
+    const merge = new ShardMerge(['a', 'b']);
+    merge.offer(0, insert(1, 1));
+    assert.equal(merge.next(() => undefined).kind, 'wait');
+  });
+
+  it('merges the writes of several shards at one optime into one applyOps, in shard order', () => {
+    const out = drain([[insert(1, 1, 'db.a')], [noop(1)], [insert(1, 2, 'db.b')]], ts(2));
+    assert.equal(out.length, 1, 'one position, one entry');
+    const merged = out[0]!.entry;
+    assert.ok(merged.ts.equals(ts(1)));
+    assert.equal(merged.op, 'c');
+    const ops = unwrapApplyOps(merged as Parameters<typeof unwrapApplyOps>[0]);
+    assert.deepEqual(
+      ops.map(op => [op.op, op.ns]),
+      [
+        ['i', 'db.a'],
+        ['i', 'db.b']
+      ]
+    );
+    assert.ok(ops.every(op => op.ts.equals(ts(1))));
+  });
+
+  it('keeps a lone write at an optime where the other shards only logged no-ops', () => {
+    const out = drain([[noop(1)], [insert(1, 2)]], ts(2));
+    assert.equal(out.length, 1);
+    assert.equal(out[0]!.entry.op, 'i');
+  });
+
+  it('refuses to merge a transaction step with another shard’s write at the same optime', () => {
+    const group = [
+      { shard: 'a', fetched: prepare(1, 1) },
+      { shard: 'b', fetched: insert(1, 2) }
+    ];
+    assert.throws(
+      () => mergeOneOptime(group),
+      (error: unknown) =>
+        error instanceof SourceReadError &&
+        /same optime 100:1/.test(error.message) &&
+        /changeStream/.test(error.message)
+    );
+  });
+
+  it('passes one decision of a cross-shard transaction: the first commit releases every part', () => {
+    // Both shards prepared (1, 2), then each logged its commit (3, 4).
+    const out = drain(
+      [
+        [prepare(1, 1), commit(3, 1)],
+        [prepare(2, 2), commit(4, 2)]
+      ],
+      ts(10)
+    );
+    assert.deepEqual(
+      out.map(f => f.entry.ts.i),
+      [1, 2, 3]
+    );
+    const assembler = new TransactionAssembler();
+    const applied = out.flatMap(f => assembler.push(f.entry));
+    assert.deepEqual(
+      applied.map(op => (op.op === 'i' ? (op.o._id as Int32).value : undefined)),
+      [1, 2],
+      'both shards’ writes, once'
+    );
+    assert.equal(assembler.pendingCount, 0);
+  });
+});
