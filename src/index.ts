@@ -115,6 +115,11 @@ export {
   type OplogFetchLagEvent,
   type ResolvedOplogFetcherOptions
 } from './fetch/oplog-fetcher.js';
+export {
+  ShardedOplogFetcher,
+  type ShardedOplogFetcherOptions
+} from './fetch/sharded-oplog-fetcher.js';
+export { shardConnectionString, type SourceShard } from './fetch/source-shards.js';
 export { TailingFetcher } from './fetch/tailing-fetcher.js';
 export {
   CollectionExecutor,

@@ -147,7 +147,10 @@ export interface ReplicatorOptions extends StageOptions {
    * Options of the fetcher stage, the {@link OplogFetcher} or the {@link ChangeStreamFetcher}
    * (without `source` and `start`).
    */
-  fetcher?: Omit<OplogFetcherOptions, 'source' | 'start' | 'startKind' | 'signal' | 'logger'>;
+  fetcher?: Omit<
+    OplogFetcherOptions,
+    'source' | 'start' | 'startKind' | 'fromMigrate' | 'signal' | 'logger'
+  >;
   /** Options of the {@link ReplBatcher} stage (without `input` and `filter`). */
   batcher?: Omit<
     ReplBatcherOptions,
@@ -201,6 +204,26 @@ export interface ReplicatorOptions extends StageOptions {
    * @defaultValue unlimited
    */
   rateLimit?: RateLimit;
+  /**
+   * Read only some shards of a sharded source, as one of several workers sharing the job (see
+   * docs/sharded-clusters.md, "Several workers"). Each worker has its own checkpoint name (and
+   * lease); the workers of one `group` wait for each other through the target before DDL
+   * commands and after chunk migrations, so that the target sees every document's writes in
+   * order whichever worker read them. Needs `fetchMethod: 'oplog'` and mode `'incr'`.
+   * @defaultValue every shard, in this replicator alone
+   */
+  shardWorker?: ShardWorkerSettings;
+}
+
+/**
+ * One worker's share of a sharded source ({@link ReplicatorOptions.shardWorker}).
+ * @public
+ */
+export interface ShardWorkerSettings {
+  /** The name every worker of the job shares. */
+  group: string;
+  /** The shards this worker reads, by name (`listShards` `_id`). */
+  shards: string[];
 }
 
 /**
@@ -278,6 +301,8 @@ export interface ResolvedReplicatorOptions extends ReplicatorOptions {
   readonly standby: boolean;
   /** See {@link ReplicatorOptions.rateLimit}: the limit the replicator starts with. */
   readonly rateLimit: Readonly<RateLimit>;
+  /** See {@link ReplicatorOptions.shardWorker}. */
+  readonly shardWorker?: Readonly<ShardWorkerSettings>;
 }
 
 function readConnection(reader: OptionReader, field: 'source' | 'target'): string | MongoClient {
@@ -416,6 +441,7 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
     const majority =
       checkpoint.store === undefined ? {} : { writeConcern: { w: 'majority' as const } };
     const rateLimit = readRateLimit(reader.raw('rateLimit'));
+    const shardWorker = readShardWorker(reader, mode, fetchMethod);
     const signal = reader.signal();
     const logger = reader.logger();
     return Object.freeze(
@@ -450,11 +476,55 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
         lease,
         standby,
         rateLimit,
+        shardWorker,
         signal,
         logger
       })
     ) as ResolvedReplicatorOptions;
   });
+}
+
+/** Reads `shardWorker`: a group name and a non-empty list of distinct shard names. */
+function readShardWorker(
+  reader: OptionReader,
+  mode: ResolvedReplicatorOptions['mode'],
+  fetchMethod: FetchMethod
+): Readonly<ShardWorkerSettings> | undefined {
+  if (!reader.has('shardWorker')) return undefined;
+  const settings = readOptions(
+    reader.raw('shardWorker'),
+    w => {
+      const group = w.custom('group', (value, field) => {
+        if (typeof value !== 'string' || value.length === 0) {
+          throw new InvalidConfigError(field, 'must be a non-empty string');
+        }
+        return value;
+      });
+      const shards = w.custom('shards', (value, field) => {
+        const names = Array.isArray(value) ? (value as unknown[]) : [];
+        if (
+          names.length === 0 ||
+          !names.every(name => typeof name === 'string' && name.length > 0) ||
+          new Set(names).size !== names.length
+        ) {
+          throw new InvalidConfigError(field, 'must be a non-empty array of distinct shard names');
+        }
+        return names as string[];
+      });
+      return Object.freeze({ group, shards: Object.freeze([...shards]) as string[] });
+    },
+    'shardWorker'
+  );
+  if (fetchMethod !== 'oplog') {
+    reader.fail('shardWorker', "needs fetchMethod 'oplog' (a change stream reads every shard)");
+  }
+  if (mode !== 'incr') {
+    reader.fail(
+      'shardWorker',
+      "needs mode 'incr': copy first with one replicator (mode 'full'), then start the workers from the copy's start (startAt)"
+    );
+  }
+  return settings;
 }
 
 /**

@@ -37,6 +37,10 @@ export const configFileSchema = z
     bypassDocumentValidation: z.boolean().optional(),
     standby: z.boolean().optional(),
     lease: z.object({ ttlMs: positiveInt.optional() }).strict().optional(),
+    shardWorker: z
+      .object({ group: z.string().min(1), shards: z.array(z.string().min(1)).min(1) })
+      .strict()
+      .optional(),
     startAt: timestamp.optional(),
     filter: z
       .object({
@@ -156,6 +160,10 @@ export interface ConfigFlags {
   bypassDocumentValidation?: boolean;
   standby?: boolean;
   leaseTtl?: string;
+  /** `--shard-worker-group`: `shardWorker.group`. */
+  shardWorkerGroup?: string;
+  /** `--shards` (comma-separated): `shardWorker.shards`. */
+  shards?: string;
   /** `--skip` (repeatable): operations not applied; replaces `filter.skip` of the file. */
   skip?: string[];
   /** `--max-ops-per-second`: `rateLimit.opsPerSecond`. */
@@ -313,6 +321,7 @@ export async function resolveCliConfig(flags: ConfigFlags): Promise<ResolvedCliC
       ? { lease: { ...file.lease, ...(leaseTtl ? { ttlMs: leaseTtl } : {}) } }
       : {}),
     filter,
+    ...shardWorkerOf(flags, file.shardWorker),
     ...(Object.keys(rateLimit).length > 0 ? { rateLimit } : {}),
     checkpoint: { ...checkpointRest, name, ...(checkpointStore ? { store: checkpointStore } : {}) },
     ...(file.fetcher ? { fetcher: file.fetcher } : {}),
@@ -346,4 +355,27 @@ function withoutUndefined(value: unknown): unknown {
     if (field !== undefined) out[key] = withoutUndefined(field);
   }
   return out;
+}
+
+/** `shardWorker` from `--shard-worker-group` and `--shards` (both, or neither) over the file's. */
+function shardWorkerOf(
+  flags: Pick<ConfigFlags, 'shardWorkerGroup' | 'shards'>,
+  file: { group: string; shards: string[] } | undefined
+): { shardWorker?: { group: string; shards: string[] } } {
+  const group = flags.shardWorkerGroup ?? file?.group;
+  const shards =
+    flags.shards === undefined
+      ? file?.shards
+      : flags.shards
+          .split(',')
+          .map(shard => shard.trim())
+          .filter(shard => shard.length > 0);
+  if (group === undefined && shards === undefined) return {};
+  if (group === undefined || shards === undefined) {
+    throw new InvalidConfigError(
+      'shardWorker',
+      'give both --shard-worker-group and --shards (or shardWorker.group and shardWorker.shards)'
+    );
+  }
+  return { shardWorker: { group, shards } };
 }

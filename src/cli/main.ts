@@ -140,6 +140,11 @@ withConnectionOptions(
   )
   .option('--lease-ttl <ms>', "how long the checkpoint's lease lasts unless renewed (15000)")
   .option(
+    '--shard-worker-group <name>',
+    'one of several workers on a sharded source: the name every worker of the job shares'
+  )
+  .option('--shards <names>', 'with --shard-worker-group: the shards this worker reads (a,b)')
+  .option(
     '--skip <op>',
     'do not apply this operation: insert, update, delete, ddl, or a DDL command such as drop (repeatable)',
     collect

@@ -21,7 +21,10 @@ import {
  * starts right after it (`startAtOperationTime`) unless a `resumeToken` is given.
  * @public
  */
-export interface ChangeStreamFetcherOptions extends Omit<OplogFetcherOptions, 'startKind'> {
+export interface ChangeStreamFetcherOptions extends Omit<
+  OplogFetcherOptions,
+  'startKind' | 'fromMigrate'
+> {
   /**
    * The resume token of the last change already applied (what a checkpoint stores): the stream
    * starts after it (`startAfter`) and `start` only names its optime.
@@ -54,6 +57,8 @@ export function resolveChangeStreamFetcherOptions(
       start: readStart(reader),
       // A stream starts at a cluster time, never at an entry it must find first.
       startKind: 'time' as const,
+      // Change streams never show migrations.
+      fromMigrate: 'skip' as const,
       ...readFetcherSettings(reader),
       resumeToken: reader.optionalDocument<Document>(
         'resumeToken',

@@ -32,10 +32,15 @@ export interface SortedBatch {
  *
  * @param after - the last fetched optime before this batch
  * @param entries - the decoded batch, non-empty
+ * @param fromMigrate - `'deliver'`: keep `fromMigrate` entries (see OplogFetcherOptions)
  * @throws {@link SourceReadError} (not retryable) when an entry is not newer than its predecessor
  * @internal
  */
-export function sortOutBatch(after: Timestamp, entries: readonly FetchedEntry[]): SortedBatch {
+export function sortOutBatch(
+  after: Timestamp,
+  entries: readonly FetchedEntry[],
+  fromMigrate: 'skip' | 'deliver' = 'skip'
+): SortedBatch {
   const deliver: FetchedEntry[] = [];
   let bytes = 0;
   let skippedFromMigrate = 0;
@@ -53,7 +58,7 @@ export function sortOutBatch(after: Timestamp, entries: readonly FetchedEntry[])
       );
     }
     previous = ts;
-    if (fetched.entry.fromMigrate) {
+    if (fetched.entry.fromMigrate && fromMigrate === 'skip') {
       skippedFromMigrate += 1;
       continue;
     }

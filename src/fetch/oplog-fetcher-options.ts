@@ -44,6 +44,13 @@ export interface OplogFetcherOptions extends StageOptions {
    */
   startKind?: 'entry' | 'time';
   /**
+   * Chunk-migration entries (`fromMigrate: true`): `'skip'` them (they copy documents that were
+   * replicated from the shard that wrote them), or `'deliver'` them for a consumer that orders
+   * around migrations (shard workers, which skip them when applying).
+   * @defaultValue 'skip'
+   */
+  fromMigrate?: 'skip' | 'deliver';
+  /**
    * Entries per `find`/`getMore` batch.
    * @defaultValue 1000
    */
@@ -100,6 +107,8 @@ export interface ResolvedOplogFetcherOptions {
   readonly start: Timestamp | 'latest';
   /** See {@link OplogFetcherOptions.startKind}. */
   readonly startKind: 'entry' | 'time';
+  /** See {@link OplogFetcherOptions.fromMigrate}. */
+  readonly fromMigrate: 'skip' | 'deliver';
   /** See {@link OplogFetcherOptions.batchSize}. */
   readonly batchSize: number;
   /** See {@link OplogFetcherOptions.maxAwaitTimeMS}. */
@@ -122,7 +131,7 @@ export interface ResolvedOplogFetcherOptions {
  */
 export function readFetcherSettings(
   reader: OptionReader
-): Omit<ResolvedOplogFetcherOptions, 'source' | 'start' | 'startKind'> {
+): Omit<ResolvedOplogFetcherOptions, 'source' | 'start' | 'startKind' | 'fromMigrate'> {
   const d = oplogFetcherDefaults;
   const retry = readRetryOptions(reader.object('retry'), false);
   return {
@@ -141,6 +150,7 @@ export function readFetcherSettings(
 }
 
 const START_KINDS = ['entry', 'time'] as const;
+const FROM_MIGRATE = ['skip', 'deliver'] as const;
 
 /**
  * Reads `start`: the optime of the last applied entry, or `'latest'`.
@@ -172,6 +182,7 @@ export function resolveOplogFetcherOptions(
       source: reader.client('source'),
       start: readStart(reader),
       startKind: reader.oneOf('startKind', START_KINDS, 'entry'),
+      fromMigrate: reader.oneOf('fromMigrate', FROM_MIGRATE, 'skip'),
       ...readFetcherSettings(reader)
     });
   });

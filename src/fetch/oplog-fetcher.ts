@@ -227,7 +227,11 @@ export class OplogFetcher extends TailingFetcher<OplogFetcherEvents> {
 
   /** Pushes one batch into `output` (waiting while it is full). False once `output` closed. */
   async #deliver(raws: readonly Uint8Array[]): Promise<boolean> {
-    const batch = sortOutBatch(this.resumePoint(), raws.map(decodeOplogEntry));
+    const batch = sortOutBatch(
+      this.resumePoint(),
+      raws.map(decodeOplogEntry),
+      this.options.fromMigrate
+    );
     for (const fetched of batch.deliver) {
       // Queued without a wait while there is room: the batcher then finds the batch queued
       // instead of waking up once per entry.

@@ -88,6 +88,7 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
   readonly #start: Timestamp | 'latest';
   readonly #halt = new AbortController();
   #readers: ShardReader[] = [];
+  #clusterShards: readonly SourceShard[] = [];
   #lastDelivered: Timestamp | undefined;
   /** Wakes the merge loop: a shard read a batch or ended. */
   #wake: (() => void) | undefined;
@@ -120,12 +121,18 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
       bufferMaxBytes: resolved.bufferMaxBytes,
       retry: resolved.retry,
       lagIntervalMs: resolved.lagIntervalMs,
+      fromMigrate: resolved.fromMigrate,
       ...(options.logger ? { logger: options.logger } : {})
     };
     this.output = new BoundedQueue<FetchedEntry>(
       resolved.bufferMaxEntries,
       resolved.bufferMaxBytes
     );
+  }
+
+  /** Every shard of the cluster (`listShards`), once started. */
+  get clusterShards(): readonly SourceShard[] {
+    return this.#clusterShards;
   }
 
   /** The shards being read, once started. */
@@ -138,6 +145,7 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
     return this.#lastDelivered;
   }
 
+  /** Lists the shards, connects to them, resolves the start point and starts every shard. @internal */
   protected async open(signal: AbortSignal): Promise<void> {
     const onAbort = () => this.#halt.abort(signal.reason);
     if (signal.aborted) onAbort();
@@ -147,6 +155,7 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
       const shards = await this.retry('list the shards', () =>
         listSourceShards(this.#options.source, halt)
       );
+      this.#clusterShards = shards;
       const wanted = this.#options.shards;
       const chosen = wanted === undefined ? shards : shards.filter(s => wanted.includes(s.id));
       const unknown = wanted?.filter(id => !shards.some(shard => shard.id === id)) ?? [];
@@ -185,6 +194,7 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
     }
   }
 
+  /** Merges the shards' entries into `output` until stopped. @internal */
   protected async run(): Promise<void> {
     const merge = new ShardMerge(this.#readers.map(reader => reader.shard.id));
     const halt = this.#halt.signal;
@@ -218,6 +228,7 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
     }
   }
 
+  /** Stops the merge and closes `output`; the consumer drains what was delivered. @internal */
   protected drain(): Promise<void> {
     // Entries a shard fetched but the merge did not release are dropped: no checkpoint names
     // them, so a restart reads them again.
@@ -226,6 +237,7 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
     return Promise.resolve();
   }
 
+  /** Typed errors pass through; driver errors become a {@link SourceReadError}. @internal */
   protected toReplicationError(error: unknown): ReplicationError {
     return toFetcherError(error, this.#lastDelivered);
   }

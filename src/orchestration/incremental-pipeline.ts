@@ -41,6 +41,7 @@ import { type OplogSpool } from '../spool/oplog-spool.js';
 import { feedFromSpool, pumpToSpool } from '../spool/spool-bridge.js';
 import { type WriteThrottle } from '../throttle/write-throttle.js';
 import { type CheckpointKeeper } from './checkpoint-keeper.js';
+import { type ShardWorker } from './shard-workers.js';
 import { replayUntil } from './source-position.js';
 
 /**
@@ -93,6 +94,10 @@ export interface IncrementalPipelineOptions {
    * `'oplog'` every shard's oplog is then read (ShardedOplogFetcher).
    */
   readonly connectShard?: ((shard: SourceShard) => MongoClient) | undefined;
+  /** One of several workers on a sharded source: its entries pass its gate (shard-workers.ts). */
+  readonly shardWorker?: ShardWorker | undefined;
+  /** The shards a worker reads; absent: every shard. */
+  readonly shards?: readonly string[] | undefined;
 }
 
 type Fetcher = OplogFetcher | ShardedOplogFetcher | ChangeStreamFetcher;
@@ -124,6 +129,7 @@ export class IncrementalPipeline {
   #pool: HashedApplierPool | undefined;
   #pump: Promise<void> | undefined;
   #feeder: Promise<void> | undefined;
+  #gate: Promise<void> | undefined;
   readonly #failures: unknown[] = [];
 
   constructor(options: IncrementalPipelineOptions) {
@@ -131,6 +137,14 @@ export class IncrementalPipeline {
     const forward = () => this.#abort.abort(options.signal.reason);
     if (options.signal.aborted) forward();
     else options.signal.addEventListener('abort', forward, { once: true });
+  }
+
+  /** Every shard of a sharded source read with the oplog, once the fetcher started. */
+  get clusterShards(): readonly string[] {
+    const fetcher = this.#fetcher;
+    return fetcher instanceof ShardedOplogFetcher
+      ? fetcher.clusterShards.map(shard => shard.id)
+      : [];
   }
 
   /** Aborted when a forced stop arrives or any part fails. */
@@ -166,7 +180,7 @@ export class IncrementalPipeline {
     replayUntil: Timestamp | undefined
   ): Promise<void> {
     const fetcher = this.#buildFetcher(start, resumeToken);
-    await this.#startApplier(fetcher.output, start, { replayUntil });
+    await this.#startApplier(this.#gated(fetcher.output), start, { replayUntil });
     await this.#startStage(fetcher);
   }
 
@@ -258,7 +272,13 @@ export class IncrementalPipeline {
       settings.fetchMethod === 'changeStream'
         ? new ChangeStreamFetcher({ ...options, resumeToken })
         : connectShard
-          ? new ShardedOplogFetcher({ ...options, connectShard })
+          ? new ShardedOplogFetcher({
+              ...options,
+              connectShard,
+              ...(this.#options.shards ? { shards: this.#options.shards } : {}),
+              // Shard workers order their writes around migrations (shard-workers.ts).
+              ...(this.#options.shardWorker ? { fromMigrate: 'deliver' as const } : {})
+            })
           : new OplogFetcher(options);
     if (fetcher instanceof ChangeStreamFetcher) {
       fetcher.on('skipped', event => emit('skipped', event));
@@ -280,6 +300,23 @@ export class IncrementalPipeline {
     });
     this.#fetcher = fetcher;
     return fetcher;
+  }
+
+  /** `input` through the shard worker's gate, when this is one of several workers. */
+  #gated(input: BoundedQueue<FetchedEntry>): BoundedQueue<FetchedEntry> {
+    const worker = this.#options.shardWorker;
+    if (worker === undefined) return input;
+    const gated = new BoundedQueue<FetchedEntry>(input.maxItems, input.maxBytes);
+    // A graceful stop ends a wait at a barrier too (the other workers may be stopping): what the
+    // gate holds was never delivered, so a restart reads it again.
+    const signal = AbortSignal.any([this.#abort.signal, this.#feederAbort.signal]);
+    this.#gate = this.#watchTask(
+      worker.gate(input, gated, signal).catch((error: unknown) => {
+        if (signal.aborted) return;
+        throw error;
+      })
+    );
+    return gated;
   }
 
   /** Starts the pool, then the batcher (consumers first). */
@@ -369,7 +406,7 @@ export class IncrementalPipeline {
   }
 
   #parts(): Promise<void>[] {
-    const tasks = [this.#pump, this.#feeder].filter(
+    const tasks = [this.#pump, this.#feeder, this.#gate].filter(
       (task): task is Promise<void> => task !== undefined
     );
     return [...this.#stages().map(stage => stage.done), ...tasks];

@@ -20,6 +20,7 @@ import { identifyDeployments } from './deployment-identity.js';
 import { IncrementalPipeline, type PipelineEmit } from './incremental-pipeline.js';
 import { checkpointStoreOf, replicatorKeeper } from './replicator-checkpoint.js';
 import { holdLease } from './replicator-lease.js';
+import { requireShardedSource, ShardWorker } from './shard-workers.js';
 
 /**
  * The Replicator's events this module reports: the pipeline's, its lease and its checkpoints.
@@ -83,6 +84,7 @@ export async function assembleReplicator(
 ): Promise<ReplicatorAssembly> {
   const { options, logger } = host;
   const { sourceId, sourceSharded, filter } = await identifyDeployments(clients, options, logger);
+  if (options.shardWorker !== undefined) requireShardedSource(sourceSharded);
   const store = checkpointStoreOf(options, clients.target);
   const lease = await holdLease({
     options,
@@ -93,14 +95,31 @@ export async function assembleReplicator(
     onEvent: event => host.emit('lease', event),
     onLost: host.fail
   });
+  let worker: ShardWorker | undefined;
   const keeper = replicatorKeeper(options, {
     store,
     sourceId,
     spool: host.spool,
     onSaved: event => host.emit('checkpoint', event),
     onFailure: host.fail,
-    lease: () => lease?.token
+    lease: () => lease?.token,
+    afterSave: async optime => worker?.publish(optime)
   });
+  const settings = options.shardWorker;
+  if (settings !== undefined) {
+    worker = new ShardWorker({
+      target: clients.target,
+      group: settings.group,
+      name: options.checkpoint.name,
+      shards: settings.shards,
+      // Only called once the pipeline's fetcher runs.
+      clusterShards: () => pipeline.clusterShards,
+      applied: () => keeper.applied,
+      save: () => keeper.save(),
+      beforeWrite: host.beforeWrite,
+      logger
+    });
+  }
   const pipeline = new IncrementalPipeline({
     source: clients.source,
     target: clients.target,
@@ -113,7 +132,8 @@ export async function assembleReplicator(
     onCatchUpEnd: host.onCatchUpEnd,
     beforeWrite: host.beforeWrite,
     throttle: host.throttle,
-    ...(sourceSharded ? { connectShard: host.connectShard } : {})
+    ...(sourceSharded ? { connectShard: host.connectShard } : {}),
+    ...(worker === undefined ? {} : { shardWorker: worker, shards: settings?.shards })
   });
   return { filter, sourceSharded, lease, keeper, pipeline };
 }

@@ -3,7 +3,7 @@
  * in the target unless one was given), the binding to the source and the filter, and the spool
  * discarded up to each saved position once the copy is over.
  */
-import { type MongoClient } from 'mongodb';
+import { type MongoClient, type Timestamp } from 'mongodb';
 
 import { type CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { MongoCheckpointStore } from '../checkpoint/mongo-checkpoint-store.js';
@@ -29,6 +29,8 @@ export interface ReplicatorKeeperContext {
   readonly onFailure: (error: ReplicationError) => void;
   /** The lease saves are made under, once held. */
   readonly lease: () => LeaseToken | undefined;
+  /** After each save that names an optime (a shard worker publishes it). */
+  readonly afterSave?: (optime: Timestamp) => Promise<void>;
 }
 
 /**
@@ -64,6 +66,7 @@ export function replicatorKeeper(
     afterSave: async optime => {
       const spool = context.spool();
       if (keeper.phase !== 'full' && spool?.closed === false) await spool.discardThrough(optime);
+      await context.afterSave?.(optime);
     },
     onFailure: context.onFailure,
     lease: context.lease

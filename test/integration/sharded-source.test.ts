@@ -7,13 +7,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { type Document, Int32 } from 'mongodb';
+import { Int32 } from 'mongodb';
 
 import { Replicator } from '../../src/replicator.js';
 import { Verifier } from '../../src/verify/verifier.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 import { rawDocuments } from '../support/replication.js';
-import { type ShardedSource, startShardedSource } from '../support/sharded-source.js';
+import {
+  moveRandomChunk,
+  type ShardedSource,
+  startShardedSource
+} from '../support/sharded-source.js';
 import { withTimeout } from '../support/timeout-signal.js';
 import { UniqueWorkload } from '../support/unique-workload.js';
 import { seededRandom, Workload } from '../support/workload.js';
@@ -45,44 +49,7 @@ describe('a sharded source (through its mongos)', () => {
         const users = new UniqueWorkload(sharded.client, db, seed);
         await users.setUp(8);
         await workload.run(60);
-        const config = sharded.client.db('config');
-        /**
-         * Moves a random chunk of alpha or beta to another shard; false when there is none. The
-         * balancer moves chunks too: one it moved between our read and our command is read again.
-         */
-        const moveSomeChunk = async (attempt = 1): Promise<boolean> => {
-          // Chunks name their collection by `ns` before MongoDB 5.0, by its `uuid` since.
-          const collections = await config
-            .collection<{ _id: string; uuid?: { toHexString(): string } }>('collections')
-            .find({ _id: { $in: [`${db}.alpha`, `${db}.beta`] } })
-            .toArray();
-          const nsOfUuid = new Map(
-            collections.flatMap(c => (c.uuid ? [[c.uuid.toHexString(), c._id] as const] : []))
-          );
-          interface Chunk {
-            ns?: string;
-            uuid?: { toHexString(): string };
-            shard: string;
-            min: Document;
-            max: Document;
-          }
-          const uuidOf = (chunk: Chunk) => chunk.uuid?.toHexString() ?? '';
-          const all = await config.collection<Chunk>('chunks').find({}).toArray();
-          const chunks = all.flatMap(chunk => {
-            const ns = typeof chunk.ns === 'string' ? chunk.ns : nsOfUuid.get(uuidOf(chunk));
-            return ns !== undefined && ns.startsWith(`${db}.`) ? [{ ...chunk, ns }] : [];
-          });
-          const chunk = chunks[Math.floor(random() * chunks.length)];
-          if (chunk === undefined) return false;
-          const to = sharded.shards.find(shard => shard !== chunk.shard);
-          try {
-            await admin.command({ moveChunk: chunk.ns, bounds: [chunk.min, chunk.max], to });
-          } catch (error) {
-            if (attempt >= 5) throw error;
-            return moveSomeChunk(attempt + 1);
-          }
-          return true;
-        };
+        const moveSomeChunk = () => moveRandomChunk(sharded, [`${db}.alpha`, `${db}.beta`], random);
         // Split beta at an Int32 _id so both shards hold part of it.
         await admin
           .command({ split: `${db}.beta`, middle: { _id: new Int32(20) } })

@@ -3,7 +3,7 @@
  * the balancer on), or a real mongos when MONGO_REPLICATE_TEST_SHARDED_SOURCE_URI is set. Tests
  * talk to it through the driver only.
  */
-import { MongoClient } from 'mongodb';
+import { type Document, MongoClient } from 'mongodb';
 
 import { startTestServer } from '../server/server.js';
 
@@ -35,4 +35,50 @@ export async function startShardedSource(): Promise<ShardedSource> {
       await cluster?.stop();
     }
   };
+}
+
+/**
+ * Moves a random chunk of one of `namespaces` to another shard; false when there is none. The
+ * balancer moves chunks too: one it moved between our read and our command is read again.
+ */
+export async function moveRandomChunk(
+  sharded: ShardedSource,
+  namespaces: readonly string[],
+  random: () => number,
+  attempt = 1
+): Promise<boolean> {
+  const config = sharded.client.db('config');
+  // Chunks name their collection by `ns` before MongoDB 5.0, by its `uuid` since.
+  const collections = await config
+    .collection<{ _id: string; uuid?: { toHexString(): string } }>('collections')
+    .find({ _id: { $in: [...namespaces] } })
+    .toArray();
+  const nsOfUuid = new Map(
+    collections.flatMap(c => (c.uuid ? [[c.uuid.toHexString(), c._id] as const] : []))
+  );
+  interface Chunk {
+    ns?: string;
+    uuid?: { toHexString(): string };
+    shard: string;
+    min: Document;
+    max: Document;
+  }
+  const all = await config.collection<Chunk>('chunks').find({}).toArray();
+  const chunks = all.flatMap(chunk => {
+    const ns =
+      typeof chunk.ns === 'string' ? chunk.ns : nsOfUuid.get(chunk.uuid?.toHexString() ?? '');
+    return ns !== undefined && namespaces.includes(ns) ? [{ ...chunk, ns }] : [];
+  });
+  const chunk = chunks[Math.floor(random() * chunks.length)];
+  if (chunk === undefined) return false;
+  const to = sharded.shards.find(shard => shard !== chunk.shard);
+  try {
+    await sharded.client
+      .db('admin')
+      .command({ moveChunk: chunk.ns, bounds: [chunk.min, chunk.max], to });
+  } catch (error) {
+    if (attempt >= 5) throw error;
+    return moveRandomChunk(sharded, namespaces, random, attempt + 1);
+  }
+  return true;
 }

@@ -90,6 +90,28 @@ describe('Replicator options', () => {
     );
   });
 
+  it('checks shardWorker: a group, distinct shard names, the oplog and mode incr', () => {
+    const worker = (shardWorker: unknown, extra: Partial<ReplicatorOptions> = {}) =>
+      new Replicator({
+        ...base(),
+        mode: 'incr',
+        ...extra,
+        shardWorker: shardWorker as ReplicatorOptions['shardWorker']
+      });
+    const ok = worker({ group: 'job', shards: ['shard0', 'shard1'] });
+    assert.deepEqual(ok.options.shardWorker, { group: 'job', shards: ['shard0', 'shard1'] });
+    rejects(() => worker({ group: '', shards: ['a'] }), 'shardWorker.group');
+    rejects(() => worker({ group: 'job', shards: [] }), 'shardWorker.shards');
+    rejects(() => worker({ group: 'job', shards: ['a', 'a'] }), 'shardWorker.shards');
+    rejects(() => worker({ group: 'job', shards: ['a'], shard: 'b' }), 'shardWorker.shard');
+    rejects(
+      () => worker({ group: 'job', shards: ['a'] }, { fetchMethod: 'changeStream' }),
+      'shardWorker',
+      /fetchMethod 'oplog'/
+    );
+    rejects(() => worker({ group: 'job', shards: ['a'] }, { mode: 'all' }), 'shardWorker', /incr/);
+  });
+
   it('refuses unknown keys at every level', () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ modee: 'full' }, 'modee'],

@@ -1,0 +1,223 @@
+/**
+ * Several replicators on one sharded source, each reading a subset of its shards (`shardWorker`),
+ * coordinated through the target.
+ *
+ * Writes of different shards are independent, with two exceptions: a DDL command (which the
+ * other shards' writes must be ordered around), and a chunk migration (a document's writes before
+ * it are on the donor shard, after it on the recipient). Each worker publishes in
+ * `mongo_replicate.shard_workers` how far it has applied and saved its checkpoint (`through`:
+ * every entry of its shards up to it). Before a worker releases a DDL command at `T`, or the first
+ * write after migration entries up to `M`, it waits until every other worker is through
+ * `T - 1` (`M`): everything before the barrier is then on the target, whichever worker read it.
+ * Entries a worker holds are published as its `through` once everything before them is applied
+ * and saved, so two workers waiting at their own copies of one DDL (a sharded collection's DDL is
+ * logged by every shard holding it) both move on.
+ *
+ * Published positions are saved checkpoints, never positions only applied: a worker that crashes
+ * replays from its checkpoint, and a replay must never put back a write that another worker has
+ * since ordered after it (a migrated document).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { type MongoClient, type Timestamp } from 'mongodb';
+
+import { InvalidConfigError } from '../errors.js';
+import { type BoundedQueue } from '../lifecycle/bounded-queue.js';
+import { type Logger } from '../logger.js';
+import { REPLICATOR_DATABASE } from '../namespace/namespace-filter.js';
+import { compareOptimes, formatOptime, type OplogEntry } from '../oplog/oplog-entry.js';
+import { type FetchedEntry } from '../pipeline/pipeline-items.js';
+import { justBefore } from '../pipeline/resume-token.js';
+
+/** Where workers publish their positions, in the target. */
+export const SHARD_WORKERS_COLLECTION = 'shard_workers';
+
+/** How often a waiting worker reads the others' positions. */
+const POLL_MS = 100;
+/** How often a worker still waiting says so in the log. */
+const REPORT_MS = 30_000;
+
+/** Commands that only belong to transactions: not barriers. */
+const TRANSACTION_COMMANDS: ReadonlySet<string> = new Set([
+  'applyOps',
+  'commitTransaction',
+  'abortTransaction'
+]);
+
+/**
+ * One worker's document in `mongo_replicate.shard_workers`.
+ * @internal
+ */
+interface WorkerDocument {
+  readonly _id: string;
+  readonly group: string;
+  readonly shards: readonly string[];
+  readonly through?: Timestamp;
+  readonly updatedAt: Date;
+}
+
+/**
+ * What a worker needs to take part in its group.
+ * @internal
+ */
+export interface ShardWorkerOptions {
+  readonly target: MongoClient;
+  /** The name shared by every worker of the job. */
+  readonly group: string;
+  /** This worker's name in the group: its checkpoint's name. */
+  readonly name: string;
+  /** The shards this worker reads. */
+  readonly shards: readonly string[];
+  /** Every shard of the cluster (listShards), once known. */
+  readonly clusterShards: () => readonly string[];
+  /** The optime of the last applied batch's checkpoint (see CheckpointKeeper.applied). */
+  readonly applied: () => Timestamp | undefined;
+  /** Saves the checkpoint now; resolves once durable. */
+  readonly save: () => Promise<void>;
+  /** The lease check before every write to the target. */
+  readonly beforeWrite: () => void;
+  readonly logger: Logger;
+}
+
+/**
+ * A worker of a group: publishes its position, and gates its fetched entries on the others'.
+ * @internal
+ */
+export class ShardWorker {
+  readonly #options: ShardWorkerOptions;
+  #lastReleased: Timestamp | undefined;
+  #published: Timestamp | undefined;
+
+  constructor(options: ShardWorkerOptions) {
+    this.#options = options;
+  }
+
+  /** Publishes `through` (a saved checkpoint's optime, or just before a held barrier). */
+  async publish(through: Timestamp): Promise<void> {
+    // Only forward: a save of a batch before a held barrier must not take back what was said.
+    if (this.#published !== undefined && compareOptimes(through, this.#published) <= 0) return;
+    this.#published = through;
+    const { group, name, shards, beforeWrite } = this.#options;
+    beforeWrite();
+    await this.#collection().updateOne(
+      { _id: `${group}\u0000${name}` },
+      { $set: { group, shards: [...shards], through, updatedAt: new Date() } },
+      { upsert: true }
+    );
+  }
+
+  /**
+   * Moves `input` to `output`, holding each barrier until every other worker is through it; ends
+   * when `input` ends (closing `output`) or `signal` aborts.
+   */
+  async gate(
+    input: BoundedQueue<FetchedEntry>,
+    output: BoundedQueue<FetchedEntry>,
+    signal: AbortSignal
+  ): Promise<void> {
+    let migratedThrough: Timestamp | undefined;
+    try {
+      for (;;) {
+        const item = await input.shift(signal);
+        if (item === undefined) return;
+        const { entry } = item;
+        if (entry.fromMigrate) {
+          migratedThrough = entry.ts;
+        } else {
+          const barrier = isBarrier(entry) ? justBefore(entry.ts) : migratedThrough;
+          if (barrier !== undefined) await this.#waitForOthers(barrier, entry.ts, signal);
+          migratedThrough = undefined;
+        }
+        if (!(await output.push(item, item.bytes, signal))) return;
+        this.#lastReleased = entry.ts;
+      }
+    } finally {
+      output.close();
+    }
+  }
+
+  /**
+   * Once everything released is applied, saves and publishes `held - 1`; then waits until every
+   * shard of the cluster is read by a worker and every other worker is through `barrier`.
+   */
+  async #waitForOthers(barrier: Timestamp, held: Timestamp, signal: AbortSignal): Promise<void> {
+    const { logger, group, name } = this.#options;
+    let published = false;
+    let reportAt = Date.now() + REPORT_MS;
+    for (;;) {
+      if (!published && this.#releasedApplied()) {
+        await this.#options.save();
+        await this.publish(justBefore(held));
+        published = true;
+      }
+      const behind = await this.#behind(barrier);
+      if (published && behind.length === 0) return;
+      if (Date.now() >= reportAt) {
+        reportAt = Date.now() + REPORT_MS;
+        logger.warn('Waiting for the other shard workers before a DDL command or a migration', {
+          group,
+          worker: name,
+          optime: formatOptime(held),
+          waitingFor: behind.join('; ') || 'this worker’s own batches'
+        });
+      }
+      await sleep(POLL_MS, undefined, { signal });
+    }
+  }
+
+  #releasedApplied(): boolean {
+    const released = this.#lastReleased;
+    const applied = this.#options.applied();
+    return (
+      released === undefined || (applied !== undefined && compareOptimes(applied, released) >= 0)
+    );
+  }
+
+  /** What keeps a barrier closed: shards no worker reads, workers not through it yet. */
+  async #behind(barrier: Timestamp): Promise<string[]> {
+    const { group, name, shards } = this.#options;
+    const docs = await this.#collection().find({ group }).toArray();
+    const others = docs.filter(doc => doc._id !== `${group}\u0000${name}`);
+    const covered = new Set([...shards, ...others.flatMap(doc => doc.shards)]);
+    const unread = this.#options.clusterShards().filter(shard => !covered.has(shard));
+    const reasons = unread.map(shard => `shard ${shard} has no worker`);
+    for (const doc of others) {
+      if (doc.through === undefined || compareOptimes(doc.through, barrier) < 0) {
+        const at = doc.through === undefined ? 'nothing yet' : formatOptime(doc.through);
+        reasons.push(`worker ${doc._id.slice(group.length + 1)} is through ${at}`);
+      }
+    }
+    return reasons;
+  }
+
+  #collection() {
+    return this.#options.target
+      .db(REPLICATOR_DATABASE)
+      .collection<WorkerDocument>(SHARD_WORKERS_COLLECTION);
+  }
+}
+
+/**
+ * A DDL command, alone or in an `applyOps` without a session (several shards' entries of one
+ * optime, merged): the other workers' earlier writes must be applied before it.
+ */
+function isBarrier(entry: OplogEntry): boolean {
+  if (entry.op !== 'c') return false;
+  if (!TRANSACTION_COMMANDS.has(entry.command)) return true;
+  const ops: unknown =
+    entry.command === 'applyOps' && entry.lsid === undefined ? entry.o.applyOps : undefined;
+  return Array.isArray(ops) && ops.some(op => (op as { op?: unknown } | null)?.op === 'c');
+}
+
+/**
+ * Refuses a `shardWorker` setting the source cannot honour, before anything is written.
+ * @internal
+ */
+export function requireShardedSource(sourceSharded: boolean): void {
+  if (!sourceSharded) {
+    throw new InvalidConfigError(
+      'shardWorker',
+      'the source is not a sharded cluster (a mongos). Nothing was written. Remove shardWorker to replicate a replica set'
+    );
+  }
+}
