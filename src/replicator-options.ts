@@ -213,6 +213,15 @@ export interface ReplicatorOptions extends StageOptions {
    * @defaultValue every shard, in this replicator alone
    */
   shardWorker?: ShardWorkerSettings;
+  /**
+   * A sharded target (its mongos): `'source'` shards each replicated collection that is sharded
+   * on the source on the same key (`shardCollection` before the copy writes into it, and when the
+   * source shards one while replicating); `'none'` leaves sharding to the host (collections it
+   * sharded beforehand are written through the mongos like any others). `'source'` needs both
+   * sides to be sharded clusters.
+   * @defaultValue 'none'
+   */
+  targetSharding?: 'none' | 'source';
 }
 
 /**
@@ -303,6 +312,8 @@ export interface ResolvedReplicatorOptions extends ReplicatorOptions {
   readonly rateLimit: Readonly<RateLimit>;
   /** See {@link ReplicatorOptions.shardWorker}. */
   readonly shardWorker?: Readonly<ShardWorkerSettings>;
+  /** See {@link ReplicatorOptions.targetSharding}. */
+  readonly targetSharding: 'none' | 'source';
 }
 
 function readConnection(reader: OptionReader, field: 'source' | 'target'): string | MongoClient {
@@ -442,6 +453,7 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
       checkpoint.store === undefined ? {} : { writeConcern: { w: 'majority' as const } };
     const rateLimit = readRateLimit(reader.raw('rateLimit'));
     const shardWorker = readShardWorker(reader, mode, fetchMethod);
+    const targetSharding = reader.oneOf('targetSharding', TARGET_SHARDING, 'none');
     const signal = reader.signal();
     const logger = reader.logger();
     return Object.freeze(
@@ -477,12 +489,15 @@ export function resolveReplicatorOptions(options: ReplicatorOptions): ResolvedRe
         standby,
         rateLimit,
         shardWorker,
+        targetSharding,
         signal,
         logger
       })
     ) as ResolvedReplicatorOptions;
   });
 }
+
+const TARGET_SHARDING = ['none', 'source'] as const;
 
 /** Reads `shardWorker`: a group name and a non-empty list of distinct shard names. */
 function readShardWorker(

@@ -76,6 +76,12 @@ export interface ReplBatcherOptions extends StageOptions {
    * @defaultValue `'flatten'`
    */
   transactions?: TransactionMode;
+  /**
+   * Replay the source's `shardCollection` (the no-op entry a primary shard logs for it) as a
+   * `shardCollection` DDL batch: for a sharded target that mirrors the source's sharding.
+   * @defaultValue false
+   */
+  shardCollections?: boolean;
 }
 
 /**
@@ -111,6 +117,8 @@ export interface ResolvedReplBatcherOptions {
   readonly resumeOptime: Timestamp | undefined;
   /** See {@link ReplBatcherOptions.transactions}. */
   readonly transactions: TransactionMode;
+  /** See {@link ReplBatcherOptions.shardCollections}. */
+  readonly shardCollections: boolean;
 }
 
 const TRANSACTION_MODES: readonly TransactionMode[] = ['flatten', 'preserve'];
@@ -177,7 +185,8 @@ export function resolveReplBatcherOptions(
       filter,
       ...readBatcherSettings(reader),
       resumeOptime: reader.optionalTimestamp('resumeOptime'),
-      transactions: readTransactionMode(reader)
+      transactions: readTransactionMode(reader),
+      shardCollections: reader.boolean('shardCollections', false)
     });
   });
 }

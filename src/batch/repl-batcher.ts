@@ -51,7 +51,12 @@ import { ReplicationError, UnsupportedOplogEntryError } from '../errors.js';
 import { BoundedQueue } from '../lifecycle/bounded-queue.js';
 import { Stage, type StageEvents } from '../lifecycle/stage.js';
 import { type NamespaceFilter } from '../namespace/namespace-filter.js';
-import { type NamespaceMapper, type TargetCommand, toTargetCommand } from '../oplog/ddl-ops.js';
+import {
+  type NamespaceMapper,
+  shardCollectionEntry,
+  type TargetCommand,
+  toTargetCommand
+} from '../oplog/ddl-ops.js';
 import { type CommandEntry, compareOptimes, type OplogEntry } from '../oplog/oplog-entry.js';
 import { documentIdOf } from '../oplog/oplog-entry-bytes.js';
 import {
@@ -340,7 +345,10 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
     this.#currentToken = item.resumeToken;
     const pending = this.#pending;
     const transactional = entry.op === 'c' && TRANSACTION_COMMANDS.has(entry.command);
-    if (entry.fromMigrate && !(transactional && entry.lsid !== undefined)) {
+    const sharding = this.#shardCollection(entry);
+    if (sharding !== undefined) {
+      await this.#takeDdl(sharding, sharding, signal);
+    } else if (entry.fromMigrate && !(transactional && entry.lsid !== undefined)) {
       // Chunk migrations copy documents that already exist elsewhere; a transaction entry with a
       // session still goes to the assembler, so its chain is not broken (its inner operations are
       // checked one by one).
@@ -404,6 +412,24 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
     }
     if (pending.opCount >= this.options.maxOps) await this.#flush('maxOps', signal);
     else if (pending.bytes >= this.options.maxBytes) await this.#flush('maxBytes', signal);
+  }
+
+  /**
+   * The `shardCollection` command of a source's sharding no-op when sharding is replayed;
+   * `undefined` otherwise (the no-op is then passed over like any other, and said once).
+   */
+  #shardCollection(entry: OplogEntry): CommandEntry | undefined {
+    if (entry.op !== 'n') return undefined;
+    const command = shardCollectionEntry(entry);
+    if (command === undefined || this.options.shardCollections) return command;
+    const ns = String(command.o.shardCollection);
+    if (this.options.filter.map(ns) !== null) {
+      this.logger.info(`The source sharded ${ns}; the target's sharding is left as it is`, {
+        stage: this.stageName,
+        hint: "targetSharding 'source' shards it on the target too"
+      });
+    }
+    return undefined;
   }
 
   /**

@@ -37,6 +37,7 @@ export const configFileSchema = z
     bypassDocumentValidation: z.boolean().optional(),
     standby: z.boolean().optional(),
     lease: z.object({ ttlMs: positiveInt.optional() }).strict().optional(),
+    targetSharding: z.enum(['none', 'source']).optional(),
     shardWorker: z
       .object({ group: z.string().min(1), shards: z.array(z.string().min(1)).min(1) })
       .strict()
@@ -160,6 +161,8 @@ export interface ConfigFlags {
   bypassDocumentValidation?: boolean;
   standby?: boolean;
   leaseTtl?: string;
+  /** `--target-sharding`: `targetSharding`. */
+  targetSharding?: string;
   /** `--shard-worker-group`: `shardWorker.group`. */
   shardWorkerGroup?: string;
   /** `--shards` (comma-separated): `shardWorker.shards`. */
@@ -322,6 +325,12 @@ export async function resolveCliConfig(flags: ConfigFlags): Promise<ResolvedCliC
       : {}),
     filter,
     ...shardWorkerOf(flags, file.shardWorker),
+    ...((flags.targetSharding ?? file.targetSharding)
+      ? {
+          targetSharding: (flags.targetSharding ??
+            file.targetSharding) as ReplicatorOptions['targetSharding']
+        }
+      : {}),
     ...(Object.keys(rateLimit).length > 0 ? { rateLimit } : {}),
     checkpoint: { ...checkpointRest, name, ...(checkpointStore ? { store: checkpointStore } : {}) },
     ...(file.fetcher ? { fetcher: file.fetcher } : {}),

@@ -144,6 +144,12 @@ withConnectionOptions(
     'one of several workers on a sharded source: the name every worker of the job shares'
   )
   .option('--shards <names>', 'with --shard-worker-group: the shards this worker reads (a,b)')
+  .addOption(
+    new Option(
+      '--target-sharding <how>',
+      "a sharded target: 'source' shards its collections as the source's are (none)"
+    ).choices(['none', 'source'])
+  )
   .option(
     '--skip <op>',
     'do not apply this operation: insert, update, delete, ddl, or a DDL command such as drop (repeatable)',

@@ -20,6 +20,7 @@ import {
   type OplogEntry,
   parseOplogEntry
 } from '../oplog/oplog-entry.js';
+import { shardCollectionEntry } from '../oplog/ddl-ops.js';
 import { type FetchedEntry } from '../pipeline/pipeline-items.js';
 
 /** Transaction decisions remembered to drop the other participants' ones. */
@@ -117,8 +118,12 @@ export class ShardMerge {
   }
 }
 
-/** An entry that a surrounding `applyOps` would change the meaning of. */
-function isTransactionStep(entry: OplogEntry): boolean {
+/**
+ * An entry that a surrounding `applyOps` would change the meaning of: a step of a transaction,
+ * or the no-op that records a `shardCollection` (a sharded target may replay it).
+ */
+function mustStandAlone(entry: OplogEntry): boolean {
+  if (entry.op === 'n') return shardCollectionEntry(entry) !== undefined;
   if (entry.op !== 'c') return false;
   if (entry.command === 'commitTransaction' || entry.command === 'abortTransaction') return true;
   return entry.command === 'applyOps' && (entry.o.partialTxn === true || entry.o.prepare === true);
@@ -136,14 +141,16 @@ export function mergeOneOptime(
   group: readonly { readonly shard: string; readonly fetched: FetchedEntry }[]
 ): FetchedEntry {
   if (group.length === 1) return group[0]!.fetched;
-  const writes = group.filter(({ fetched }) => fetched.entry.op !== 'n');
+  const writes = group.filter(
+    ({ fetched }) => fetched.entry.op !== 'n' || mustStandAlone(fetched.entry)
+  );
   if (writes.length === 0) return group[0]!.fetched;
   if (writes.length === 1) return writes[0]!.fetched;
   const ts = writes[0]!.fetched.entry.ts;
-  const blocking = writes.find(({ fetched }) => isTransactionStep(fetched.entry));
+  const blocking = writes.find(({ fetched }) => mustStandAlone(fetched.entry));
   if (blocking !== undefined) {
     throw new SourceReadError(
-      `Shards ${writes.map(w => w.shard).join(', ')} logged entries at the same optime ${formatOptime(ts)}, one of them a step of a prepared or multi-entry transaction (on ${blocking.shard}), which cannot be merged with the others`,
+      `Shards ${writes.map(w => w.shard).join(', ')} logged entries at the same optime ${formatOptime(ts)}, one of them a step of a prepared or multi-entry transaction or a shardCollection record (on ${blocking.shard}), which cannot be merged with the others`,
       false,
       {
         optime: ts,

@@ -18,6 +18,7 @@
 import { type MongoClient } from 'mongodb';
 
 import { CatalogCopier, type OnExistingTarget, type SourceCollection } from '../catalog/index.js';
+import { readShardedCollections, shardTargetCollection } from '../catalog/sharding-spec.js';
 import { isUniqueSecondary, type UniqueIndexRef } from '../catalog/unique-indexes.js';
 import { type CopiedCollection, type StoredRange } from '../checkpoint/checkpoint.js';
 import { type RetryEvent } from '../events.js';
@@ -88,6 +89,11 @@ export interface FullCopyOptions {
    * indexes and views wait while writes are paused.
    */
   readonly throttle?: WriteThrottle | undefined;
+  /**
+   * `'source'`: source and target are sharded clusters, and each copied collection sharded on the
+   * source is sharded on the target on the same key before any document is copied into it.
+   */
+  readonly targetSharding?: 'none' | 'source';
 }
 
 /**
@@ -143,6 +149,7 @@ export class FullCopy {
         return this.#catalogWrite(prepare);
       }
     });
+    if (options.targetSharding === 'source') await this.#shardTargets(collections);
     if (options.indexes === 'before') await this.#copyIndexes(copier, collections);
     this.#state = options.resume ?? (await this.#split(collections));
     if (!resuming) await options.savePlan(this.#state);
@@ -154,6 +161,20 @@ export class FullCopy {
     if (options.indexes === 'after') await this.#copyIndexes(copier, collections);
     await this.#catalogWrite(() => copier.createViews(catalog.views));
     return 'done';
+  }
+
+  /** Shards on the target the collections sharded on the source, on the same key. */
+  async #shardTargets(collections: readonly SourceCollection[]): Promise<void> {
+    const { source, target, beforeWrite, signal } = this.options;
+    const specs = await readShardedCollections(source);
+    for (const collection of collections) {
+      const spec = specs.get(collection.sourceNs);
+      if (spec === undefined) continue;
+      signal.throwIfAborted();
+      await this.#catalogWrite(() =>
+        shardTargetCollection(target, collection.targetNs, spec, beforeWrite)
+      );
+    }
   }
 
   /** Builds the indexes of `collections`, a few collections at a time. */

@@ -147,7 +147,9 @@ const skip = (reason: string): ConvertedEvent => ({ kind: 'skip', reason });
  * - `create`, `drop`, `rename`, `dropDatabase`, `createIndexes` (one operation per index),
  *   `dropIndexes` (one per index) and `modify` → `op: 'c'` commands on `db.$cmd`, in the form
  *   the oplog logs them;
- * - sharding events, `invalidate` and unknown types → a skip with the reason.
+ * - `shardCollection` → the no-op entry a primary shard logs for it (`o2: {shardCollection,
+ *   shardKey, unique}`), which a sharded target may replay;
+ * - other sharding events, `invalidate` and unknown types → a skip with the reason.
  *
  * Operations carry `ui` (the event's `collectionUUID`) when the event has it.
  *
@@ -191,12 +193,32 @@ export function changeEventToOps(event: Document): ConvertedEvent {
       return skip(
         `invalidate on ${view.ns.name || 'the cluster'}: the stream ended; nothing to apply`
       );
+    case 'shardCollection':
+      return ops(shardCollectionNoop(view));
     default:
       if (SHARDING_EVENTS.has(view.type)) {
         return skip(`${view.type} on ${view.ns.name} has no effect on a replica-set target`);
       }
       return skip(`unknown change event type ${view.type}`);
   }
+}
+
+/**
+ * The no-op the primary shard logs for `shardCollection`: applied as `shardCollection` on a
+ * sharded target (targetSharding 'source'), passed over otherwise.
+ */
+function shardCollectionNoop(view: EventView): Document {
+  const description = view.operationDescription();
+  if (!isDocument(description.shardKey)) {
+    throw view.fail('"operationDescription.shardKey" is missing or not a document');
+  }
+  const ns = view.collectionNs;
+  return view.op({
+    op: 'n',
+    ns,
+    o: { msg: { shardCollection: ns } },
+    o2: { shardCollection: ns, shardKey: description.shardKey, unique: description.unique === true }
+  });
 }
 
 function insertOp(view: EventView): Document {

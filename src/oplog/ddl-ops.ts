@@ -4,7 +4,14 @@
  */
 import { type Document } from 'mongodb';
 
-import { type CommandEntry, formatOptime, isDocument, malformed } from './oplog-entry.js';
+import {
+  type CommandEntry,
+  formatOptime,
+  isDocument,
+  malformed,
+  type OplogEntry,
+  parseOplogEntry
+} from './oplog-entry.js';
 
 /**
  * A command to run on the target: `db.runCommand(command)` on database `db`.
@@ -109,6 +116,7 @@ export function ddlCommandName(command: string): DdlCommandName | undefined {
  *   `startIndexBuild`, `abortIndexBuild` and `dbCheck` return `null`.
  * - `drop`, `dropIndexes` (and its old aliases), `collMod`, `convertToCapped`, `emptycapped` and
  *   `dropDatabase` are renamed. For `dropDatabase` the mapper gets `db.$cmd`.
+ * - `shardCollection` (from {@link shardCollectionEntry}) runs on `admin`, its namespace renamed.
  * - `applyOps`, `commitTransaction` and `abortTransaction` belong to {@link TransactionAssembler}.
  *
  * @param entry - a command entry
@@ -176,6 +184,23 @@ export function toTargetCommand(entry: CommandEntry, mapNs: NamespaceMapper): Ta
     }
     case 'renameCollection':
       return renameCommand(entry, mapNs);
+    case 'shardCollection': {
+      // Built by shardCollectionEntry(): `o.shardCollection` is the whole namespace.
+      const ns: unknown = o.shardCollection;
+      if (typeof ns !== 'string' || !isDocument(o.key)) {
+        throw malformed('"shardCollection" needs a namespace and a "key"', entry.raw);
+      }
+      const target = mapNs(ns);
+      if (target === null) return null;
+      return {
+        db: 'admin',
+        command: {
+          shardCollection: target,
+          key: o.key,
+          ...(o.unique === true ? { unique: true } : {})
+        }
+      };
+    }
     case 'applyOps':
     case 'commitTransaction':
     case 'abortTransaction':
@@ -242,4 +267,27 @@ function renameCommand(entry: CommandEntry, mapNs: NamespaceMapper): TargetComma
   };
   if (stayTemp === true) command.stayTemp = true;
   return { db: 'admin', command };
+}
+
+/**
+ * The `shardCollection` command a source's sharding left in its stream: the no-op entry the
+ * primary shard logs (`o2: {shardCollection, shardKey, unique}`, MongoDB 6.0+; change events of
+ * type `shardCollection` are turned into the same entry), as a command entry at the same optime;
+ * `undefined` for any other entry.
+ * @internal
+ */
+export function shardCollectionEntry(entry: OplogEntry): CommandEntry | undefined {
+  if (entry.op !== 'n') return undefined;
+  const o2: unknown = entry.raw.o2;
+  if (!isDocument(o2) || typeof o2.shardCollection !== 'string' || !isDocument(o2.shardKey)) {
+    return undefined;
+  }
+  const ns = o2.shardCollection;
+  const raw: Document = {
+    ts: entry.ts,
+    op: 'c',
+    ns: `${ns.slice(0, ns.indexOf('.'))}.$cmd`,
+    o: { shardCollection: ns, key: o2.shardKey, ...(o2.unique === true ? { unique: true } : {}) }
+  };
+  return parseOplogEntry(raw) as CommandEntry;
 }

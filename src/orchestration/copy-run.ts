@@ -57,6 +57,7 @@ export function startCopy(run: CopyRunOptions): FullCopy {
     onProgress: run.onProgress,
     onRetry: run.onRetry,
     beforeWrite: run.beforeWrite,
-    throttle: run.throttle
+    throttle: run.throttle,
+    targetSharding: options.targetSharding
   });
 }

@@ -192,16 +192,26 @@ export async function identifyDeployments(
   clients: { readonly source: MongoClient; readonly target: MongoClient },
   options: Pick<ResolvedReplicatorOptions, 'filter' | 'checkpoint'>,
   logger: Logger
-): Promise<{ sourceId: string | undefined; sourceSharded: boolean; filter: NamespaceFilter }> {
+): Promise<{
+  sourceId: string | undefined;
+  sourceSharded: boolean;
+  targetSharded: boolean;
+  filter: NamespaceFilter;
+}> {
   const [source, target] = await Promise.all([
     describeDeployment(clients.source, 'source'),
     describeDeployment(clients.target, 'target')
   ]);
   const { sourceId, sameDeployment } = compareDeployments(source.identity, target.identity, logger);
   if (sameDeployment === undefined) {
-    return { sourceId, sourceSharded: source.mongos, filter: replicatorFilter(options, undefined) };
+    return {
+      sourceId,
+      sourceSharded: source.mongos,
+      targetSharded: target.mongos,
+      filter: replicatorFilter(options, undefined)
+    };
   }
   const filter = replicatorFilter(options, (ns, to) => selfReplication(sameDeployment, ns, to));
   await checkSelfReplication(clients.source, filter);
-  return { sourceId, sourceSharded: source.mongos, filter };
+  return { sourceId, sourceSharded: source.mongos, targetSharded: target.mongos, filter };
 }

@@ -71,7 +71,7 @@ export interface IncrementalPipelineOptions {
   readonly target: MongoClient;
   readonly settings: Pick<
     ResolvedReplicatorOptions,
-    'fetchMethod' | 'fetcher' | 'batcher' | 'applier'
+    'fetchMethod' | 'fetcher' | 'batcher' | 'applier' | 'targetSharding'
   > & { readonly transactions: TransactionMode };
   readonly filter: NamespaceFilter;
   readonly logger: Logger;
@@ -334,7 +334,8 @@ export class IncrementalPipeline {
       input,
       filter,
       resumeOptime: after,
-      transactions: settings.transactions
+      transactions: settings.transactions,
+      shardCollections: settings.targetSharding === 'source'
     });
     const pool = new HashedApplierPool({
       ...settings.applier,

@@ -20,7 +20,8 @@ import { identifyDeployments } from './deployment-identity.js';
 import { IncrementalPipeline, type PipelineEmit } from './incremental-pipeline.js';
 import { checkpointStoreOf, replicatorKeeper } from './replicator-checkpoint.js';
 import { holdLease } from './replicator-lease.js';
-import { requireShardedSource, ShardWorker } from './shard-workers.js';
+import { ShardWorker } from './shard-workers.js';
+import { requireShardedSides, requireShardedSource } from './sharding-checks.js';
 
 /**
  * The Replicator's events this module reports: the pipeline's, its lease and its checkpoints.
@@ -83,8 +84,13 @@ export async function assembleReplicator(
   signal: AbortSignal
 ): Promise<ReplicatorAssembly> {
   const { options, logger } = host;
-  const { sourceId, sourceSharded, filter } = await identifyDeployments(clients, options, logger);
+  const { sourceId, sourceSharded, targetSharded, filter } = await identifyDeployments(
+    clients,
+    options,
+    logger
+  );
   if (options.shardWorker !== undefined) requireShardedSource(sourceSharded);
+  if (options.targetSharding === 'source') requireShardedSides(sourceSharded, targetSharded);
   const store = checkpointStoreOf(options, clients.target);
   const lease = await holdLease({
     options,

@@ -21,8 +21,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { type MongoClient, type Timestamp } from 'mongodb';
 
-import { InvalidConfigError } from '../errors.js';
 import { type BoundedQueue } from '../lifecycle/bounded-queue.js';
+import { shardCollectionEntry } from '../oplog/ddl-ops.js';
 import { type Logger } from '../logger.js';
 import { REPLICATOR_DATABASE } from '../namespace/namespace-filter.js';
 import { compareOptimes, formatOptime, type OplogEntry } from '../oplog/oplog-entry.js';
@@ -198,26 +198,14 @@ export class ShardWorker {
 }
 
 /**
- * A DDL command, alone or in an `applyOps` without a session (several shards' entries of one
+ * A DDL command (or the record of a `shardCollection`), alone or in an `applyOps` without a session (several shards' entries of one
  * optime, merged): the other workers' earlier writes must be applied before it.
  */
 function isBarrier(entry: OplogEntry): boolean {
+  if (entry.op === 'n') return shardCollectionEntry(entry) !== undefined;
   if (entry.op !== 'c') return false;
   if (!TRANSACTION_COMMANDS.has(entry.command)) return true;
   const ops: unknown =
     entry.command === 'applyOps' && entry.lsid === undefined ? entry.o.applyOps : undefined;
   return Array.isArray(ops) && ops.some(op => (op as { op?: unknown } | null)?.op === 'c');
-}
-
-/**
- * Refuses a `shardWorker` setting the source cannot honour, before anything is written.
- * @internal
- */
-export function requireShardedSource(sourceSharded: boolean): void {
-  if (!sourceSharded) {
-    throw new InvalidConfigError(
-      'shardWorker',
-      'the source is not a sharded cluster (a mongos). Nothing was written. Remove shardWorker to replicate a replica set'
-    );
-  }
 }

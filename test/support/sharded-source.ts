@@ -82,3 +82,24 @@ export async function moveRandomChunk(
   }
   return true;
 }
+
+/** A sharded cluster as a target: a test server cluster, or MONGO_REPLICATE_TEST_SHARDED_TARGET_URI. */
+export async function startShardedTarget(): Promise<{
+  readonly uri: string;
+  readonly client: MongoClient;
+  close(): Promise<void>;
+}> {
+  const real = process.env.MONGO_REPLICATE_TEST_SHARDED_TARGET_URI;
+  const cluster = real ? undefined : await startTestServer({ shards: 2 });
+  const uri = real ?? cluster!.uri;
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  await client.connect();
+  return {
+    uri,
+    client,
+    async close() {
+      await client.close();
+      await cluster?.stop();
+    }
+  };
+}

@@ -96,7 +96,7 @@ describe('Replicator options', () => {
         ...base(),
         mode: 'incr',
         ...extra,
-        shardWorker: shardWorker as ReplicatorOptions['shardWorker']
+        shardWorker: shardWorker as NonNullable<ReplicatorOptions['shardWorker']>
       });
     const ok = worker({ group: 'job', shards: ['shard0', 'shard1'] });
     assert.deepEqual(ok.options.shardWorker, { group: 'job', shards: ['shard0', 'shard1'] });
