@@ -86,9 +86,10 @@ describe('a sharded target (targetSharding: source)', () => {
         }
         // Sharded while replicating, on a key that is not _id: its writes carry the key.
         await admin.command({ shardCollection: `${db}.delta`, key: { k: 1 } });
-        const delta = sharded.client.db(db).collection<Document>('delta');
-        for (let i = 0; i < 30; i++)
+        const delta = sharded.client.db(db).collection<{ _id: Int32; k: Int32 }>('delta');
+        for (let i = 0; i < 30; i++) {
           await delta.insertOne({ _id: new Int32(i), k: new Int32(i % 7) });
+        }
         await delta.updateMany({ k: new Int32(3) }, { $set: { touched: true } });
         await delta.deleteOne({ _id: new Int32(4), k: new Int32(4) });
         await workload.run(40);
