@@ -14,13 +14,13 @@
 import { BSON, type Document, type Timestamp } from 'mongodb';
 
 import { SourceReadError } from '../errors.js';
+import { shardCollectionEntry } from '../oplog/ddl-ops.js';
 import {
   compareOptimes,
   formatOptime,
   type OplogEntry,
   parseOplogEntry
 } from '../oplog/oplog-entry.js';
-import { shardCollectionEntry } from '../oplog/ddl-ops.js';
 import { type FetchedEntry } from '../pipeline/pipeline-items.js';
 
 /** Transaction decisions remembered to drop the other participants' ones. */

@@ -147,8 +147,8 @@ const skip = (reason: string): ConvertedEvent => ({ kind: 'skip', reason });
  * - `create`, `drop`, `rename`, `dropDatabase`, `createIndexes` (one operation per index),
  *   `dropIndexes` (one per index) and `modify` → `op: 'c'` commands on `db.$cmd`, in the form
  *   the oplog logs them;
- * - `shardCollection` → the no-op entry a primary shard logs for it (`o2: {shardCollection,
- *   shardKey, unique}`), which a sharded target may replay;
+ * - `shardCollection` → the no-op entry a primary shard logs for it (its `o2` holds
+ *   `shardCollection`, `shardKey` and `unique`), which a sharded target may replay;
  * - other sharding events, `invalidate` and unknown types → a skip with the reason.
  *
  * Operations carry `ui` (the event's `collectionUUID`) when the event has it.

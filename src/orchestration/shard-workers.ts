@@ -22,9 +22,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type MongoClient, type Timestamp } from 'mongodb';
 
 import { type BoundedQueue } from '../lifecycle/bounded-queue.js';
-import { shardCollectionEntry } from '../oplog/ddl-ops.js';
 import { type Logger } from '../logger.js';
 import { REPLICATOR_DATABASE } from '../namespace/namespace-filter.js';
+import { shardCollectionEntry } from '../oplog/ddl-ops.js';
 import { compareOptimes, formatOptime, type OplogEntry } from '../oplog/oplog-entry.js';
 import { type FetchedEntry } from '../pipeline/pipeline-items.js';
 import { justBefore } from '../pipeline/resume-token.js';
