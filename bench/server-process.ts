@@ -91,7 +91,9 @@ function serverBundle(): Promise<string> {
  */
 export async function startServerProcess(
   replSetName: string,
-  oplogSizeMb = 2048
+  oplogSizeMb = 2048,
+  /** A sharded cluster of this many shards instead: `uri` is then its mongos. */
+  shards?: number
 ): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
@@ -105,7 +107,8 @@ export async function startServerProcess(
       '--repl-set',
       replSetName,
       '--oplog-size-mb',
-      String(oplogSizeMb)
+      String(oplogSizeMb),
+      ...(shards === undefined ? [] : ['--shards', String(shards)])
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] }
   );
