@@ -2,7 +2,7 @@
  * A sharded cluster as the source, through its mongos: with change streams (one cluster-wide
  * stream) and with the oplog (every shard's oplog, merged in cluster-time order), mode `all`
  * converges while chunks migrate during the copy and the tailing, with the balancer on,
- * cross-shard transactions and a unique index whose values move.
+ * cross-shard transactions, DDL and a unique index whose values move.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +12,7 @@ import { Int32 } from 'mongodb';
 import { Replicator } from '../../src/replicator.js';
 import { Verifier } from '../../src/verify/verifier.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
+import { DdlWorkload } from '../support/ddl-workload.js';
 import { rawDocuments } from '../support/replication.js';
 import {
   moveRandomChunk,
@@ -48,6 +49,8 @@ describe('a sharded source (through its mongos)', () => {
         const workload = new Workload(sharded.client, db, seed);
         const users = new UniqueWorkload(sharded.client, db, seed);
         await users.setUp(8);
+        // DDL of unsharded collections (created, renamed, dropped on their primary shard).
+        const ddl = new DdlWorkload(sharded.client, [db], seed);
         await workload.run(60);
         const moveSomeChunk = () => moveRandomChunk(sharded, [`${db}.alpha`, `${db}.beta`], random);
         // Split beta at an Int32 _id so both shards hold part of it.
@@ -72,6 +75,7 @@ describe('a sharded source (through its mongos)', () => {
           for (let round = 0; round < 4; round++) {
             await workload.run(25);
             await users.run(10);
+            await ddl.run(2);
             if ((await moveSomeChunk()) && replicator.phase === 'full') movedDuringCopy++;
           }
           assert.ok(movedDuringCopy > 0, 'a chunk moved while the copy ran');
@@ -87,6 +91,7 @@ describe('a sharded source (through its mongos)', () => {
           for (let round = 0; round < 3; round++) {
             await workload.run(25);
             await users.run(10);
+            await ddl.run(2);
             if (await moveSomeChunk()) movedWhileTailing++;
           }
           assert.ok(movedWhileTailing > 0, 'chunks moved while tailing');
@@ -95,7 +100,7 @@ describe('a sharded source (through its mongos)', () => {
           await replicator.stop();
         }
         let compared = 0;
-        for (const coll of ['alpha', 'beta', 'gamma', 'users']) {
+        for (const coll of ['alpha', 'beta', 'gamma', 'users', 'd0', 'd1', 'd2']) {
           const expected = await rawDocuments(sharded.client, db, coll);
           assert.deepEqual(await rawDocuments(d.target, db, coll), expected, `${db}.${coll}`);
           compared += expected.length;
