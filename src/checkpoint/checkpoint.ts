@@ -79,6 +79,11 @@ export interface Checkpoint {
    */
   readonly filterFingerprint?: string | undefined;
   /**
+   * The shards a shard worker reads (`shardWorker.shards`, sorted); absent: every shard. A
+   * position of some shards says nothing of the others, so it is never resumed with other shards.
+   */
+  readonly sourceShards?: readonly string[] | undefined;
+  /**
    * Unique secondary indexes of the target kept non-unique until the target is consistent
    * (`namespace` and `name` of each), and the target namespaces applied in source order.
    */
@@ -166,6 +171,15 @@ export function decodeCheckpoint(raw: unknown, source: string): Checkpoint {
       throw fail(`"${field}" must be a string`);
     }
   }
+  if (
+    doc.sourceShards !== undefined &&
+    !(
+      Array.isArray(doc.sourceShards) &&
+      doc.sourceShards.every((shard: unknown) => typeof shard === 'string')
+    )
+  ) {
+    throw fail('"sourceShards" must be a list of shard names');
+  }
   if (doc.uniqueIndexes !== undefined && !isUniqueIndexes(doc.uniqueIndexes)) {
     throw fail('"uniqueIndexes" must be {relaxedIndexes: [{namespace, name}], orderedNamespaces}');
   }
@@ -190,6 +204,7 @@ export function decodeCheckpoint(raw: unknown, source: string): Checkpoint {
     'sourceReplicaSet',
     'sourceId',
     'filterFingerprint',
+    'sourceShards',
     'uniqueIndexes',
     'copiedAt',
     'lastApplied',

@@ -66,6 +66,8 @@ export interface CheckpointBinding {
   readonly sourceId: string | undefined;
   /** The filter's fingerprint (`namespace/filter-fingerprint.ts`). */
   readonly filterFingerprint: string;
+  /** A shard worker's shards, sorted; undefined: every shard. */
+  readonly sourceShards?: readonly string[] | undefined;
 }
 
 /**
@@ -180,6 +182,15 @@ export class CheckpointKeeper {
         { hint: reset }
       );
     }
+    const stored = checkpoint.sourceShards?.join(',');
+    const reading = binding.sourceShards?.join(',');
+    if (stored !== undefined && stored !== reading) {
+      throw new CheckpointError(
+        `Checkpoint "${name}" was written by a shard worker reading ${stored}; this replicator reads ${reading ?? 'every shard'}: the other shards' entries since their own positions would be lost`,
+        false,
+        { hint: reset }
+      );
+    }
   }
 
   /** The copy's collections and ranges (O(collections)), or undefined before its plan. */
@@ -275,6 +286,9 @@ export class CheckpointKeeper {
         ? {}
         : { sourceId: this.#options.binding.sourceId }),
       filterFingerprint: this.#options.binding.filterFingerprint,
+      ...(this.#options.binding.sourceShards === undefined
+        ? {}
+        : { sourceShards: this.#options.binding.sourceShards }),
       ...(this.copiedAt ? { copiedAt: this.copiedAt } : {}),
       ...(this.uniqueIndexes.relaxedIndexes.length + this.uniqueIndexes.orderedNamespaces.length > 0
         ? { uniqueIndexes: this.uniqueIndexes }

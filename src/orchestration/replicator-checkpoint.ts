@@ -59,7 +59,11 @@ export function replicatorKeeper(
     mode: options.mode,
     fetchMethod: options.fetchMethod,
     intervalMs: options.checkpointIntervalMs,
-    binding: { sourceId: context.sourceId, filterFingerprint: filterFingerprint(options.filter) },
+    binding: {
+      sourceId: context.sourceId,
+      filterFingerprint: filterFingerprint(options.filter),
+      ...(options.shardWorker ? { sourceShards: [...options.shardWorker.shards].sort() } : {})
+    },
     onSaved: context.onSaved,
     // A save that finishes after a forced stop closed the spool leaves the segments: the next
     // run's next save discards them.

@@ -175,6 +175,30 @@ describe('CheckpointKeeper', () => {
     );
   });
 
+  it("refuses a shard worker's checkpoint to a replicator reading other shards", async () => {
+    const store = new RecordingStore();
+    const worker = (sourceShards?: string[]) =>
+      keeper(store, {
+        mode: 'incr',
+        binding: {
+          sourceId: 'cluster:1',
+          filterFingerprint: 'f1',
+          ...(sourceShards ? { sourceShards } : {})
+        }
+      });
+    await worker(['shard0', 'shard1']).save();
+    assert.deepEqual((await worker(['shard0', 'shard1']).load())?.sourceShards, [
+      'shard0',
+      'shard1'
+    ]);
+    await assert.rejects(worker(['shard0']).load(), (error: unknown) => {
+      assert.ok(error instanceof CheckpointError);
+      assert.match(error.message, /reading shard0,shard1; this replicator reads shard0/);
+      return true;
+    });
+    await assert.rejects(worker().load(), /this replicator reads every shard/);
+  });
+
   it('takes the stored state on load', async () => {
     const store = new RecordingStore();
     const first = keeper(store);
