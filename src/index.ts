@@ -263,7 +263,8 @@ export {
   type ReplicatorFullOptions,
   type ReplicatorLeaseOptions,
   type ReplicatorOptions,
-  type ResolvedReplicatorOptions
+  type ResolvedReplicatorOptions,
+  type ShardWorkerSettings
 } from './replicator-options.js';
 export {
   DocumentSplitter,

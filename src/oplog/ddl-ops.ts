@@ -116,7 +116,8 @@ export function ddlCommandName(command: string): DdlCommandName | undefined {
  *   `startIndexBuild`, `abortIndexBuild` and `dbCheck` return `null`.
  * - `drop`, `dropIndexes` (and its old aliases), `collMod`, `convertToCapped`, `emptycapped` and
  *   `dropDatabase` are renamed. For `dropDatabase` the mapper gets `db.$cmd`.
- * - `shardCollection` (from {@link shardCollectionEntry}) runs on `admin`, its namespace renamed.
+ * - `shardCollection` (the record of a source's sharding, see `shardCollectionEntry`) runs on
+ *   `admin`, its namespace renamed.
  * - `applyOps`, `commitTransaction` and `abortTransaction` belong to {@link TransactionAssembler}.
  *
  * @param entry - a command entry

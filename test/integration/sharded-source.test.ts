@@ -11,8 +11,8 @@ import { Int32 } from 'mongodb';
 
 import { Replicator } from '../../src/replicator.js';
 import { Verifier } from '../../src/verify/verifier.js';
-import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 import { DdlWorkload } from '../support/ddl-workload.js';
+import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 import { rawDocuments } from '../support/replication.js';
 import {
   moveRandomChunk,

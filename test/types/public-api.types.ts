@@ -3,7 +3,7 @@
  * `public-api.test.ts` through `npm test`). Every `@ts-expect-error` must be an error: an unused
  * one fails the compile (TS2578), so each line proves the types refuse a mistake.
  */
-import { type MongoClient, Timestamp } from 'mongodb';
+import { MongoClient, Timestamp } from 'mongodb';
 
 import {
   type AppliedBatchEvent,
@@ -20,6 +20,8 @@ import {
   type ReplicationErrorCode,
   Replicator,
   type ReplicatorOptions,
+  shardConnectionString,
+  ShardedOplogFetcher,
   type StageState,
   Verifier,
   WriteThrottle
@@ -88,6 +90,25 @@ export function replicatorOptions(): void {
   });
   // @ts-expect-error: skip names an operation kind or a DDL command the applier knows
   new Replicator({ ...options, filter: { skip: ['dropCollection'] } });
+  // Sharded clusters: a worker of some shards, a target sharded like the source.
+  new Replicator({
+    ...options,
+    mode: 'incr',
+    fetchMethod: 'oplog',
+    shardWorker: { group: 'job', shards: ['shard0'] },
+    targetSharding: 'source'
+  });
+  // @ts-expect-error: targetSharding is 'none' or 'source'
+  new Replicator({ ...options, targetSharding: 'hashed' });
+  // @ts-expect-error: a worker names its shards
+  new Replicator({ ...options, shardWorker: { group: 'job' } });
+  new ShardedOplogFetcher({
+    source: client,
+    start: 'latest',
+    connectShard: shard => new MongoClient(shardConnectionString('mongodb://mongos/', shard))
+  });
+  // @ts-expect-error: the fetcher connects to each shard through connectShard
+  new ShardedOplogFetcher({ source: client, start: 'latest' });
   // @ts-expect-error: a misspelt rate limit
   new Replicator({ ...options, rateLimit: { opsPerSec: 5 } });
   // @ts-expect-error: the Replicator gives the applier its throttle itself
