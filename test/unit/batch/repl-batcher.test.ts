@@ -270,6 +270,25 @@ describe('ReplBatcher', () => {
     assert.deepEqual(ids(batches[5]), [10]);
   });
 
+  it('replays a shardCollection record as DDL only when told to', async () => {
+    const sharded = fetched({
+      ts: ts(2),
+      op: 'n',
+      ns: 'shop.a',
+      o: { msg: { shardCollection: 'shop.a' } },
+      o2: { shardCollection: 'shop.a', shardKey: { k: 1 }, unique: false }
+    });
+    const replayed = await batch([ins(1), sharded, ins(3)], { shardCollections: true });
+    assert.deepEqual(replayed.batches.map(contents), ['crud:1', 'ddl:shardCollection', 'crud:3']);
+    assert.deepEqual((replayed.batches[1] as DdlBatch).command, {
+      db: 'admin',
+      command: { shardCollection: 'shop.a', key: { k: 1 } }
+    });
+    const passed = await batch([ins(1), sharded, ins(3)]);
+    assert.deepEqual(passed.batches.map(contents), ['crud:1,3']);
+    assert.equal(passed.batches[0]?.skipped, 1, 'a no-op like any other');
+  });
+
   it('filters and renames CRUD ops, ops inside applyOps, and DDL namespaces', async () => {
     const filter = new NamespaceFilter({ include: ['shop.*'], rename: { 'shop.*': 'copy.*' } });
     const { batches } = await batch(

@@ -64,7 +64,7 @@ describe('ChangeEventGroups', () => {
     const g = groups();
     g.add({
       _id: { _data: 'tok-9' },
-      operationType: 'shardCollection',
+      operationType: 'reshardCollection',
       clusterTime: ts(9),
       ns: { db: 'db', coll: 'c' },
       operationDescription: {}
@@ -73,7 +73,7 @@ describe('ChangeEventGroups', () => {
     assert.equal(done.entry.op, 'n');
     assert.deepEqual(done.resumeToken, { _data: 'tok-9' });
     assert.equal(skipped.length, 1);
-    assert.equal(skipped[0]!.operationType, 'shardCollection');
+    assert.equal(skipped[0]!.operationType, 'reshardCollection');
     assert.equal(skipped[0]!.namespace, 'db.c');
   });
 

@@ -548,9 +548,26 @@ describe('changeEventToOps: DDL', () => {
 });
 
 describe('changeEventToOps: events with nothing to apply', () => {
-  it('sharding events are skipped with a reason naming the type and namespace', () => {
+  it('shardCollection becomes the no-op a primary shard logs, key and unique flag kept', () => {
+    const converted = changeEventToOps(
+      event('shardCollection', { operationDescription: { shardKey: { region: 1 }, unique: true } })
+    );
+    assert.equal(converted.kind, 'ops');
+    const [op] = converted.kind === 'ops' ? converted.ops : [];
+    assert.equal(op?.op, 'n');
+    assert.deepEqual(op?.o2, {
+      shardCollection: 'shop.orders',
+      shardKey: { region: 1 },
+      unique: true
+    });
+    assert.throws(
+      () => changeEventToOps(event('shardCollection', { operationDescription: {} })),
+      /shardKey/
+    );
+  });
+
+  it('other sharding events are skipped with a reason naming the type and namespace', () => {
     for (const type of [
-      'shardCollection',
       'reshardCollection',
       'refineCollectionShardKey',
       'migrateLastChunkFromShard'

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { type Document, UUID } from 'bson';
+import { type Document, Timestamp, UUID } from 'bson';
 
 import { UnsupportedOplogEntryError } from '../../../src/errors.js';
-import { toTargetCommand } from '../../../src/oplog/ddl-ops.js';
+import { shardCollectionEntry, toTargetCommand } from '../../../src/oplog/ddl-ops.js';
 import { type CommandEntry, parseOplogEntry } from '../../../src/oplog/oplog-entry.js';
 import { command } from './entries.js';
 
@@ -151,5 +151,37 @@ describe('toTargetCommand', () => {
       command('shop', { create: 'v', viewOn: 'orders', pipeline: [] })
     ) as CommandEntry;
     assert.throws(() => toTargetCommand(entry, crossDb), /in another database/);
+  });
+});
+
+describe('shardCollectionEntry', () => {
+  const noop = (o2: Document | undefined) =>
+    parseOplogEntry({
+      ts: new Timestamp({ t: 5, i: 1 }),
+      op: 'n',
+      ns: 'shop.orders',
+      o: { msg: { shardCollection: 'shop.orders' } },
+      ...(o2 ? { o2 } : {})
+    });
+
+  it('turns the primary shard’s record into shardCollection on admin, renamed', () => {
+    const entry = shardCollectionEntry(
+      noop({ shardCollection: 'shop.orders', shardKey: { region: 1, _id: 1 }, unique: true })
+    )!;
+    assert.equal(entry.command, 'shardCollection');
+    assert.ok(entry.ts.equals(new Timestamp({ t: 5, i: 1 })));
+    assert.deepEqual(toTargetCommand(entry, mapNs), {
+      db: 'admin',
+      command: { shardCollection: 'copy.orders', key: { region: 1, _id: 1 }, unique: true }
+    });
+    const filtered = shardCollectionEntry(
+      noop({ shardCollection: 'other.x', shardKey: { _id: 'hashed' } })
+    )!;
+    assert.equal(toTargetCommand(filtered, mapNs), null);
+  });
+
+  it('leaves every other no-op alone', () => {
+    assert.equal(shardCollectionEntry(noop(undefined)), undefined);
+    assert.equal(shardCollectionEntry(noop({ migrateChunkToNewShard: 'shop.orders' })), undefined);
   });
 });
