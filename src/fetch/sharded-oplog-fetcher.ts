@@ -57,11 +57,12 @@ export interface ShardedOplogFetcherOptions extends Omit<OplogFetcherOptions, 's
   shards?: readonly string[];
 }
 
-/** A shard being read: its client, its fetcher. */
+/** A shard being read, and its fetcher. */
 interface ShardReader {
   readonly shard: SourceShard;
-  readonly client: MongoClient;
   readonly fetcher: OplogFetcher;
+  /** The newest optime its last `lag` sample saw on the shard. */
+  newest?: Timestamp;
 }
 
 /**
@@ -88,6 +89,8 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
   readonly #start: Timestamp | 'latest';
   readonly #halt = new AbortController();
   #readers: ShardReader[] = [];
+  /** The shard clients this fetcher opened (closed when it ends). */
+  #clients: MongoClient[] = [];
   #clusterShards: readonly SourceShard[] = [];
   #lastDelivered: Timestamp | undefined;
   /** Wakes the merge loop: a shard read a batch or ended. */
@@ -166,30 +169,23 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
           { hint: 'Name shards as listShards does (their _id)' }
         );
       }
-      const clients = chosen.map(shard => ({ shard, client: this.#options.connectShard(shard) }));
-      // Stored at once, so that a failure below closes them too.
-      this.#readers = clients.map(({ shard, client }) => ({
-        shard,
-        client,
-        fetcher: undefined as unknown as OplogFetcher
-      }));
+      const clients = chosen.map(shard => this.#options.connectShard(shard));
+      this.#clients = clients;
       await this.retry('connect to the shards', () =>
-        Promise.all(clients.map(({ client }) => client.connect()))
+        Promise.all(clients.map(client => client.connect()))
       );
       const at = this.#start === 'latest' ? await this.#clusterTime(halt) : this.#start;
       const starts = await this.retry('find transactions open at the start point', () =>
-        Promise.all(clients.map(({ client }) => startBeforeOpenTransactions(client, at, halt)))
+        Promise.all(clients.map(client => startBeforeOpenTransactions(client, at, halt)))
       );
       const start = starts.reduce((min, ts) => (compareOptimes(ts, min) < 0 ? ts : min), at);
-      this.#readers = clients.map(({ shard, client }) => ({
-        shard,
-        client,
-        fetcher: this.#shardFetcher(shard, client, start)
-      }));
       this.#lastDelivered = start;
+      this.#readers = chosen.map((shard, index) =>
+        this.#shardReader(shard, clients[index]!, start)
+      );
       await Promise.all(this.#readers.map(reader => reader.fetcher.start()));
     } catch (error) {
-      await this.#closeReaders();
+      await this.#closeShards();
       throw error;
     }
   }
@@ -224,7 +220,7 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
     } finally {
       this.#halt.abort(new Error(`${this.stageName} ended`));
       this.output.close();
-      await this.#closeReaders();
+      await this.#closeShards();
     }
   }
 
@@ -277,7 +273,7 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
     }
   }
 
-  #shardFetcher(shard: SourceShard, client: MongoClient, start: Timestamp): OplogFetcher {
+  #shardReader(shard: SourceShard, client: MongoClient, start: Timestamp): ShardReader {
     const fetcher = new OplogFetcher({
       ...this.#childOptions,
       source: client,
@@ -285,13 +281,17 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
       startKind: 'time',
       signal: this.#halt.signal
     });
+    const reader: ShardReader = { shard, fetcher };
     const stage = `oplog-fetcher:${shard.id}`;
     fetcher.on('batch', event => {
       this.#wake?.();
       this.safeEmit('batch', { ...event, stage });
     });
     fetcher.on('retry', event => this.safeEmit('retry', { ...event, stage }));
-    fetcher.on('lag', event => this.safeEmit('lag', { ...event, stage }));
+    fetcher.on('lag', event => {
+      reader.newest = event.sourceOptime;
+      this.#emitLag();
+    });
     fetcher.done.then(
       () => this.#wake?.(),
       (error: unknown) => {
@@ -299,7 +299,24 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
         if (!this.#halt.signal.aborted) this.fail(toFetcherError(error, fetcher.lastFetched));
       }
     );
-    return fetcher;
+    return reader;
+  }
+
+  /** One `lag` for the cluster: the newest optime of any shard against what was delivered. */
+  #emitLag(): void {
+    const fetched = this.#lastDelivered;
+    if (fetched === undefined) return;
+    let newest = fetched;
+    for (const { newest: shardNewest } of this.#readers) {
+      if (shardNewest !== undefined && compareOptimes(shardNewest, newest) > 0)
+        newest = shardNewest;
+    }
+    this.safeEmit('lag', {
+      stage: this.stageName,
+      sourceOptime: newest,
+      fetchedOptime: fetched,
+      seconds: Math.max(0, newest.t - fetched.t)
+    });
   }
 
   async #clusterTime(signal: AbortSignal): Promise<Timestamp> {
@@ -313,14 +330,11 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
     return ts;
   }
 
-  async #closeReaders(): Promise<void> {
+  async #closeShards(): Promise<void> {
     const readers = this.#readers.splice(0);
-    await Promise.allSettled(
-      readers.map(async ({ fetcher, client }) => {
-        if (fetcher !== undefined) await fetcher.stop().catch(() => undefined);
-        await client.close();
-      })
-    );
+    const clients = this.#clients.splice(0);
+    await Promise.allSettled(readers.map(({ fetcher }) => fetcher.stop()));
+    await Promise.allSettled(clients.map(client => client.close()));
   }
 }
 

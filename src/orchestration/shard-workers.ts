@@ -121,12 +121,16 @@ export class ShardWorker {
         const item = await input.shift(signal);
         if (item === undefined) return;
         const { entry } = item;
+        // A chunk migration's entry: skipped when applying, but it orders what follows.
         if (entry.fromMigrate) {
           migratedThrough = entry.ts;
         } else {
           const barrier = isBarrier(entry) ? justBefore(entry.ts) : migratedThrough;
           if (barrier !== undefined) await this.#waitForOthers(barrier, entry.ts, signal);
           migratedThrough = undefined;
+          // Several shards' entries of one optime, a migration's among them: the others are
+          // concurrent with it, but what follows is after it.
+          if (carriesMigration(entry)) migratedThrough = entry.ts;
         }
         if (!(await output.push(item, item.bytes, signal))) return;
         this.#lastReleased = entry.ts;
@@ -137,8 +141,10 @@ export class ShardWorker {
   }
 
   /**
-   * Once everything released is applied, saves and publishes `held - 1`; then waits until every
-   * shard of the cluster is read by a worker and every other worker is through `barrier`.
+   * Waits until every shard of the cluster is read by a worker and every other worker is through
+   * `barrier`. Meanwhile, once everything released is applied, saves and publishes `held - 1`,
+   * so that workers waiting at their own barriers move on too. (Not a condition of going on: a
+   * transaction whose commit comes after `held` keeps this worker's checkpoint before it.)
    */
   async #waitForOthers(barrier: Timestamp, held: Timestamp, signal: AbortSignal): Promise<void> {
     const { logger, group, name } = this.#options;
@@ -151,14 +157,14 @@ export class ShardWorker {
         published = true;
       }
       const behind = await this.#behind(barrier);
-      if (published && behind.length === 0) return;
+      if (behind.length === 0) return;
       if (Date.now() >= reportAt) {
         reportAt = Date.now() + REPORT_MS;
         logger.warn('Waiting for the other shard workers before a DDL command or a migration', {
           group,
           worker: name,
           optime: formatOptime(held),
-          waitingFor: behind.join('; ') || 'this worker’s own batches'
+          waitingFor: behind.join('; ')
         });
       }
       await sleep(POLL_MS, undefined, { signal });
@@ -197,6 +203,18 @@ export class ShardWorker {
   }
 }
 
+/** An `applyOps` of several shards' entries of one optime with a migration's entry among them. */
+function carriesMigration(entry: OplogEntry): boolean {
+  return innerOps(entry).some(op => (op as { fromMigrate?: unknown } | null)?.fromMigrate === true);
+}
+
+/** The operations of an `applyOps` without a session (a merge of shards' entries), else none. */
+function innerOps(entry: OplogEntry): unknown[] {
+  if (entry.op !== 'c' || entry.command !== 'applyOps' || entry.lsid !== undefined) return [];
+  const ops: unknown = entry.o.applyOps;
+  return Array.isArray(ops) ? ops : [];
+}
+
 /**
  * A DDL command (or the record of a `shardCollection`), alone or in an `applyOps` without a session (several shards' entries of one
  * optime, merged): the other workers' earlier writes must be applied before it.
@@ -205,7 +223,5 @@ function isBarrier(entry: OplogEntry): boolean {
   if (entry.op === 'n') return shardCollectionEntry(entry) !== undefined;
   if (entry.op !== 'c') return false;
   if (!TRANSACTION_COMMANDS.has(entry.command)) return true;
-  const ops: unknown =
-    entry.command === 'applyOps' && entry.lsid === undefined ? entry.o.applyOps : undefined;
-  return Array.isArray(ops) && ops.some(op => (op as { op?: unknown } | null)?.op === 'c');
+  return innerOps(entry).some(op => (op as { op?: unknown } | null)?.op === 'c');
 }
