@@ -148,7 +148,7 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
     return this.#lastDelivered;
   }
 
-  /** Lists the shards, connects to them, resolves the start point and starts every shard. @internal */
+  /** Lists the shards, connects to them, resolves the start point and starts every shard. */
   protected async open(signal: AbortSignal): Promise<void> {
     const onAbort = () => this.#halt.abort(signal.reason);
     if (signal.aborted) onAbort();
@@ -190,7 +190,7 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
     }
   }
 
-  /** Merges the shards' entries into `output` until stopped. @internal */
+  /** Merges the shards' entries into `output` until stopped. */
   protected async run(): Promise<void> {
     const merge = new ShardMerge(this.#readers.map(reader => reader.shard.id));
     const halt = this.#halt.signal;
@@ -224,7 +224,7 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
     }
   }
 
-  /** Stops the merge and closes `output`; the consumer drains what was delivered. @internal */
+  /** Stops the merge and closes `output`; the consumer drains what was delivered. */
   protected drain(): Promise<void> {
     // Entries a shard fetched but the merge did not release are dropped: no checkpoint names
     // them, so a restart reads them again.
@@ -233,7 +233,7 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
     return Promise.resolve();
   }
 
-  /** Typed errors pass through; driver errors become a {@link SourceReadError}. @internal */
+  /** Typed errors pass through; driver errors become a {@link SourceReadError}. */
   protected toReplicationError(error: unknown): ReplicationError {
     return toFetcherError(error, this.#lastDelivered);
   }
