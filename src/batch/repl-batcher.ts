@@ -59,6 +59,7 @@ import {
 } from '../oplog/ddl-ops.js';
 import { type CommandEntry, compareOptimes, type OplogEntry } from '../oplog/oplog-entry.js';
 import { documentIdOf } from '../oplog/oplog-entry-bytes.js';
+import { shardEntriesOf } from '../oplog/shard-entries.js';
 import {
   type ApplyBatch,
   type ApplyBatchBase,
@@ -213,6 +214,8 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
   #currentToken: Document | undefined;
   /** The last entry completed, and its resume token: batches checkpointed at it carry the token. */
   #lastTakenTs: Timestamp | undefined;
+  /** While true, the entries taken are parts of one envelope of several shards' entries. */
+  #takingShardEntries = false;
   #lastTakenToken: Document | undefined;
   readonly #ended: Promise<void>;
   #markEnded!: () => void;
@@ -340,6 +343,8 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
   }
 
   async #take(item: FetchedEntry, signal: AbortSignal): Promise<void> {
+    const parts = shardEntriesOf(item.entry);
+    if (parts !== undefined) return this.#takeShardEntries(item.entry, parts, signal);
     const { entry } = item;
     this.#current = entry;
     this.#currentToken = item.resumeToken;
@@ -474,8 +479,31 @@ export class ReplBatcher extends Stage<ReplBatcherEvents> {
     }
   }
 
+  /**
+   * Several shards' entries of one optime (oplog/shard-entries.ts): each is taken as if it came
+   * alone (a transaction step goes to the assembler, a command is DDL), and the optime counts as
+   * complete only after the last, so a batch cut between them never checkpoints at it.
+   */
+  async #takeShardEntries(
+    envelope: OplogEntry,
+    parts: readonly OplogEntry[],
+    signal: AbortSignal
+  ): Promise<void> {
+    this.#takingShardEntries = true;
+    try {
+      for (const part of parts) {
+        await this.#take({ entry: part, bytes: BSON.calculateObjectSize(part.raw) }, signal);
+      }
+    } finally {
+      this.#takingShardEntries = false;
+    }
+    this.#complete(envelope.ts);
+  }
+
   /** Records that the entry being taken (at `ts`) is complete: batched, or held. */
   #complete(ts: Timestamp): void {
+    // Inside an envelope the optime is complete once its last entry is.
+    if (this.#takingShardEntries) return;
     this.#resume.complete(ts);
     this.#lastTakenTs = ts;
     this.#lastTakenToken = this.#currentToken;

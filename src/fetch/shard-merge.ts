@@ -6,28 +6,20 @@
  * holds a newer entry already or has fetched through its optime (idle shards move forward with
  * mongod's periodic no-ops). Entries of several shards at one optime (shards draw timestamps from
  * clocks of their own, so this happens) become one entry, because optimes name positions in the
- * spool and the checkpoint and must be unique: an `applyOps` of their operations, applied in shard
- * order. The parts of a cross-shard transaction each end with a `commitTransaction` on their
+ * spool and the checkpoint and must be unique: an envelope that carries them whole, taken apart
+ * by the batcher (oplog/shard-entries.ts). The parts of a cross-shard transaction each end with a `commitTransaction` on their
  * shard; the first releases the whole transaction (every part was prepared before any commit),
  * the others are dropped.
  */
-import { BSON, type Document, type Timestamp } from 'mongodb';
+import { BSON, type Timestamp } from 'mongodb';
 
-import { SourceReadError } from '../errors.js';
 import { shardCollectionEntry } from '../oplog/ddl-ops.js';
-import {
-  compareOptimes,
-  formatOptime,
-  type OplogEntry,
-  parseOplogEntry
-} from '../oplog/oplog-entry.js';
+import { compareOptimes, type OplogEntry, parseOplogEntry } from '../oplog/oplog-entry.js';
+import { shardEntriesEnvelope } from '../oplog/shard-entries.js';
 import { type FetchedEntry } from '../pipeline/pipeline-items.js';
 
 /** Transaction decisions remembered to drop the other participants' ones. */
 const DECISIONS_KEPT = 100_000;
-
-/** Fields of an entry that belong to its position, not to the operation an `applyOps` holds. */
-const POSITION_FIELDS = ['ts', 't', 'h', 'v', 'wall', 'prevOpTime', 'stmtId'];
 
 /**
  * What one {@link ShardMerge.next} call found.
@@ -72,8 +64,6 @@ export class ShardMerge {
    * The next entry in cluster-time order, if every shard without a waiting entry has fetched
    * through its optime (`fetchedThrough(index)`), else `wait`; `dropped` for the decision of a
    * transaction already released through another shard.
-   * @throws {@link SourceReadError} when entries of one optime cannot be merged (see
-   * {@link mergeOneOptime})
    */
   next(fetchedThrough: (index: number) => Timestamp | undefined): MergeStep {
     let oldest: Timestamp | undefined;
@@ -119,22 +109,9 @@ export class ShardMerge {
 }
 
 /**
- * An entry that a surrounding `applyOps` would change the meaning of: a step of a transaction,
- * or the no-op that records a `shardCollection` (a sharded target may replay it).
- */
-function mustStandAlone(entry: OplogEntry): boolean {
-  if (entry.op === 'n') return shardCollectionEntry(entry) !== undefined;
-  if (entry.op !== 'c') return false;
-  if (entry.command === 'commitTransaction' || entry.command === 'abortTransaction') return true;
-  return entry.command === 'applyOps' && (entry.o.partialTxn === true || entry.o.prepare === true);
-}
-
-/**
- * One entry for the entries several shards logged at one optime: the one that is not a no-op,
- * or an `applyOps` of them in shard order. Operations of different shards at one cluster time are
- * concurrent, so any order is one the source could have had.
- * @throws {@link SourceReadError} (not retryable) when one of them is a step of a multi-entry or
- * prepared transaction, whose meaning depends on standing alone
+ * One entry for the entries several shards logged at one optime: the one that is not a no-op (a
+ * shard's `shardCollection` record counts as one), or the envelope that carries them all whole
+ * (`oplog/shard-entries.ts`), in shard order.
  * @internal
  */
 export function mergeOneOptime(
@@ -142,34 +119,13 @@ export function mergeOneOptime(
 ): FetchedEntry {
   if (group.length === 1) return group[0]!.fetched;
   const writes = group.filter(
-    ({ fetched }) => fetched.entry.op !== 'n' || mustStandAlone(fetched.entry)
+    ({ fetched }) => fetched.entry.op !== 'n' || shardCollectionEntry(fetched.entry) !== undefined
   );
   if (writes.length === 0) return group[0]!.fetched;
   if (writes.length === 1) return writes[0]!.fetched;
-  const ts = writes[0]!.fetched.entry.ts;
-  const blocking = writes.find(({ fetched }) => mustStandAlone(fetched.entry));
-  if (blocking !== undefined) {
-    throw new SourceReadError(
-      `Shards ${writes.map(w => w.shard).join(', ')} logged entries at the same optime ${formatOptime(ts)}, one of them a step of a prepared or multi-entry transaction or a shardCollection record (on ${blocking.shard}), which cannot be merged with the others`,
-      false,
-      {
-        optime: ts,
-        hint: "Replicate this cluster with fetchMethod 'changeStream' (its mongos orders such entries itself), and report this case"
-      }
-    );
-  }
-  const ops = writes.map(({ fetched }) => {
-    const op: Document = { ...fetched.entry.raw };
-    for (const field of POSITION_FIELDS) delete op[field];
-    return op;
-  });
-  const wall: unknown = writes[0]!.fetched.entry.raw.wall;
-  const raw: Document = {
-    ts,
-    ...(wall instanceof Date ? { wall } : {}),
-    op: 'c',
-    ns: 'admin.$cmd',
-    o: { applyOps: ops }
-  };
+  const raw = shardEntriesEnvelope(
+    writes[0]!.fetched.entry.ts,
+    writes.map(({ fetched }) => fetched.entry.raw)
+  );
   return { entry: parseOplogEntry(raw), bytes: BSON.calculateObjectSize(raw) };
 }

@@ -26,6 +26,7 @@ import { type Logger } from '../logger.js';
 import { REPLICATOR_DATABASE } from '../namespace/namespace-filter.js';
 import { shardCollectionEntry } from '../oplog/ddl-ops.js';
 import { compareOptimes, formatOptime, type OplogEntry } from '../oplog/oplog-entry.js';
+import { shardEntriesOf } from '../oplog/shard-entries.js';
 import { type FetchedEntry } from '../pipeline/pipeline-items.js';
 import { justBefore } from '../pipeline/resume-token.js';
 
@@ -121,17 +122,16 @@ export class ShardWorker {
         const item = await input.shift(signal);
         if (item === undefined) return;
         const { entry } = item;
-        // A chunk migration's entry: skipped when applying, but it orders what follows.
-        if (entry.fromMigrate) {
-          migratedThrough = entry.ts;
-        } else {
-          const barrier = isBarrier(entry) ? justBefore(entry.ts) : migratedThrough;
+        // Several shards' entries of one optime travel together: they are concurrent, so the
+        // envelope waits if any of them must, and what follows is after any migration in it.
+        const parts = shardEntriesOf(entry) ?? [entry];
+        // A chunk migration's entries are skipped when applying, but they order what follows.
+        if (!parts.every(part => part.fromMigrate)) {
+          const barrier = parts.some(isBarrier) ? justBefore(entry.ts) : migratedThrough;
           if (barrier !== undefined) await this.#waitForOthers(barrier, entry.ts, signal);
           migratedThrough = undefined;
-          // Several shards' entries of one optime, a migration's among them: the others are
-          // concurrent with it, but what follows is after it.
-          if (carriesMigration(entry)) migratedThrough = entry.ts;
         }
+        if (parts.some(part => part.fromMigrate)) migratedThrough = entry.ts;
         if (!(await output.push(item, item.bytes, signal))) return;
         this.#lastReleased = entry.ts;
       }
@@ -203,25 +203,12 @@ export class ShardWorker {
   }
 }
 
-/** An `applyOps` of several shards' entries of one optime with a migration's entry among them. */
-function carriesMigration(entry: OplogEntry): boolean {
-  return innerOps(entry).some(op => (op as { fromMigrate?: unknown } | null)?.fromMigrate === true);
-}
-
-/** The operations of an `applyOps` without a session (a merge of shards' entries), else none. */
-function innerOps(entry: OplogEntry): unknown[] {
-  if (entry.op !== 'c' || entry.command !== 'applyOps' || entry.lsid !== undefined) return [];
-  const ops: unknown = entry.o.applyOps;
-  return Array.isArray(ops) ? ops : [];
-}
-
 /**
- * A DDL command (or the record of a `shardCollection`), alone or in an `applyOps` without a session (several shards' entries of one
- * optime, merged): the other workers' earlier writes must be applied before it.
+ * A DDL command (or the record of a `shardCollection`): the other workers' earlier writes must
+ * be applied before it. An `applyOps` is not one: a transaction (or a batched write) that holds
+ * DDL of a collection it creates touches only that collection's shard.
  */
 function isBarrier(entry: OplogEntry): boolean {
   if (entry.op === 'n') return shardCollectionEntry(entry) !== undefined;
-  if (entry.op !== 'c') return false;
-  if (!TRANSACTION_COMMANDS.has(entry.command)) return true;
-  return innerOps(entry).some(op => (op as { op?: unknown } | null)?.op === 'c');
+  return entry.op === 'c' && !TRANSACTION_COMMANDS.has(entry.command);
 }

@@ -13,6 +13,7 @@ import { type StageState } from '../../../src/events.js';
 import { BoundedQueue } from '../../../src/lifecycle/bounded-queue.js';
 import { NamespaceFilter } from '../../../src/namespace/namespace-filter.js';
 import { parseOplogEntry } from '../../../src/oplog/oplog-entry.js';
+import { shardEntriesEnvelope } from '../../../src/oplog/shard-entries.js';
 import {
   type ApplyBatch,
   type CrudBatch,
@@ -268,6 +269,33 @@ describe('ReplBatcher', () => {
       indexes: [{ v: 2, key: { n: 1 }, name: 'n_1' }]
     });
     assert.deepEqual(ids(batches[5]), [10]);
+  });
+
+  it('takes apart the entries of several shards at one optime, each as if it came alone', async () => {
+    // Shard a: a two-entry transaction whose last entry shares optime 3 with shard b's insert and
+    // shard c's drop.
+    const first = txn(2, { applyOps: [innerInsert(1)], partialTxn: true });
+    const last = txn(3, { applyOps: [innerInsert(2)] }, 2);
+    const envelope = fetched(
+      shardEntriesEnvelope(ts(3), [
+        last.entry.raw,
+        ins(3, 'shop.a', 30).entry.raw,
+        cmd(3, 'shop', { drop: 'gone' }).entry.raw
+      ])
+    );
+    const { batches } = await batch([ins(1), first, envelope, ins(4)], { maxOps: 2 });
+    // The transaction's writes stay together; shard b's insert and shard c's drop follow.
+    assert.deepEqual(batches.map(contents), [
+      'crud:1',
+      'crud:1,2',
+      'crud:30',
+      'ddl:drop',
+      'crud:4'
+    ]);
+    // No batch that covers only part of optime 3 names it as its checkpoint.
+    const cut = batches.slice(0, 4).map(b => optime(b.checkpointOptime));
+    assert.ok(!cut.includes('3:1'), cut.join(' '));
+    assert.equal(optime(batches[4]!.checkpointOptime), '4:1');
   });
 
   it('replays a shardCollection record as DDL only when told to', async () => {

@@ -3,10 +3,10 @@ import { describe, it } from 'node:test';
 
 import { BSON, type Document, Int32, Long, Timestamp } from 'mongodb';
 
-import { SourceReadError } from '../../../src/errors.js';
-import { mergeOneOptime, type MergeStep, ShardMerge } from '../../../src/fetch/shard-merge.js';
+import { type MergeStep, ShardMerge } from '../../../src/fetch/shard-merge.js';
 import { parseOplogEntry } from '../../../src/oplog/oplog-entry.js';
-import { TransactionAssembler, unwrapApplyOps } from '../../../src/oplog/transactions.js';
+import { shardEntriesOf } from '../../../src/oplog/shard-entries.js';
+import { TransactionAssembler } from '../../../src/oplog/transactions.js';
 import { type FetchedEntry } from '../../../src/pipeline/pipeline-items.js';
 
 const ts = (i: number) => new Timestamp({ t: 100, i });
@@ -85,41 +85,28 @@ describe('ShardMerge', () => {
     assert.equal(merge.next(() => undefined).kind, 'wait');
   });
 
-  it('merges the writes of several shards at one optime into one applyOps, in shard order', () => {
-    const out = drain([[insert(1, 1, 'db.a')], [noop(1)], [insert(1, 2, 'db.b')]], ts(2));
+  it('carries the entries of several shards at one optime whole, in shard order', () => {
+    const out = drain([[insert(1, 1, 'db.a')], [noop(1)], [prepare(1, 2)]], ts(2));
     assert.equal(out.length, 1, 'one position, one entry');
     const merged = out[0]!.entry;
     assert.ok(merged.ts.equals(ts(1)));
-    assert.equal(merged.op, 'c');
-    const ops = unwrapApplyOps(merged as Parameters<typeof unwrapApplyOps>[0]);
+    const parts = shardEntriesOf(merged)!;
     assert.deepEqual(
-      ops.map(op => [op.op, op.ns]),
+      parts.map(part => [part.op, part.ns]),
       [
         ['i', 'db.a'],
-        ['i', 'db.b']
-      ]
+        ['c', 'admin.$cmd']
+      ],
+      'the no-op left out, the transaction step kept whole'
     );
-    assert.ok(ops.every(op => op.ts.equals(ts(1))));
+    assert.equal(parts[1]!.o.prepare, true);
+    assert.ok(parts[1]!.lsid !== undefined && parts.every(part => part.ts.equals(ts(1))));
   });
 
   it('keeps a lone write at an optime where the other shards only logged no-ops', () => {
     const out = drain([[noop(1)], [insert(1, 2)]], ts(2));
     assert.equal(out.length, 1);
     assert.equal(out[0]!.entry.op, 'i');
-  });
-
-  it('refuses to merge a transaction step with another shard’s write at the same optime', () => {
-    const group = [
-      { shard: 'a', fetched: prepare(1, 1) },
-      { shard: 'b', fetched: insert(1, 2) }
-    ];
-    assert.throws(
-      () => mergeOneOptime(group),
-      (error: unknown) =>
-        error instanceof SourceReadError &&
-        /same optime 100:1/.test(error.message) &&
-        /changeStream/.test(error.message)
-    );
   });
 
   it('passes one decision of a cross-shard transaction: the first commit releases every part', () => {
