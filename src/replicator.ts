@@ -28,6 +28,7 @@ import { logUniqueIndexEvent } from './apply/unique-guard.js';
 import { type UniqueIndexRef } from './catalog/unique-indexes.js';
 import { type ReplicationPhase } from './checkpoint/checkpoint.js';
 import { type ReplicationError } from './errors.js';
+import { clusterOplogTime } from './fetch/shard-oplog-reads.js';
 import { shardClientFor } from './fetch/source-shards.js';
 import { type LeaseKeeper } from './lease/lease-keeper.js';
 import { firstFailure, sideError } from './lifecycle/side-errors.js';
@@ -372,8 +373,13 @@ export class Replicator extends Stage<ReplicatorEvents> {
   }
 
   #newestOptime(): Promise<Timestamp> {
-    // A mongos has no oplog of its own: the cluster's time is its operation time.
-    const readsOplog = this.options.fetchMethod === 'oplog' && !this.#sourceSharded;
-    return newestSourceOptime(this.#clients!.source, readsOplog ? 'oplog' : 'operationTime');
+    const source = this.#clients!.source;
+    if (this.#sourceSharded && this.options.fetchMethod === 'oplog') {
+      return clusterOplogTime(source, shard => shardClientFor(this.#connections.source, shard));
+    }
+    // A mongos has no oplog of its own: with a change stream, the cluster's time is its
+    // operation time.
+    const readsOplog = this.options.fetchMethod === 'oplog';
+    return newestSourceOptime(source, readsOplog ? 'oplog' : 'operationTime');
   }
 }

@@ -61,7 +61,7 @@ export async function startBeforeOpenTransactions(
     );
     if (decided !== null) continue;
     const first = await oplog.findOne(
-      { ts: { $lte: step.ts as Timestamp }, op: 'c', lsid, txnNumber },
+      { ts: { $gte: windowStart, $lte: step.ts as Timestamp }, op: 'c', lsid, txnNumber },
       { ...options, sort: { ts: 1 }, projection: { ts: 1 } }
     );
     const firstTs: unknown = first?.ts;

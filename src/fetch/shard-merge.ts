@@ -37,14 +37,21 @@ const WAIT: MergeStep = Object.freeze({ kind: 'wait' });
  * @internal
  */
 export class ShardMerge {
-  readonly #shards: readonly string[];
+  readonly #shards: string[];
   readonly #heads: (FetchedEntry | undefined)[];
   /** Transactions (`lsid#txnNumber`) whose decision was released. */
   readonly #decided = new Set<string>();
 
   constructor(shards: readonly string[]) {
-    this.#shards = shards;
+    this.#shards = [...shards];
     this.#heads = shards.map(() => undefined);
+  }
+
+  /** Adds a shard (one that joined the cluster); returns its index. */
+  addShard(id: string): number {
+    this.#heads.push(undefined);
+    this.#shards.push(id);
+    return this.#shards.length - 1;
   }
 
   /** Whether shard `index` has no entry waiting (the next of its stream is wanted). */

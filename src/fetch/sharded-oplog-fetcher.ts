@@ -22,11 +22,10 @@
  */
 import { type MongoClient, type Timestamp } from 'mongodb';
 
-import { isTimestamp } from '../bson/bson-values.js';
 import { InvalidConfigError, type ReplicationError, SourceReadError } from '../errors.js';
 import { BoundedQueue } from '../lifecycle/bounded-queue.js';
 import { Stage } from '../lifecycle/stage.js';
-import { compareOptimes } from '../oplog/oplog-entry.js';
+import { compareOptimes, formatOptime } from '../oplog/oplog-entry.js';
 import { type FetchedEntry } from '../pipeline/pipeline-items.js';
 import { startBeforeOpenTransactions } from './open-transactions.js';
 import {
@@ -36,8 +35,13 @@ import {
 } from './oplog-fetcher.js';
 import { toFetcherError } from './oplog-fetcher-errors.js';
 import { resolveOplogFetcherOptions } from './oplog-fetcher-options.js';
+import { deliveredOfReplay } from './replayed-entries.js';
 import { ShardMerge } from './shard-merge.js';
+import { firstWriteThrough, oldestNewestOptime } from './shard-oplog-reads.js';
 import { listSourceShards, type SourceShard } from './source-shards.js';
+
+/** How often the shard list is read again while tailing. */
+const SHARD_CHECK_MS = 2000;
 
 /**
  * Options of the {@link ShardedOplogFetcher}.
@@ -52,9 +56,20 @@ export interface ShardedOplogFetcherOptions extends Omit<OplogFetcherOptions, 's
    */
   connectShard: (shard: SourceShard) => MongoClient;
   /**
-   * The shards to read, by name; absent: every shard of the cluster.
+   * The shards to read, by name; absent: every shard of the cluster, shards that join it
+   * included.
    */
   shards?: readonly string[];
+  /**
+   * A transaction open at `start` is read again from its first entry (the start moves back).
+   * Of what is read again, `'transactions'` delivers the transactions' entries only (the rest
+   * was applied already, and applying it again could undo another writer's newer writes);
+   * `'nothing'` delivers none of it, for a consumer that holds those entries already (the spool
+   * of mode `all`): the entries are still read, so each cross-shard transaction's decision is
+   * delivered once.
+   * @defaultValue 'transactions'
+   */
+  beforeStart?: 'transactions' | 'nothing';
 }
 
 /** A shard being read, and its fetcher. */
@@ -72,13 +87,17 @@ interface ShardReader {
  * @remarks
  * `start` has checkpoint semantics, as a cluster time: every entry up to it is applied, and each
  * shard delivers its entries after it (the shard's oldest entry must be no newer). `'latest'` is
- * the cluster's current operation time. Entries of shards that logged the same optime arrive as
- * one `applyOps`; the `commitTransaction` of a cross-shard transaction arrives once (from the
- * first shard that committed), with every shard's part before it.
+ * the oldest of the shards' newest entries (a later write on any shard is newer). A transaction
+ * open at `start` is read again from its first entry (see `beforeStart`). Entries of shards that
+ * logged the same optime arrive as one envelope (`shardEntries`, taken apart by the
+ * {@link ReplBatcher}); the `commitTransaction` of a cross-shard transaction arrives once (from
+ * the first shard that committed), with every shard's part before it.
  *
- * The cluster's shards are read when it starts; a shard added later is not read (restart to
- * include it). The latency of the merge is that of the slowest shard's no-op writer: mongod logs
- * one every 10 s on an idle primary, so an idle shard can hold the others back that long.
+ * Reading every shard (no `shards` option), the shard list is read again every few seconds and a
+ * shard that joined the cluster is read from there on; one that already took writes before it
+ * was noticed stops the fetcher with a {@link SourceReadError}. The latency of the merge is that
+ * of the slowest shard's no-op writer: mongod logs one every 10 s on an idle primary, so an idle
+ * shard can hold the others back that long.
  * @public
  */
 export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
@@ -92,6 +111,11 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
   /** The shard clients this fetcher opened (closed when it ends). */
   #clients: MongoClient[] = [];
   #clusterShards: readonly SourceShard[] = [];
+  readonly #beforeStart: 'transactions' | 'nothing';
+  /** The start asked for (resolved): entries up to it were delivered by an earlier run. */
+  #resumeAfter: Timestamp | undefined;
+  /** When the shard list is read again, to notice shards that joined. */
+  #nextShardCheck = 0;
   #lastDelivered: Timestamp | undefined;
   /** Wakes the merge loop: a shard read a batch or ended. */
   #wake: (() => void) | undefined;
@@ -105,6 +129,7 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
     const fetcherOptions: Partial<ShardedOplogFetcherOptions> = { ...options };
     delete fetcherOptions.connectShard;
     delete fetcherOptions.shards;
+    delete fetcherOptions.beforeStart;
     const resolved = resolveOplogFetcherOptions(fetcherOptions as OplogFetcherOptions);
     if (typeof options.connectShard !== 'function') {
       throw new InvalidConfigError(
@@ -115,6 +140,11 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
     if (options.shards !== undefined && !isNameList(options.shards)) {
       throw new InvalidConfigError('shards', 'expected a non-empty array of shard names');
     }
+    const beforeStart = options.beforeStart ?? 'transactions';
+    if (beforeStart !== 'transactions' && beforeStart !== 'nothing') {
+      throw new InvalidConfigError('beforeStart', "expected 'transactions' or 'nothing'");
+    }
+    this.#beforeStart = beforeStart;
     this.#options = options;
     this.#start = resolved.start;
     this.#childOptions = {
@@ -174,7 +204,8 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
       await this.retry('connect to the shards', () =>
         Promise.all(clients.map(client => client.connect()))
       );
-      const at = this.#start === 'latest' ? await this.#clusterTime(halt) : this.#start;
+      const at = this.#start === 'latest' ? await oldestNewestOptime(clients, halt) : this.#start;
+      this.#resumeAfter = at;
       const starts = await this.retry('find transactions open at the start point', () =>
         Promise.all(clients.map(client => startBeforeOpenTransactions(client, at, halt)))
       );
@@ -184,6 +215,9 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
         this.#shardReader(shard, clients[index]!, start)
       );
       await Promise.all(this.#readers.map(reader => reader.fetcher.start()));
+      // Stopped while the shards' fetchers were opening: run() will not be called to close them.
+      if (signal.aborted) await this.#closeShards();
+      this.#nextShardCheck = Date.now() + SHARD_CHECK_MS;
     } catch (error) {
       await this.#closeShards();
       throw error;
@@ -201,9 +235,13 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
           const next = fetcher.output.tryShift();
           if (next !== undefined) merge.offer(index, next);
         }
+        if (this.#options.shards === undefined && Date.now() >= this.#nextShardCheck) {
+          await this.#readJoinedShards(merge);
+        }
         const step = merge.next(index => this.#readers[index]!.fetcher.lastFetched);
         if (step.kind === 'entry') {
-          const { fetched } = step;
+          const fetched = this.#replayed(step.fetched);
+          if (fetched === undefined) continue;
           const queued =
             this.output.tryPush(fetched, fetched.bytes) ||
             (await this.output.push(fetched, fetched.bytes, halt));
@@ -273,6 +311,50 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
     }
   }
 
+  /** What is delivered of an entry (see {@link deliveredOfReplay}). */
+  #replayed(fetched: FetchedEntry): FetchedEntry | undefined {
+    return deliveredOfReplay(fetched, this.#resumeAfter, this.#beforeStart);
+  }
+
+  /**
+   * Reads the shard list again (every few seconds) and starts reading a shard that joined the
+   * cluster from what was delivered so far, unless it already took writes up to there: those
+   * were never read, and the fetcher stops rather than go on without them.
+   */
+  async #readJoinedShards(merge: ShardMerge): Promise<void> {
+    this.#nextShardCheck = Date.now() + SHARD_CHECK_MS;
+    const halt = this.#halt.signal;
+    const shards = await listSourceShards(this.#options.source, halt);
+    const known = new Set(this.#clusterShards.map(shard => shard.id));
+    const joined = shards.filter(shard => !known.has(shard.id));
+    if (joined.length === 0) return;
+    this.#clusterShards = shards;
+    const from = this.#lastDelivered!;
+    for (const shard of joined) {
+      const client = this.#options.connectShard(shard);
+      this.#clients.push(client);
+      await client.connect();
+      const missed = await firstWriteThrough(client, from, halt);
+      if (missed !== undefined) {
+        throw new SourceReadError(
+          `Shard ${shard.id} joined the cluster and logged a write at ${formatOptime(missed)}, before this fetcher (at ${formatOptime(from)}) noticed it: that write was not replicated`,
+          false,
+          {
+            optime: missed,
+            hint: 'Resync what that shard holds (mode "all" on a new checkpoint); the fetcher notices a new shard within seconds, before the balancer usually moves data to it'
+          }
+        );
+      }
+      this.logger.info(`Shard ${shard.id} joined the cluster; reading its oplog too`, {
+        stage: this.stageName
+      });
+      const reader = this.#shardReader(shard, client, from);
+      this.#readers.push(reader);
+      merge.addShard(shard.id);
+      await reader.fetcher.start();
+    }
+  }
+
   #shardReader(shard: SourceShard, client: MongoClient, start: Timestamp): ShardReader {
     const fetcher = new OplogFetcher({
       ...this.#childOptions,
@@ -317,17 +399,6 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
       fetchedOptime: fetched,
       seconds: Math.max(0, newest.t - fetched.t)
     });
-  }
-
-  async #clusterTime(signal: AbortSignal): Promise<Timestamp> {
-    const reply = await this.#options.source.db('admin').command({ ping: 1 }, { signal });
-    const ts: unknown = reply.operationTime;
-    if (!isTimestamp(ts)) {
-      throw new SourceReadError('The mongos reported no operationTime', false, {
-        hint: 'The source must be a sharded cluster of replica sets'
-      });
-    }
-    return ts;
   }
 
   async #closeShards(): Promise<void> {

@@ -198,8 +198,8 @@ export class IncrementalPipeline {
     // cluster time is in one spooled entry, so nothing of it is missed.
     const fetcher =
       spooled !== undefined && applied.lessThan(spooled)
-        ? this.#buildFetcher(spooled, undefined)
-        : this.#buildFetcher(applied, resumeToken);
+        ? this.#buildFetcher(spooled, undefined, 'spool')
+        : this.#buildFetcher(applied, resumeToken, 'spool');
     this.#pump = this.#watchTask(pumpToSpool(fetcher.output, spool, this.#abort.signal));
     await this.#startStage(fetcher);
   }
@@ -258,7 +258,15 @@ export class IncrementalPipeline {
     await Promise.allSettled(this.#parts());
   }
 
-  #buildFetcher(start: Timestamp, resumeToken: Document | undefined): Fetcher {
+  /**
+   * The fetcher of the configured method. Into the spool, a sharded source's entries read again
+   * before `start` are not delivered: the spool holds them already.
+   */
+  #buildFetcher(
+    start: Timestamp,
+    resumeToken: Document | undefined,
+    into: 'batcher' | 'spool' = 'batcher'
+  ): Fetcher {
     const { source, settings, logger, emit } = this.#options;
     const options = {
       ...settings.fetcher,
@@ -277,7 +285,8 @@ export class IncrementalPipeline {
               connectShard,
               ...(this.#options.shards ? { shards: this.#options.shards } : {}),
               // Shard workers order their writes around migrations (shard-workers.ts).
-              ...(this.#options.shardWorker ? { fromMigrate: 'deliver' as const } : {})
+              ...(this.#options.shardWorker ? { fromMigrate: 'deliver' as const } : {}),
+              ...(into === 'spool' ? { beforeStart: 'nothing' as const } : {})
             })
           : new OplogFetcher(options);
     if (fetcher instanceof ChangeStreamFetcher) {
