@@ -109,7 +109,13 @@ export async function assembleReplicator(
     onSaved: event => host.emit('checkpoint', event),
     onFailure: host.fail,
     lease: () => lease?.token,
-    afterSave: async optime => worker?.publish(optime)
+    // Best effort: the next save publishes again, and a barrier publishes (with retries) itself.
+    afterSave: async optime =>
+      worker?.publish(optime).catch((error: unknown) =>
+        logger.warn('Publishing the shard worker position failed; the next save tries again', {
+          error: error instanceof Error ? error.message : String(error)
+        })
+      )
   });
   const settings = options.shardWorker;
   if (settings !== undefined) {

@@ -21,7 +21,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { type MongoClient, type Timestamp } from 'mongodb';
 
+import { InvalidConfigError } from '../errors.js';
 import { type BoundedQueue } from '../lifecycle/bounded-queue.js';
+import { withRetry } from '../lifecycle/retry.js';
 import { type Logger } from '../logger.js';
 import { REPLICATOR_DATABASE } from '../namespace/namespace-filter.js';
 import { shardCollectionEntry } from '../oplog/ddl-ops.js';
@@ -88,23 +90,32 @@ export class ShardWorker {
   readonly #options: ShardWorkerOptions;
   #lastReleased: Timestamp | undefined;
   #published: Timestamp | undefined;
+  #publishing: Promise<void> = Promise.resolve();
 
   constructor(options: ShardWorkerOptions) {
     this.#options = options;
   }
 
-  /** Publishes `through` (a saved checkpoint's optime, or just before a held barrier). */
-  async publish(through: Timestamp): Promise<void> {
-    // Only forward: a save of a batch before a held barrier must not take back what was said.
-    if (this.#published !== undefined && compareOptimes(through, this.#published) <= 0) return;
-    this.#published = through;
-    const { group, name, shards, beforeWrite } = this.#options;
-    beforeWrite();
-    await this.#collection().updateOne(
-      { _id: `${group}\u0000${name}` },
-      { $set: { group, shards: [...shards], through, updatedAt: new Date() } },
-      { upsert: true }
-    );
+  /**
+   * Publishes `through` (a saved checkpoint's optime, or just before a held barrier), one write
+   * at a time and only forward: a save of a batch before a held barrier must not take back what
+   * was said.
+   */
+  publish(through: Timestamp): Promise<void> {
+    const write = async () => {
+      if (this.#published !== undefined && compareOptimes(through, this.#published) <= 0) return;
+      const { group, name, shards, beforeWrite } = this.#options;
+      beforeWrite();
+      await this.#collection().updateOne(
+        { _id: `${group}\u0000${name}` },
+        { $set: { group, shards: [...shards], through, updatedAt: new Date() } },
+        { upsert: true }
+      );
+      this.#published = through;
+    };
+    const next = this.#publishing.then(write, write);
+    this.#publishing = next.catch(() => undefined);
+    return next;
   }
 
   /**
@@ -153,10 +164,14 @@ export class ShardWorker {
     for (;;) {
       if (!published && this.#releasedApplied()) {
         await this.#options.save();
-        await this.publish(justBefore(held));
+        await this.#retried('publish its position', () => this.publish(justBefore(held)), signal);
         published = true;
       }
-      const behind = await this.#behind(barrier);
+      const behind = await this.#retried(
+        "read the other workers' positions",
+        () => this.#behind(barrier),
+        signal
+      );
       if (behind.length === 0) return;
       if (Date.now() >= reportAt) {
         reportAt = Date.now() + REPORT_MS;
@@ -169,6 +184,19 @@ export class ShardWorker {
       }
       await sleep(POLL_MS, undefined, { signal });
     }
+  }
+
+  /** A read or write of the workers' positions, retried while the target is unreachable. */
+  #retried<T>(operation: string, fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    return withRetry(fn, {
+      operation: `Shard worker ${this.#options.name}: ${operation}`,
+      signal,
+      onRetry: attempt =>
+        this.#options.logger.warn(`${attempt.operation} failed; retrying`, {
+          error: attempt.error.message,
+          delayMs: attempt.delayMs
+        })
+    });
   }
 
   #releasedApplied(): boolean {
@@ -184,6 +212,15 @@ export class ShardWorker {
     const { group, name, shards } = this.#options;
     const docs = await this.#collection().find({ group }).toArray();
     const others = docs.filter(doc => doc._id !== `${group}\u0000${name}`);
+    for (const doc of others) {
+      const shared = doc.shards.filter(shard => shards.includes(shard));
+      if (shared.length > 0) {
+        throw new InvalidConfigError(
+          'shardWorker.shards',
+          `worker ${doc._id.slice(group.length + 1)} of group "${group}" reads ${shared.join(', ')} too: each shard must have one worker (two would apply its writes in racing order). Give each worker other shards, or use another group name`
+        );
+      }
+    }
     const covered = new Set([...shards, ...others.flatMap(doc => doc.shards)]);
     const unread = this.#options.clusterShards().filter(shard => !covered.has(shard));
     const reasons = unread.map(shard => `shard ${shard} has no worker`);

@@ -141,6 +141,43 @@ describe('shard workers: one replicator per shard of a sharded source', () => {
     assert.equal(checkpoint, null, 'no checkpoint, no lease');
   });
 
+  it('refuses two workers of one group that read the same shard', async () => {
+    const db = uniqueDbName('overlap');
+    await shardedDatabase(db);
+    const startAt = await majorityOperationTime(sharded.client);
+    const worker = (name: string, shards: string[]) =>
+      new Replicator({
+        source: sharded.uri,
+        target: d.targetUri,
+        mode: 'incr',
+        fetchMethod: 'oplog',
+        startAt,
+        filter: { include: [`${db}.*`] },
+        checkpoint: { name: `${db}-${name}`, intervalMs: 200 },
+        shardWorker: { group: db, shards }
+      });
+    const both = worker('both', [...sharded.shards]);
+    const one = worker('one', [sharded.shards[1]!]);
+    await Promise.all([both.start(), one.start()]);
+    try {
+      // A DDL command is a barrier: the worker that reads it finds the other one's shards.
+      await sharded.client.db(db).createCollection('made');
+      const failure = await withTimeout(
+        Promise.race([both.done, one.done]).then(
+          () => undefined,
+          (error: unknown) => error
+        ),
+        30_000,
+        'a worker to refuse the overlap'
+      );
+      assert.ok(failure instanceof InvalidConfigError, String(failure));
+      assert.equal(failure.field, 'shardWorker.shards');
+      assert.match(failure.message, new RegExp(`reads ${sharded.shards[1]!} too`));
+    } finally {
+      await Promise.allSettled([both.stop(), one.stop()]);
+    }
+  });
+
   it('a standby takes over a worker killed with SIGKILL, and the target converges', async () => {
     const db = uniqueDbName('workerkill');
     await shardedDatabase(db);
