@@ -130,6 +130,7 @@ export class IncrementalPipeline {
   #pump: Promise<void> | undefined;
   #feeder: Promise<void> | undefined;
   #gate: Promise<void> | undefined;
+  #appliedThrough: Timestamp | undefined;
   readonly #failures: unknown[] = [];
 
   constructor(options: IncrementalPipelineOptions) {
@@ -137,6 +138,14 @@ export class IncrementalPipeline {
     const forward = () => this.#abort.abort(options.signal.reason);
     if (options.signal.aborted) forward();
     else options.signal.addEventListener('abort', forward, { once: true });
+  }
+
+  /**
+   * The last entry the applied batches cover: every entry up to it is applied, or held in a
+   * transaction whose decision comes later (the checkpoint stays before those).
+   */
+  get appliedThrough(): Timestamp | undefined {
+    return this.#appliedThrough;
   }
 
   /** Every shard of a sharded source read with the oplog, once the fetcher started. */
@@ -369,6 +378,7 @@ export class IncrementalPipeline {
     pool.on('conflict', event => emit('conflict', event));
     pool.on('uniqueIndex', event => emit('uniqueIndex', event));
     pool.on('applied', event => {
+      this.#appliedThrough = event.lastOptime;
       if (keeper.recordApplied(event.checkpointOptime, event.resumeToken)) {
         this.#options.onCatchUpEnd();
       }

@@ -127,12 +127,13 @@ export async function assembleReplicator(
       // Only called once the pipeline's fetcher runs.
       clusterShards: () => pipeline.clusterShards,
       applied: () => keeper.applied,
+      appliedThrough: () => pipeline.appliedThrough,
       save: () => keeper.save(),
       beforeWrite: host.beforeWrite,
       logger
     });
   }
-  const pipeline = new IncrementalPipeline({
+  const pipeline: IncrementalPipeline = new IncrementalPipeline({
     source: clients.source,
     target: clients.target,
     settings: options,

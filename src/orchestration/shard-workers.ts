@@ -39,6 +39,8 @@ export const SHARD_WORKERS_COLLECTION = 'shard_workers';
 const POLL_MS = 100;
 /** How often a worker still waiting says so in the log. */
 const REPORT_MS = 30_000;
+/** How long a checkpoint held back by a transaction may keep a barrier's position unpublished. */
+const HELD_BACK_MS = 5000;
 
 /** Commands that only belong to transactions: not barriers. */
 const TRANSACTION_COMMANDS: ReadonlySet<string> = new Set([
@@ -75,6 +77,8 @@ export interface ShardWorkerOptions {
   readonly clusterShards: () => readonly string[];
   /** The optime of the last applied batch's checkpoint (see CheckpointKeeper.applied). */
   readonly applied: () => Timestamp | undefined;
+  /** The last entry the applied batches cover (held transactions included). */
+  readonly appliedThrough: () => Timestamp | undefined;
   /** Saves the checkpoint now; resolves once durable. */
   readonly save: () => Promise<void>;
   /** The lease check before every write to the target. */
@@ -153,16 +157,21 @@ export class ShardWorker {
 
   /**
    * Waits until every shard of the cluster is read by a worker and every other worker is through
-   * `barrier`. Meanwhile, once everything released is applied, saves and publishes `held - 1`,
-   * so that workers waiting at their own barriers move on too. (Not a condition of going on: a
-   * transaction whose commit comes after `held` keeps this worker's checkpoint before it.)
+   * `barrier`. Meanwhile, once everything released is applied and saved, publishes `held - 1`, so
+   * that workers waiting at their own barriers move on too. A transaction prepared before `held`
+   * and decided after it keeps the checkpoint before it: then `held - 1` is published once
+   * everything released is applied (or held in such a transaction) and the checkpoint has stayed
+   * behind for `HELD_BACK_MS`, because two workers could otherwise wait for each other for
+   * ever (the cost: a crash of this worker in that window replays what it applied since its
+   * checkpoint).
    */
   async #waitForOthers(barrier: Timestamp, held: Timestamp, signal: AbortSignal): Promise<void> {
     const { logger, group, name } = this.#options;
     let published = false;
+    const heldBackUntil = Date.now() + HELD_BACK_MS;
     let reportAt = Date.now() + REPORT_MS;
     for (;;) {
-      if (!published && this.#releasedApplied()) {
+      if (!published && (this.#releasedSaved() || this.#releasedHeldBack(heldBackUntil))) {
         await this.#options.save();
         await this.#retried('publish its position', () => this.publish(justBefore(held)), signal);
         published = true;
@@ -199,11 +208,20 @@ export class ShardWorker {
     });
   }
 
-  #releasedApplied(): boolean {
+  /** Every entry released is applied, and the checkpoint (saved next) reaches the last one. */
+  #releasedSaved(): boolean {
+    return this.#reached(this.#options.applied());
+  }
+
+  /** Every entry released is applied or held in a transaction, and `until` has passed. */
+  #releasedHeldBack(until: number): boolean {
+    return Date.now() >= until && this.#reached(this.#options.appliedThrough());
+  }
+
+  #reached(position: Timestamp | undefined): boolean {
     const released = this.#lastReleased;
-    const applied = this.#options.applied();
     return (
-      released === undefined || (applied !== undefined && compareOptimes(applied, released) >= 0)
+      released === undefined || (position !== undefined && compareOptimes(position, released) >= 0)
     );
   }
 
