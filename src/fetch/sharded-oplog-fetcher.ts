@@ -237,6 +237,8 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
         }
         if (this.#options.shards === undefined && Date.now() >= this.#nextShardCheck) {
           await this.#readJoinedShards(merge);
+          // A shard's bound holds only right after its queue was found empty in the same pass.
+          continue;
         }
         const step = merge.next(index => this.#readers[index]!.fetcher.lastFetched);
         if (step.kind === 'entry') {

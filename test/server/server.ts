@@ -63,6 +63,14 @@ export async function startTestServer(
   return startSingleServer(options);
 }
 
+/** The replica sets this process serves, by `host:port`: a cluster's `addShard` finds them here. */
+const runningMongods = new Map<string, Mongod>();
+
+/** The replica set member this process serves at `host`, if any (for `addShard`). */
+export function runningMongod(host: string): Mongod | undefined {
+  return runningMongods.get(host);
+}
+
 async function startSingleServer(options: TestServerOptions): Promise<TestServer> {
   const profile = resolveVersionProfile(options.version ?? '7.0');
   const replSetName = options.replSetName ?? 'rs0';
@@ -103,6 +111,7 @@ async function startSingleServer(options: TestServerOptions): Promise<TestServer
     throw new Error('test server has no TCP address');
   const port = address.port;
   mongod.host = `127.0.0.1:${port}`;
+  runningMongods.set(mongod.host, mongod);
   const noopTimer =
     options.noopIntervalMs && options.noopIntervalMs > 0
       ? setInterval(
@@ -118,6 +127,7 @@ async function startSingleServer(options: TestServerOptions): Promise<TestServer
     mongod,
     stop() {
       stopping ??= new Promise<void>(resolve => {
+        runningMongods.delete(mongod.host);
         if (noopTimer) clearInterval(noopTimer);
         mongod.cursors.killAll();
         server.close(() => resolve());

@@ -103,3 +103,24 @@ export async function startShardedTarget(): Promise<{
     }
   };
 }
+
+/**
+ * A replica set to add to a sharded cluster as a new shard (`addShard` takes the returned
+ * `rs/host` string): a test server, or MONGO_REPLICATE_TEST_SPARE_SHARD (`rs/host:port`, a replica
+ * set the real cluster can add) when the sharded source is a real one.
+ */
+export async function startSpareShard(
+  name: string
+): Promise<{ readonly spec: string; stop(): Promise<void> }> {
+  if (process.env.MONGO_REPLICATE_TEST_SHARDED_SOURCE_URI) {
+    const spec = process.env.MONGO_REPLICATE_TEST_SPARE_SHARD;
+    if (!spec) {
+      throw new Error(
+        'With MONGO_REPLICATE_TEST_SHARDED_SOURCE_URI set, MONGO_REPLICATE_TEST_SPARE_SHARD must name a replica set the cluster can add (rs/host:port)'
+      );
+    }
+    return { spec, stop: () => Promise.resolve() };
+  }
+  const server = await startTestServer({ replSetName: name });
+  return { spec: `${name}/${server.mongod.host}`, stop: () => server.stop() };
+}

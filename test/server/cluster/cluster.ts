@@ -8,8 +8,15 @@
 import { createServer, type Server, type Socket } from 'node:net';
 
 import { type BValue } from '../bson/values.js';
+import { ServerError } from '../engine/server-error.js';
+import { type Mongod } from '../mongod/mongod.js';
 import { resolveVersionProfile } from '../mongod/version-profiles.js';
-import { startTestServer, type TestServer, type TestServerOptions } from '../server.js';
+import {
+  runningMongod,
+  startTestServer,
+  type TestServer,
+  type TestServerOptions
+} from '../server.js';
 import { Connection } from '../wire/connection.js';
 import { Balancer } from './balancer.js';
 import { ShardingCatalog } from './catalog.js';
@@ -83,11 +90,13 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
   const catalog = new ShardingCatalog(configServer.mongod, profile, clock);
   catalog.initialize();
   const configConnectionString = `${CONFIG_REPL_SET}/${configServer.mongod.host}`;
-  shards.forEach((shard, i) => {
-    const id = `shard${i}`;
-    catalog.addShard(id, `${id}/${shard.mongod.host}`);
+  /** Makes `mongod` shard `id`: what addShard does to a replica set. */
+  const makeShard = (id: string, mongod: Mongod, replicaSet: string) => {
+    clock.advanceTo(mongod.oplog.lastTimestamp);
+    mongod.oplog.clock = clock;
+    catalog.addShard(id, `${replicaSet}/${mongod.host}`);
     // addShard's shard identity document (admin.system.version, in the shard's oplog).
-    shard.mongod.writes.insert(
+    mongod.writes.insert(
       'admin',
       'system.version',
       new Map<string, BValue>([
@@ -99,11 +108,12 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
       {}
     );
     // A sharded collection's entries carry its document key ({shard key fields, _id}).
-    shard.mongod.documentKeyOf = (ns, doc) => {
+    mongod.documentKeyOf = (ns, doc) => {
       const collection = catalog.collection(ns);
       return collection && !collection.key.isIdOnly ? collection.key.documentKey(doc) : undefined;
     };
-  });
+  };
+  shards.forEach((shard, i) => makeShard(`shard${i}`, shard.mongod, `shard${i}`));
 
   const router = new Router(
     profile,
@@ -121,6 +131,32 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
       () => balancer
     )
   );
+  router.register({
+    addShard: ctx => {
+      if (ctx.db !== 'admin') throw new ServerError(13, 'addShard may only be run against admin');
+      const spec = String(ctx.cmd.get('addShard') ?? '');
+      const [replicaSet, hosts = ''] = spec.includes('/') ? spec.split('/', 2) : ['', spec];
+      const mongod = hosts
+        .split(',')
+        .map(host => runningMongod(host))
+        .find(found => found !== undefined);
+      if (!mongod || mongod.replSetName !== replicaSet) {
+        throw new ServerError(96, `Could not connect to ${spec} as a replica set`, {
+          codeName: 'OperationFailed'
+        });
+      }
+      const name = String(ctx.cmd.get('name') ?? replicaSet);
+      if (router.members.has(name) || catalog.shardIds().includes(name)) {
+        throw new ServerError(96, `A shard named ${name} already exists`, {
+          codeName: 'OperationFailed'
+        });
+      }
+      makeShard(name, mongod, replicaSet);
+      router.members.set(name, { id: name, mongod });
+      addNoopWriter(mongod);
+      return { shardAdded: name };
+    }
+  });
   router.register(writeCommands);
   router.register(readCommands);
   router.register(ddlCommands);
@@ -155,24 +191,20 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
   // mongod's periodic no-op writer (noop_writer.cpp): a `periodic noop` entry when nothing was
   // written since the last tick. mongod's interval is 10 s; 1 s here keeps merges responsive.
   const noopInterval = options.noopIntervalMs ?? 1000;
-  if (noopInterval > 0) {
-    for (const member of members) {
-      let seen = member.mongod.oplog.newest?.recordId;
-      timers.push(
-        setInterval(() => {
-          const newest = member.mongod.oplog.newest?.recordId;
-          if (newest === seen) {
-            member.mongod.writer.append({
-              op: 'n',
-              ns: '',
-              o: new Map([['msg', 'periodic noop']])
-            });
-          }
-          seen = member.mongod.oplog.newest?.recordId;
-        }, noopInterval)
-      );
-    }
+  function addNoopWriter(member: Mongod): void {
+    if (noopInterval <= 0) return;
+    let seen = member.oplog.newest?.recordId;
+    const timer = setInterval(() => {
+      const newest = member.oplog.newest?.recordId;
+      if (newest === seen) {
+        member.writer.append({ op: 'n', ns: '', o: new Map([['msg', 'periodic noop']]) });
+      }
+      seen = member.oplog.newest?.recordId;
+    }, noopInterval);
+    timer.unref();
+    timers.push(timer);
   }
+  for (const member of members) addNoopWriter(member.mongod);
   for (const timer of timers) timer.unref();
   balancer.start();
 
