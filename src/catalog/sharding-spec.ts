@@ -66,6 +66,8 @@ export async function shardTargetCollection(
   await admin.command({
     shardCollection: namespace,
     key: spec.key,
-    ...(spec.unique ? { unique: true } : {})
+    ...(spec.unique ? { unique: true } : {}),
+    // Required when the collection has a default collation; accepted when it has none.
+    collation: { locale: 'simple' }
   });
 }

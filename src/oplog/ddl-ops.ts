@@ -198,7 +198,9 @@ export function toTargetCommand(entry: CommandEntry, mapNs: NamespaceMapper): Ta
         command: {
           shardCollection: target,
           key: o.key,
-          ...(o.unique === true ? { unique: true } : {})
+          ...(o.unique === true ? { unique: true } : {}),
+          // Required when the collection has a default collation; accepted when it has none.
+          collation: { locale: 'simple' }
         }
       };
     }

@@ -310,7 +310,7 @@ describe('ReplBatcher', () => {
     assert.deepEqual(replayed.batches.map(contents), ['crud:1', 'ddl:shardCollection', 'crud:3']);
     assert.deepEqual((replayed.batches[1] as DdlBatch).command, {
       db: 'admin',
-      command: { shardCollection: 'shop.a', key: { k: 1 } }
+      command: { shardCollection: 'shop.a', key: { k: 1 }, collation: { locale: 'simple' } }
     });
     const passed = await batch([ins(1), sharded, ins(3)]);
     assert.deepEqual(passed.batches.map(contents), ['crud:1,3']);

@@ -172,7 +172,12 @@ describe('shardCollectionEntry', () => {
     assert.ok(entry.ts.equals(new Timestamp({ t: 5, i: 1 })));
     assert.deepEqual(toTargetCommand(entry, mapNs), {
       db: 'admin',
-      command: { shardCollection: 'copy.orders', key: { region: 1, _id: 1 }, unique: true }
+      command: {
+        shardCollection: 'copy.orders',
+        key: { region: 1, _id: 1 },
+        unique: true,
+        collation: { locale: 'simple' }
+      }
     });
     const filtered = shardCollectionEntry(
       noop({ shardCollection: 'other.x', shardKey: { _id: 'hashed' } })
