@@ -22,14 +22,14 @@
  * started, closes the spool and the clients this process opened: after a failed start, a
  * failure, a forced stop or a finished copy.
  */
-import { type Timestamp } from 'mongodb';
+import { type MongoClient, type Timestamp } from 'mongodb';
 
 import { logUniqueIndexEvent } from './apply/unique-guard.js';
 import { type UniqueIndexRef } from './catalog/unique-indexes.js';
 import { type ReplicationPhase } from './checkpoint/checkpoint.js';
 import { type ReplicationError } from './errors.js';
 import { clusterOplogTime } from './fetch/shard-oplog-reads.js';
-import { shardClientFor } from './fetch/source-shards.js';
+import { shardClientFor, type SourceShard } from './fetch/source-shards.js';
 import { type LeaseKeeper } from './lease/lease-keeper.js';
 import { firstFailure, sideError } from './lifecycle/side-errors.js';
 import { Stage } from './lifecycle/stage.js';
@@ -267,7 +267,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
         fail: error => this.fail(error),
         spool: () => this.#copy?.spool,
         onCatchUpEnd: () => this.#emitPhase('incr'),
-        connectShard: shard => shardClientFor(this.#connections.source, shard)
+        connectShard: this.#connectShard
       },
       clients,
       signal
@@ -362,6 +362,10 @@ export class Replicator extends Stage<ReplicatorEvents> {
     return this.#released;
   }
 
+  /** A new client of one shard of a sharded source, with the source's credentials. */
+  readonly #connectShard = (shard: SourceShard): MongoClient =>
+    shardClientFor(this.#connections.source, shard);
+
   /** Every write to the target checks the lease first: a replicator that lost it writes nothing. */
   readonly #beforeWrite = (): void => this.#lease?.assertHeld();
 
@@ -375,7 +379,7 @@ export class Replicator extends Stage<ReplicatorEvents> {
   #newestOptime(): Promise<Timestamp> {
     const source = this.#clients!.source;
     if (this.#sourceSharded && this.options.fetchMethod === 'oplog') {
-      return clusterOplogTime(source, shard => shardClientFor(this.#connections.source, shard));
+      return clusterOplogTime(source, this.#connectShard);
     }
     // A mongos has no oplog of its own: with a change stream, the cluster's time is its
     // operation time.

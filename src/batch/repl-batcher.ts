@@ -60,6 +60,7 @@ import {
 import { type CommandEntry, compareOptimes, type OplogEntry } from '../oplog/oplog-entry.js';
 import { documentIdOf } from '../oplog/oplog-entry-bytes.js';
 import { shardEntriesOf } from '../oplog/shard-entries.js';
+import { TRANSACTION_COMMANDS } from '../oplog/transactions.js';
 import {
   type ApplyBatch,
   type ApplyBatchBase,
@@ -131,13 +132,6 @@ export interface ReplBatcherEvents extends StageEvents {
   /** A batch entered the output queue (after any wait for room in it). */
   batch: (event: ReplBatchEvent) => void;
 }
-
-/** Command entries that belong to the transaction assembler rather than DDL. */
-const TRANSACTION_COMMANDS: ReadonlySet<string> = new Set([
-  'applyOps',
-  'commitTransaction',
-  'abortTransaction'
-]);
 
 /** The `skippedOperations` field counting a skipped write of each oplog kind. */
 const SKIPPED_KIND = { i: 'inserts', u: 'updates', d: 'deletes' } as const;

@@ -12,6 +12,7 @@ import { type Document, type MongoClient, Timestamp } from 'mongodb';
 
 import { isTimestamp } from '../bson/bson-values.js';
 import { compareOptimes } from '../oplog/oplog-entry.js';
+import { transactionKey } from '../oplog/transactions.js';
 import { justBefore } from '../pipeline/resume-token.js';
 
 /**
@@ -22,12 +23,37 @@ import { justBefore } from '../pipeline/resume-token.js';
  */
 export const OPEN_TRANSACTION_WINDOW_SECONDS = 600;
 
+/** Rounds of moving a start point back before the transactions open at it. */
+const MOST_ROUNDS = 16;
+
+/**
+ * The optime to start every one of `shards` after so that every transaction open there is read
+ * whole: `at`, moved back before the transactions open at it on any shard, again until none is
+ * (a transaction open at the earlier point but decided before `at` is found by the next round).
+ * @internal
+ */
+export async function startBeforeOpenTransactionsOnAll(
+  shards: readonly MongoClient[],
+  at: Timestamp,
+  signal?: AbortSignal
+): Promise<Timestamp> {
+  let start = at;
+  for (let round = 0; round < MOST_ROUNDS; round++) {
+    const starts = await Promise.all(
+      shards.map(shard => startBeforeOpenTransactions(shard, start, signal))
+    );
+    const earliest = starts.reduce((min, ts) => (compareOptimes(ts, min) < 0 ? ts : min), start);
+    if (compareOptimes(earliest, start) === 0) return start;
+    start = earliest;
+  }
+  return start;
+}
+
 /**
  * The optime to start `shard`'s oplog after so that every transaction open at `at` is read
  * whole: just before the first entry of the oldest open one, or `at` when none is open.
- * @internal
  */
-export async function startBeforeOpenTransactions(
+async function startBeforeOpenTransactions(
   shard: MongoClient,
   at: Timestamp,
   signal?: AbortSignal
@@ -51,7 +77,7 @@ export async function startBeforeOpenTransactions(
     .toArray();
   // The last step of each transaction seen in the window.
   const latest = new Map<string, Document>();
-  for (const step of steps) latest.set(transactionKey(step), step);
+  for (const step of steps) latest.set(transactionKey(step.lsid, step.txnNumber), step);
   let start = at;
   for (const step of latest.values()) {
     const { lsid, txnNumber } = step;
@@ -70,8 +96,4 @@ export async function startBeforeOpenTransactions(
     }
   }
   return start;
-}
-
-function transactionKey(step: Document): string {
-  return JSON.stringify([step.lsid, String(step.txnNumber)]);
 }

@@ -9,6 +9,7 @@ import { BSON, type Timestamp } from 'mongodb';
 
 import { compareOptimes, type OplogEntry, parseOplogEntry } from '../oplog/oplog-entry.js';
 import { shardEntriesEnvelope, shardEntriesOf } from '../oplog/shard-entries.js';
+import { TRANSACTION_COMMANDS } from '../oplog/transactions.js';
 import { type FetchedEntry } from '../pipeline/pipeline-items.js';
 
 /**
@@ -37,9 +38,5 @@ export function deliveredOfReplay(
 
 /** A step of a transaction: an `applyOps` of a session, or its commit or abort. */
 function isTransactionStep(entry: OplogEntry): boolean {
-  return (
-    entry.op === 'c' &&
-    entry.lsid !== undefined &&
-    ['applyOps', 'commitTransaction', 'abortTransaction'].includes(entry.command)
-  );
+  return entry.op === 'c' && entry.lsid !== undefined && TRANSACTION_COMMANDS.has(entry.command);
 }

@@ -16,6 +16,7 @@ import { BSON, type Timestamp } from 'mongodb';
 import { shardCollectionEntry } from '../oplog/ddl-ops.js';
 import { compareOptimes, type OplogEntry, parseOplogEntry } from '../oplog/oplog-entry.js';
 import { shardEntriesEnvelope } from '../oplog/shard-entries.js';
+import { transactionKey } from '../oplog/transactions.js';
 import { type FetchedEntry } from '../pipeline/pipeline-items.js';
 
 /** Transaction decisions remembered to drop the other participants' ones. */
@@ -104,7 +105,7 @@ export class ShardMerge {
     if (entry.op !== 'c') return false;
     if (entry.command !== 'commitTransaction' && entry.command !== 'abortTransaction') return false;
     if (entry.lsid === undefined || entry.txnNumber === undefined) return false;
-    const key = `${BSON.EJSON.stringify(entry.lsid, { relaxed: false })}#${String(entry.txnNumber)}`;
+    const key = transactionKey(entry.lsid, entry.txnNumber);
     if (this.#decided.has(key)) return true;
     this.#decided.add(key);
     if (this.#decided.size > DECISIONS_KEPT) {

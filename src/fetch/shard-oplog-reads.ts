@@ -8,7 +8,7 @@ import { type MongoClient, type Timestamp } from 'mongodb';
 import { isTimestamp } from '../bson/bson-values.js';
 import { SourceReadError } from '../errors.js';
 import { compareOptimes } from '../oplog/oplog-entry.js';
-import { startBeforeOpenTransactions } from './open-transactions.js';
+import { startBeforeOpenTransactionsOnAll } from './open-transactions.js';
 import { listSourceShards, type SourceShard } from './source-shards.js';
 
 const SYSTEM_NAMESPACES = /^(admin|config|local)\./;
@@ -46,9 +46,6 @@ export async function oldestNewestOptime(
   return newest.reduce((min, ts) => (compareOptimes(ts, min) < 0 ? ts : min));
 }
 
-/** Rounds of moving a start point back before the transactions open at it. */
-const MOST_ROUNDS = 16;
-
 /**
  * Where to start reading the cluster behind `mongos` now (mode `all`'s copy begins there):
  * {@link oldestNewestOptime}, moved back until no transaction is open at it on any shard, so
@@ -63,18 +60,8 @@ export async function clusterOplogTime(
 ): Promise<Timestamp> {
   const clients = (await listSourceShards(mongos, signal)).map(connectShard);
   try {
-    let at = await oldestNewestOptime(clients, signal);
-    // A transaction open at the earlier point but decided before the later one is found by the
-    // next round.
-    for (let round = 0; round < MOST_ROUNDS; round++) {
-      const starts = await Promise.all(
-        clients.map(client => startBeforeOpenTransactions(client, at, signal))
-      );
-      const earliest = starts.reduce((min, ts) => (compareOptimes(ts, min) < 0 ? ts : min), at);
-      if (compareOptimes(earliest, at) === 0) return at;
-      at = earliest;
-    }
-    return at;
+    const at = await oldestNewestOptime(clients, signal);
+    return await startBeforeOpenTransactionsOnAll(clients, at, signal);
   } finally {
     await Promise.allSettled(clients.map(client => client.close()));
   }

@@ -27,7 +27,7 @@ import { BoundedQueue } from '../lifecycle/bounded-queue.js';
 import { Stage } from '../lifecycle/stage.js';
 import { compareOptimes, formatOptime } from '../oplog/oplog-entry.js';
 import { type FetchedEntry } from '../pipeline/pipeline-items.js';
-import { startBeforeOpenTransactions } from './open-transactions.js';
+import { startBeforeOpenTransactionsOnAll } from './open-transactions.js';
 import {
   OplogFetcher,
   type OplogFetcherEvents,
@@ -206,10 +206,9 @@ export class ShardedOplogFetcher extends Stage<OplogFetcherEvents> {
       );
       const at = this.#start === 'latest' ? await oldestNewestOptime(clients, halt) : this.#start;
       this.#resumeAfter = at;
-      const starts = await this.retry('find transactions open at the start point', () =>
-        Promise.all(clients.map(client => startBeforeOpenTransactions(client, at, halt)))
+      const start = await this.retry('find transactions open at the start point', () =>
+        startBeforeOpenTransactionsOnAll(clients, at, halt)
       );
-      const start = starts.reduce((min, ts) => (compareOptimes(ts, min) < 0 ? ts : min), at);
       this.#lastDelivered = start;
       this.#readers = chosen.map((shard, index) =>
         this.#shardReader(shard, clients[index]!, start)

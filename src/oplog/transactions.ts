@@ -100,12 +100,30 @@ interface Chain {
   readonly ops: OplogEntry[];
 }
 
+/**
+ * Command entries that belong to transactions (the {@link TransactionAssembler}), not DDL.
+ * @internal
+ */
+export const TRANSACTION_COMMANDS: ReadonlySet<string> = new Set([
+  'applyOps',
+  'commitTransaction',
+  'abortTransaction'
+]);
+
+/**
+ * One transaction's key: its session and transaction number.
+ * @internal
+ */
+export function transactionKey(lsid: unknown, txnNumber: unknown): string {
+  // Canonical EJSON keeps every lsid field (internal sessions add txnUUID/txnNumber) and types.
+  return `${BSON.EJSON.stringify(lsid, { relaxed: false })}#${String(numberOf(txnNumber))}`;
+}
+
 function chainKey(entry: CommandEntry): string {
   if (entry.lsid === undefined || entry.txnNumber === undefined) {
     throw malformed('a transaction entry has no lsid or txnNumber', entry.raw);
   }
-  // Canonical EJSON keeps every lsid field (internal sessions add txnUUID/txnNumber) and types.
-  return `${BSON.EJSON.stringify(entry.lsid, { relaxed: false })}#${String(numberOf(entry.txnNumber))}`;
+  return transactionKey(entry.lsid, entry.txnNumber);
 }
 
 /** True if the entry points back to an earlier entry of its transaction. */

@@ -29,6 +29,7 @@ import { REPLICATOR_DATABASE } from '../namespace/namespace-filter.js';
 import { shardCollectionEntry } from '../oplog/ddl-ops.js';
 import { compareOptimes, formatOptime, type OplogEntry } from '../oplog/oplog-entry.js';
 import { shardEntriesOf } from '../oplog/shard-entries.js';
+import { TRANSACTION_COMMANDS } from '../oplog/transactions.js';
 import { type FetchedEntry } from '../pipeline/pipeline-items.js';
 import { justBefore } from '../pipeline/resume-token.js';
 
@@ -41,13 +42,6 @@ const POLL_MS = 100;
 const REPORT_MS = 30_000;
 /** How long a checkpoint held back by a transaction may keep a barrier's position unpublished. */
 const HELD_BACK_MS = 5000;
-
-/** Commands that only belong to transactions: not barriers. */
-const TRANSACTION_COMMANDS: ReadonlySet<string> = new Set([
-  'applyOps',
-  'commitTransaction',
-  'abortTransaction'
-]);
 
 /**
  * One worker's document in `mongo_replicate.shard_workers`.
