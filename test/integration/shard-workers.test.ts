@@ -7,18 +7,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { Int32, type Timestamp } from 'mongodb';
+import { type Timestamp } from 'mongodb';
 
 import { InvalidConfigError } from '../../src/errors.js';
 import { compareOptimes } from '../../src/oplog/oplog-entry.js';
 import { majorityOperationTime } from '../../src/orchestration/source-position.js';
 import { Replicator } from '../../src/replicator.js';
+import { type ReplicatorOptions } from '../../src/replicator-options.js';
 import { type CliProcess, start } from '../support/cli-process.js';
 import { DdlWorkload } from '../support/ddl-workload.js';
 import { type Deployments, startDeployments, uniqueDbName } from '../support/deployments.js';
 import { rawDocuments } from '../support/replication.js';
 import {
   moveRandomChunk,
+  shardAlphaAndBeta,
   type ShardedSource,
   startShardedSource
 } from '../support/sharded-source.js';
@@ -40,15 +42,27 @@ describe('shard workers: one replicator per shard of a sharded source', () => {
     await Promise.all([d.close(), sharded.close()]);
   });
 
-  /** A database with a hashed and a ranged sharded collection (split so both shards hold it). */
-  async function shardedDatabase(db: string): Promise<void> {
-    const admin = sharded.client.db('admin');
-    await admin.command({ enableSharding: db });
-    await admin.command({ shardCollection: `${db}.alpha`, key: { _id: 'hashed' } });
-    await admin.command({ shardCollection: `${db}.beta`, key: { _id: 1 } });
-    await admin
-      .command({ split: `${db}.beta`, middle: { _id: new Int32(20) } })
-      .catch(() => undefined);
+  const shardedDatabase = (db: string) => shardAlphaAndBeta(sharded, db);
+
+  /** A worker of group `db` reading `shards`, on checkpoint `<db>-<name>`, from `startAt`. */
+  function worker(
+    db: string,
+    startAt: Timestamp,
+    name: string,
+    shards: string[],
+    extra: Partial<ReplicatorOptions> = {}
+  ): Replicator {
+    return new Replicator({
+      source: sharded.uri,
+      target: d.targetUri,
+      mode: 'incr',
+      fetchMethod: 'oplog',
+      startAt,
+      filter: { include: [`${db}.*`] },
+      checkpoint: { name: `${db}-${name}`, intervalMs: 200 },
+      shardWorker: { group: db, shards },
+      ...extra
+    });
   }
 
   /** Writes, DDL and chunk moves in `db`: `run(rounds)` returns how many chunks moved. */
@@ -90,21 +104,16 @@ describe('shard workers: one replicator per shard of a sharded source', () => {
       const db = uniqueDbName(`workers${seed}`);
       await shardedDatabase(db);
       const startAt = await majorityOperationTime(sharded.client);
-      const workers = sharded.shards.map(
-        (shard, index) =>
-          new Replicator({
-            source: sharded.uri,
-            target: d.targetUri,
-            mode: 'incr',
-            fetchMethod: 'oplog',
-            startAt,
-            filter: { include: [`${db}.*`] },
-            checkpoint: { name: `${db}-${index}`, intervalMs: 200 },
-            shardWorker: { group: db, shards: [shard] },
-            // One worker lags behind the other: a migrated document's older writes (read by
-            // one) would otherwise land after its newer ones (read by the other).
-            ...(index === 0 ? { rateLimit: { opsPerSecond: 40 } } : {})
-          })
+      const workers = sharded.shards.map((shard, index) =>
+        worker(
+          db,
+          startAt,
+          String(index),
+          [shard],
+          // One worker lags behind the other: a migrated document's older writes (read by
+          // one) would otherwise land after its newer ones (read by the other).
+          index === 0 ? { rateLimit: { opsPerSecond: 40 } } : {}
+        )
       );
       await Promise.all(workers.map(worker => worker.start()));
       try {
@@ -145,19 +154,8 @@ describe('shard workers: one replicator per shard of a sharded source', () => {
     const db = uniqueDbName('overlap');
     await shardedDatabase(db);
     const startAt = await majorityOperationTime(sharded.client);
-    const worker = (name: string, shards: string[]) =>
-      new Replicator({
-        source: sharded.uri,
-        target: d.targetUri,
-        mode: 'incr',
-        fetchMethod: 'oplog',
-        startAt,
-        filter: { include: [`${db}.*`] },
-        checkpoint: { name: `${db}-${name}`, intervalMs: 200 },
-        shardWorker: { group: db, shards }
-      });
-    const both = worker('both', [...sharded.shards]);
-    const one = worker('one', [sharded.shards[1]!]);
+    const both = worker(db, startAt, 'both', [...sharded.shards]);
+    const one = worker(db, startAt, 'one', [sharded.shards[1]!]);
     await Promise.all([both.start(), one.start()]);
     try {
       // A DDL command is a barrier: the worker that reads it finds the other one's shards.
@@ -206,16 +204,7 @@ describe('shard workers: one replicator per shard of a sharded source', () => {
       '2000'
     ];
     const running: CliProcess[] = [];
-    const other = new Replicator({
-      source: sharded.uri,
-      target: d.targetUri,
-      mode: 'incr',
-      fetchMethod: 'oplog',
-      startAt,
-      filter: { include: [`${db}.*`] },
-      checkpoint: { name: `${db}-1`, intervalMs: 200 },
-      shardWorker: { group: db, shards: [sharded.shards[1]!] }
-    });
+    const other = worker(db, startAt, '1', [sharded.shards[1]!]);
     try {
       const victim = start(args(0));
       running.push(victim);

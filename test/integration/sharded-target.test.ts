@@ -17,6 +17,7 @@ import { type Deployments, startDeployments, uniqueDbName } from '../support/dep
 import { rawDocuments } from '../support/replication.js';
 import {
   moveRandomChunk,
+  shardAlphaAndBeta,
   type ShardedSource,
   startShardedSource,
   startShardedTarget
@@ -54,12 +55,7 @@ describe('a sharded target (targetSharding: source)', () => {
     it(`shards the target like the source and converges (fetchMethod ${fetchMethod})`, async () => {
       const db = uniqueDbName(`shtarget${fetchMethod === 'oplog' ? 'o' : 'c'}`);
       const admin = sharded.client.db('admin');
-      await admin.command({ enableSharding: db });
-      await admin.command({ shardCollection: `${db}.alpha`, key: { _id: 'hashed' } });
-      await admin.command({ shardCollection: `${db}.beta`, key: { _id: 1 } });
-      await admin
-        .command({ split: `${db}.beta`, middle: { _id: new Int32(20) } })
-        .catch(() => undefined);
+      await shardAlphaAndBeta(sharded, db);
       const workload = new Workload(sharded.client, db, 11);
       const random = seededRandom(31);
       await workload.run(60);

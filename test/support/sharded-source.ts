@@ -3,7 +3,7 @@
  * the balancer on), or a real mongos when MONGO_REPLICATE_TEST_SHARDED_SOURCE_URI is set. Tests
  * talk to it through the driver only.
  */
-import { type Document, MongoClient } from 'mongodb';
+import { type Document, Int32, MongoClient } from 'mongodb';
 
 import { startTestServer } from '../server/server.js';
 
@@ -35,6 +35,20 @@ export async function startShardedSource(): Promise<ShardedSource> {
       await cluster?.stop();
     }
   };
+}
+
+/**
+ * Shards `db.alpha` on a hashed `_id` and `db.beta` on ranges of `_id`, split at 20 so that both
+ * shards can hold part of it.
+ */
+export async function shardAlphaAndBeta(sharded: ShardedSource, db: string): Promise<void> {
+  const admin = sharded.client.db('admin');
+  await admin.command({ enableSharding: db });
+  await admin.command({ shardCollection: `${db}.alpha`, key: { _id: 'hashed' } });
+  await admin.command({ shardCollection: `${db}.beta`, key: { _id: 1 } });
+  await admin
+    .command({ split: `${db}.beta`, middle: { _id: new Int32(20) } })
+    .catch(() => undefined);
 }
 
 /**

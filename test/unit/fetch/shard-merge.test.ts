@@ -18,26 +18,24 @@ function fetched(raw: Document): FetchedEntry {
 const insert = (i: number, id: number, ns = 'db.c') =>
   fetched({ ts: ts(i), op: 'i', ns, o: { _id: new Int32(id) } });
 const noop = (i: number) => fetched({ ts: ts(i), op: 'n', ns: '', o: { msg: 'periodic noop' } });
-const prepare = (i: number, id: number) =>
+/** An entry of transaction 3 of `lsid` at `i`, after its entry at `prev` (none: the first). */
+const txnEntry = (i: number, prev: Timestamp | undefined, o: Document) =>
   fetched({
     ts: ts(i),
     op: 'c',
     ns: 'admin.$cmd',
     lsid,
     txnNumber: new Long(3),
-    prevOpTime: { ts: new Timestamp({ t: 0, i: 0 }), t: new Long(-1) },
-    o: { applyOps: [{ op: 'i', ns: 'db.c', o: { _id: new Int32(id) } }], prepare: true }
+    prevOpTime: { ts: prev ?? new Timestamp({ t: 0, i: 0 }), t: new Long(prev ? 1 : -1) },
+    o
+  });
+const prepare = (i: number, id: number) =>
+  txnEntry(i, undefined, {
+    applyOps: [{ op: 'i', ns: 'db.c', o: { _id: new Int32(id) } }],
+    prepare: true
   });
 const commit = (i: number, prepared: number) =>
-  fetched({
-    ts: ts(i),
-    op: 'c',
-    ns: 'admin.$cmd',
-    lsid,
-    txnNumber: new Long(3),
-    prevOpTime: { ts: ts(prepared), t: new Long(1) },
-    o: { commitTransaction: new Int32(1), commitTimestamp: ts(prepared) }
-  });
+  txnEntry(i, ts(prepared), { commitTransaction: new Int32(1), commitTimestamp: ts(prepared) });
 
 /** Runs the merge over fixed shard streams, every shard fetched through `through`. */
 function drain(streams: FetchedEntry[][], through: Timestamp): FetchedEntry[] {
